@@ -1,0 +1,50 @@
+import CTorch
+import Foundation
+
+/// Process-wide settings of the engine: threads, seeding and version.
+public enum Runtime {
+    /// The libtorch version this package runs on (for example "1.13.0").
+    public static var libtorchVersion: String {
+        var pointer: UnsafePointer<CChar>?
+        check(ct_version(&pointer), "version")
+        return pointer.map { String(cString: $0) } ?? "unknown"
+    }
+
+    /// The number of threads libtorch uses inside one operation.
+    public static var threadCount: Int {
+        var value: Int32 = 0
+        check(ct_get_num_threads(&value), "get_num_threads")
+        return Int(value)
+    }
+
+    /// Sets libtorch's intra-op thread count.
+    ///
+    /// - Throws: ``TorchError`` when `count` < 1.
+    public static func setThreadCount(_ count: Int) throws {
+        guard count >= 1 else { throw TorchError("thread count must be at least 1, got \(count)") }
+        try checkThrowing(ct_set_num_threads(Int32(count)), "setting \(count) threads")
+    }
+
+    /// The cores this process may use (the scheduler's affinity mask when it is narrower than the
+    /// machine). Debian's libtorch starts with one thread; call `setThreadCount(availableCores)`.
+    public static var availableCores: Int {
+        ProcessInfo.processInfo.activeProcessorCount
+    }
+
+    /// Seeds libtorch's global CPU generator (rand, randn, dropout, initialisers).
+    public static func seed(_ seed: UInt64) {
+        check(ct_manual_seed(seed), "manual_seed")
+    }
+
+    /// The state of libtorch's global CPU generator, as a uint8 tensor (for checkpoints).
+    public static func randomState() -> Tensor {
+        Tensor.make("get_rng_state") { ct_get_rng_state($0) }
+    }
+
+    /// Restores a state from ``randomState()``.
+    ///
+    /// - Throws: ``TorchError`` when `state` is not a valid generator state.
+    public static func setRandomState(_ state: Tensor) throws {
+        try state.withHandle { try checkThrowing(ct_set_rng_state($0), "restoring the random generator state") }
+    }
+}
