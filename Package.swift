@@ -14,9 +14,16 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "EDLCM", targets: ["EDLCM"]),
+        .executable(name: "edlcm", targets: ["edlcm"]),
     ],
-    dependencies: [],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
     targets: [
+        // The C ABI over libtorch: translation only (see include/ctorch.h).
         .target(
             name: "CTorch",
             cxxSettings: [.unsafeFlags(torchCxxFlags)],
@@ -25,8 +32,25 @@ let package = Package(
                 .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
             ]
         ),
+        .systemLibrary(name: "CZlib"),
+        .systemLibrary(name: "COpenSSL"),
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "Torch", dependencies: ["CTorch"]),
+        .target(
+            name: "EDLCM",
+            dependencies: ["Torch", "CZlib", "CJPEG", "COpenSSL", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "edlcm",
+            dependencies: [
+                "EDLCM", "Torch", "Yams",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+        .testTarget(name: "EDLCMTests", dependencies: ["EDLCM", "Torch"]),
+        .testTarget(name: "edlcmTests", dependencies: ["edlcm"]),
     ],
     cxxLanguageStandard: .cxx17
 )

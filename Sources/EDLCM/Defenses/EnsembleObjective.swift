@@ -1,0 +1,82 @@
+import Torch
+
+/// One named term of a training loss: its unweighted value and its weight in the total.
+public struct LossTerm {
+    /// The name logged in metrics.jsonl (`ce`, `curvature`, `dispersion`, …).
+    public let name: String
+    /// The term's value, a 0-dimensional tensor connected to the graph.
+    public let value: Tensor
+    /// Its weight in the total loss.
+    public let weight: Double
+
+    public init(name: String, value: Tensor, weight: Double = 1) {
+        self.name = name
+        self.value = value
+        self.weight = weight
+    }
+}
+
+/// What an objective computed on one batch.
+public struct ObjectiveOutput {
+    /// The terms; the total is Σ weight·value.
+    public let terms: [LossTerm]
+    /// Each member's logits on the clean batch, for the training accuracy.
+    public let memberLogits: [Tensor]
+
+    public init(terms: [LossTerm], memberLogits: [Tensor]) {
+        self.terms = terms
+        self.memberLogits = memberLogits
+    }
+
+    /// Σ weight·value over the terms (terms with weight 0 are left out of the graph).
+    public var total: Tensor {
+        let active = terms.filter { $0.weight != 0 }
+        guard let first = active.first else { return terms[0].value * 0 }
+        return active.dropFirst().reduce(first.value * first.weight) { $0 + $1.value * $1.weight }
+    }
+}
+
+/// Where training stands, for objectives whose weights or step sizes warm up.
+public struct TrainingContext: Sendable {
+    /// 0-based epoch.
+    public let epoch: Int
+    public let totalEpochs: Int
+    /// 0-based batch within the epoch.
+    public let step: Int
+    public let stepsPerEpoch: Int
+
+    public init(epoch: Int, totalEpochs: Int, step: Int, stepsPerEpoch: Int) {
+        self.epoch = epoch
+        self.totalEpochs = totalEpochs
+        self.step = step
+        self.stepsPerEpoch = stepsPerEpoch
+    }
+
+    /// Training progress in [0, 1): epochs completed plus the fraction of this one.
+    public var progress: Double {
+        (Double(epoch) + Double(step) / Double(max(stepsPerEpoch, 1))) / Double(max(totalEpochs, 1))
+    }
+}
+
+/// A training loss for an ensemble: one type per defense, returning named, weighted terms that the
+/// trainer logs without knowing the method.
+public protocol EnsembleObjective {
+    /// Computes the loss terms on one batch; the ensemble is in training mode.
+    func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput
+}
+
+/// The plain ensemble: Σₘ CE(zₘ, y), each member trained independently on the same batches.
+public struct BaselineObjective: EnsembleObjective {
+    public init() {}
+
+    public func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
+        let logits = ensemble.memberLogits(batch.images)
+        return ObjectiveOutput(terms: [LossTerm(name: "ce", value: memberCrossEntropySum(logits, batch.labels))], memberLogits: logits)
+    }
+}
+
+/// Σₘ mean-over-batch CE(zₘ, y).
+func memberCrossEntropySum(_ logits: [Tensor], _ labels: Tensor) -> Tensor {
+    let losses = logits.map { crossEntropy(logits: $0, labels: labels) }
+    return losses.dropFirst().reduce(losses[0], +)
+}

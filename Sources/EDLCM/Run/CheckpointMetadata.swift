@@ -1,0 +1,63 @@
+import Foundation
+
+/// The string metadata a checkpoint carries so that `evaluate` can rebuild the model without flags.
+public struct CheckpointMetadata: Equatable, Sendable {
+    public var spec: ModelSpec
+    public var members: Int
+    public var output: EnsembleOutput
+    public var method: TrainingMethod
+    /// Epochs completed when the checkpoint was written.
+    public var epoch: Int
+    public var config: TrainingConfig
+
+    public init(spec: ModelSpec, members: Int, output: EnsembleOutput, method: TrainingMethod, epoch: Int, config: TrainingConfig) {
+        self.spec = spec
+        self.members = members
+        self.output = output
+        self.method = method
+        self.epoch = epoch
+        self.config = config
+    }
+
+    /// The metadata as safetensors strings (`edlcm.model` and `edlcm.config` hold JSON).
+    public func encoded() throws -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return [
+            "format": "pt",
+            "edlcm.version": edlcmVersion,
+            "edlcm.model": String(decoding: try encoder.encode(spec), as: UTF8.self),
+            "edlcm.members": String(members),
+            "edlcm.ensemble_output": output.rawValue,
+            "edlcm.method": method.rawValue,
+            "edlcm.epoch": String(epoch),
+            "edlcm.config": String(decoding: try encoder.encode(config), as: UTF8.self),
+        ]
+    }
+
+    /// Reads the metadata back.
+    ///
+    /// - Throws: ``EDLCMError`` naming the file and the missing or malformed key.
+    public init(decoding metadata: [String: String], source: String) throws {
+        func value(_ key: String) throws -> String {
+            guard let value = metadata[key] else { throw EDLCMError("\(source): not an EDLCM checkpoint (no '\(key)' in its metadata)") }
+            return value
+        }
+        func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
+            do { return try JSONDecoder().decode(T.self, from: Data(try value(key).utf8)) } catch let error as EDLCMError { throw error } catch {
+                throw EDLCMError("\(source): metadata '\(key)': \(describeDecoding(error))")
+            }
+        }
+        spec = try decode(ModelSpec.self, "edlcm.model")
+        try spec.validate()
+        guard let members = Int(try value("edlcm.members")), members >= 1 else { throw EDLCMError("\(source): metadata 'edlcm.members' is not a positive integer") }
+        self.members = members
+        guard let output = EnsembleOutput(rawValue: try value("edlcm.ensemble_output")) else { throw EDLCMError("\(source): metadata 'edlcm.ensemble_output' is unknown") }
+        self.output = output
+        guard let method = TrainingMethod(rawValue: try value("edlcm.method")) else { throw EDLCMError("\(source): metadata 'edlcm.method' names an unknown method") }
+        self.method = method
+        guard let epoch = Int(try value("edlcm.epoch")), epoch >= 0 else { throw EDLCMError("\(source): metadata 'edlcm.epoch' is not a non-negative integer") }
+        self.epoch = epoch
+        config = try decode(TrainingConfig.self, "edlcm.config")
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Torch
+
+/// The output folder of a training run: `config.json`, `metrics.jsonl`, `checkpoint.safetensors`.
+public struct RunDirectory: Sendable {
+    public let url: URL
+
+    public var configURL: URL { url.appendingPathComponent("config.json") }
+    public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
+    public var checkpointURL: URL { url.appendingPathComponent("checkpoint.safetensors") }
+
+    /// Opens an existing run folder (for evaluation or resuming).
+    ///
+    /// - Throws: ``EDLCMError`` when the folder or its checkpoint is missing.
+    public static func existing(_ url: URL) throws -> RunDirectory {
+        let run = RunDirectory(url: url)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw EDLCMError("\(url.path): no such run folder")
+        }
+        guard FileManager.default.fileExists(atPath: run.checkpointURL.path) else {
+            throw EDLCMError("\(url.path): no checkpoint.safetensors in this folder (not a finished epoch of a run)")
+        }
+        return run
+    }
+
+    /// Prepares a folder for a new run, creating it if needed.
+    ///
+    /// - Throws: ``EDLCMError`` when the path is a file, cannot be created or written, or already
+    ///   holds a run (nothing is overwritten: resume it or choose another folder).
+    public static func create(_ url: URL) throws -> RunDirectory {
+        let run = RunDirectory(url: url)
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw EDLCMError("--out \(url.path): is a file, not a folder") }
+            for existing in [run.checkpointURL, run.configURL, run.metricsURL] where manager.fileExists(atPath: existing.path) {
+                throw EDLCMError("--out \(url.path): already holds a run (\(existing.lastPathComponent)); pass --resume to continue it or choose another folder")
+            }
+        } else {
+            do {
+                try manager.createDirectory(at: url, withIntermediateDirectories: true)
+            } catch {
+                throw EDLCMError("--out \(url.path): cannot create the folder (\(describe(error)))")
+            }
+        }
+        guard manager.isWritableFile(atPath: url.path) else { throw EDLCMError("--out \(url.path): folder is not writable") }
+        return run
+    }
+
+    /// Writes `config.json` atomically.
+    public func writeRecord(_ record: RunRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try writeAtomically(try encoder.encode(record), to: configURL)
+    }
+
+    /// Reads `config.json`.
+    public func readRecord() throws -> RunRecord {
+        let data: Data
+        do { data = try Data(contentsOf: configURL) } catch { throw EDLCMError("\(configURL.path): cannot read (\(describe(error)))") }
+        do { return try JSONDecoder().decode(RunRecord.self, from: data) } catch { throw EDLCMError("\(configURL.path): \(describeDecoding(error))") }
+    }
+
+    /// The epochs recorded in `metrics.jsonl`, in order.
+    public func readMetrics() throws -> [EpochMetrics] {
+        guard FileManager.default.fileExists(atPath: metricsURL.path) else { return [] }
+        let text: String
+        do { text = try String(contentsOf: metricsURL, encoding: .utf8) } catch { throw EDLCMError("\(metricsURL.path): cannot read (\(describe(error)))") }
+        return try text.split(separator: "\n").enumerated().map { index, line in
+            do { return try JSONDecoder().decode(EpochMetrics.self, from: Data(line.utf8)) } catch {
+                throw EDLCMError("\(metricsURL.path): line \(index + 1): \(describeDecoding(error))")
+            }
+        }
+    }
+
+    /// Rewrites `metrics.jsonl` keeping only the epochs up to `epoch` (after a crash between the
+    /// metrics line and the checkpoint of an epoch).
+    public func truncateMetrics(toEpoch epoch: Int) throws {
+        let kept = try readMetrics().filter { $0.epoch <= epoch }
+        try writeAtomically(Data(try kept.map { try Self.jsonLine($0) }.joined().utf8), to: metricsURL)
+    }
+
+    /// Appends one epoch's line to `metrics.jsonl` and flushes it to disk.
+    public func appendMetrics(_ metrics: EpochMetrics) throws {
+        let line = try Self.jsonLine(metrics)
+        let path = metricsURL.path
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard descriptor >= 0 else { throw EDLCMError("\(path): cannot open for appending (\(String(cString: strerror(errno))))") }
+        defer { close(descriptor) }
+        let bytes = Array(line.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(descriptor) == 0 else {
+            throw EDLCMError("\(path): cannot write (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    static func jsonLine(_ metrics: EpochMetrics) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(metrics), as: UTF8.self) + "\n"
+    }
+}
+
+/// Writes data to a temporary file beside `url`, fsyncs it and renames it over `url`.
+func writeAtomically(_ data: Data, to url: URL) throws {
+    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard descriptor >= 0 else { throw EDLCMError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
+    let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    let synced = fsync(descriptor) == 0
+    let error = errno
+    close(descriptor)
+    guard written == data.count, synced, rename(temporary.path, url.path) == 0 else {
+        let message = String(cString: strerror(written == data.count && synced ? errno : error))
+        unlink(temporary.path)
+        throw EDLCMError("\(url.path): cannot write (\(message))")
+    }
+}
+
+/// A one-line description of a file-system error.
+func describe(_ error: any Error) -> String {
+    if let error = error as? EDLCMError { return error.message }
+    if let error = error as? TorchError { return error.message }
+    let nsError = error as NSError
+    if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    return nsError.localizedDescription
+}
+
+/// A one-line description of a JSON or YAML decoding error, with the key path.
+public func describeDecoding(_ error: any Error) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+        let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        return keys.isEmpty ? "" : " at '\(keys)'"
+    }
+    switch error {
+    case let error as EDLCMError: return error.message
+    case let DecodingError.typeMismatch(type, context): return "wrong type\(path(context)): expected \(type)"
+    case let DecodingError.valueNotFound(type, context): return "missing value\(path(context)): expected \(type)"
+    case let DecodingError.keyNotFound(key, context): return "missing key '\(key.stringValue)'\(path(context))"
+    case let DecodingError.dataCorrupted(context):
+        let detail = (context.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String ?? context.debugDescription
+        return "invalid value\(path(context)): \(detail)"
+    default: return "\(error)"
+    }
+}

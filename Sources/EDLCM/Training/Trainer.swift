@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import Torch
+
+/// What the trainer reports while it runs, for progress bars and logs.
+public enum TrainingEvent {
+    /// A batch finished: running means over the epoch so far.
+    case batch(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
+    /// An epoch finished and was checkpointed.
+    case epoch(EpochMetrics, epochs: Int)
+}
+
+/// Trains an ensemble with a method's objective, writing the run folder as it goes.
+///
+/// At the end of every epoch the trainer evaluates clean test accuracy, appends a line to
+/// `metrics.jsonl` and writes `checkpoint.safetensors` atomically (weights, optimizer state,
+/// libtorch's generator state, epoch). A resumed run continues from the last checkpoint and gives
+/// the same weights as an uninterrupted run with the same seed: every epoch's data order and
+/// augmentation is seeded by (seed, epoch), and libtorch's generator state is restored.
+public final class Trainer {
+    public let config: TrainingConfig
+    public let run: RunDirectory
+    public let ensemble: Ensemble
+    public let optimizer: any Optimizer
+    public let objective: any EnsembleObjective
+    public let trainLoader: DataLoader
+    public let testLoader: DataLoader
+    /// Epochs already completed (from the checkpoint when resuming).
+    public private(set) var completedEpochs = 0
+    private let logger = Logger(label: "edlcm.train")
+
+    /// Sets up a new run, or resumes the one in `run` when `resume` is true.
+    ///
+    /// - Parameters:
+    ///   - config: validated settings.
+    ///   - output: the run folder.
+    ///   - resume: continue the run in `output` from its checkpoint.
+    ///   - command: the command line, recorded in `config.json`.
+    /// - Throws: ``EDLCMError`` for unreadable data, a folder that already holds a run (without
+    ///   `resume`), or a checkpoint that does not match the settings.
+    public init(config: TrainingConfig, output: URL, resume: Bool, command: [String]) throws {
+        try config.validate()
+        try Runtime.setThreadCount(config.threads ?? Runtime.availableCores)
+        let directory = URL(fileURLWithPath: config.dataDirectory ?? config.dataset.defaultDirectory ?? "")
+        if config.dataDirectory == nil && config.dataset.defaultDirectory == nil {
+            throw EDLCMError("--dataset \(config.dataset.rawValue) needs --data-dir (the folder holding its files)")
+        }
+        let train = try DatasetReader.load(config.dataset, split: .train, directory: directory)
+        let test = try DatasetReader.load(config.dataset, split: .test, directory: directory)
+        let trainSet = config.trainLimit.map { train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: config.seed)) } ?? train
+        let testSet = config.testLimit.map { test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: config.seed &+ 1)) } ?? test
+
+        self.config = config
+        trainLoader = DataLoader(trainSet, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seed)
+        testLoader = DataLoader(testSet, batchSize: 500)
+        Runtime.seed(config.seed)
+        ensemble = Ensemble(spec: config.modelSpec, count: config.members, output: config.ensembleOutput)
+        optimizer = Self.makeOptimizer(config, parameters: ensemble.parameters)
+        objective = Self.makeObjective(config)
+
+        if resume {
+            run = try RunDirectory.existing(output)
+            var record = try run.readRecord()
+            guard record.config.resumable(as: config) else {
+                throw EDLCMError("--resume: the settings differ from the run in \(output.path) (only --epochs and --threads may change)")
+            }
+            try loadCheckpoint()
+            try run.truncateMetrics(toEpoch: completedEpochs)
+            record.config = config
+            record.commands.append(command)
+            try run.writeRecord(record)
+            logger.info("resuming \(output.path) after epoch \(completedEpochs)")
+        } else {
+            run = try RunDirectory.create(output)
+            let record = RunRecord(
+                config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
+                threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
+                dataset: try DatasetRecord(name: config.dataset, directory: directory, trainCount: trainSet.count, testCount: testSet.count))
+            try run.writeRecord(record)
+        }
+    }
+
+    static func makeOptimizer(_ config: TrainingConfig, parameters: [Tensor]) -> any Optimizer {
+        switch config.optimizer {
+        case .sgd: SGD(parameters: parameters, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        case .adam: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
+        case .adamw: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
+        }
+    }
+
+    static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
+        switch config.method {
+        case .baseline: BaselineObjective()
+        }
+    }
+
+    /// Runs the remaining epochs.
+    ///
+    /// - Parameter progress: called after every batch and every epoch.
+    /// - Returns: the metrics of every epoch run by this call.
+    /// - Throws: ``EDLCMError`` when the run folder cannot be written.
+    @discardableResult
+    public func train(progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochMetrics] {
+        var results: [EpochMetrics] = []
+        while completedEpochs < config.epochs {
+            let metrics = runEpoch(completedEpochs, progress: progress)
+            try run.appendMetrics(metrics)
+            completedEpochs += 1
+            try saveCheckpoint()
+            results.append(metrics)
+            progress(.epoch(metrics, epochs: config.epochs))
+        }
+        return results
+    }
+
+    private func runEpoch(_ epoch: Int, progress: (TrainingEvent) -> Void) -> EpochMetrics {
+        let start = Date()
+        let learningRate = config.learningRateSchedule.learningRate(base: config.learningRate, epoch: epoch)
+        optimizer.learningRate = learningRate
+        ensemble.train()
+        let batches = trainLoader.trainingBatches(epoch: epoch)
+        var sums: [String: Double] = [:]
+        var weights: [String: Double] = [:]
+        var totalSum = 0.0, correct = 0.0, seen = 0
+        for (index, batch) in batches.enumerated() {
+            let context = TrainingContext(epoch: epoch, totalEpochs: config.epochs, step: index, stepsPerEpoch: batches.count)
+            let output = objective.loss(ensemble: ensemble, batch: batch, context: context)
+            let total = output.total
+            optimizer.zeroGrad()
+            total.backward()
+            optimizer.step()
+            for term in output.terms {
+                sums[term.name, default: 0] += term.value.item()
+                weights[term.name] = term.weight
+            }
+            totalSum += total.item()
+            correct += withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) }
+            seen += batch.count
+            let elapsed = Date().timeIntervalSince(start)
+            progress(.batch(epoch: epoch + 1, epochs: config.epochs, batch: index + 1, batches: batches.count,
+                            loss: totalSum / Double(index + 1), accuracy: correct / Double(seen), imagesPerSecond: Double(seen) / Swift.max(elapsed, 1e-9)))
+        }
+        let trainSeconds = Date().timeIntervalSince(start)
+        let accuracy = ensemble.cleanAccuracy(on: testLoader)
+        var losses = sums.mapValues { $0 / Double(batches.count) }
+        losses["total"] = totalSum / Double(batches.count)
+        return EpochMetrics(epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: weights,
+                            trainAccuracy: correct / Double(seen), testAccuracy: accuracy.ensemble, memberTestAccuracy: accuracy.members,
+                            seconds: Date().timeIntervalSince(start), imagesPerSecond: Double(seen) / trainSeconds)
+    }
+
+    // MARK: - Checkpoints
+
+    private func saveCheckpoint() throws {
+        let tensors = ensemble.stateTensors()
+            + optimizer.stateTensors().map { ("optimizer.\($0.name)", $0.tensor) }
+            + [("rng.torch", Runtime.randomState())]
+        let metadata = try CheckpointMetadata(
+            spec: config.modelSpec, members: config.members, output: config.ensembleOutput, method: config.method,
+            epoch: completedEpochs, config: config).encoded()
+        do {
+            try Checkpoint.save(tensors, metadata: metadata, to: run.checkpointURL)
+        } catch let error as TorchError {
+            throw EDLCMError(error.message)
+        }
+    }
+
+    private func loadCheckpoint() throws {
+        let path = run.checkpointURL.path
+        let loaded: (tensors: [String: Tensor], metadata: [String: String])
+        do { loaded = try Checkpoint.load(from: run.checkpointURL) } catch let error as TorchError { throw EDLCMError(error.message) }
+        let metadata = try CheckpointMetadata(decoding: loaded.metadata, source: path)
+        guard metadata.spec == config.modelSpec, metadata.members == config.members else {
+            throw EDLCMError("\(path): the checkpoint holds \(metadata.members) × \(metadata.spec.architecture.rawValue), the settings ask for \(config.members) × \(config.architecture.rawValue)")
+        }
+        do {
+            let modelTensors = loaded.tensors.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
+            try ensemble.loadState(modelTensors, source: path)
+            let optimizerTensors = Dictionary(uniqueKeysWithValues: loaded.tensors.compactMap { key, value in
+                key.hasPrefix("optimizer.") ? (String(key.dropFirst("optimizer.".count)), value) : nil
+            })
+            try optimizer.loadState(optimizerTensors, source: path)
+            if let state = loaded.tensors["rng.torch"] { try Runtime.setRandomState(state) }
+        } catch let error as TorchError {
+            throw EDLCMError(error.message)
+        }
+        completedEpochs = metadata.epoch
+    }
+}
+
+extension TrainingConfig {
+    /// Whether a run made with these settings can be resumed with `other` (only the epoch count
+    /// and the thread count may change).
+    func resumable(as other: TrainingConfig) -> Bool {
+        var a = self, b = other
+        a.epochs = 0; b.epochs = 0
+        a.threads = nil; b.threads = nil
+        return a == b
+    }
+}

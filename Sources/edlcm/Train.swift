@@ -1,0 +1,142 @@
+import ArgumentParser
+import EDLCM
+import Foundation
+import Torch
+
+extension DatasetName: ExpressibleByArgument {}
+extension Architecture: ExpressibleByArgument {}
+extension TrainingMethod: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}
+extension EnsembleOutput: ExpressibleByArgument {}
+
+private let defaults = TrainingConfig()
+
+/// `edlcm train`: trains an ensemble and writes config.json, metrics.jsonl and checkpoint.safetensors.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train an ensemble.",
+        discussion: """
+        Writes, in --out: config.json (every resolved setting, versions, dataset checksums, the command \
+        line), metrics.jsonl (one line per epoch) and checkpoint.safetensors (weights, optimizer state, \
+        epoch; written atomically after every epoch). Settings come from the defaults, then --config \
+        (JSON or YAML with the flag names as keys), then the flags.
+        """
+    )
+
+    @Option(help: "A JSON or YAML file of settings, keyed by flag name (flags given here override it).")
+    var config: String?
+
+    @Option(help: "Dataset: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(defaults.dataset.rawValue)).")
+    var dataset: DatasetName?
+
+    @Option(help: "Folder holding the dataset files (default: Debian's Fashion-MNIST folder; required for the others).")
+    var dataDir: String?
+
+    @Option(help: "Member architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(defaults.architecture.rawValue)).")
+    var arch: Architecture?
+
+    @Option(help: "Channel-width multiplier of every member (default: \(defaults.width)).")
+    var width: Int?
+
+    @Option(help: "Number of ensemble members, at least 2 (default: \(defaults.members)).")
+    var members: Int?
+
+    @Option(help: "Training method: \(TrainingMethod.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(defaults.method.rawValue)).")
+    var method: TrainingMethod?
+
+    @Option(help: "How members are combined: probabilities (log of averaged softmax) or logits (default: \(defaults.ensembleOutput.rawValue)).")
+    var ensembleOutput: EnsembleOutput?
+
+    @Option(help: "Epochs to train (default: \(defaults.epochs)).")
+    var epochs: Int?
+
+    @Option(help: "Batch size (default: \(defaults.batchSize)).")
+    var batchSize: Int?
+
+    @Option(help: "Optimizer: sgd, adam or adamw (default: \(defaults.optimizer.rawValue)).")
+    var optimizer: OptimizerKind?
+
+    @Option(help: "Base learning rate (default: \(defaults.learningRate)).")
+    var lr: Double?
+
+    @Option(help: "SGD momentum (default: \(defaults.momentum)).")
+    var momentum: Double?
+
+    @Option(help: "Weight decay (L2 for sgd/adam, decoupled for adamw) (default: \(defaults.weightDecay)).")
+    var weightDecay: Double?
+
+    @Option(help: "Learning-rate schedule: constant, step, multistep (×gamma at 50 % and 75 %) or cosine (default: \(defaults.schedule.rawValue)).")
+    var schedule: ScheduleKind?
+
+    @Option(help: "Epochs between decays of the step schedule (default: \(defaults.stepSize)).")
+    var stepSize: Int?
+
+    @Option(help: "Decay factor of the step and multistep schedules (default: \(defaults.gamma)).")
+    var gamma: Double?
+
+    @Option(help: "Seed of initialisation, data order, subsets and augmentation (default: \(defaults.seed)).")
+    var seed: UInt64?
+
+    @Option(help: "Train on a stratified, seeded subset of this many training images (default: all).")
+    var trainLimit: Int?
+
+    @Option(help: "Evaluate on a stratified, seeded subset of this many test images (default: all).")
+    var testLimit: Int?
+
+    @Option(help: "Random crop and flip: true or false (default: on for CIFAR and Tiny ImageNet, off for (Fashion-)MNIST).")
+    var augment: Bool?
+
+    @Option(help: "libtorch threads (default: all available cores).")
+    var threads: Int?
+
+    @Option(help: "Run folder to write (created if missing; an existing run is never overwritten).")
+    var out: String
+
+    @Flag(help: "Continue the run in --out from its last checkpoint (settings must match; --epochs may grow).")
+    var resume = false
+
+    /// The settings: defaults, then the config file, then the flags given.
+    func resolvedConfig() throws -> TrainingConfig {
+        var c = try config.map { try ConfigFile.load(TrainingConfig.self, from: $0) } ?? TrainingConfig()
+        if let dataset { c.dataset = dataset }
+        if let dataDir { c.dataDirectory = dataDir }
+        if let arch { c.architecture = arch }
+        if let width { c.width = width }
+        if let members { c.members = members }
+        if let method { c.method = method }
+        if let ensembleOutput { c.ensembleOutput = ensembleOutput }
+        if let epochs { c.epochs = epochs }
+        if let batchSize { c.batchSize = batchSize }
+        if let optimizer { c.optimizer = optimizer }
+        if let lr { c.learningRate = lr }
+        if let momentum { c.momentum = momentum }
+        if let weightDecay { c.weightDecay = weightDecay }
+        if let schedule { c.schedule = schedule }
+        if let stepSize { c.stepSize = stepSize }
+        if let gamma { c.gamma = gamma }
+        if let seed { c.seed = seed }
+        if let trainLimit { c.trainLimit = trainLimit }
+        if let testLimit { c.testLimit = testLimit }
+        if let augment { c.augment = augment }
+        if let threads { c.threads = threads }
+        try c.validate()
+        return c
+    }
+
+    func run() throws {
+        let config = try resolvedConfig()
+        let trainer = try Trainer(config: config, output: URL(fileURLWithPath: out), resume: resume, command: CommandLine.arguments)
+        let progress = ProgressDisplay(runPath: trainer.run.url.path)
+        let start = Date()
+        try trainer.train { progress.handle($0) }
+        let accuracy = trainer.ensemble.cleanAccuracy(on: trainer.testLoader)
+        let members = accuracy.members.enumerated().map { "member\($0.offset) \(percent($0.element))" }.joined(separator: ", ")
+        print("clean test accuracy on \(trainer.testLoader.count) images: ensemble \(percent(accuracy.ensemble)) (\(members))")
+        print("trained \(config.members) × \(config.architecture.rawValue) with \(config.method.rawValue) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; run folder: \(trainer.run.url.path)")
+    }
+}
+
+func percent(_ value: Double) -> String {
+    String(format: "%.2f%%", value * 100)
+}
