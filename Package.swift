@@ -48,9 +48,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "TorchTests", dependencies: ["Torch"]),
-        .testTarget(name: "EDLCMTests", dependencies: ["EDLCM", "Torch"]),
-        .testTarget(name: "edlcmTests", dependencies: ["edlcm"]),
+        .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
+        .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
+        .testTarget(name: "EDLCMTests", dependencies: ["EDLCM", "Torch", "TestSupport"]),
+        .testTarget(name: "edlcmTests", dependencies: ["edlcm", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

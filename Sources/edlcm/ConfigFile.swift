@@ -6,12 +6,7 @@ import Yams
 enum ConfigFile {
     static func load<Config: Decodable>(_ type: Config.Type, from path: String) throws -> Config {
         let url = URL(fileURLWithPath: path)
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw EDLCMError("--config \(path): cannot read the file (\(readError(error)))")
-        }
+        let data = try readFile(url, context: "--config")
         guard !data.isEmpty else { throw EDLCMError("--config \(path): the file is empty") }
         do {
             if url.pathExtension.lowercased() == "json" {
@@ -27,13 +22,5 @@ enum ConfigFile {
             let text = "\(error)".split(separator: "\n").joined(separator: " ")
             throw EDLCMError("--config \(path): not valid \(url.pathExtension.lowercased() == "json" ? "JSON" : "YAML"): \(text)")
         }
-    }
-
-    private static func readError(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        return nsError.localizedDescription
     }
 }

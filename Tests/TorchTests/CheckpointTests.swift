@@ -1,35 +1,15 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Torch
 
 /// The Python that has PyTorch and the safetensors package: `EDLCM_TEST_PYTHON`, or the virtual
 /// environment that `make test` creates at the repository root.
 let interopPython: String? = {
     if let path = ProcessInfo.processInfo.environment["EDLCM_TEST_PYTHON"] { return path }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let venv = root.appendingPathComponent(".venv/bin/python").path
+    let venv = repositoryRoot.appendingPathComponent(".venv/bin/python").path
     return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
 }()
-
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("edlcm-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
-@discardableResult
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
 
 @Suite("Checkpoints in safetensors format")
 struct CheckpointTests {

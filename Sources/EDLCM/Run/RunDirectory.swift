@@ -57,8 +57,7 @@ public struct RunDirectory: Sendable {
 
     /// Reads `config.json`.
     public func readRecord() throws -> RunRecord {
-        let data: Data
-        do { data = try Data(contentsOf: configURL) } catch { throw EDLCMError("\(configURL.path): cannot read (\(describe(error)))") }
+        let data = try readFile(configURL)
         do { return try JSONDecoder().decode(RunRecord.self, from: data) } catch { throw EDLCMError("\(configURL.path): \(describeDecoding(error))") }
     }
 
@@ -118,6 +117,25 @@ func writeAtomically(_ data: Data, to url: URL) throws {
     }
 }
 
+/// Reads a whole file with POSIX calls, so that the error says exactly what the system said.
+///
+/// - Throws: ``EDLCMError`` "`<path>`: cannot read the file (`<strerror>`)".
+public func readFile(_ url: URL, context: String? = nil) throws -> Data {
+    let prefix = context.map { "\($0) \(url.path)" } ?? url.path
+    let descriptor = open(url.path, O_RDONLY)
+    guard descriptor >= 0 else { throw EDLCMError("\(prefix): cannot read the file (\(String(cString: strerror(errno))))") }
+    defer { close(descriptor) }
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count < 0 { throw EDLCMError("\(prefix): cannot read the file (\(String(cString: strerror(errno))))") }
+        if count == 0 { break }
+        data.append(contentsOf: buffer[0..<count])
+    }
+    return data
+}
+
 /// A one-line description of a file-system error.
 func describe(_ error: any Error) -> String {
     if let error = error as? EDLCMError { return error.message }
@@ -141,6 +159,7 @@ public func describeDecoding(_ error: any Error) -> String {
     case let DecodingError.valueNotFound(type, context): return "missing value\(path(context)): expected \(type)"
     case let DecodingError.keyNotFound(key, context): return "missing key '\(key.stringValue)'\(path(context))"
     case let DecodingError.dataCorrupted(context):
+        if let inner = context.underlyingError as? EDLCMError { return inner.message }
         let detail = (context.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String ?? context.debugDescription
         return "invalid value\(path(context)): \(detail)"
     default: return "\(error)"

@@ -153,7 +153,8 @@ func rejectUnknownKeys(in decoder: any Decoder, known: [String]) throws {
     let knownSet = Set(known)
     if let unknown = container.allKeys.map(\.stringValue).filter({ !knownSet.contains($0) }).sorted().first {
         let path = decoder.codingPath.map(\.stringValue).joined(separator: ".")
-        let suggestion = known.min { editDistance($0, unknown) < editDistance($1, unknown) }.map { " (did you mean '\($0)'?)" } ?? ""
+        let closest = known.min { editDistance($0, unknown) < editDistance($1, unknown) }
+        let suggestion = closest.flatMap { editDistance($0, unknown) <= 2 ? " (did you mean '\($0)'?)" : nil } ?? ""
         throw EDLCMError("unknown key '\(unknown)'\(path.isEmpty ? "" : " in '\(path)'")\(suggestion)")
     }
 }

@@ -1,8 +1,9 @@
+import Foundation
 import Testing
-@testable import Torch
+import Torch
 
 /// Checks |actual − expected| ≤ atol + rtol·|expected| elementwise, reporting the worst element.
-func assertClose(
+public func assertClose(
     _ actual: [Double], _ expected: [Double], rtol: Double = 1e-5, atol: Double = 1e-6,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
@@ -15,7 +16,7 @@ func assertClose(
 }
 
 /// Checks a tensor's values against expected ones (converted to Double).
-func assertClose(
+public func assertClose(
     _ actual: Tensor, _ expected: [Double], rtol: Double = 1e-5, atol: Double = 1e-6,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
@@ -23,7 +24,7 @@ func assertClose(
 }
 
 /// Checks two tensors of the same shape against each other.
-func assertClose(
+public func assertClose(
     _ actual: Tensor, _ expected: Tensor, rtol: Double = 1e-5, atol: Double = 1e-6,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
@@ -32,7 +33,7 @@ func assertClose(
 }
 
 /// Central finite differences of a scalar function of a float64 tensor, one coordinate at a time.
-func finiteDifferenceGradient(of function: (Tensor) -> Double, at point: Tensor, step: Double = 1e-6) -> [Double] {
+public func finiteDifferenceGradient(of function: (Tensor) -> Double, at point: Tensor, step: Double = 1e-6) -> [Double] {
     let base = point.scalars(as: Double.self)
     return base.indices.map { index in
         var plus = base
@@ -44,3 +45,32 @@ func finiteDifferenceGradient(of function: (Tensor) -> Double, at point: Tensor,
         return (up - down) / (2 * step)
     }
 }
+
+/// A fresh empty folder under the system's temporary directory.
+public func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("edlcm-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Runs a program to completion and returns its exit status and combined output.
+@discardableResult
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// The repository root (for locating the built binary and scripts).
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Whether Debian's Fashion-MNIST is installed.
+public let fashionMNISTInstalled = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+import TestSupport
+import Torch
+@testable import EDLCM
+
+/// A short Fashion-MNIST configuration for tests.
+func smallConfig(trainLimit: Int = 2000, epochs: Int = 1) -> TrainingConfig {
+    var config = TrainingConfig()
+    config.members = 2
+    config.epochs = epochs
+    config.trainLimit = trainLimit
+    config.testLimit = 500
+    config.batchSize = 64
+    config.learningRate = 0.05
+    config.seed = 11
+    return config
+}
+
+@Suite("Training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
+struct TrainingTests {
+    @Test func oneEpochOnASliceLearnsAndWritesTheRunFolder() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trainer = try Trainer(config: smallConfig(), output: directory, resume: false, command: ["edlcm", "train"])
+        var batches = 0
+        let metrics = try trainer.train { event in if case .batch = event { batches += 1 } }
+        #expect(batches == 2000 / 64)
+        #expect(metrics.count == 1)
+        // Chance is 10 %; one epoch on 2 000 images reaches well above it.
+        #expect(metrics[0].testAccuracy > 0.6, "test accuracy \(metrics[0].testAccuracy)")
+        #expect(metrics[0].memberTestAccuracy.count == 2)
+        #expect(metrics[0].losses["ce"]! > 0 && metrics[0].losses["total"] == metrics[0].losses["ce"])
+
+        let run = try RunDirectory.existing(directory)
+        let record = try run.readRecord()
+        #expect(record.config == smallConfig())
+        #expect(record.dataset.trainCount == 2000 && record.dataset.testCount == 500)
+        #expect(record.dataset.files.count == 4)
+        #expect(record.dataset.files.allSatisfy { $0.sha256.count == 64 })
+        #expect(record.libtorchVersion.hasPrefix("1.13"))
+        #expect(try run.readMetrics() == metrics)
+
+        // The checkpoint rebuilds the same ensemble without any flags.
+        let rebuilt = try TrainedEnsemble(runFolder: directory)
+        #expect(rebuilt.metadata.epoch == 1)
+        #expect(rebuilt.metadata.members == 2)
+        let accuracy = rebuilt.ensemble.cleanAccuracy(on: trainer.testLoader)
+        #expect(accuracy.ensemble == metrics[0].testAccuracy)
+    }
+
+    @Test func resumeEqualsAnUninterruptedRun() throws {
+        let straight = try temporaryDirectory()
+        let resumed = try temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(at: straight)
+            try? FileManager.default.removeItem(at: resumed)
+        }
+        try Trainer(config: smallConfig(trainLimit: 640, epochs: 2), output: straight, resume: false, command: []).train()
+        try Trainer(config: smallConfig(trainLimit: 640, epochs: 1), output: resumed, resume: false, command: []).train()
+        let second = try Trainer(config: smallConfig(trainLimit: 640, epochs: 2), output: resumed, resume: true, command: ["resume"])
+        #expect(second.completedEpochs == 1)
+        try second.train()
+
+        let a = try Checkpoint.load(from: straight.appendingPathComponent("checkpoint.safetensors")).tensors
+        let b = try Checkpoint.load(from: resumed.appendingPathComponent("checkpoint.safetensors")).tensors
+        #expect(Set(a.keys) == Set(b.keys))
+        #expect(a.keys.contains("optimizer.momentum_buffer.0"))
+        for (name, tensor) in a {
+            #expect(tensor.scalars(as: UInt8.self) == b[name]!.scalars(as: UInt8.self) || tensor.scalars(as: Double.self) == b[name]!.scalars(as: Double.self), "\(name) differs")
+        }
+        let metricsA = try RunDirectory.existing(straight).readMetrics()
+        let metricsB = try RunDirectory.existing(resumed).readMetrics()
+        #expect(metricsA.map(\.losses) == metricsB.map(\.losses))
+        #expect(try RunDirectory.existing(resumed).readRecord().commands.count == 2)
+    }
+
+    @Test func existingRunsAreNeverOverwritten() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Trainer(config: smallConfig(trainLimit: 128), output: directory, resume: false, command: []).train()
+        let before = try Data(contentsOf: directory.appendingPathComponent("checkpoint.safetensors"))
+        #expect(throws: EDLCMError("--out \(directory.path): already holds a run (checkpoint.safetensors); pass --resume to continue it or choose another folder")) {
+            _ = try Trainer(config: smallConfig(trainLimit: 128), output: directory, resume: false, command: [])
+        }
+        var changed = smallConfig(trainLimit: 128)
+        changed.learningRate = 0.1
+        #expect(throws: EDLCMError("--resume: the settings differ from the run in \(directory.path) (only --epochs and --threads may change)")) {
+            _ = try Trainer(config: changed, output: directory, resume: true, command: [])
+        }
+        #expect(try Data(contentsOf: directory.appendingPathComponent("checkpoint.safetensors")) == before)
+    }
+}
+
+@Suite("Training configuration")
+struct TrainingConfigTests {
+    @Test func decodesPartialJSONWithDefaults() throws {
+        let config = try JSONDecoder().decode(TrainingConfig.self, from: Data(#"{"members": 5, "lr": 0.01, "train-limit": 3000}"#.utf8))
+        var expected = TrainingConfig()
+        expected.members = 5
+        expected.learningRate = 0.01
+        expected.trainLimit = 3000
+        #expect(config == expected)
+    }
+
+    @Test func rejectsUnknownKeysWithASuggestion() {
+        #expect(throws: EDLCMError("unknown key 'member' (did you mean 'members'?)")) {
+            _ = try JSONDecoder().decode(TrainingConfig.self, from: Data(#"{"member": 5}"#.utf8))
+        }
+    }
+
+    @Test func validationNamesTheFlag() {
+        var config = TrainingConfig()
+        config.members = 1
+        #expect(throws: EDLCMError("--members must be at least 2 (an ensemble), got 1")) { try config.validate() }
+        config = TrainingConfig()
+        config.learningRate = -1
+        #expect(throws: EDLCMError("--lr must be a positive number, got -1.0")) { try config.validate() }
+        config = TrainingConfig()
+        config.trainLimit = 10
+        #expect(throws: EDLCMError("--train-limit must be at least the batch size (128), got 10")) { try config.validate() }
+    }
+
+    @Test func encodedConfigRoundTrips() throws {
+        var config = TrainingConfig()
+        config.dataDirectory = "/data"
+        config.augment = true
+        let data = try JSONEncoder().encode(config)
+        #expect(try JSONDecoder().decode(TrainingConfig.self, from: data) == config)
+        let keys = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]).keys
+        #expect(keys.contains("batch-size") && keys.contains("data-dir"))
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import edlcm
+@testable import EDLCM
+
+/// The built `edlcm` binary (the test target depends on it, so it exists when tests run).
+let edlcmBinary: String = {
+    let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
+    let candidate = bundle.appendingPathComponent("edlcm").path
+    return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : repositoryRoot.appendingPathComponent(".build/debug/edlcm").path
+}()
+
+@Suite("edlcm train: flags, help and errors")
+struct TrainCommandTests {
+    @Test func helpExplainsEveryFlagWithItsDefault() {
+        let help = EDLCMCommand.helpMessage(for: Train.self, columns: 200)
+        for flag in ["--dataset", "--data-dir", "--arch", "--members", "--method", "--epochs", "--batch-size", "--optimizer", "--lr",
+                     "--momentum", "--weight-decay", "--schedule", "--seed", "--train-limit", "--test-limit", "--out", "--resume", "--config"] {
+            #expect(help.contains(flag), "help lacks \(flag)")
+        }
+        #expect(help.contains("Number of ensemble members, at least 2 (default: 3)."))
+        #expect(help.contains("Base learning rate (default: 0.05)."))
+        #expect(help.contains("fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet"))
+    }
+
+    @Test func flagsOverrideTheConfigFile() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let yaml = directory.appendingPathComponent("run.yaml")
+        try "members: 4\nlr: 0.2\nepochs: 7\n".write(to: yaml, atomically: true, encoding: .utf8)
+        let command = try Train.parse(["--config", yaml.path, "--lr", "0.01", "--out", "/tmp/x"])
+        let config = try command.resolvedConfig()
+        #expect(config.members == 4)
+        #expect(config.epochs == 7)
+        #expect(config.learningRate == 0.01)
+        let json = directory.appendingPathComponent("run.json")
+        try #"{"members": 2, "arch": "resnet20", "dataset": "cifar10"}"#.write(to: json, atomically: true, encoding: .utf8)
+        let fromJSON = try Train.parse(["--config", json.path, "--out", "/tmp/x"]).resolvedConfig()
+        #expect(fromJSON.architecture == .resnet20 && fromJSON.dataset == .cifar10 && fromJSON.members == 2)
+    }
+
+    @Test func badConfigFilesAreOneLineErrors() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let unknown = directory.appendingPathComponent("unknown.yaml")
+        try "members: 3\nlearning-rate: 0.1\n".write(to: unknown, atomically: true, encoding: .utf8)
+        #expect(throws: EDLCMError("--config \(unknown.path): unknown key 'learning-rate'")) {
+            _ = try Train.parse(["--config", unknown.path, "--out", "/tmp/x"]).resolvedConfig()
+        }
+        let wrongType = directory.appendingPathComponent("type.json")
+        try #"{"members": "three"}"#.write(to: wrongType, atomically: true, encoding: .utf8)
+        #expect(throws: EDLCMError("--config \(wrongType.path): wrong type at 'members': expected Int")) {
+            _ = try Train.parse(["--config", wrongType.path, "--out", "/tmp/x"]).resolvedConfig()
+        }
+        let missing = directory.appendingPathComponent("missing.json")
+        #expect(throws: EDLCMError("--config \(missing.path): cannot read the file (No such file or directory)")) {
+            _ = try Train.parse(["--config", missing.path, "--out", "/tmp/x"]).resolvedConfig()
+        }
+    }
+
+    @Test func binaryPrintsOneLineErrorsAndExitsNonZero() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cases: [([String], String)] = [
+            (["train", "--members", "1", "--out", directory.path], "edlcm: error: --members must be at least 2 (an ensemble), got 1\n"),
+            (["train", "--method", "magic", "--out", directory.path], "edlcm: error: The value 'magic' is invalid for '--method <method>'. Please provide one of 'baseline'.\n"),
+            (["train", "--dataset", "cifar10", "--out", directory.path], "edlcm: error: --dataset cifar10 needs --data-dir (the folder holding its files)\n"),
+            (["train", "--lr", "fast", "--out", directory.path], "edlcm: error: The value 'fast' is invalid for '--lr <lr>'\n"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try runProcess(edlcmBinary, arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.output == expected, "\(arguments)")
+        }
+        let file = directory.appendingPathComponent("file")
+        try Data("keep".utf8).write(to: file)
+        let result = try runProcess(edlcmBinary, ["train", "--train-limit", "128", "--out", file.path])
+        #expect(result.status == 1)
+        #expect(result.output == "edlcm: error: --out \(file.path): is a file, not a folder\n")
+        #expect(try String(contentsOf: file, encoding: .utf8) == "keep")
+    }
+}
