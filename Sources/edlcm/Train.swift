@@ -9,6 +9,8 @@ extension TrainingMethod: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
 extension EnsembleOutput: ExpressibleByArgument {}
+extension ProbeDirection: ExpressibleByArgument {}
+extension ProbeSharing: ExpressibleByArgument {}
 
 private let defaults = TrainingConfig()
 
@@ -90,6 +92,30 @@ struct Train: ParsableCommand {
     @Option(help: "libtorch threads (default: all available cores).")
     var threads: Int?
 
+    @Option(help: "EDLCM: weight α of the HVP dispersion L_g (default: \(defaults.alpha)).")
+    var alpha: Double?
+
+    @Option(help: "EDLCM/CURE: weight β of the curvature L_r (default: \(defaults.beta)).")
+    var beta: Double?
+
+    @Option(help: "EDLCM: weight of the optional first-order dispersion, mean pairwise cos of input gradients (default: \(defaults.gradAlpha)).")
+    var gradAlpha: Double?
+
+    @Option(help: "EDLCM/CURE: finite-difference step h, an L2 distance in [0, 1] pixel space (default: \(defaults.h)).")
+    var h: Double?
+
+    @Option(help: "EDLCM/CURE: probe direction z: gradient-sign, rademacher or gaussian (default: \(defaults.direction.rawValue)).")
+    var direction: ProbeDirection?
+
+    @Option(help: "EDLCM: one probe for all members (shared, from the ensemble loss) or one each (per-member) (default: \(defaults.probe.rawValue)).")
+    var probe: ProbeSharing?
+
+    @Option(help: "EDLCM: use |cos| in the dispersion terms: true or false (default: \(defaults.absoluteCosine)).")
+    var absoluteCosine: Bool?
+
+    @Option(help: "EDLCM/CURE: ramp h (from 10 %) and the regulariser weights (from 0) over this many epochs (default: \(defaults.warmupEpochs)).")
+    var warmupEpochs: Double?
+
     @Option(help: "Run folder to write (created if missing; an existing run is never overwritten).")
     var out: String
 
@@ -120,6 +146,14 @@ struct Train: ParsableCommand {
         if let testLimit { c.testLimit = testLimit }
         if let augment { c.augment = augment }
         if let threads { c.threads = threads }
+        if let alpha { c.alpha = alpha }
+        if let beta { c.beta = beta }
+        if let gradAlpha { c.gradAlpha = gradAlpha }
+        if let h { c.h = h }
+        if let direction { c.direction = direction }
+        if let probe { c.probe = probe }
+        if let absoluteCosine { c.absoluteCosine = absoluteCosine }
+        if let warmupEpochs { c.warmupEpochs = warmupEpochs }
         try c.validate()
         return c
     }

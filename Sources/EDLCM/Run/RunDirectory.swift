@@ -101,6 +101,14 @@ public struct RunDirectory: Sendable {
     }
 }
 
+/// Writes data to a temporary file beside `url`, fsyncs it and renames it over `url`, so that
+/// `url` holds either its old contents or the new ones, never a torn file.
+///
+/// - Throws: ``EDLCMError`` naming `url` and the system's reason.
+public func writeFileAtomically(_ data: Data, to url: URL) throws {
+    try writeAtomically(data, to: url)
+}
+
 /// Writes data to a temporary file beside `url`, fsyncs it and renames it over `url`.
 func writeAtomically(_ data: Data, to url: URL) throws {
     let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")

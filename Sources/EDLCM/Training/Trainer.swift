@@ -91,6 +91,7 @@ public final class Trainer {
     static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
         switch config.method {
         case .baseline: BaselineObjective()
+        case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions)
         }
     }
 

@@ -5,6 +5,10 @@ import Torch
 public enum TrainingMethod: String, Codable, CaseIterable, Sendable {
     /// Independent members, each trained with cross-entropy: the plain ensemble.
     case baseline
+    /// EDLCM (arXiv 2403.16405): low-curvature (L_r) and dispersed-curvature (L_g) regularisers.
+    case edlcm
+    /// CURE (Moosavi-Dezfooli et al. 2019): curvature regularisation only, each member on its own.
+    case cure
 }
 
 /// The optimizer, chosen with `--optimizer`.
@@ -56,6 +60,20 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// libtorch's intra-op threads; nil means every available core.
     public var threads: Int?
 
+    // EDLCM and CURE (see EDLCMObjective and docs/method.md for how the defaults were chosen).
+    /// α: weight of the HVP dispersion L_g.
+    public var alpha: Double = 0.5
+    /// β: weight of the curvature L_r.
+    public var beta: Double = 0.01
+    /// Weight of the optional first-order dispersion (mean pairwise cos of input gradients).
+    public var gradAlpha: Double = 0
+    /// h: finite-difference step, an L2 distance in [0, 1] pixel space.
+    public var h: Double = 0.5
+    public var direction: ProbeDirection = .gradientSign
+    public var probe: ProbeSharing = .shared
+    public var absoluteCosine = false
+    public var warmupEpochs: Double = 0
+
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -63,6 +81,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case ensembleOutput = "ensemble-output", epochs, batchSize = "batch-size", optimizer, learningRate = "lr"
         case momentum, weightDecay = "weight-decay", schedule, stepSize = "step-size", gamma, seed
         case trainLimit = "train-limit", testLimit = "test-limit", augment, threads
+        case alpha, beta, gradAlpha = "grad-alpha", h, direction, probe, absoluteCosine = "absolute-cosine", warmupEpochs = "warmup-epochs"
     }
 
     /// Decodes the keys present and keeps the defaults for the others; an unknown key is an error.
@@ -91,6 +110,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         d.testLimit = try c.decodeIfPresent(Int.self, forKey: .testLimit)
         d.augment = try c.decodeIfPresent(Bool.self, forKey: .augment)
         d.threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        d.alpha = try c.decodeIfPresent(Double.self, forKey: .alpha) ?? d.alpha
+        d.beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? d.beta
+        d.gradAlpha = try c.decodeIfPresent(Double.self, forKey: .gradAlpha) ?? d.gradAlpha
+        d.h = try c.decodeIfPresent(Double.self, forKey: .h) ?? d.h
+        d.direction = try c.decodeIfPresent(ProbeDirection.self, forKey: .direction) ?? d.direction
+        d.probe = try c.decodeIfPresent(ProbeSharing.self, forKey: .probe) ?? d.probe
+        d.absoluteCosine = try c.decodeIfPresent(Bool.self, forKey: .absoluteCosine) ?? d.absoluteCosine
+        d.warmupEpochs = try c.decodeIfPresent(Double.self, forKey: .warmupEpochs) ?? d.warmupEpochs
         self = d
     }
 
@@ -101,7 +128,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
             if !condition { throw EDLCMError(message()) }
         }
-        try require(members >= 2, "--members must be at least 2 (an ensemble), got \(members)")
+        if method == .cure {
+            try require(members >= 1, "--members must be at least 1, got \(members)")
+        } else {
+            try require(members >= 2, "--members must be at least 2 (an ensemble), got \(members)")
+        }
         try require(members <= 64, "--members must be at most 64, got \(members)")
         try require(epochs >= 1, "--epochs must be at least 1, got \(epochs)")
         try require(batchSize >= 2, "--batch-size must be at least 2 (batch statistics), got \(batchSize)")
@@ -114,6 +145,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         if let trainLimit { try require(trainLimit >= batchSize, "--train-limit must be at least the batch size (\(batchSize)), got \(trainLimit)") }
         if let testLimit { try require(testLimit >= 1, "--test-limit must be at least 1, got \(testLimit)") }
         if let threads { try require((1...1024).contains(threads), "--threads must be in 1...1024, got \(threads)") }
+        try require(alpha >= 0 && alpha.isFinite, "--alpha must be ≥ 0, got \(alpha)")
+        try require(beta >= 0 && beta.isFinite, "--beta must be ≥ 0, got \(beta)")
+        try require(gradAlpha >= 0 && gradAlpha.isFinite, "--grad-alpha must be ≥ 0, got \(gradAlpha)")
+        try require(h > 0 && h.isFinite, "--h must be a positive number, got \(h)")
+        try require(warmupEpochs >= 0 && warmupEpochs.isFinite, "--warmup-epochs must be ≥ 0, got \(warmupEpochs)")
         if architecture == .cnn { try require(dataset.height % 4 == 0, "--arch cnn needs an input size divisible by 4") }
     }
 
@@ -130,6 +166,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case .multistep: .multiStep(milestones: [epochs / 2, epochs * 3 / 4], gamma: gamma)
         case .cosine: .cosine(totalEpochs: epochs, minimum: 0)
         }
+    }
+
+    /// The regulariser settings: α, β and γ_g as given for EDLCM; β alone for CURE.
+    public var edlcmOptions: EDLCMOptions {
+        EDLCMOptions(alpha: method == .cure ? 0 : alpha, beta: beta, gradientAlpha: method == .cure ? 0 : gradAlpha, h: h,
+                     direction: direction, sharing: method == .cure ? .perMember : probe, absoluteCosine: absoluteCosine, warmupEpochs: warmupEpochs)
     }
 
     /// The model every member is built from.

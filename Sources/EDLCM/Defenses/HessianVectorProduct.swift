@@ -1,0 +1,118 @@
+import Foundation
+import Torch
+
+/// How the probe direction z of the finite-difference Hessian-vector product is chosen.
+public enum ProbeDirection: String, Codable, CaseIterable, Sendable {
+    /// z = sign(∇ₓℓ)/‖sign(∇ₓℓ)‖, detached: the direction of CURE (Moosavi-Dezfooli et al., CVPR 2019).
+    case gradientSign = "gradient-sign"
+    /// Random ±1 entries, normalised to unit length per example.
+    case rademacher
+    /// Random normal entries, normalised to unit length per example.
+    case gaussian
+}
+
+/// Whether all members share one probe direction or each gets its own.
+public enum ProbeSharing: String, Codable, CaseIterable, Sendable {
+    /// One z for all members (for gradient-sign: from the ensemble's loss).
+    case shared
+    /// Each member's own z (for gradient-sign: from its own loss).
+    case perMember = "per-member"
+}
+
+/// Input gradients and finite-difference input Hessian-vector products of ensemble members.
+///
+/// For member m with summed cross-entropy ℓₘ over the batch (so that each example's input gradient
+/// is its own, whatever the batch size):
+///
+///     gₘ = ∇ₓℓₘ(x),   dₘ = (∇ₓℓₘ(x + h·z) − ∇ₓℓₘ(x)) / h ≈ Hₘ z,
+///
+/// where Hₘ is the Hessian of ℓₘ with respect to the input and z has unit L2 norm per example.
+/// With `createGraph` both gradients stay in the autograd graph (double backpropagation), so
+/// losses built from gₘ and dₘ train the weights.
+public struct HessianProbe {
+    /// Each member's input gradient gₘ, [B, C, H, W].
+    public let gradients: [Tensor]
+    /// Each member's finite-difference HVP dₘ, [B, C, H, W].
+    public let products: [Tensor]
+    /// Each member's logits on the clean batch.
+    public let logits: [Tensor]
+    /// The probe directions used (one per member; the same tensor when shared).
+    public let directions: [Tensor]
+
+    /// Computes gradients and HVPs for every member on one batch.
+    ///
+    /// - Parameters:
+    ///   - ensemble: the members (their training mode is left as it is).
+    ///   - images: the batch in [0, 1] pixel space.
+    ///   - labels: int64 labels.
+    ///   - h: the finite-difference step (an L2 distance in pixel space, since ‖z‖ = 1).
+    ///   - direction: how z is chosen.
+    ///   - sharing: one z for all members or one each.
+    ///   - createGraph: keep everything differentiable (training) or not (analysis).
+    ///   - needProducts: skip the second gradient when only gₘ is needed.
+    public init(ensemble: Ensemble, images: Tensor, labels: Tensor, h: Double, direction: ProbeDirection,
+                sharing: ProbeSharing, createGraph: Bool, needProducts: Bool = true) {
+        let x = images.detached().requiringGrad()
+        let logits = ensemble.memberLogits(x)
+        let losses = logits.map { crossEntropy(logits: $0, labels: labels, reduction: .sum) }
+        let gradients = losses.map { grad(of: $0, withRespectTo: x, retainGraph: true, createGraph: createGraph) }
+        self.logits = logits
+        self.gradients = gradients
+        guard needProducts else {
+            products = []
+            directions = []
+            return
+        }
+        let directions: [Tensor]
+        switch (direction, sharing) {
+        case (.gradientSign, .shared):
+            let ensembleLoss = nllLoss(logProbabilities: ensemble.combine(logits).logSoftmax(alongAxis: 1), labels: labels, reduction: .sum)
+            let ensembleGradient = grad(of: ensembleLoss, withRespectTo: x, retainGraph: true)
+            directions = Array(repeating: Self.unitPerExample(ensembleGradient.detached().sign()), count: logits.count)
+        case (.gradientSign, .perMember):
+            directions = gradients.map { Self.unitPerExample($0.detached().sign()) }
+        case (.rademacher, _), (.gaussian, _):
+            let draw = { () -> Tensor in
+                let noise = direction == .gaussian ? images.randnLike() : (images.randLike() .< 0.5).converted(to: images.dtype) * 2 - 1
+                return Self.unitPerExample(noise)
+            }
+            directions = sharing == .shared ? Array(repeating: draw(), count: logits.count) : logits.map { _ in draw() }
+        }
+        self.directions = directions
+        products = zip(ensemble.members, zip(directions, gradients)).map { member, pair in
+            let (z, g) = pair
+            let shifted = (images.detached() + h * z).requiringGrad()
+            let shiftedLoss = crossEntropy(logits: member(shifted), labels: labels, reduction: .sum)
+            let shiftedGradient = grad(of: shiftedLoss, withRespectTo: shifted, createGraph: createGraph)
+            return (shiftedGradient - g) / h
+        }
+    }
+
+    /// Scales each example to unit L2 norm (examples that are all zero stay zero).
+    static func unitPerExample(_ t: Tensor) -> Tensor {
+        let norms = t.flattened(startAxis: 1).norm(p: 2, alongAxes: [1], keepingDims: true).clamped(min: 1e-12)
+        return (t.flattened(startAxis: 1) / norms).reshaped(to: t.shape)
+    }
+}
+
+/// The mean over examples of cos(aᵢ, bᵢ), each flattened per example.
+func meanCosine(_ a: Tensor, _ b: Tensor, absolute: Bool = false) -> Tensor {
+    let cosines = cosineSimilarity(a.flattened(startAxis: 1), b.flattened(startAxis: 1), alongAxis: 1, eps: 1e-12)
+    return (absolute ? cosines.abs() : cosines).mean()
+}
+
+/// The mean over member pairs i < j of the mean per-example cosine between their tensors.
+func meanPairwiseCosine(_ tensors: [Tensor], absolute: Bool = false) -> Tensor {
+    var terms: [Tensor] = []
+    for i in 0..<tensors.count {
+        for j in (i + 1)..<tensors.count { terms.append(meanCosine(tensors[i], tensors[j], absolute: absolute)) }
+    }
+    precondition(!terms.isEmpty, "meanPairwiseCosine: needs at least two members")
+    return terms.dropFirst().reduce(terms[0], +) / Double(terms.count)
+}
+
+/// The mean over members and examples of ‖t‖², each flattened per example.
+func meanSquaredNorm(_ tensors: [Tensor]) -> Tensor {
+    let norms = tensors.map { $0.flattened(startAxis: 1).squared().sum(alongAxis: 1).mean() }
+    return norms.dropFirst().reduce(norms[0], +) / Double(tensors.count)
+}

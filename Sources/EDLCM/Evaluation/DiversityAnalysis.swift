@@ -1,0 +1,126 @@
+import Foundation
+import Torch
+
+/// The settings of the diversity and curvature analysis.
+public struct AnalysisConfig: Codable, Equatable, Sendable {
+    /// Test images analysed (a seeded, stratified subset).
+    public var samples: Int = 1000
+    public var batchSize: Int = 100
+    /// Finite-difference step of the HVP metric.
+    public var h: Double = 0.5
+    public var direction: ProbeDirection = .gradientSign
+    public var probe: ProbeSharing = .shared
+    /// Power-iteration steps for the top Hessian eigenvalue.
+    public var powerIterations: Int = 20
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case samples, batchSize = "batch-size", h, direction, probe, powerIterations = "power-iterations", seed
+    }
+
+    /// - Throws: ``EDLCMError`` naming the flag at fault.
+    public func validate() throws {
+        guard samples >= 1 else { throw EDLCMError("--samples must be at least 1, got \(samples)") }
+        guard batchSize >= 1 else { throw EDLCMError("--batch-size must be at least 1, got \(batchSize)") }
+        guard h > 0 && h.isFinite else { throw EDLCMError("--h must be a positive number, got \(h)") }
+        guard (1...1000).contains(powerIterations) else { throw EDLCMError("--power-iterations must be in 1...1000, got \(powerIterations)") }
+    }
+}
+
+/// The diversity and curvature of a trained ensemble on test images.
+public struct DiversityReport: Codable, Equatable, Sendable {
+    public var config: AnalysisConfig
+    public var samples: Int
+    /// M×M mean cos(dᵢ, dⱼ) of the members' finite-difference HVPs: the paper's transferability metric.
+    public var hvpCosine: [[Double]]
+    /// Mean of the off-diagonal entries of ``hvpCosine``.
+    public var meanHVPCosine: Double
+    /// M×M mean cos(gᵢ, gⱼ) of the members' input gradients (the GAL/TRS diversity measure).
+    public var gradientCosine: [[Double]]
+    public var meanGradientCosine: Double
+    /// Per member: mean ‖Hz‖ (finite difference, the probe's z).
+    public var hvpNorm: [Double]
+    /// Per member: mean ‖dₘ‖², the L_r the member would pay.
+    public var curvatureLoss: [Double]
+    /// Per member: the input-Hessian eigenvalue of largest magnitude, by power iteration on exact
+    /// Hessian-vector products, averaged over examples.
+    public var topEigenvalue: [Double]
+    /// Per member: mean ‖∇ₓℓ‖.
+    public var gradientNorm: [Double]
+
+    enum CodingKeys: String, CodingKey {
+        case config, samples
+        case hvpCosine = "hvp_cosine", meanHVPCosine = "mean_hvp_cosine", gradientCosine = "gradient_cosine"
+        case meanGradientCosine = "mean_gradient_cosine", hvpNorm = "hvp_norm", curvatureLoss = "curvature_loss"
+        case topEigenvalue = "top_eigenvalue", gradientNorm = "gradient_norm"
+    }
+}
+
+/// Measures how differently the members curve and how alike their gradients are.
+public enum DiversityAnalysis {
+    /// Analyses `images`/`labels` (in [0, 1], int64) in evaluation mode.
+    ///
+    /// Examples are independent in evaluation mode (BatchNorm uses running statistics), so each
+    /// example's input Hessian is its own block and the batched power iteration below finds each
+    /// example's eigenvalue separately.
+    public static func analyse(_ ensemble: Ensemble, images: Tensor, labels: Tensor, config: AnalysisConfig) -> DiversityReport {
+        let wasTraining = ensemble.isTraining
+        ensemble.eval()
+        defer { ensemble.setTraining(wasTraining) }
+        let count = images.shape[0]
+        let members = ensemble.members.count
+        var hvpCos = [[Double]](repeating: [Double](repeating: 0, count: members), count: members)
+        var gradCos = hvpCos
+        var hvpNorm = [Double](repeating: 0, count: members)
+        var curvature = hvpNorm, eigen = hvpNorm, gradNorm = hvpNorm
+        for start in stride(from: 0, to: count, by: config.batchSize) {
+            let end = min(start + config.batchSize, count)
+            let x = images[start..<end]
+            let y = labels[start..<end]
+            let weight = Double(end - start) / Double(count)
+            let probe = HessianProbe(ensemble: ensemble, images: x, labels: y, h: config.h, direction: config.direction,
+                                     sharing: config.probe, createGraph: false)
+            for i in 0..<members {
+                hvpNorm[i] += probe.products[i].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]).mean().item() * weight
+                curvature[i] += probe.products[i].flattened(startAxis: 1).squared().sum(alongAxis: 1).mean().item() * weight
+                gradNorm[i] += probe.gradients[i].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]).mean().item() * weight
+                for j in 0..<members {
+                    hvpCos[i][j] += meanCosine(probe.products[i], probe.products[j]).item() * weight
+                    gradCos[i][j] += meanCosine(probe.gradients[i], probe.gradients[j]).item() * weight
+                }
+                let member = ensemble.members[i]
+                eigen[i] += dominantEigenvalue(of: { crossEntropy(logits: member($0), labels: y, reduction: .sum) }, at: x,
+                                               iterations: config.powerIterations).mean().item() * weight
+            }
+        }
+        func offDiagonalMean(_ matrix: [[Double]]) -> Double {
+            guard members > 1 else { return 0 }
+            var sum = 0.0
+            for i in 0..<members { for j in 0..<members where i != j { sum += matrix[i][j] } }
+            return sum / Double(members * (members - 1))
+        }
+        return DiversityReport(config: config, samples: count, hvpCosine: hvpCos, meanHVPCosine: offDiagonalMean(hvpCos),
+                               gradientCosine: gradCos, meanGradientCosine: offDiagonalMean(gradCos), hvpNorm: hvpNorm,
+                               curvatureLoss: curvature, topEigenvalue: eigen, gradientNorm: gradNorm)
+    }
+
+    /// Per example, the eigenvalue of largest magnitude of the Hessian of `loss` with respect to
+    /// that example's input, by power iteration on exact Hessian-vector products (double
+    /// backpropagation). `loss` must be a sum of independent per-example terms.
+    ///
+    /// - Returns: a [B] tensor of Rayleigh quotients vᵀHv at the final unit vectors v.
+    public static func dominantEigenvalue(of loss: (Tensor) -> Tensor, at images: Tensor, iterations: Int) -> Tensor {
+        let x = images.detached().requiringGrad()
+        let gradient = grad(of: loss(x), withRespectTo: x, retainGraph: true, createGraph: true)
+        var v = HessianProbe.unitPerExample(images.randnLike())
+        var hv = v
+        for _ in 0..<iterations {
+            hv = grad(of: (gradient * v).sum(), withRespectTo: x, retainGraph: true).detached()
+            v = HessianProbe.unitPerExample(hv)
+        }
+        hv = grad(of: (gradient * v).sum(), withRespectTo: x, retainGraph: true).detached()
+        return (v.flattened(startAxis: 1) * hv.flattened(startAxis: 1)).sum(alongAxis: 1)
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import EDLCM
+import Foundation
+import Torch
+
+private let analysisDefaults = AnalysisConfig()
+
+/// `edlcm analyze`: the HVP transferability metric, gradient cosines and curvature of a trained ensemble.
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure an ensemble's diversity (HVP and gradient cosines) and curvature on test images.",
+        discussion: "Writes a JSON report (default: RUN/analysis.json) and prints the matrices."
+    )
+
+    @Option(name: .customLong("run"), help: "The run folder of a trained ensemble.")
+    var runFolder: String
+
+    @Option(help: "Test images analysed, a seeded stratified subset (default: \(analysisDefaults.samples)).")
+    var samples: Int?
+
+    @Option(help: "Finite-difference step h of the HVP metric (default: \(analysisDefaults.h)).")
+    var h: Double?
+
+    @Option(help: "Probe direction: gradient-sign, rademacher or gaussian (default: \(analysisDefaults.direction.rawValue)).")
+    var direction: ProbeDirection?
+
+    @Option(help: "One probe for all members (shared) or one each (per-member) (default: \(analysisDefaults.probe.rawValue)).")
+    var probe: ProbeSharing?
+
+    @Option(help: "Power-iteration steps for the top input-Hessian eigenvalue (default: \(analysisDefaults.powerIterations)).")
+    var powerIterations: Int?
+
+    @Option(help: "Seed of the subset and of random probes (default: \(analysisDefaults.seed)).")
+    var seed: UInt64?
+
+    @Option(help: "Folder holding the dataset (default: the one the run recorded).")
+    var dataDir: String?
+
+    @Option(help: "Where to write the JSON report (default: RUN/analysis.json).")
+    var out: String?
+
+    func run() throws {
+        var config = AnalysisConfig()
+        if let samples { config.samples = samples }
+        if let h { config.h = h }
+        if let direction { config.direction = direction }
+        if let probe { config.probe = probe }
+        if let powerIterations { config.powerIterations = powerIterations }
+        if let seed { config.seed = seed }
+        try config.validate()
+        let output = URL(fileURLWithPath: out ?? URL(fileURLWithPath: runFolder).appendingPathComponent("analysis.json").path)
+        try checkOutputFile(output)
+        let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
+        try Runtime.setThreadCount(Runtime.availableCores)
+        let test = try trained.testSet(dataDirectory: dataDir)
+        let subset = test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seed))
+        let loader = DataLoader(subset, batchSize: subset.count)
+        let batch = loader.batch(Array(0..<subset.count))
+        Runtime.seed(config.seed)
+        let report = DiversityAnalysis.analyse(trained.ensemble, images: batch.images, labels: batch.labels, config: config)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(try encoder.encode(AnalysisRecord(report: report, run: runFolder, command: CommandLine.arguments,
+                                                                   libtorchVersion: Runtime.libtorchVersion)), to: output)
+        print("HVP cosine (mean off-diagonal \(String(format: "%.4f", report.meanHVPCosine))):")
+        print(formatMatrix(report.hvpCosine))
+        print("input-gradient cosine (mean off-diagonal \(String(format: "%.4f", report.meanGradientCosine))):")
+        print(formatMatrix(report.gradientCosine))
+        for (index, value) in report.topEigenvalue.enumerated() {
+            print(String(format: "member%d: ‖Hz‖ %.4f  ‖d‖² %.4f  top eigenvalue %.4f  ‖∇ₓℓ‖ %.4f", index, report.hvpNorm[index],
+                         report.curvatureLoss[index], value, report.gradientNorm[index]))
+        }
+        print("wrote \(output.path)")
+    }
+}
+
+/// `analysis.json`: the report with the command that made it.
+struct AnalysisRecord: Codable {
+    var report: DiversityReport
+    var run: String
+    var command: [String]
+    var libtorchVersion: String
+    var edlcmVersion = EDLCM.edlcmVersion
+
+    enum CodingKeys: String, CodingKey {
+        case report, run, command
+        case libtorchVersion = "libtorch_version", edlcmVersion = "edlcm_version"
+    }
+}
+
+func formatMatrix(_ matrix: [[Double]]) -> String {
+    matrix.map { row in "  " + row.map { String(format: "%7.4f", $0) }.joined(separator: " ") }.joined(separator: "\n")
+}
+
+/// Refuses an output path that is a folder or sits in a missing folder, before any work is done.
+func checkOutputFile(_ url: URL) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw EDLCMError("--out \(url.path): is a folder, not a file")
+    }
+    let parent = url.deletingLastPathComponent()
+    guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw EDLCMError("--out \(url.path): the folder \(parent.path) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: parent.path) else { throw EDLCMError("--out \(url.path): the folder is not writable") }
+}
