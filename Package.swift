@@ -6,7 +6,8 @@ import PackageDescription
 // convention of tch-rs) selects another build, for example a CUDA one.
 let libtorch = ProcessInfo.processInfo.environment["LIBTORCH"]
 let torchInclude = libtorch.map { "\($0)/include" } ?? "/usr/include"
-let torchCxxFlags = ["-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-Wno-deprecated-declarations"]
+// USE_C10D_GLOO exposes c10d's Gloo process group (distributed training; headers from libgloo-dev).
+let torchCxxFlags = ["-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-Wno-deprecated-declarations", "-DUSE_C10D_GLOO"]
 let torchLinkFlags = libtorch.map { ["-L\($0)/lib", "-Xlinker", "-rpath", "-Xlinker", "\($0)/lib"] } ?? []
 
 let package = Package(

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libtorch-dev dataset-fashion-mnist zlib1g-dev libjpeg62-turbo-dev libssl-dev)
+packages=(libtorch-dev libgloo-dev dataset-fashion-mnist zlib1g-dev libjpeg62-turbo-dev libssl-dev)
 if [ "${1:-}" = "--test" ]; then
     packages+=(python3-torch python3-venv python3-pip)
 fi

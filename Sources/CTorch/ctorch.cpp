@@ -58,6 +58,9 @@ std::vector<at::Tensor> tensors(const ct_tensor *handles, int64_t count) {
 
 }  // namespace
 
+// The error channel, shared with the other translation units of the shim.
+void ct_set_last_error(const char *message) { last_error = message; }
+
 // One guard for every entry point: nothing unwinds into Swift.
 #define CT_GUARD(body)                                                  \
     try {                                                               \

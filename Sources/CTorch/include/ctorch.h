@@ -225,6 +225,23 @@ int ct_autograd_grad(const ct_tensor *outputs, const ct_tensor *grad_outputs, in
                      const ct_tensor *inputs, int64_t ninputs, int retain_graph, bool create_graph,
                      bool allow_unused, ct_tensor *out);
 
+/* ---- distributed: PyTorch's c10d (TCPStore rendezvous, ProcessGroupGloo) ------------------ */
+typedef struct ct_process_group_s *ct_process_group;
+
+/* Rank 0 hosts the TCPStore at master_addr:port; every rank connects to it. The Gloo transport binds
+   to `interface` when given, else to the address `hostname`. Collectives fail (status 1) after
+   timeout_ms without progress, e.g. when a peer died. */
+int ct_process_group_create(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms,
+                            const char *interface, const char *hostname, ct_process_group *out);
+void ct_process_group_free(ct_process_group group);
+int ct_process_group_rank(ct_process_group group, int *out);
+int ct_process_group_size(ct_process_group group, int *out);
+/* In place: the tensor becomes the sum over ranks; waits for completion. */
+int ct_process_group_allreduce_sum(ct_process_group group, ct_tensor tensor);
+/* In place: the tensor becomes root's; waits for completion. */
+int ct_process_group_broadcast(ct_process_group group, ct_tensor tensor, int root);
+int ct_process_group_barrier(ct_process_group group);
+
 #ifdef __cplusplus
 }
 #endif
