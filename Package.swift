@@ -49,6 +49,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Fuzz targets (scripts/fuzz.sh builds them with -sanitize=fuzzer; normal builds replay files).
+        .target(name: "FuzzSupport", dependencies: ["EDLCM", "Torch", "Yams"]),
+        .executableTarget(name: "fuzz-idx", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "fuzz-cifar", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "fuzz-safetensors", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport"]),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "EDLCMTests", dependencies: ["EDLCM", "Torch", "TestSupport"]),
