@@ -1,0 +1,124 @@
+import Foundation
+import Torch
+
+/// The training-step configurations of the performance benchmark (issue: beat PyTorch from Python).
+public enum BenchmarkCase: String, Codable, CaseIterable, Sendable {
+    /// 3 × small CNN on 28×28 grey images, batch 128, plain ensemble SGD step.
+    case cnnPlain = "cnn-plain"
+    /// The same with the EDLCM step (h = 0.01, shared gradient-sign z, α = 0.5, β = 0.01).
+    case cnnEDLCM = "cnn-edlcm"
+    /// 3 × ResNet-20 on 32×32 RGB images, batch 64, plain ensemble SGD step.
+    case resnetPlain = "resnet-plain"
+    /// The same with the EDLCM step.
+    case resnetEDLCM = "resnet-edlcm"
+
+    public var architecture: Architecture { self == .cnnPlain || self == .cnnEDLCM ? .cnn : .resnet20 }
+    public var isEDLCM: Bool { self == .cnnEDLCM || self == .resnetEDLCM }
+    public var batchSize: Int { architecture == .cnn ? 128 : 64 }
+    public var dataset: DatasetName { architecture == .cnn ? .fashionMNIST : .cifar10 }
+}
+
+/// One measured configuration.
+public struct BenchmarkResult: Codable, Sendable {
+    public var name: String
+    public var imagesPerSecond: Double
+    public var secondsPerStep: Double
+    public var steps: Int
+    public var threads: Int
+    /// Estimated floating-point operations per second (see ``StepBenchmark/forwardFLOPs(_:)``).
+    public var gflops: Double
+
+    enum CodingKeys: String, CodingKey {
+        case name, steps, threads, gflops
+        case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
+    }
+}
+
+/// Times training steps on synthetic batches with the same math as `bench/reference.py`.
+public enum StepBenchmark {
+    /// Runs `warmup` untimed and `steps` timed steps of one configuration.
+    public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0) -> BenchmarkResult {
+        Runtime.seed(seed)
+        var config = TrainingConfig()
+        config.dataset = benchmark.dataset
+        config.architecture = benchmark.architecture
+        let ensemble = Ensemble(spec: config.modelSpec, count: 3)
+        ensemble.train()
+        let optimizer = SGD(parameters: ensemble.parameters, learningRate: 0.01, momentum: 0.9)
+        let spec = config.modelSpec
+        let images = Tensor.rand([benchmark.batchSize, spec.channels, spec.height, spec.width])
+        let labels = Tensor.randint(0..<spec.classCount, shape: [benchmark.batchSize])
+        let batch = Batch(images: images, labels: labels)
+        let objective: any EnsembleObjective = benchmark.isEDLCM
+            ? EDLCMObjective(options: EDLCMOptions(alpha: 0.5, beta: 0.01, gradientAlpha: 0, h: 0.01, direction: .gradientSign,
+                                                   sharing: .shared, absoluteCosine: false, warmupEpochs: 0))
+            : BaselineObjective()
+        let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
+        func step() {
+            let loss = objective.loss(ensemble: ensemble, batch: batch, context: context).total
+            optimizer.zeroGrad()
+            loss.backward()
+            optimizer.step()
+        }
+        for _ in 0..<warmup { step() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { step() }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let flopsPerStep = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
+        return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
+                               secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
+                               gflops: flopsPerStep * Double(steps) / seconds / 1e9)
+    }
+
+    /// Multiply-adds ×2 of one image's forward pass through the convolutions and linear layers.
+    ///
+    /// A training step is counted as 3 forwards (forward + backward ≈ 2×); an EDLCM step as 10
+    /// (two forwards and two input-gradient passes, whose double backward roughly doubles them).
+    /// These are estimates for the "achieved GFLOP/s" column, not measurements.
+    public static func forwardFLOPs(_ network: any Classifier, spec: ModelSpec) -> Int {
+        var total = 0
+        var height = spec.height, width = spec.width
+        func visit(_ module: any Module) {
+            if let conv = module as? Conv2d {
+                let shape = conv.weight.shape
+                height = (height + 2 * conv.padding - shape[2]) / conv.stride + 1
+                width = (width + 2 * conv.padding - shape[3]) / conv.stride + 1
+                total += 2 * shape[0] * shape[1] * shape[2] * shape[3] * height * width
+                if network is SmallCNN { height /= 2; width /= 2 }
+            } else if let layer = module as? Linear {
+                total += 2 * layer.weight.shape[0] * layer.weight.shape[1]
+            }
+            for child in module.children { visit(child.module) }
+        }
+        if network is ResNet20 {
+            // Shapes change inside the stages; count them stage by stage.
+            return resNetFLOPs(network, spec: spec)
+        }
+        visit(network)
+        return total
+    }
+
+    private static func resNetFLOPs(_ network: any Classifier, spec: ModelSpec) -> Int {
+        var total = 0
+        let widths = [16, 32, 64].map { $0 * spec.widthMultiplier }
+        var size = spec.height * spec.width
+        total += 2 * spec.channels * widths[0] * 9 * size
+        var channels = widths[0]
+        for (stage, width) in widths.enumerated() {
+            for block in 0..<3 {
+                if stage > 0 && block == 0 { size /= 4 }
+                total += 2 * channels * width * 9 * size + 2 * width * width * 9 * size
+                channels = width
+            }
+        }
+        return total + 2 * widths[2] * spec.classCount
+    }
+}
+
+/// The process's peak resident memory in bytes (Linux `VmHWM`).
+public func peakResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+    let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+    return kilobytes * 1024
+}

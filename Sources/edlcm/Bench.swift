@@ -1,0 +1,74 @@
+import ArgumentParser
+import EDLCM
+import Foundation
+import Torch
+
+extension BenchmarkCase: ExpressibleByArgument {}
+
+/// `edlcm bench`: images/s, peak memory and estimated GFLOP/s of training steps on synthetic data.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark training steps (plain and EDLCM, small CNN and ResNet-20) on synthetic batches.",
+        discussion: """
+        Each configuration runs in a fresh child process so that its peak memory is its own. \
+        bench/compare.sh runs the same steps in PyTorch from Python and prints the ratios.
+        """
+    )
+
+    @Option(parsing: .upToNextOption, help: "Configurations: \(BenchmarkCase.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).")
+    var cases: [BenchmarkCase] = BenchmarkCase.allCases
+
+    @Option(help: "Timed steps per configuration (default: 10).")
+    var steps: Int = 10
+
+    @Option(help: "libtorch threads (default: all available cores).")
+    var threads: Int?
+
+    @Flag(help: "Print one JSON line per configuration instead of a table.")
+    var json = false
+
+    @Flag(help: .hidden)
+    var child = false
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+    }
+
+    func run() throws {
+        try Runtime.setThreadCount(threads ?? Runtime.availableCores)
+        if child {
+            let result = StepBenchmark.run(cases[0], steps: steps)
+            var line = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as! [String: Any]
+            line["peak_rss_mb"] = Double(peakResidentBytes()) / 1_048_576
+            print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
+        if !json {
+            print("config          img/s   s/step  peak RSS MB  est. GFLOP/s  threads")
+        }
+        for benchmark in cases {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+            if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
+                process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            }
+            process.arguments = ["bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads", String(Runtime.threadCount)]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0,
+                  let line = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw EDLCMError("bench: the \(benchmark.rawValue) child process failed")
+            }
+            if json {
+                print(String(decoding: data, as: UTF8.self), terminator: "")
+            } else {
+                print(String(format: "%-13@ %7.1f  %7.3f  %11.0f  %12.1f  %7d", benchmark.rawValue as NSString,
+                             line["images_per_second"] as? Double ?? 0, line["seconds_per_step"] as? Double ?? 0,
+                             line["peak_rss_mb"] as? Double ?? 0, line["gflops"] as? Double ?? 0, line["threads"] as? Int ?? 0))
+            }
+        }
+    }
+}
