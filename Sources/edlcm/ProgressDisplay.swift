@@ -5,14 +5,17 @@ import Foundation
 final class ProgressDisplay {
     let isTerminal = isatty(STDERR_FILENO) == 1
     let runPath: String
+    let quiet: Bool
     private var lastLogged = Date.distantPast
     private var epochStart = Date()
 
-    init(runPath: String) {
+    init(runPath: String, quiet: Bool = false) {
         self.runPath = runPath
+        self.quiet = quiet
     }
 
     func handle(_ event: TrainingEvent) {
+        guard !quiet else { return }
         switch event {
         case let .batch(epoch, epochs, batch, batches, loss, accuracy, imagesPerSecond):
             if batch == 1 { epochStart = Date() }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EDLCM
 import Foundation
+import Synchronization
 import Torch
 
 extension DatasetName: ExpressibleByArgument {}
@@ -11,6 +12,18 @@ extension ScheduleKind: ExpressibleByArgument {}
 extension EnsembleOutput: ExpressibleByArgument {}
 extension ProbeDirection: ExpressibleByArgument {}
 extension ProbeSharing: ExpressibleByArgument {}
+extension NonFinitePolicy: ExpressibleByArgument {}
+
+/// Set by SIGINT/SIGTERM: training finishes the step, checkpoints and stops. A second signal exits at once.
+let stopRequested = Atomic<Bool>(false)
+
+func installStopHandlers() {
+    for signalNumber in [SIGINT, SIGTERM] {
+        signal(signalNumber) { number in
+            if stopRequested.exchange(true, ordering: .relaxed) { _exit(128 + number) }
+        }
+    }
+}
 
 private let defaults = TrainingConfig()
 
@@ -116,6 +129,12 @@ struct Train: ParsableCommand {
     @Option(help: "EDLCM/CURE: ramp h (from 10 %) and the regulariser weights (from 0) over this many epochs (default: \(defaults.warmupEpochs)).")
     var warmupEpochs: Double?
 
+    @Option(help: "On a NaN or infinite loss or gradient: stop (naming the epoch, batch and term; the last good checkpoint stays) or skip the batch (default: \(defaults.onNonFinite.rawValue)).")
+    var onNonfinite: NonFinitePolicy?
+
+    @Flag(help: "Data-parallel training over processes started by torchrun or `edlcm launch` (reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); --batch-size is the global batch.")
+    var distributed = false
+
     @Option(help: "Run folder to write (created if missing; an existing run is never overwritten).")
     var out: String
 
@@ -154,19 +173,35 @@ struct Train: ParsableCommand {
         if let probe { c.probe = probe }
         if let absoluteCosine { c.absoluteCosine = absoluteCosine }
         if let warmupEpochs { c.warmupEpochs = warmupEpochs }
+        if let onNonfinite { c.onNonFinite = onNonfinite }
         try c.validate()
         return c
     }
 
     func run() throws {
         let config = try resolvedConfig()
-        let trainer = try Trainer(config: config, output: URL(fileURLWithPath: out), resume: resume, command: CommandLine.arguments)
-        let progress = ProgressDisplay(runPath: trainer.run.url.path)
+        let group: ProcessGroup?
+        do {
+            group = distributed ? try ProcessGroup(timeout: .seconds(120)) : nil
+        } catch let error as TorchError {
+            throw EDLCMError(error.message)
+        }
+        let trainer = try Trainer(config: config, output: URL(fileURLWithPath: out), resume: resume, command: CommandLine.arguments,
+                                  distributed: group)
+        installStopHandlers()
+        let progress = ProgressDisplay(runPath: trainer.run.url.path, quiet: !trainer.isWriter)
         let start = Date()
-        try trainer.train { progress.handle($0) }
+        do {
+            try trainer.train(shouldStop: { stopRequested.load(ordering: .relaxed) }) { progress.handle($0) }
+        } catch let stopped as TrainingStopped {
+            FileHandle.standardError.write(Data("\nedlcm: \(stopped.description)\n".utf8))
+            Foundation.exit(130)
+        }
+        guard trainer.isWriter else { return }
         let accuracy = trainer.ensemble.cleanAccuracy(on: trainer.testLoader)
         let members = accuracy.members.enumerated().map { "member\($0.offset) \(percent($0.element))" }.joined(separator: ", ")
         print("clean test accuracy on \(trainer.testLoader.count) images: ensemble \(percent(accuracy.ensemble)) (\(members))")
+        if trainer.skippedBatches > 0 { print("skipped \(trainer.skippedBatches) batches with a non-finite loss or gradient") }
         print("trained \(config.members) × \(config.architecture.rawValue) with \(config.method.rawValue) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; run folder: \(trainer.run.url.path)")
     }
 }

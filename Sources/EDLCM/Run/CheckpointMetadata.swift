@@ -9,8 +9,12 @@ public struct CheckpointMetadata: Equatable, Sendable {
     /// Epochs completed when the checkpoint was written.
     public var epoch: Int
     public var config: TrainingConfig
+    /// The interrupted epoch's progress, for a checkpoint written on a stop request.
+    public var progress: EpochProgress?
 
-    public init(spec: ModelSpec, members: Int, output: EnsembleOutput, method: TrainingMethod, epoch: Int, config: TrainingConfig) {
+    public init(spec: ModelSpec, members: Int, output: EnsembleOutput, method: TrainingMethod, epoch: Int, config: TrainingConfig,
+                progress: EpochProgress? = nil) {
+        self.progress = progress
         self.spec = spec
         self.members = members
         self.output = output
@@ -23,7 +27,7 @@ public struct CheckpointMetadata: Equatable, Sendable {
     public func encoded() throws -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return [
+        var values = [
             "format": "pt",
             "edlcm.version": edlcmVersion,
             "edlcm.model": String(decoding: try encoder.encode(spec), as: UTF8.self),
@@ -33,6 +37,8 @@ public struct CheckpointMetadata: Equatable, Sendable {
             "edlcm.epoch": String(epoch),
             "edlcm.config": String(decoding: try encoder.encode(config), as: UTF8.self),
         ]
+        if let progress { values["edlcm.epoch_progress"] = String(decoding: try encoder.encode(progress), as: UTF8.self) }
+        return values
     }
 
     /// Reads the metadata back.
@@ -59,5 +65,6 @@ public struct CheckpointMetadata: Equatable, Sendable {
         guard let epoch = Int(try value("edlcm.epoch")), epoch >= 0 else { throw EDLCMError("\(source): metadata 'edlcm.epoch' is not a non-negative integer") }
         self.epoch = epoch
         config = try decode(TrainingConfig.self, "edlcm.config")
+        progress = metadata["edlcm.epoch_progress"] == nil ? nil : try decode(EpochProgress.self, "edlcm.epoch_progress")
     }
 }

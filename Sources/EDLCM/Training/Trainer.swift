@@ -27,6 +27,14 @@ public final class Trainer {
     public let testLoader: DataLoader
     /// Epochs already completed (from the checkpoint when resuming).
     public private(set) var completedEpochs = 0
+    /// The state of an epoch interrupted by a stop request (from the checkpoint when resuming).
+    private var partial: EpochProgress?
+    /// The process group of data-parallel training, if any.
+    public let distributed: ProcessGroup?
+    /// Whether this process writes the run folder (rank 0, or the only process).
+    public var isWriter: Bool { (distributed?.rank ?? 0) == 0 }
+    /// Batches skipped because of a non-finite loss or gradient (with `--on-nonfinite skip`).
+    public private(set) var skippedBatches = 0
     private let logger = Logger(label: "edlcm.train")
 
     /// Sets up a new run, or resumes the one in `run` when `resume` is true.
@@ -36,10 +44,16 @@ public final class Trainer {
     ///   - output: the run folder.
     ///   - resume: continue the run in `output` from its checkpoint.
     ///   - command: the command line, recorded in `config.json`.
+    ///   - distributed: the process group for data-parallel training: each rank trains on its
+    ///     shard of every global batch and gradients are averaged; rank 0 writes the run folder.
     /// - Throws: ``EDLCMError`` for unreadable data, a folder that already holds a run (without
     ///   `resume`), or a checkpoint that does not match the settings.
-    public init(config: TrainingConfig, output: URL, resume: Bool, command: [String]) throws {
+    public init(config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil) throws {
         try config.validate()
+        if let distributed, config.batchSize % distributed.size != 0 {
+            throw EDLCMError("--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)")
+        }
+        self.distributed = distributed
         try Runtime.setThreadCount(config.threads ?? Runtime.availableCores)
         let directory = URL(fileURLWithPath: config.dataDirectory ?? config.dataset.defaultDirectory ?? "")
         if config.dataDirectory == nil && config.dataset.defaultDirectory == nil {
@@ -65,11 +79,15 @@ public final class Trainer {
                 throw EDLCMError("--resume: the settings differ from the run in \(output.path) (only --epochs and --threads may change)")
             }
             try loadCheckpoint()
-            try run.truncateMetrics(toEpoch: completedEpochs)
-            record.config = config
-            record.commands.append(command)
-            try run.writeRecord(record)
-            logger.info("resuming \(output.path) after epoch \(completedEpochs)")
+            if isWriter {
+                try run.truncateMetrics(toEpoch: completedEpochs)
+                record.config = config
+                record.commands.append(command)
+                try run.writeRecord(record)
+            }
+            logger.info("resuming \(output.path) after epoch \(completedEpochs)\(partial.map { ", batch \($0.step)" } ?? "")")
+        } else if let distributed, distributed.rank != 0 {
+            run = RunDirectory(url: output)
         } else {
             run = try RunDirectory.create(output)
             let record = RunRecord(
@@ -97,16 +115,28 @@ public final class Trainer {
 
     /// Runs the remaining epochs.
     ///
-    /// - Parameter progress: called after every batch and every epoch.
+    /// - Parameters:
+    ///   - shouldStop: polled after every batch (for SIGINT/SIGTERM); when it returns true the
+    ///     trainer finishes the step, writes a checkpoint that `--resume` continues from exactly,
+    ///     and throws ``TrainingStopped``.
+    ///   - progress: called after every batch and every epoch.
     /// - Returns: the metrics of every epoch run by this call.
-    /// - Throws: ``EDLCMError`` when the run folder cannot be written.
+    /// - Throws: ``EDLCMError`` when the run folder cannot be written, a loss or gradient is not
+    ///   finite (with `--on-nonfinite stop`), or a distributed peer fails; ``TrainingStopped``.
     @discardableResult
-    public func train(progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochMetrics] {
+    public func train(shouldStop: () -> Bool = { false }, progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochMetrics] {
+        if let distributed {
+            try collective { try distributed.broadcast(ensemble.stateTensors().map(\.tensor), from: 0) }
+        }
         var results: [EpochMetrics] = []
         while completedEpochs < config.epochs {
-            let metrics = runEpoch(completedEpochs, progress: progress)
-            try run.appendMetrics(metrics)
+            guard let metrics = try runEpoch(completedEpochs, shouldStop: shouldStop, progress: progress) else {
+                try saveCheckpoint()
+                throw TrainingStopped(epoch: completedEpochs + 1, step: partial?.step ?? 0, run: run.url.path)
+            }
+            if isWriter { try run.appendMetrics(metrics) }
             completedEpochs += 1
+            partial = nil
             try saveCheckpoint()
             results.append(metrics)
             progress(.epoch(metrics, epochs: config.epochs))
@@ -114,51 +144,122 @@ public final class Trainer {
         return results
     }
 
-    private func runEpoch(_ epoch: Int, progress: (TrainingEvent) -> Void) -> EpochMetrics {
-        let start = Date()
+    /// Runs one epoch from where it stood; nil when a stop request interrupted it.
+    private func runEpoch(_ epoch: Int, shouldStop: () -> Bool, progress: (TrainingEvent) -> Void) throws -> EpochMetrics? {
         let learningRate = config.learningRateSchedule.learningRate(base: config.learningRate, epoch: epoch)
         optimizer.learningRate = learningRate
         ensemble.train()
         let batches = trainLoader.trainingBatches(epoch: epoch)
-        var sums: [String: Double] = [:]
-        var weights: [String: Double] = [:]
-        var totalSum = 0.0, correct = 0.0, seen = 0
-        for (index, batch) in batches.enumerated() {
+        var state = partial ?? EpochProgress()
+        let resumedSeconds = state.seconds
+        let start = Date()
+        for index in state.step..<batches.count {
+            let batch = shard(batches[index])
             let context = TrainingContext(epoch: epoch, totalEpochs: config.epochs, step: index, stepsPerEpoch: batches.count)
             let output = objective.loss(ensemble: ensemble, batch: batch, context: context)
             let total = output.total
             optimizer.zeroGrad()
             total.backward()
-            optimizer.step()
-            for term in output.terms {
-                sums[term.name, default: 0] += term.value.item()
-                weights[term.name] = term.weight
+            var statistics = output.terms.map { $0.value.item() } + [total.item(),
+                withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) }]
+            let finite = statistics.allSatisfy(\.isFinite) && gradientsAreFinite()
+            if let distributed {
+                let shared = Tensor(statistics + [finite ? 0 : 1], shape: [statistics.count + 1])
+                try collective {
+                    try distributed.allReduceSum(ensemble.parameters.compactMap(\.grad) + [shared])
+                }
+                let values = shared.scalars(as: Double.self)
+                statistics = Array(values.dropLast())
+                withoutGradients { for gradient in ensemble.parameters.compactMap(\.grad) { gradient.mul_(1 / Double(distributed.size)) } }
+                if values.last! > 0 { try handleNonFinite(output, epoch: epoch, step: index, localFinite: finite) ; state.step = index + 1; continue }
+                for i in 0..<output.terms.count { statistics[i] /= Double(distributed.size) }
+                statistics[output.terms.count] /= Double(distributed.size)
+            } else if !finite {
+                try handleNonFinite(output, epoch: epoch, step: index, localFinite: false)
+                state.step = index + 1
+                continue
             }
-            totalSum += total.item()
-            correct += withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) }
-            seen += batch.count
-            let elapsed = Date().timeIntervalSince(start)
+            optimizer.step()
+            if let distributed {
+                let buffers = ensemble.namedBuffers().map(\.tensor)
+                if !buffers.isEmpty { try collective { try distributed.broadcast(buffers, from: 0) } }
+            }
+            for (term, value) in zip(output.terms, statistics) {
+                state.sums[term.name, default: 0] += value
+                state.weights[term.name] = term.weight
+            }
+            state.total += statistics[output.terms.count]
+            state.correct += statistics[output.terms.count + 1]
+            state.seen += batches[index].count
+            state.batches += 1
+            state.step = index + 1
+            state.seconds = resumedSeconds + Date().timeIntervalSince(start)
             progress(.batch(epoch: epoch + 1, epochs: config.epochs, batch: index + 1, batches: batches.count,
-                            loss: totalSum / Double(index + 1), accuracy: correct / Double(seen), imagesPerSecond: Double(seen) / Swift.max(elapsed, 1e-9)))
+                            loss: state.total / Double(max(state.batches, 1)), accuracy: state.correct / Double(max(state.seen, 1)),
+                            imagesPerSecond: Double(state.seen) / Swift.max(state.seconds, 1e-9)))
+            if index + 1 < batches.count && shouldStop() {
+                partial = state
+                return nil
+            }
         }
-        let trainSeconds = Date().timeIntervalSince(start)
+        let trainSeconds = resumedSeconds + Date().timeIntervalSince(start)
         let accuracy = ensemble.cleanAccuracy(on: testLoader)
-        var losses = sums.mapValues { $0 / Double(batches.count) }
-        losses["total"] = totalSum / Double(batches.count)
-        return EpochMetrics(epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: weights,
-                            trainAccuracy: correct / Double(seen), testAccuracy: accuracy.ensemble, memberTestAccuracy: accuracy.members,
-                            seconds: Date().timeIntervalSince(start), imagesPerSecond: Double(seen) / trainSeconds)
+        let count = Double(max(state.batches, 1))
+        var losses = state.sums.mapValues { $0 / count }
+        losses["total"] = state.total / count
+        return EpochMetrics(epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: state.weights,
+                            trainAccuracy: state.correct / Double(max(state.seen, 1)), testAccuracy: accuracy.ensemble,
+                            memberTestAccuracy: accuracy.members, seconds: resumedSeconds + Date().timeIntervalSince(start),
+                            imagesPerSecond: Double(state.seen) / Swift.max(trainSeconds, 1e-9))
+    }
+
+    /// This rank's rows of a global batch (all of it without distribution).
+    private func shard(_ batch: Batch) -> Batch {
+        guard let distributed else { return batch }
+        let size = batch.count / distributed.size
+        let range = (distributed.rank * size)..<((distributed.rank + 1) * size)
+        return Batch(images: batch.images[range], labels: batch.labels[range])
+    }
+
+    /// Whether every accumulated gradient is finite (one reduction per parameter, one sync).
+    private func gradientsAreFinite() -> Bool {
+        let sums = ensemble.parameters.compactMap { $0.grad?.sum() }
+        guard !sums.isEmpty else { return true }
+        return Tensor.stack(sums).sum().isFinite().item() == 1
+    }
+
+    /// Stops with a message naming the epoch, batch and term, or skips the batch.
+    private func handleNonFinite(_ output: ObjectiveOutput, epoch: Int, step: Int, localFinite: Bool) throws {
+        optimizer.zeroGrad()
+        let culprit = output.terms.first { !$0.value.item().isFinite }.map { "loss term '\($0.name)' is \($0.value.item())" }
+            ?? (localFinite ? "a gradient on another rank is not finite" : "a gradient is not finite")
+        switch config.onNonFinite {
+        case .skip:
+            skippedBatches += 1
+            logger.warning("epoch \(epoch + 1), batch \(step + 1): \(culprit); batch skipped")
+        case .stop:
+            let kept = completedEpochs > 0 ? "the last good checkpoint (epoch \(completedEpochs)) is kept in \(run.url.path)" : "no checkpoint was written yet"
+            throw EDLCMError("epoch \(epoch + 1), batch \(step + 1): \(culprit); \(kept) (lower --lr, or pass --on-nonfinite skip to skip such batches)")
+        }
+    }
+
+    /// Runs a collective, turning a failure into one line that names this rank.
+    private func collective(_ body: () throws -> Void) throws {
+        do { try body() } catch let error as TorchError {
+            throw EDLCMError("\(error.message) (rank \(distributed?.rank ?? 0) of \(distributed?.size ?? 1); a peer stopped or timed out)")
+        }
     }
 
     // MARK: - Checkpoints
 
     private func saveCheckpoint() throws {
+        guard isWriter else { return }
         let tensors = ensemble.stateTensors()
             + optimizer.stateTensors().map { ("optimizer.\($0.name)", $0.tensor) }
             + [("rng.torch", Runtime.randomState())]
         let metadata = try CheckpointMetadata(
             spec: config.modelSpec, members: config.members, output: config.ensembleOutput, method: config.method,
-            epoch: completedEpochs, config: config).encoded()
+            epoch: completedEpochs, config: config, progress: partial).encoded()
         do {
             try Checkpoint.save(tensors, metadata: metadata, to: run.checkpointURL)
         } catch let error as TorchError {
@@ -186,6 +287,7 @@ public final class Trainer {
             throw EDLCMError(error.message)
         }
         completedEpochs = metadata.epoch
+        partial = metadata.progress
     }
 }
 
@@ -196,6 +298,32 @@ extension TrainingConfig {
         var a = self, b = other
         a.epochs = 0; b.epochs = 0
         a.threads = nil; b.threads = nil
+        a.onNonFinite = .stop; b.onNonFinite = .stop
         return a == b
     }
+}
+
+/// Thrown when training stopped on request (SIGINT or SIGTERM) after writing a checkpoint.
+public struct TrainingStopped: Error, CustomStringConvertible {
+    /// The 1-based epoch and the batches of it completed.
+    public let epoch: Int
+    public let step: Int
+    public let run: String
+
+    public var description: String {
+        "stopped during epoch \(epoch) after batch \(step); checkpoint written to \(run)/checkpoint.safetensors — continue with the same command plus --resume"
+    }
+}
+
+/// The sums of an epoch in progress, saved in a checkpoint written mid-epoch.
+public struct EpochProgress: Codable, Equatable, Sendable {
+    /// Batches of the epoch done (the next one to run).
+    public var step = 0
+    public var batches = 0
+    public var sums: [String: Double] = [:]
+    public var weights: [String: Double] = [:]
+    public var total = 0.0
+    public var correct = 0.0
+    public var seen = 0
+    public var seconds = 0.0
 }

@@ -11,6 +11,14 @@ public enum TrainingMethod: String, Codable, CaseIterable, Sendable {
     case cure
 }
 
+/// What training does when a loss or gradient is NaN or infinite, chosen with `--on-nonfinite`.
+public enum NonFinitePolicy: String, Codable, CaseIterable, Sendable {
+    /// Stop with a message naming the epoch, batch and loss term; the last good checkpoint stays.
+    case stop
+    /// Skip the batch (no update) and go on, logging a warning.
+    case skip
+}
+
 /// The optimizer, chosen with `--optimizer`.
 public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
     case sgd
@@ -73,6 +81,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var probe: ProbeSharing = .shared
     public var absoluteCosine = false
     public var warmupEpochs: Double = 0
+    /// What to do on a NaN or infinite loss or gradient.
+    public var onNonFinite: NonFinitePolicy = .stop
 
     public init() {}
 
@@ -82,6 +92,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case momentum, weightDecay = "weight-decay", schedule, stepSize = "step-size", gamma, seed
         case trainLimit = "train-limit", testLimit = "test-limit", augment, threads
         case alpha, beta, gradAlpha = "grad-alpha", h, direction, probe, absoluteCosine = "absolute-cosine", warmupEpochs = "warmup-epochs"
+        case onNonFinite = "on-nonfinite"
     }
 
     /// Decodes the keys present and keeps the defaults for the others; an unknown key is an error.
@@ -118,6 +129,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         d.probe = try c.decodeIfPresent(ProbeSharing.self, forKey: .probe) ?? d.probe
         d.absoluteCosine = try c.decodeIfPresent(Bool.self, forKey: .absoluteCosine) ?? d.absoluteCosine
         d.warmupEpochs = try c.decodeIfPresent(Double.self, forKey: .warmupEpochs) ?? d.warmupEpochs
+        d.onNonFinite = try c.decodeIfPresent(NonFinitePolicy.self, forKey: .onNonFinite) ?? d.onNonFinite
         self = d
     }
 
