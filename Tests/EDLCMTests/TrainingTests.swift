@@ -24,7 +24,7 @@ struct TrainingTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let trainer = try Trainer(config: smallConfig(), output: directory, resume: false, command: ["edlcm", "train"])
         var batches = 0
-        let metrics = try trainer.train { event in if case .batch = event { batches += 1 } }
+        let metrics = try trainer.train(progress: { event in if case .batch = event { batches += 1 } })
         #expect(batches == 2000 / 64)
         #expect(metrics.count == 1)
         // Chance is 10 %; one epoch on 2 000 images reaches well above it.

@@ -64,7 +64,7 @@ struct TrainCommandTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cases: [([String], String)] = [
             (["train", "--members", "1", "--out", directory.path], "edlcm: error: --members must be at least 2 (an ensemble), got 1\n"),
-            (["train", "--method", "magic", "--out", directory.path], "edlcm: error: The value 'magic' is invalid for '--method <method>'. Please provide one of 'baseline', 'edlcm' and 'cure'.\n"),
+            (["train", "--method", "magic", "--out", directory.path], "edlcm: error: The value 'magic' is invalid for '--method <method>'. Please provide one of 'baseline', 'edlcm' or 'cure'.\n"),
             (["train", "--dataset", "cifar10", "--out", directory.path], "edlcm: error: --dataset cifar10 needs --data-dir (the folder holding its files)\n"),
             (["train", "--lr", "fast", "--out", directory.path], "edlcm: error: The value 'fast' is invalid for '--lr <lr>'\n"),
         ]
