@@ -18,6 +18,12 @@ extension NonFinitePolicy: ExpressibleByArgument {}
 let stopRequested = Atomic<Bool>(false)
 
 func installStopHandlers() {
+    // A parent may have spawned us with these signals blocked (the mask is inherited): unblock them.
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    sigaddset(&unblock, SIGINT)
+    sigaddset(&unblock, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &unblock, nil)
     for signalNumber in [SIGINT, SIGTERM] {
         signal(signalNumber) { number in
             if stopRequested.exchange(true, ordering: .relaxed) { _exit(128 + number) }
@@ -179,6 +185,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        installStopHandlers()
         let config = try resolvedConfig()
         let group: ProcessGroup?
         do {
@@ -188,7 +195,6 @@ struct Train: ParsableCommand {
         }
         let trainer = try Trainer(config: config, output: URL(fileURLWithPath: out), resume: resume, command: CommandLine.arguments,
                                   distributed: group)
-        installStopHandlers()
         let progress = ProgressDisplay(runPath: trainer.run.url.path, quiet: !trainer.isWriter)
         let start = Date()
         do {

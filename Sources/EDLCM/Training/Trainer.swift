@@ -73,12 +73,17 @@ public final class Trainer {
         objective = Self.makeObjective(config)
 
         if resume {
-            run = try RunDirectory.existing(output)
+            // A run killed before its first checkpoint has config.json only: it restarts from scratch.
+            let started = RunDirectory(url: output)
+            guard FileManager.default.fileExists(atPath: started.configURL.path) else {
+                throw EDLCMError("--resume: \(output.path) holds no run to resume (no config.json)")
+            }
+            run = started
             var record = try run.readRecord()
             guard record.config.resumable(as: config) else {
                 throw EDLCMError("--resume: the settings differ from the run in \(output.path) (only --epochs and --threads may change)")
             }
-            try loadCheckpoint()
+            if FileManager.default.fileExists(atPath: run.checkpointURL.path) { try loadCheckpoint() }
             if isWriter {
                 try run.truncateMetrics(toEpoch: completedEpochs)
                 record.config = config
