@@ -48,9 +48,9 @@ struct Analyze: ParsableCommand {
         if let powerIterations { config.powerIterations = powerIterations }
         if let seed { config.seed = seed }
         try config.validate()
+        let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         let output = URL(fileURLWithPath: out ?? URL(fileURLWithPath: runFolder).appendingPathComponent("analysis.json").path)
         try checkOutputFile(output)
-        let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         try Runtime.setThreadCount(Runtime.availableCores)
         let test = try trained.testSet(dataDirectory: dataDir)
         let subset = test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seed))

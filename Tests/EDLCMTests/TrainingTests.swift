@@ -131,3 +131,38 @@ struct TrainingConfigTests {
         #expect(keys.contains("batch-size") && keys.contains("data-dir"))
     }
 }
+
+/// The plain ensemble's loss, except that one term turns NaN from the third batch of the first epoch on.
+private struct PoisonedObjective: EnsembleObjective {
+    func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
+        let plain = BaselineObjective().loss(ensemble: ensemble, batch: batch, context: context)
+        let poison = context.epoch == 0 && context.step >= 2 ? Double.nan : 0
+        return ObjectiveOutput(terms: plain.terms + [LossTerm(name: "poison", value: plain.terms[0].value * 0 + poison)], memberLogits: plain.memberLogits)
+    }
+}
+
+@Suite("Non-finite losses", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
+struct NonFiniteTests {
+    @Test func aNaNLossStopsNamingEpochBatchAndTerm() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let trainer = try Trainer(config: smallConfig(trainLimit: 256), output: folder, resume: false, command: [], objective: PoisonedObjective())
+        #expect(throws: EDLCMError("epoch 1, batch 3: loss term 'poison' is nan; no checkpoint was written yet (lower --lr, or pass --on-nonfinite skip to skip such batches)")) {
+            try trainer.train()
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("checkpoint.safetensors").path))
+    }
+
+    @Test func skipPolicySkipsTheBadBatchesAndTrainsOn() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var config = smallConfig(trainLimit: 256, epochs: 2)
+        config.onNonFinite = .skip
+        let trainer = try Trainer(config: config, output: folder, resume: false, command: [], objective: PoisonedObjective())
+        let metrics = try trainer.train()
+        // 256 / 64 = 4 batches per epoch; batches 3 and 4 of epoch 1 are skipped.
+        #expect(trainer.skippedBatches == 2)
+        #expect(metrics.count == 2)
+        #expect(metrics.allSatisfy { $0.losses.values.allSatisfy(\.isFinite) })
+    }
+}

@@ -46,9 +46,11 @@ public final class Trainer {
     ///   - command: the command line, recorded in `config.json`.
     ///   - distributed: the process group for data-parallel training: each rank trains on its
     ///     shard of every global batch and gradients are averaged; rank 0 writes the run folder.
+    ///   - objective: a custom loss instead of the one `config.method` names (an extension point).
     /// - Throws: ``EDLCMError`` for unreadable data, a folder that already holds a run (without
     ///   `resume`), or a checkpoint that does not match the settings.
-    public init(config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil) throws {
+    public init(config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+                objective: (any EnsembleObjective)? = nil) throws {
         try config.validate()
         if let distributed, config.batchSize % distributed.size != 0 {
             throw EDLCMError("--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)")
@@ -70,7 +72,7 @@ public final class Trainer {
         Runtime.seed(config.seed)
         ensemble = Ensemble(spec: config.modelSpec, count: config.members, output: config.ensembleOutput)
         optimizer = Self.makeOptimizer(config, parameters: ensemble.parameters)
-        objective = Self.makeObjective(config)
+        self.objective = objective ?? Self.makeObjective(config)
 
         if resume {
             // A run killed before its first checkpoint has config.json only: it restarts from scratch.
