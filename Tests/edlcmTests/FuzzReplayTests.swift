@@ -1,0 +1,22 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Replays the fuzz seeds and every saved regression input through the replay builds of the
+/// `fuzz-*` executables: each must exit 0 (a parser error is fine; a trap is not).
+@Suite("Fuzz regressions")
+struct FuzzReplayTests {
+    @Test(arguments: ["idx", "cifar", "safetensors", "config"])
+    func replaysSeedsAndRegressions(target: String) throws {
+        let binary = URL(fileURLWithPath: edlcmBinary).deletingLastPathComponent().appendingPathComponent("fuzz-\(target)").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build fuzz-\(target) first (swift build --build-tests builds it)")
+        let files = ["seeds", "regressions"].flatMap { kind -> [String] in
+            let folder = repositoryRoot.appendingPathComponent("fuzz/\(kind)/\(target)")
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            return names.filter { !$0.hasPrefix(".") }.map { folder.appendingPathComponent($0).path }
+        }
+        #expect(!files.isEmpty)
+        let result = try runProcess(binary, files)
+        #expect(result.status == 0, "\(result.output)")
+    }
+}
