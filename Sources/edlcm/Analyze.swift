@@ -74,20 +74,6 @@ struct Analyze: ParsableCommand {
     }
 }
 
-/// `analysis.json`: the report with the command that made it.
-struct AnalysisRecord: Codable {
-    var report: DiversityReport
-    var run: String
-    var command: [String]
-    var libtorchVersion: String
-    var edlcmVersion = EDLCM.edlcmVersion
-
-    enum CodingKeys: String, CodingKey {
-        case report, run, command
-        case libtorchVersion = "libtorch_version", edlcmVersion = "edlcm_version"
-    }
-}
-
 func formatMatrix(_ matrix: [[Double]]) -> String {
     matrix.map { row in "  " + row.map { String(format: "%7.4f", $0) }.joined(separator: " ") }.joined(separator: "\n")
 }

@@ -124,3 +124,25 @@ public enum DiversityAnalysis {
         return (v.flattened(startAxis: 1) * hv.flattened(startAxis: 1)).sum(alongAxis: 1)
     }
 }
+
+/// `analysis.json`: a diversity report with the command that made it.
+public struct AnalysisRecord: Codable, Sendable {
+    public var report: DiversityReport
+    public var run: String
+    public var command: [String]
+    public var libtorchVersion: String
+    public var edlcmVersion: String
+
+    public init(report: DiversityReport, run: String, command: [String], libtorchVersion: String, edlcmVersion: String = EDLCM.edlcmVersion) {
+        self.report = report
+        self.run = run
+        self.command = command
+        self.libtorchVersion = libtorchVersion
+        self.edlcmVersion = edlcmVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case report, run, command
+        case libtorchVersion = "libtorch_version", edlcmVersion = "edlcm_version"
+    }
+}
