@@ -73,6 +73,21 @@ struct EDLCMMethodTests {
         #expect(Set(random.directions[0].abs().scalars(as: Double.self).map { ($0 * 1e9).rounded() }) == [(1e9 / Foundation.sqrt(12.0)).rounded()])
     }
 
+    /// The fast path (ensemble gradient from member gradients, no extra backward) equals autograd.
+    @Test func ensembleGradientFastPathEqualsAutograd() {
+        let ensemble = Ensemble(members: [SmoothClassifier(seed: 4), SmoothClassifier(seed: 6), SmoothClassifier(seed: 7)])
+        let (x, y) = smoothBatch()
+        for output in EnsembleOutput.allCases {
+            ensemble.output = output
+            let input = x.requiringGrad()
+            let logits = ensemble.memberLogits(input)
+            let members = logits.map { grad(of: crossEntropy(logits: $0, labels: y, reduction: .sum), withRespectTo: input, retainGraph: true) }
+            let fast = HessianProbe.ensembleGradient(ensemble: ensemble, x: input, logits: logits, memberGradients: members, labels: y)
+            let reference = grad(of: nllLoss(logProbabilities: ensemble.combine(logits).logSoftmax(alongAxis: 1), labels: y, reduction: .sum), withRespectTo: input)
+            assertClose(fast, reference, rtol: 1e-10, atol: 1e-12)
+        }
+    }
+
     @Test func regularisersMatchTheirDefinitions() {
         let a = Tensor([1.0, 0, 0, 2], shape: [2, 2])
         let b = Tensor([1.0, 1, 0, -2], shape: [2, 2])

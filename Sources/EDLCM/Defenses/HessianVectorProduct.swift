@@ -66,9 +66,8 @@ public struct HessianProbe {
         let directions: [Tensor]
         switch (direction, sharing) {
         case (.gradientSign, .shared):
-            let ensembleLoss = nllLoss(logProbabilities: ensemble.combine(logits).logSoftmax(alongAxis: 1), labels: labels, reduction: .sum)
-            let ensembleGradient = grad(of: ensembleLoss, withRespectTo: x, retainGraph: true)
-            directions = Array(repeating: Self.unitPerExample(ensembleGradient.detached().sign()), count: logits.count)
+            let ensembleGradient = Self.ensembleGradient(ensemble: ensemble, x: x, logits: logits, memberGradients: gradients, labels: labels)
+            directions = Array(repeating: Self.unitPerExample(ensembleGradient.sign()), count: logits.count)
         case (.gradientSign, .perMember):
             directions = gradients.map { Self.unitPerExample($0.detached().sign()) }
         case (.rademacher, _), (.gaussian, _):
@@ -85,6 +84,26 @@ public struct HessianProbe {
             let shiftedLoss = crossEntropy(logits: member(shifted), labels: labels, reduction: .sum)
             let shiftedGradient = grad(of: shiftedLoss, withRespectTo: shifted, createGraph: createGraph)
             return (shiftedGradient - g) / h
+        }
+    }
+
+    /// The input gradient of the ensemble's loss −log p̄_y (detached).
+    ///
+    /// For the log-averaged softmax it needs no backward pass: with p̄ = (1/M) Σₘ pₘ,
+    /// ∇ₓ(−log p̄_y) = Σₘ wₘ ∇ₓ(−log pₘ,y) with per-example weights wₘ = pₘ,y / Σₖ pₖ,y, and the
+    /// member gradients are already computed. For averaged logits it is one extra backward pass.
+    static func ensembleGradient(ensemble: Ensemble, x: Tensor, logits: [Tensor], memberGradients: [Tensor], labels: Tensor) -> Tensor {
+        switch ensemble.output {
+        case .averagedProbabilities:
+            let index = labels.unsqueezed(axis: 1)
+            let trueClass = logits.map { $0.detached().softmax(alongAxis: 1).gathered(alongAxis: 1, indices: index) }
+            let total = trueClass.dropFirst().reduce(trueClass[0], +)
+            let shape = [-1] + Array(repeating: 1, count: x.rank - 1)
+            return zip(trueClass, memberGradients).map { weight, gradient in (weight / total).reshaped(to: shape) * gradient.detached() }
+                .reduce(x.zerosLike(), +)
+        case .averagedLogits:
+            let loss = crossEntropy(logits: ensemble.combine(logits), labels: labels, reduction: .sum)
+            return grad(of: loss, withRespectTo: x, retainGraph: true).detached()
         }
     }
 
