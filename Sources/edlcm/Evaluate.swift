@@ -7,6 +7,9 @@ extension PerturbationNorm: ExpressibleByArgument {}
 
 private let evaluationDefaults = EvaluationConfig()
 
+/// Set by the SIGINT handler; read between batches.
+nonisolated(unsafe) private var interruptRequested = false
+
 /// `edlcm evaluate`: attacks a trained ensemble and writes the results as JSON, CSV and Markdown.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -187,7 +190,12 @@ struct Evaluate: ParsableCommand {
             display.surrogate(members: members, epoch: epoch, epochs: epochs)
         }
         let start = Date()
-        let result = try session.run { display.handle($0) }
+        // The first Ctrl-C stops after the current batch with the state saved; a second one exits at once.
+        signal(SIGINT) { _ in
+            if interruptRequested { _exit(130) }
+            interruptRequested = true
+        }
+        let result = try session.run(progress: { display.handle($0) }, shouldStop: { interruptRequested })
         display.finish()
         print(EvaluationSummary.text(result))
         print(String(format: "evaluated in %.1f s; results: %@, %@, %@", Date().timeIntervalSince(start),

@@ -105,10 +105,13 @@ public final class EvaluationSession {
 
     /// Runs the evaluation (resuming a matching state) and writes the JSON, CSV and Markdown files.
     ///
-    /// - Throws: ``EDLCMError`` when an attack or a file write fails.
+    /// - Parameters:
+    ///   - progress: see ``Evaluator/run(progress:shouldStop:)``.
+    ///   - shouldStop: asked after every batch; true stops with the state saved.
+    /// - Throws: ``EDLCMError`` when an attack or a file write fails, or when stopped.
     @discardableResult
-    public func run(progress: (EvaluationEvent) -> Void = { _ in }) throws -> EvaluationResult {
-        let result = try evaluator.run(progress: progress)
+    public func run(progress: (EvaluationEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }) throws -> EvaluationResult {
+        let result = try evaluator.run(progress: progress, shouldStop: shouldStop)
         try EvaluationReport.write(result, to: files)
         return result
     }

@@ -60,6 +60,7 @@ public final class Evaluator {
     let targetClasses: Tensor?
     let logger = Logger(label: "edlcm.evaluate")
     private var resumedRuns: Int?
+    private var stopCheck: () -> Bool = { false }
 
     /// Prepares an evaluation, resuming the state in `stateURL` when it matches.
     ///
@@ -144,19 +145,31 @@ public final class Evaluator {
     var sampleCount: Int { input.sampleIndices.count }
 
     func saveState() throws {
-        guard let stateURL else { return }
-        try state.write(to: stateURL)
+        if let stateURL { try state.write(to: stateURL) }
+    }
+
+    /// Saves the state, then stops the evaluation if the caller asked to.
+    func checkpoint() throws {
+        try saveState()
+        if stopCheck() {
+            throw EDLCMError("evaluation interrupted; its state is saved\(stateURL.map { " in \($0.path)" } ?? ""): run the same command again to resume")
+        }
     }
 
     // MARK: - Running
 
     /// Runs (or finishes) the evaluation.
     ///
-    /// - Parameter progress: called with every stage, attack run, batch and check.
+    /// - Parameters:
+    ///   - progress: called with every stage, attack run, batch and check.
+    ///   - shouldStop: asked after every batch; when it returns true the evaluation stops with
+    ///     its state saved (an interrupted evaluation, which the same settings resume).
     /// - Returns: the results, which ``EvaluationReport`` writes as JSON, CSV and Markdown.
-    /// - Throws: ``EDLCMError`` when the state cannot be written, a cache is unusable or an
-    ///   attack rejects its settings (an unsupported norm, too few classes).
-    public func run(progress: (EvaluationEvent) -> Void = { _ in }) throws -> EvaluationResult {
+    /// - Throws: ``EDLCMError`` when the state cannot be written, an attack rejects its settings
+    ///   (an unsupported norm, too few classes), or `shouldStop` asked to stop.
+    public func run(progress: (EvaluationEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }) throws -> EvaluationResult {
+        stopCheck = shouldStop
+        defer { stopCheck = { false } }
         if let resumedRuns, let stateURL { progress(.resumed(path: stateURL.path, finishedRuns: resumedRuns)) }
         progress(.stage("clean accuracy"))
         let clean = cleanOutcome()
@@ -376,7 +389,7 @@ public final class Evaluator {
         let outcome = TransferOutcome(succeeded: succeeded, surrogateSucceeded: surrogateSucceeded, cache: cache?.url.path, reused: reused,
                                       seconds: Date().timeIntervalSince(start))
         state.transfer[key] = outcome
-        try saveState()
+        try checkpoint()
         return outcome
     }
 
@@ -402,7 +415,7 @@ public final class Evaluator {
             partial.nextBatch = index + 1
             partial.seconds += Date().timeIntervalSince(start)
             state.partial = partial
-            try saveState()
+            try checkpoint()
             progress(.batch(label, done: Swift.min((index + 1) * config.batchSize, partial.queue.count), total: partial.queue.count))
         }
         let outcome = UnitOutcome(attacked: partial.queue, succeeded: partial.succeeded, seconds: partial.seconds)

@@ -4,7 +4,8 @@ import Foundation
 public struct SanityThresholds: Codable, Sendable, Equatable {
     /// "About zero": an accuracy at or below this counts as zero (0.01, one image in a hundred).
     public var floor: Double = 0.01
-    /// The slack of comparisons between attacks, for ties decided by single images (0.01).
+    /// The slack of comparisons between attacks (0.01), and never less than one image, so that a
+    /// comparison is not decided by a single image that one run happened to break and another not.
     public var tolerance: Double = 0.01
     /// An image's input gradient counts as zero when its largest |∂ℓ/∂x| is at most this.
     public var zeroGradient: Double = 1e-12
@@ -119,6 +120,12 @@ public enum SanityChecks {
     }
 
     private static func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
+
+    /// The slack of comparisons on `images` images: the tolerance, but at least one image (plus
+    /// a rounding guard).
+    static func slack(_ t: SanityThresholds, images: Int) -> Double {
+        Swift.max(t.tolerance, 1 / Double(Swift.max(images, 1))) + 1e-9
+    }
     private static func eps(_ value: Double) -> String { String(format: "ε=%g", value) }
 
     private static func noImages(_ name: SanityCheckName, _ rule: String) -> SanityCheckResult {
@@ -128,17 +135,17 @@ public enum SanityChecks {
     /// BIM (the iterated FGSM, from the same clean start) must do at least as well as FGSM at
     /// every radius, and strictly better at the largest unless FGSM already leaves ≤ floor.
     static func iterativeBeatsSingleStep(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "at every ε, accuracy under BIM (\(m.steps) steps) ≤ FGSM + \(percent(t.tolerance)); at the largest ε strictly below FGSM unless FGSM ≤ \(percent(t.floor))"
+        let rule = "at every ε, accuracy under BIM (\(m.steps) steps) ≤ FGSM + \(percent(t.tolerance)) (at least one image); at the largest ε strictly below FGSM unless FGSM ≤ \(percent(t.floor))"
         guard m.images > 0, let last = m.epsilons.indices.last else { return noImages(.iterativeBeatsSingleStep, rule) }
         var failures: [String] = []
         var measurements: [Measurement] = []
         for (index, epsilon) in m.epsilons.enumerated() {
             measurements += [Measurement("FGSM \(eps(epsilon))", m.fgsm[index]), Measurement("BIM \(eps(epsilon))", m.bim[index])]
-            if m.bim[index] > m.fgsm[index] + t.tolerance {
+            if m.bim[index] > m.fgsm[index] + slack(t, images: m.images) {
                 failures.append("\(eps(epsilon)): BIM leaves \(percent(m.bim[index])), more than FGSM's \(percent(m.fgsm[index]))")
             }
         }
-        if !(m.bim[last] < m.fgsm[last] || m.fgsm[last] <= t.floor) {
+        if !(m.bim[last] < m.fgsm[last] || m.fgsm[last] <= t.floor + 1e-9) {
             failures.append("\(eps(m.epsilons[last])): iterating does not help (BIM \(percent(m.bim[last])), FGSM \(percent(m.fgsm[last])))")
         }
         return SanityCheckResult(name: .iterativeBeatsSingleStep, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
@@ -147,7 +154,7 @@ public enum SanityChecks {
     /// The white-box worst case (FGSM, BIM, PGD) must be at least as strong as the Square attack
     /// and as every transfer source, at every radius.
     static func whiteBoxBeatsBlackBox(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "at every ε, white-box accuracy (worst of FGSM, BIM, PGD) ≤ accuracy under Square and under each transfer source + \(percent(t.tolerance))"
+        let rule = "at every ε, white-box accuracy (worst of FGSM, BIM, PGD) ≤ accuracy under Square and under each transfer source + \(percent(t.tolerance)) (at least one image)"
         guard m.images > 0 else { return noImages(.whiteBoxBeatsBlackBox, rule) }
         var failures: [String] = []
         var measurements: [Measurement] = []
@@ -158,7 +165,7 @@ public enum SanityChecks {
                 measurements.append(Measurement("transfer \(source) \(eps(epsilon))", m.transfer[source]![index]))
                 blackBox.append(("transfer \(source)", m.transfer[source]![index]))
             }
-            for (name, accuracy) in blackBox where m.whiteBox[index] > accuracy + t.tolerance {
+            for (name, accuracy) in blackBox where m.whiteBox[index] > accuracy + slack(t, images: m.images) {
                 failures.append("\(eps(epsilon)): \(name) leaves \(percent(accuracy)), below white-box \(percent(m.whiteBox[index]))")
             }
         }
@@ -168,18 +175,18 @@ public enum SanityChecks {
     /// White-box accuracy must not rise with ε, must fall below clean at the largest radius, and
     /// (with several radii) must be lower at the largest than at the smallest unless already ≤ floor.
     static func accuracyFallsWithEpsilon(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "white-box accuracy never rises by more than \(percent(t.tolerance)) as ε grows, is below clean (100%) at the largest ε, and is lower at the largest ε than at the smallest unless ≤ \(percent(t.floor)) there"
+        let rule = "white-box accuracy never rises by more than \(percent(t.tolerance)) (at least one image) as ε grows, is below clean (100%) at the largest ε, and is lower at the largest ε than at the smallest unless ≤ \(percent(t.floor)) there"
         guard m.images > 0, let first = m.whiteBox.first, let last = m.whiteBox.last else { return noImages(.accuracyFallsWithEpsilon, rule) }
         var failures: [String] = []
         var measurements = [Measurement("clean ε=0", 1)]
         for (index, epsilon) in m.epsilons.enumerated() {
             measurements.append(Measurement("white-box \(eps(epsilon))", m.whiteBox[index]))
-            if index > 0, m.whiteBox[index] > m.whiteBox[index - 1] + t.tolerance {
+            if index > 0, m.whiteBox[index] > m.whiteBox[index - 1] + slack(t, images: m.images) {
                 failures.append("accuracy rises from \(percent(m.whiteBox[index - 1])) at \(eps(m.epsilons[index - 1])) to \(percent(m.whiteBox[index])) at \(eps(epsilon))")
             }
         }
         if last >= 1 { failures.append("no image broken even at \(eps(m.epsilons.last!))") }
-        if m.epsilons.count > 1, !(last < first || first <= t.floor) {
+        if m.epsilons.count > 1, !(last < first || first <= t.floor + 1e-9) {
             failures.append("accuracy does not fall from \(eps(m.epsilons.first!)) (\(percent(first))) to \(eps(m.epsilons.last!)) (\(percent(last)))")
         }
         return SanityCheckResult(name: .accuracyFallsWithEpsilon, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
@@ -189,7 +196,7 @@ public enum SanityChecks {
     static func unboundedReachesZero(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule = "PGD (\(m.steps) steps) with an unbounded radius (ε=\(String(format: "%g", m.unboundedRadius))) leaves accuracy ≤ \(percent(t.floor))"
         guard m.images > 0 else { return noImages(.unboundedReachesZero, rule) }
-        let passed = m.unbounded <= t.floor
+        let passed = m.unbounded <= t.floor + 1e-9
         return SanityCheckResult(name: .unboundedReachesZero, passed: passed, rule: rule,
                                  measurements: [Measurement("PGD unbounded", m.unbounded)],
                                  failures: passed ? [] : ["an unbounded attack leaves \(percent(m.unbounded)) correct"])
@@ -197,13 +204,13 @@ public enum SanityChecks {
 
     /// Doubling PGD's steps, or adding a restart, must not raise accuracy at the largest radius.
     static func moreEffortDoesNotHelp(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "at the largest ε, PGD with \(2 * m.steps) steps and PGD with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) more than PGD with \(m.steps) steps and \(m.restarts) restart(s)"
+        let rule = "at the largest ε, PGD with \(2 * m.steps) steps and PGD with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) (at least one image) more than PGD with \(m.steps) steps and \(m.restarts) restart(s)"
         guard m.images > 0, let base = m.pgd.last else { return noImages(.moreEffortDoesNotHelp, rule) }
         var failures: [String] = []
-        if m.pgdMoreSteps > base + t.tolerance {
+        if m.pgdMoreSteps > base + slack(t, images: m.images) {
             failures.append("\(2 * m.steps) steps leave \(percent(m.pgdMoreSteps)), more than \(m.steps) steps' \(percent(base))")
         }
-        if m.pgdMoreRestarts > base + t.tolerance {
+        if m.pgdMoreRestarts > base + slack(t, images: m.images) {
             failures.append("\(m.restarts + 1) restarts leave \(percent(m.pgdMoreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))")
         }
         return SanityCheckResult(name: .moreEffortDoesNotHelp, passed: failures.isEmpty, rule: rule,
@@ -227,7 +234,7 @@ public enum SanityChecks {
                              Measurement("\(statistics.target) zero fraction", zeroFraction),
                              Measurement("\(statistics.target) mean |g|", statistics.meanAbsolute)]
             if statistics.nonFinite > 0 { failures.append("\(statistics.target): \(statistics.nonFinite) images have non-finite gradients") }
-            if zeroFraction > t.floor { failures.append("\(statistics.target): \(percent(zeroFraction)) of images have zero gradients") }
+            if zeroFraction > t.floor + 1e-9 { failures.append("\(statistics.target): \(percent(zeroFraction)) of images have zero gradients") }
         }
         return SanityCheckResult(name: .gradientsFiniteAndNonZero, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }

@@ -47,7 +47,7 @@ extension Evaluator {
                     }
                     counts = tally
                     state.matrix[key] = counts
-                    try saveState()
+                    try checkpoint()
                     progress(.runFinished(label, attacked: images.count, succeeded: counts[member], accuracyAfter: nil, seconds: Date().timeIntervalSince(start)))
                 }
                 rows.append(counts.map { images.isEmpty ? 0 : Double($0) / Double(images.count) })
