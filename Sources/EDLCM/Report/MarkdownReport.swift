@@ -1,0 +1,71 @@
+import Foundation
+
+extension ReportBuilder {
+    /// The report's tables in Markdown (no charts), for papers and READMEs.
+    public static func markdown(_ runs: [RunSummary], command: [String]) -> String {
+        var lines = ["# EDLCM report", ""]
+        let rows = comparison(runs)
+        let radii = epsilons(runs)
+        lines.append("## Comparison")
+        lines.append("")
+        let header = ["run", "method", "clean"] + radii.map { "robust ε=\(SVGChart.label($0))" } + ["mean HVP cos", "mean grad cos", "mean transfer", "training", "masking checks"]
+        lines.append("| " + header.joined(separator: " | ") + " |")
+        lines.append("|" + String(repeating: "---|", count: header.count))
+        let bestClean = best(rows.map(\.clean), .higher)
+        let bestRobust = radii.map { radius in best(rows.map { $0.robust[radius] }, .higher) }
+        let bestHVP = best(rows.map(\.meanHVPCosine), .lower)
+        let bestGradient = best(rows.map(\.meanGradientCosine), .lower)
+        let bestTransfer = best(rows.map(\.meanTransferRate), .lower)
+        for (index, row) in rows.enumerated() {
+            func mark(_ text: String, _ isBest: Bool) -> String { isBest ? "**\(text)**" : text }
+            var cells = [row.run, row.method, mark(percent(row.clean), bestClean == index)]
+            cells += radii.enumerated().map { mark(percent(row.robust[$0.element]), bestRobust[$0.offset] == index) }
+            cells += [mark(decimal(row.meanHVPCosine), bestHVP == index), mark(decimal(row.meanGradientCosine), bestGradient == index),
+                      mark(percent(row.meanTransferRate), bestTransfer == index), duration(row.trainingSeconds),
+                      row.checksPassed.map { $0 ? "all pass" : "FAIL" } ?? "–"]
+            lines.append("| " + cells.joined(separator: " | ") + " |")
+        }
+        lines.append("")
+        for run in runs {
+            if let report = run.analysis?.report {
+                lines.append("### \(run.name): HVP cosine (mean off-diagonal \(decimal(report.meanHVPCosine)))")
+                lines.append("")
+                lines.append(matrix(report.hvpCosine, labels: (0..<report.hvpCosine.count).map { "m\($0)" }) { String(format: "%.3f", $0) })
+            }
+            for transfer in run.evaluation?.transferability ?? [] {
+                lines.append("### \(run.name): PGD transferability at ε=\(SVGChart.label(transfer.epsilon)) (\(transfer.images) images)")
+                lines.append("")
+                lines.append(matrix(transfer.success, labels: transfer.models) { String(format: "%.1f%%", $0 * 100) })
+            }
+            if let evaluation = run.evaluation, !evaluation.sanityChecks.isEmpty {
+                lines.append("### \(run.name): gradient-masking checks")
+                lines.append("")
+                lines.append("| check | result | rule |")
+                lines.append("|---|---|---|")
+                for check in evaluation.sanityChecks {
+                    lines.append("| \(check.name.rawValue) | \(check.passed ? "pass" : "**FAIL**") | \(check.rule.replacingOccurrences(of: "|", with: "\\|")) |")
+                }
+                lines.append("")
+            }
+        }
+        lines.append("## Commands")
+        lines.append("")
+        lines.append("```")
+        lines.append(command.map(shellQuoted).joined(separator: " "))
+        for run in runs {
+            for line in run.record.commands { lines.append(line.map(shellQuoted).joined(separator: " ")) }
+            if let analysis = run.analysis { lines.append(analysis.command.map(shellQuoted).joined(separator: " ")) }
+            for line in run.evaluation?.provenance.commands ?? [] { lines.append(line.map(shellQuoted).joined(separator: " ")) }
+        }
+        lines.append("```")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func matrix(_ values: [[Double]], labels: [String], format: (Double) -> String) -> String {
+        var lines = ["| from \\ to | " + labels.joined(separator: " | ") + " |", "|---|" + String(repeating: "---|", count: labels.count)]
+        for (index, row) in values.enumerated() {
+            lines.append("| \(index < labels.count ? labels[index] : "") | " + row.map(format).joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
