@@ -22,7 +22,14 @@ final class SmoothClassifier: Classifier {
     var localParameters: [NamedTensor] { [("w1", w1), ("w2", w2)] }
 
     func callAsFunction(_ input: Tensor) -> Tensor {
-        linear(linear(input.flattened(startAxis: 1), weight: w1).tanh(), weight: w2).softplus() * 3
+        linear(features(input, at: 0).tanh(), weight: w2).softplus() * 3
+    }
+
+    var featureLayerCount: Int { 1 }
+
+    /// The hidden layer before its tanh.
+    func features(_ input: Tensor, at layer: Int) -> Tensor {
+        linear(input.flattened(startAxis: 1), weight: w1)
     }
 }
 
