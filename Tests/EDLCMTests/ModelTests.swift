@@ -137,6 +137,16 @@ struct DataLoaderTests {
         }
     }
 
+    @Test func pairedStreamsAreIndependentSeededShuffles() throws {
+        let loader = DataLoader(try tinySet(count: 50), batchSize: 10, seed: 9)
+        let order = { (epoch: Int, stream: UInt64) in loader.trainingBatches(epoch: epoch, stream: stream).map { $0.images.flattened(startAxis: 1).selected(alongAxis: 1, index: 0).scalars(as: Float.self) } }
+        #expect(order(2, 1) == order(2, 1))
+        #expect(order(2, 1) != order(2, 0))
+        #expect(order(2, 1) != order(3, 1))
+        #expect(order(2, 1).map(\.count) == order(2, 0).map(\.count))
+        #expect(Set(order(2, 1).flatMap { $0 }) == Set(order(2, 0).flatMap { $0 }))
+    }
+
     @Test func shufflingIsSeededPerEpoch() throws {
         let loader = DataLoader(try tinySet(count: 50), batchSize: 10, seed: 9)
         let first = loader.trainingBatches(epoch: 2).map { $0.labels.scalars(as: Int.self) }
