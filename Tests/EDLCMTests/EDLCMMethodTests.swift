@@ -38,7 +38,7 @@ private func smoothBatch() -> (Tensor, Tensor) {
     return (Tensor.rand([6, 1, 4, 3], dtype: .float64), Tensor([Int64(0), 1, 2, 0, 1, 2]))
 }
 
-@Suite("EDLCM: finite-difference HVPs, regularisers and metrics")
+@Suite("EDLCM: finite-difference HVPs, regularisers and metrics", .exclusiveRandomGenerator)
 struct EDLCMMethodTests {
     @Test func finiteDifferenceMatchesExactHVPAndTightensWithH() {
         let ensemble = Ensemble(members: [SmoothClassifier(seed: 1), SmoothClassifier(seed: 2)])
@@ -196,7 +196,7 @@ struct EDLCMMethodTests {
     }
 }
 
-@Suite("EDLCM training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
+@Suite("EDLCM training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized, .exclusiveRandomGenerator)
 struct EDLCMTrainingTests {
     @Test func zeroWeightsTrainExactlyLikeThePlainEnsemble() throws {
         let plainFolder = try temporaryDirectory()

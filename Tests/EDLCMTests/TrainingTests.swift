@@ -17,7 +17,7 @@ func smallConfig(trainLimit: Int = 2000, epochs: Int = 1) -> TrainingConfig {
     return config
 }
 
-@Suite("Training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
+@Suite("Training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized, .exclusiveRandomGenerator)
 struct TrainingTests {
     @Test func oneEpochOnASliceLearnsAndWritesTheRunFolder() throws {
         let directory = try temporaryDirectory()
