@@ -34,7 +34,7 @@ struct TrainingTests {
 
         let run = try RunDirectory.existing(directory)
         let record = try run.readRecord()
-        #expect(record.config == smallConfig())
+        #expect(record.config == smallConfig().resolved)
         #expect(record.dataset.trainCount == 2000 && record.dataset.testCount == 500)
         #expect(record.dataset.files.count == 4)
         #expect(record.dataset.files.allSatisfy { $0.sha256.count == 64 })

@@ -31,15 +31,19 @@ public final class Trainer {
 
     /// Sets up a new run, or resumes the one in `run` when `resume` is true.
     ///
+    /// A new run with `from` set starts from that checkpoint's weights (not its optimizer state);
+    /// a resumed run continues from its own checkpoint and ignores `from`.
+    ///
     /// - Parameters:
-    ///   - config: validated settings.
+    ///   - config: the settings; the trainer keeps (and records) them ``TrainingConfig/resolved``.
     ///   - output: the run folder.
     ///   - resume: continue the run in `output` from its checkpoint.
     ///   - command: the command line, recorded in `config.json`.
-    /// - Throws: ``EDLCMError`` for unreadable data, a folder that already holds a run (without
-    ///   `resume`), or a checkpoint that does not match the settings.
+    /// - Throws: ``EDLCMError`` for invalid settings, unreadable data, a folder that already holds a
+    ///   run (without `resume`), or a checkpoint (the run's or `from`'s) that does not match the settings.
     public init(config: TrainingConfig, output: URL, resume: Bool, command: [String]) throws {
         try config.validate()
+        let config = config.resolved
         try Runtime.setThreadCount(config.threads ?? Runtime.availableCores)
         let directory = URL(fileURLWithPath: config.dataDirectory ?? config.dataset.defaultDirectory ?? "")
         if config.dataDirectory == nil && config.dataset.defaultDirectory == nil {
@@ -71,13 +75,42 @@ public final class Trainer {
             try run.writeRecord(record)
             logger.info("resuming \(output.path) after epoch \(completedEpochs)")
         } else {
+            var initialWeights: InitialWeightsRecord?
+            if let from = config.from { initialWeights = try Self.loadInitialWeights(from: from, into: ensemble, config: config) }
             run = try RunDirectory.create(output)
             let record = RunRecord(
                 config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
                 threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
-                dataset: try DatasetRecord(name: config.dataset, directory: directory, trainCount: trainSet.count, testCount: testSet.count))
+                dataset: try DatasetRecord(name: config.dataset, directory: directory, trainCount: trainSet.count, testCount: testSet.count),
+                initialWeights: initialWeights)
             try run.writeRecord(record)
         }
+    }
+
+    /// Copies the weights of the checkpoint at `path` (a run folder or its checkpoint.safetensors)
+    /// into `ensemble`; its optimizer state and generator state are not used.
+    ///
+    /// - Throws: ``EDLCMError`` naming the file when it is missing, unreadable, not an EDLCM
+    ///   checkpoint, or holds another architecture or member count than `config` asks for.
+    static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws -> InitialWeightsRecord {
+        var url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            url = RunDirectory(url: url).checkpointURL
+        }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw EDLCMError("--from \(url.path): no such checkpoint") }
+        let loaded: (tensors: [String: Tensor], metadata: [String: String])
+        do { loaded = try Checkpoint.load(from: url) } catch let error as TorchError { throw EDLCMError("--from \(error.message)") }
+        let metadata = try CheckpointMetadata(decoding: loaded.metadata, source: "--from \(url.path)")
+        func describe(_ members: Int, _ spec: ModelSpec) -> String {
+            "\(members) × \(spec.architecture.rawValue) (width \(spec.widthMultiplier), \(spec.channels)×\(spec.height)×\(spec.width) inputs, \(spec.classCount) classes)"
+        }
+        guard metadata.spec == config.modelSpec, metadata.members == config.members else {
+            throw EDLCMError("--from \(url.path): the checkpoint holds \(describe(metadata.members, metadata.spec)), this run needs \(describe(config.members, config.modelSpec))")
+        }
+        let modelTensors = loaded.tensors.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
+        do { try ensemble.loadState(modelTensors, source: "--from \(url.path)") } catch let error as TorchError { throw EDLCMError(error.message) }
+        return InitialWeightsRecord(path: url.path, sha256: try sha256Hex(of: url), method: metadata.method, epoch: metadata.epoch)
     }
 
     static func makeOptimizer(_ config: TrainingConfig, parameters: [Tensor]) -> any Optimizer {
@@ -88,10 +121,19 @@ public final class Trainer {
         }
     }
 
+    /// The method's objective, wrapped in adversarial training when the settings ask for it.
     static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
-        switch config.method {
+        let objective: any EnsembleObjective = switch config.method {
         case .baseline: BaselineObjective()
         case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions)
+        case .adp: ADPObjective(options: config.adpOptions)
+        case .gal: GALObjective(lambda: config.galLambda)
+        case .dverge: DVERGEObjective(options: config.dvergeOptions)
+        case .trs: TRSObjective(options: config.trsOptions)
+        }
+        switch config.adversarial {
+        case .disabled: return objective
+        case .pgd: return AdversarialTraining(wrapping: objective, options: config.adversarialOptions)
         }
     }
 
@@ -119,7 +161,12 @@ public final class Trainer {
         let learningRate = config.learningRateSchedule.learningRate(base: config.learningRate, epoch: epoch)
         optimizer.learningRate = learningRate
         ensemble.train()
-        let batches = trainLoader.trainingBatches(epoch: epoch)
+        var batches = trainLoader.trainingBatches(epoch: epoch)
+        if objective.needsPairedImages {
+            let paired = trainLoader.trainingBatches(epoch: epoch, stream: 1)
+            batches = zip(batches, paired).map { Batch(images: $0.images, labels: $0.labels, pairedImages: $1.images) }
+        }
+        let settings = objective.epochSettings(epoch: epoch, totalEpochs: config.epochs, ensemble: ensemble)
         var sums: [String: Double] = [:]
         var weights: [String: Double] = [:]
         var totalSum = 0.0, correct = 0.0, seen = 0
@@ -147,7 +194,8 @@ public final class Trainer {
         losses["total"] = totalSum / Double(batches.count)
         return EpochMetrics(epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: weights,
                             trainAccuracy: correct / Double(seen), testAccuracy: accuracy.ensemble, memberTestAccuracy: accuracy.members,
-                            seconds: Date().timeIntervalSince(start), imagesPerSecond: Double(seen) / trainSeconds)
+                            seconds: Date().timeIntervalSince(start), imagesPerSecond: Double(seen) / trainSeconds,
+                            settings: settings.isEmpty ? nil : settings)
     }
 
     // MARK: - Checkpoints
@@ -191,9 +239,9 @@ public final class Trainer {
 
 extension TrainingConfig {
     /// Whether a run made with these settings can be resumed with `other` (only the epoch count
-    /// and the thread count may change).
+    /// and the thread count may change; settings are compared as resolved for the dataset).
     func resumable(as other: TrainingConfig) -> Bool {
-        var a = self, b = other
+        var a = resolved, b = other.resolved
         a.epochs = 0; b.epochs = 0
         a.threads = nil; b.threads = nil
         return a == b
