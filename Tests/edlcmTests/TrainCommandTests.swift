@@ -52,6 +52,19 @@ struct TrainCommandTests {
         }
     }
 
+    @Test func theDocumentedBaselineConfigDecodes() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/baselines.md"), encoding: .utf8)
+        let start = try #require(text.range(of: "```yaml\n"))
+        let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("dverge.yaml")
+        try String(text[start.upperBound..<end.lowerBound]).write(to: file, atomically: true, encoding: .utf8)
+        let config = try Train.parse(["--config", file.path, "--out", "/tmp/x"]).resolvedConfig()
+        #expect(config.method == .dverge && config.adversarial == .pgd && config.architecture == .resnet20 && config.dataset == .cifar10)
+        #expect(config.from == "runs/plain-resnet20" && config.dvergeLayer == 5 && config.advEps == 8.0 / 255 && config.advSteps == 10)
+    }
+
     @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"))
     func baselinesTrainFromTheCommandLine() throws {
         let directory = try temporaryDirectory()
