@@ -108,7 +108,7 @@ public final class Trainer {
         guard metadata.spec == config.modelSpec, metadata.members == config.members else {
             throw EDLCMError("--from \(url.path): the checkpoint holds \(describe(metadata.members, metadata.spec)), this run needs \(describe(config.members, config.modelSpec))")
         }
-        let modelTensors = loaded.tensors.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
+        let modelTensors = ensembleTensors(of: loaded.tensors)
         do { try ensemble.loadState(modelTensors, source: "--from \(url.path)") } catch let error as TorchError { throw EDLCMError(error.message) }
         return InitialWeightsRecord(path: url.path, sha256: try sha256Hex(of: url), method: metadata.method, epoch: metadata.epoch)
     }
@@ -223,7 +223,7 @@ public final class Trainer {
             throw EDLCMError("\(path): the checkpoint holds \(metadata.members) × \(metadata.spec.architecture.rawValue), the settings ask for \(config.members) × \(config.architecture.rawValue)")
         }
         do {
-            let modelTensors = loaded.tensors.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
+            let modelTensors = ensembleTensors(of: loaded.tensors)
             try ensemble.loadState(modelTensors, source: path)
             let optimizerTensors = Dictionary(uniqueKeysWithValues: loaded.tensors.compactMap { key, value in
                 key.hasPrefix("optimizer.") ? (String(key.dropFirst("optimizer.".count)), value) : nil
