@@ -33,8 +33,18 @@ struct EDLCMCommand: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success || error is CleanExit { exit(withError: error) }
-            fail(message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)", code: code.rawValue)
+            fail(oneLine(message(for: error)), code: code.rawValue)
         }
+    }
+
+    /// The first line of an argument parser's message, with a bulleted list of valid values that
+    /// follows it (as for an enum option with six or more values) folded into that line.
+    static func oneLine(_ message: String) -> String {
+        let lines = message.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        guard let first = lines.first else { return message }
+        let rest = lines.dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !rest.isEmpty, rest.allSatisfy({ $0.hasPrefix("- ") }) else { return first }
+        return first + " " + rest.map { String($0.dropFirst(2)) }.joined(separator: ", ")
     }
 
     static func fail(_ message: String, code: Int32 = 1) -> Never {

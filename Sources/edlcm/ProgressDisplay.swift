@@ -34,8 +34,9 @@ final class ProgressDisplay {
         case let .epoch(metrics, epochs):
             if isTerminal { write("\r\u{1B}[2K") }
             let losses = metrics.losses.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ")
-            write(String(format: "epoch %d/%d  %@  train acc %.2f%%  test acc %.2f%%  lr %.4g  %.1f s  %.0f img/s\n",
-                         metrics.epoch, epochs, losses, metrics.trainAccuracy * 100, metrics.testAccuracy * 100,
+            let settings = (metrics.settings ?? [:]).sorted { $0.key < $1.key }.map { String(format: "  %@ %g", $0.key, $0.value) }.joined()
+            write(String(format: "epoch %d/%d  %@%@  train acc %.2f%%  test acc %.2f%%  lr %.4g  %.1f s  %.0f img/s\n",
+                         metrics.epoch, epochs, losses, settings, metrics.trainAccuracy * 100, metrics.testAccuracy * 100,
                          metrics.learningRate, metrics.seconds, metrics.imagesPerSecond))
         }
     }

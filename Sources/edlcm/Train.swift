@@ -30,8 +30,22 @@ func installStopHandlers() {
         }
     }
 }
+extension AdversarialTrainingMode: ExpressibleByArgument {}
 
 private let defaults = TrainingConfig()
+private let cifar = PaperDefaults(for: .cifar10)
+private let mnist = PaperDefaults(for: .mnist)
+private let fashion = PaperDefaults(for: .fashionMNIST)
+
+/// A number in its shortest form (%g): 0.1 rather than 0.09999999999999999.
+private func short(_ value: Double) -> String {
+    String(format: "%g", value)
+}
+
+/// "a for CIFAR-10/100 and Tiny ImageNet, b for MNIST and Fashion-MNIST": a default that differs per dataset.
+private func perDataset(_ value: (PaperDefaults) -> Double) -> String {
+    "\(short(value(cifar))) for CIFAR-10/100 and Tiny ImageNet, \(short(value(mnist))) for MNIST and Fashion-MNIST"
+}
 
 /// `edlcm train`: trains an ensemble and writes config.json, metrics.jsonl and checkpoint.safetensors.
 struct Train: ParsableCommand {
@@ -41,7 +55,8 @@ struct Train: ParsableCommand {
         Writes, in --out: config.json (every resolved setting, versions, dataset checksums, the command \
         line), metrics.jsonl (one line per epoch) and checkpoint.safetensors (weights, optimizer state, \
         epoch; written atomically after every epoch). Settings come from the defaults, then --config \
-        (JSON or YAML with the flag names as keys), then the flags.
+        (JSON or YAML with the flag names as keys), then the flags. The baseline methods (ADP, GAL, \
+        DVERGE, TRS, adversarial training), their formulas, defaults and sources: docs/baselines.md.
         """
     )
 
@@ -141,6 +156,63 @@ struct Train: ParsableCommand {
     @Flag(help: "Data-parallel training over processes started by torchrun or `edlcm launch` (reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); --batch-size is the global batch.")
     var distributed = false
 
+    @Option(help: "ADP: weight α of the ensemble entropy (default: \(defaults.adpAlpha)).")
+    var adpAlpha: Double?
+
+    @Option(help: "ADP: weight β of the log-determinant of the non-true-class predictions (default: \(defaults.adpBeta)).")
+    var adpBeta: Double?
+
+    @Option(help: "GAL: weight λ of the log-sum-exp of pairwise input-gradient cosines (default: \(defaults.galLambda)).")
+    var galLambda: Double?
+
+    @Option(help: "TRS: weight λ_a of the mean pairwise |cos| of input gradients (default: \(perDataset(\.trsLambdaA))).")
+    var trsLambdaA: Double?
+
+    @Option(help: "TRS: weight λ_b of the mean squared input-gradient norm (default: \(perDataset(\.trsLambdaB))).")
+    var trsLambdaB: Double?
+
+    @Option(help: "TRS: L∞ radius δ₀ of the smoothness search in the first epoch (default: \(perDataset(\.trsDeltaStart))).")
+    var trsDeltaStart: Double?
+
+    @Option(help: "TRS: radius δ_M that δ ramps towards, linearly per epoch (default: \(perDataset(\.trsDeltaEnd))).")
+    var trsDeltaEnd: Double?
+
+    @Option(help: "TRS: steps (of δ/3) of the smoothness search (default: \(defaults.trsSteps)).")
+    var trsSteps: Int?
+
+    @Option(help: "DVERGE: L∞ radius of the feature distillation (default: \(perDataset(\.dvergeEps))).")
+    var dvergeEps: Double?
+
+    @Option(help: "DVERGE: step of the distillation (default: \(short(cifar.dvergeStep / cifar.dvergeEps)) × --dverge-eps).")
+    var dvergeStep: Double?
+
+    @Option(help: "DVERGE: steps of the distillation (default: \(defaults.dvergeSteps)).")
+    var dvergeSteps: Int?
+
+    @Option(help: "DVERGE: distil at this block (0-based: 0...\(Architecture.cnn.featureLayerCount - 1) for cnn, 0...\(Architecture.resnet20.featureLayerCount - 1) for resnet20) in every epoch (default: a seeded random block per epoch).")
+    var dvergeLayer: Int?
+
+    @Option(help: "DVERGE: momentum of the distillation's L1-normalised gradient, 0 for plain signed steps (default: \(defaults.dvergeMomentum)).")
+    var dvergeMomentum: Double?
+
+    @Option(help: "Adversarial training on top of the method: none or pgd (PGD examples of the ensemble replace the batch) (default: \(defaults.adversarial.rawValue)).")
+    var adversarial: AdversarialTrainingMode?
+
+    @Option(help: "Adversarial training: L∞ radius ε (default: \(short(cifar.advEps * 255))/255 for CIFAR-10/100 and Tiny ImageNet, \(short(mnist.advEps)) for MNIST, \(short(fashion.advEps)) for Fashion-MNIST).")
+    var advEps: Double?
+
+    @Option(help: "Adversarial training: PGD step (default: ε/\(short(cifar.advEps / cifar.advStep)), ε/\(short(mnist.advEps / mnist.advStep)) for MNIST).")
+    var advStep: Double?
+
+    @Option(help: "Adversarial training: PGD steps (default: \(cifar.advSteps), \(mnist.advSteps) for MNIST).")
+    var advSteps: Int?
+
+    @Option(help: "Adversarial training: fraction of each batch replaced by adversarial examples (default: \(defaults.advFraction)).")
+    var advFraction: Double?
+
+    @Option(help: "Start from the weights (not the optimizer state) of this run folder or checkpoint.safetensors, same architecture and members (default: fresh weights).")
+    var from: String?
+
     @Option(help: "Run folder to write (created if missing; an existing run is never overwritten).")
     var out: String
 
@@ -180,6 +252,25 @@ struct Train: ParsableCommand {
         if let absoluteCosine { c.absoluteCosine = absoluteCosine }
         if let warmupEpochs { c.warmupEpochs = warmupEpochs }
         if let onNonfinite { c.onNonFinite = onNonfinite }
+        if let adpAlpha { c.adpAlpha = adpAlpha }
+        if let adpBeta { c.adpBeta = adpBeta }
+        if let galLambda { c.galLambda = galLambda }
+        if let trsLambdaA { c.trsLambdaA = trsLambdaA }
+        if let trsLambdaB { c.trsLambdaB = trsLambdaB }
+        if let trsDeltaStart { c.trsDeltaStart = trsDeltaStart }
+        if let trsDeltaEnd { c.trsDeltaEnd = trsDeltaEnd }
+        if let trsSteps { c.trsSteps = trsSteps }
+        if let dvergeEps { c.dvergeEps = dvergeEps }
+        if let dvergeStep { c.dvergeStep = dvergeStep }
+        if let dvergeSteps { c.dvergeSteps = dvergeSteps }
+        if let dvergeLayer { c.dvergeLayer = dvergeLayer }
+        if let dvergeMomentum { c.dvergeMomentum = dvergeMomentum }
+        if let adversarial { c.adversarial = adversarial }
+        if let advEps { c.advEps = advEps }
+        if let advStep { c.advStep = advStep }
+        if let advSteps { c.advSteps = advSteps }
+        if let advFraction { c.advFraction = advFraction }
+        if let from { c.from = from }
         try c.validate()
         return c
     }
@@ -208,7 +299,8 @@ struct Train: ParsableCommand {
         let members = accuracy.members.enumerated().map { "member\($0.offset) \(percent($0.element))" }.joined(separator: ", ")
         print("clean test accuracy on \(trainer.testLoader.count) images: ensemble \(percent(accuracy.ensemble)) (\(members))")
         if trainer.skippedBatches > 0 { print("skipped \(trainer.skippedBatches) batches with a non-finite loss or gradient") }
-        print("trained \(config.members) × \(config.architecture.rawValue) with \(config.method.rawValue) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; run folder: \(trainer.run.url.path)")
+        let method = config.method.rawValue + (config.adversarial == .pgd ? " and PGD adversarial training" : "")
+        print("trained \(config.members) × \(config.architecture.rawValue) with \(method) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; run folder: \(trainer.run.url.path)")
     }
 }
 

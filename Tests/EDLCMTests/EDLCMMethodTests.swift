@@ -22,7 +22,14 @@ final class SmoothClassifier: Classifier {
     var localParameters: [NamedTensor] { [("w1", w1), ("w2", w2)] }
 
     func callAsFunction(_ input: Tensor) -> Tensor {
-        linear(linear(input.flattened(startAxis: 1), weight: w1).tanh(), weight: w2).softplus() * 3
+        linear(features(input, at: 0).tanh(), weight: w2).softplus() * 3
+    }
+
+    var featureLayerCount: Int { 1 }
+
+    /// The hidden layer before its tanh.
+    func features(_ input: Tensor, at layer: Int) -> Tensor {
+        linear(input.flattened(startAxis: 1), weight: w1)
     }
 }
 
@@ -31,7 +38,7 @@ private func smoothBatch() -> (Tensor, Tensor) {
     return (Tensor.rand([6, 1, 4, 3], dtype: .float64), Tensor([Int64(0), 1, 2, 0, 1, 2]))
 }
 
-@Suite("EDLCM: finite-difference HVPs, regularisers and metrics")
+@Suite("EDLCM: finite-difference HVPs, regularisers and metrics", .exclusiveRandomGenerator)
 struct EDLCMMethodTests {
     @Test func finiteDifferenceMatchesExactHVPAndTightensWithH() {
         let ensemble = Ensemble(members: [SmoothClassifier(seed: 1), SmoothClassifier(seed: 2)])
@@ -204,7 +211,7 @@ struct EDLCMMethodTests {
     }
 }
 
-@Suite("EDLCM training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
+@Suite("EDLCM training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized, .exclusiveRandomGenerator)
 struct EDLCMTrainingTests {
     @Test func zeroWeightsTrainExactlyLikeThePlainEnsemble() throws {
         let plainFolder = try temporaryDirectory()

@@ -72,6 +72,34 @@ struct ModelTests {
         #expect(ensemble.namedParameters().last?.name == "member2.fc2.bias")
     }
 
+    @Test func smallCNNFeaturesAreItsBlocksBeforeTheirReLU() {
+        Runtime.seed(5)
+        let network = SmallCNN(spec: spec(.cnn))
+        let x = Tensor.rand([3, 1, 28, 28])
+        #expect(network.featureLayerCount == 3)
+        #expect((0..<3).map { network.features(x, at: $0).shape } == [[3, 32, 14, 14], [3, 64, 7, 7], [3, 128]])
+        // Each block's ReLU feeds the next, and fc2 of the last gives the logits.
+        assertClose(network.fc2(network.features(x, at: 2).relu()), network(x), rtol: 1e-6, atol: 1e-6)
+        assertClose(maxPool2d(network.conv2(network.features(x, at: 0).relu()), kernelSize: (2, 2)), network.features(x, at: 1), rtol: 1e-6, atol: 1e-6)
+        #expect(network.features(x, at: 1).min().item() < 0)
+    }
+
+    @Test func resNet20FeaturesAreTheStemAndEachBasicBlockBeforeTheirReLU() {
+        Runtime.seed(6)
+        let network = ResNet20(spec: spec(.resnet20, dataset: .cifar10))
+        network.eval()
+        let x = Tensor.rand([2, 3, 32, 32])
+        #expect(network.featureLayerCount == 10)
+        let shapes = (0..<10).map { network.features(x, at: $0).shape }
+        #expect(shapes == [[2, 16, 32, 32]] + Array(repeating: [2, 16, 32, 32], count: 3) + Array(repeating: [2, 32, 16, 16], count: 3)
+            + Array(repeating: [2, 64, 8, 8], count: 3))
+        for layer in 1..<10 {
+            assertClose(network.blocks[layer - 1].preActivation(network.features(x, at: layer - 1).relu()), network.features(x, at: layer), rtol: 1e-5, atol: 1e-5)
+        }
+        let pooled = adaptiveAvgPool2d(network.features(x, at: 9).relu(), outputSize: (1, 1)).flattened(startAxis: 1)
+        assertClose(network.linear(pooled), network(x), rtol: 1e-5, atol: 1e-5)
+    }
+
     @Test func specValidationNamesTheField() {
         var bad = spec(.cnn)
         bad.mean = [0.1, 0.2]
@@ -107,6 +135,16 @@ struct DataLoaderTests {
             let labels = batch.labels.scalars(as: Int.self)
             for (pixel, label) in zip(firstPixel, labels) { #expect(Int((pixel * 255).rounded()) / 4 % 2 == label) }
         }
+    }
+
+    @Test func pairedStreamsAreIndependentSeededShuffles() throws {
+        let loader = DataLoader(try tinySet(count: 50), batchSize: 10, seed: 9)
+        let order = { (epoch: Int, stream: UInt64) in loader.trainingBatches(epoch: epoch, stream: stream).map { $0.images.flattened(startAxis: 1).selected(alongAxis: 1, index: 0).scalars(as: Float.self) } }
+        #expect(order(2, 1) == order(2, 1))
+        #expect(order(2, 1) != order(2, 0))
+        #expect(order(2, 1) != order(3, 1))
+        #expect(order(2, 1).map(\.count) == order(2, 0).map(\.count))
+        #expect(Set(order(2, 1).flatMap { $0 }) == Set(order(2, 0).flatMap { $0 }))
     }
 
     @Test func shufflingIsSeededPerEpoch() throws {

@@ -74,3 +74,53 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComp
 
 /// Whether Debian's Fashion-MNIST is installed.
 public let fashionMNISTInstalled = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+/// A suite or test trait that runs it while holding one process-wide lock on libtorch's global
+/// random generator.
+///
+/// Tests that seed the generator and compare runs (training twice, resuming) see other tests'
+/// draws when they run in parallel; suites that seed or draw heavily take this lock so that they
+/// run one at a time. Applied to a suite, it holds the lock around the whole suite.
+public struct ExclusiveRandomGenerator: SuiteTrait, TestTrait, TestScoping {
+    public var isRecursive: Bool { false }
+
+    public func scopeProvider(for test: Test, testCase: Test.Case?) -> Self? {
+        testCase == nil ? self : nil
+    }
+
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        await generatorLock.acquire()
+        do {
+            try await function()
+        } catch {
+            await generatorLock.release()
+            throw error
+        }
+        await generatorLock.release()
+    }
+}
+
+extension Trait where Self == ExclusiveRandomGenerator {
+    /// Holds the lock on libtorch's global random generator while the suite or test runs.
+    public static var exclusiveRandomGenerator: Self { Self() }
+}
+
+/// A first-come, first-served lock for async code.
+private actor AsyncLock {
+    private var held = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        guard held else {
+            held = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { held = false } else { waiting.removeFirst().resume() }
+    }
+}
+
+private let generatorLock = AsyncLock()

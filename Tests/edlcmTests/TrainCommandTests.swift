@@ -22,6 +22,72 @@ struct TrainCommandTests {
         #expect(help.contains("Number of ensemble members, at least 2 (default: 3)."))
         #expect(help.contains("Base learning rate (default: 0.05)."))
         #expect(help.contains("fashion-mnist, mnist, cifar10, cifar100, tiny-imagenet"))
+        for flag in ["--adp-alpha", "--adp-beta", "--gal-lambda", "--trs-lambda-a", "--trs-lambda-b", "--trs-delta-start", "--trs-delta-end",
+                     "--trs-steps", "--dverge-eps", "--dverge-step", "--dverge-steps", "--dverge-layer", "--dverge-momentum", "--adversarial",
+                     "--adv-eps", "--adv-step", "--adv-steps", "--adv-fraction", "--from"] {
+            #expect(help.contains(flag), "help lacks \(flag)")
+        }
+        #expect(help.contains("baseline, edlcm, cure, adp, gal, dverge, trs"))
+        #expect(help.contains("ADP: weight α of the ensemble entropy (default: 2.0)."))
+        #expect(help.contains("TRS: weight λ_a of the mean pairwise |cos| of input gradients (default: 20 for CIFAR-10/100 and Tiny ImageNet, 10 for MNIST and Fashion-MNIST)."))
+        #expect(help.contains("Adversarial training: L∞ radius ε (default: 8/255 for CIFAR-10/100 and Tiny ImageNet, 0.3 for MNIST, 0.1 for Fashion-MNIST)."))
+        #expect(help.contains("Adversarial training: PGD step (default: ε/4, ε/30 for MNIST)."))
+    }
+
+    @Test func baselineFlagsSetTheirConfigKeys() throws {
+        let arguments = ["--method", "trs", "--adp-alpha", "1", "--adp-beta", "0.25", "--gal-lambda", "0.75", "--trs-lambda-a", "5",
+                         "--trs-lambda-b", "1.5", "--trs-delta-start", "0.02", "--trs-delta-end", "0.04", "--trs-steps", "3", "--dverge-eps", "0.05",
+                         "--dverge-step", "0.01", "--dverge-steps", "4", "--dverge-layer", "2", "--dverge-momentum", "0", "--adversarial", "pgd",
+                         "--adv-eps", "0.2", "--adv-step", "0.02", "--adv-steps", "7", "--adv-fraction", "0.5", "--from", "runs/plain", "--out", "/tmp/x"]
+        let config = try Train.parse(arguments).resolvedConfig()
+        let json = #"""
+        {"method": "trs", "adp-alpha": 1, "adp-beta": 0.25, "gal-lambda": 0.75, "trs-lambda-a": 5, "trs-lambda-b": 1.5,
+         "trs-delta-start": 0.02, "trs-delta-end": 0.04, "trs-steps": 3, "dverge-eps": 0.05, "dverge-step": 0.01, "dverge-steps": 4,
+         "dverge-layer": 2, "dverge-momentum": 0, "adversarial": "pgd", "adv-eps": 0.2, "adv-step": 0.02, "adv-steps": 7,
+         "adv-fraction": 0.5, "from": "runs/plain"}
+        """#
+        #expect(config == (try JSONDecoder().decode(TrainingConfig.self, from: Data(json.utf8))))
+        #expect(throws: EDLCMError("--dverge-layer must be in 0...2 for --arch cnn, got 5")) {
+            _ = try Train.parse(["--dverge-layer", "5", "--out", "/tmp/x"]).resolvedConfig()
+        }
+    }
+
+    @Test func theDocumentedBaselineConfigDecodes() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/baselines.md"), encoding: .utf8)
+        let start = try #require(text.range(of: "```yaml\n"))
+        let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("dverge.yaml")
+        try String(text[start.upperBound..<end.lowerBound]).write(to: file, atomically: true, encoding: .utf8)
+        let config = try Train.parse(["--config", file.path, "--out", "/tmp/x"]).resolvedConfig()
+        #expect(config.method == .dverge && config.adversarial == .pgd && config.architecture == .resnet20 && config.dataset == .cifar10)
+        #expect(config.from == "runs/plain-resnet20" && config.dvergeLayer == 5 && config.advEps == 8.0 / 255 && config.advSteps == 10)
+    }
+
+    @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"))
+    func baselinesTrainFromTheCommandLine() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let common = ["--members", "2", "--train-limit", "32", "--batch-size", "16", "--test-limit", "100", "--epochs", "1"]
+        let plain = directory.appendingPathComponent("plain")
+        var result = try runProcess(edlcmBinary, ["train"] + common + ["--out", plain.path])
+        #expect(result.status == 0, "\(result.output)")
+        let runs: [(String, [String], String)] = [
+            ("dverge", ["--method", "dverge", "--from", plain.path, "--dverge-steps", "2"], "dverge_layer"),
+            ("trs-at", ["--method", "trs", "--adversarial", "pgd", "--trs-steps", "1", "--adv-steps", "1"], "trs_delta"),
+        ]
+        for (name, arguments, setting) in runs {
+            let out = directory.appendingPathComponent(name)
+            result = try runProcess(edlcmBinary, ["train"] + common + arguments + ["--out", out.path])
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains("trained 2 × cnn with "), "\(result.output)")
+            let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            #expect(metrics.contains("\"\(setting)\""), "\(metrics)")
+            let record = try String(contentsOf: out.appendingPathComponent("config.json"), encoding: .utf8)
+            #expect(record.contains("\"dverge-eps\" : 0.35") && record.contains("\"trs-lambda-a\" : 10"), "\(record)")
+        }
+        #expect(try String(contentsOf: directory.appendingPathComponent("dverge/config.json"), encoding: .utf8).contains("\"initial_weights\""))
     }
 
     @Test func flagsOverrideTheConfigFile() throws {
@@ -64,7 +130,7 @@ struct TrainCommandTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cases: [([String], String)] = [
             (["train", "--members", "1", "--out", directory.path], "edlcm: error: --members must be at least 2 (an ensemble), got 1\n"),
-            (["train", "--method", "magic", "--out", directory.path], "edlcm: error: The value 'magic' is invalid for '--method <method>'. Please provide one of 'baseline', 'edlcm' or 'cure'.\n"),
+            (["train", "--method", "magic", "--out", directory.path], "edlcm: error: The value 'magic' is invalid for '--method <method>'. Please provide one of the following: baseline, edlcm, cure, adp, gal, dverge, trs\n"),
             (["train", "--dataset", "cifar10", "--out", directory.path], "edlcm: error: --dataset cifar10 needs --data-dir (the folder holding its files)\n"),
             (["train", "--lr", "fast", "--out", directory.path], "edlcm: error: The value 'fast' is invalid for '--lr <lr>'\n"),
         ]

@@ -4,7 +4,17 @@ import Torch
 public struct Batch {
     public let images: Tensor
     public let labels: Tensor
+    /// A second batch of the same size from an independently shuffled pass over the training set,
+    /// for objectives that pair every image with another one (DVERGE's distillation targets);
+    /// nil unless the objective asks for it (``EnsembleObjective/needsPairedImages``).
+    public let pairedImages: Tensor?
     public var count: Int { images.shape[0] }
+
+    public init(images: Tensor, labels: Tensor, pairedImages: Tensor? = nil) {
+        self.images = images
+        self.labels = labels
+        self.pairedImages = pairedImages
+    }
 }
 
 /// Serves an ``ImageSet`` as tensors: seeded shuffling, batching and augmentation.
@@ -36,15 +46,22 @@ public struct DataLoader {
         dropLast ? count / batchSize : (count + batchSize - 1) / batchSize
     }
 
-    /// The generator for one epoch's shuffling and augmentation.
-    static func generator(seed: UInt64, epoch: Int) -> SeededGenerator {
-        var mixed = seed ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1))
+    /// The generator for one epoch's shuffling and augmentation; stream 0 is the training order,
+    /// other streams are independent passes (stream 1: DVERGE's distillation targets).
+    static func generator(seed: UInt64, epoch: Int, stream: UInt64 = 0) -> SeededGenerator {
+        var mixed = seed ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1)) ^ (0xD1B5_4A32_D192_ED03 &* stream)
         return SeededGenerator(seed: SeededGenerator.splitMix64(&mixed))
     }
 
     /// One epoch of shuffled (and, if enabled, augmented) batches.
-    public func trainingBatches(epoch: Int, dropLast: Bool = true) -> [Batch] {
-        var generator = Self.generator(seed: seed, epoch: epoch)
+    ///
+    /// - Parameters:
+    ///   - epoch: the 0-based epoch, which seeds the order together with the loader's seed.
+    ///   - dropLast: leave out the last, smaller batch.
+    ///   - stream: 0 for the training order; another value gives an independent shuffle of the
+    ///     same examples (same batch sizes), seeded by (seed, epoch, stream).
+    public func trainingBatches(epoch: Int, dropLast: Bool = true, stream: UInt64 = 0) -> [Batch] {
+        var generator = Self.generator(seed: seed, epoch: epoch, stream: stream)
         let order = shuffledIndices(count: count, using: &generator)
         return (0..<batchCount(dropLast: dropLast)).map { index in
             let slice = Array(order[(index * batchSize)..<Swift.min((index + 1) * batchSize, count)])

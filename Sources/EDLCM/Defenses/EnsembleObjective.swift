@@ -1,3 +1,4 @@
+import Foundation
 import Torch
 
 /// One named term of a training loss: its unweighted value and its weight in the total.
@@ -20,7 +21,8 @@ public struct LossTerm {
 public struct ObjectiveOutput {
     /// The terms; the total is Σ weight·value.
     public let terms: [LossTerm]
-    /// Each member's logits on the clean batch, for the training accuracy.
+    /// Each member's logits on the batch it was given, for the training accuracy (under
+    /// adversarial training that batch is the adversarial one).
     public let memberLogits: [Tensor]
 
     public init(terms: [LossTerm], memberLogits: [Tensor]) {
@@ -63,6 +65,20 @@ public struct TrainingContext: Sendable {
 public protocol EnsembleObjective {
     /// Computes the loss terms on one batch; the ensemble is in training mode.
     func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput
+
+    /// Whether every batch must carry ``Batch/pairedImages`` (an independently shuffled second
+    /// batch). False unless the objective says otherwise.
+    var needsPairedImages: Bool { get }
+
+    /// The settings the objective derives for one epoch (DVERGE's feature layer, TRS's radius),
+    /// recorded with the epoch's metrics. Empty unless the objective has any.
+    func epochSettings(epoch: Int, totalEpochs: Int, ensemble: Ensemble) -> [String: Double]
+}
+
+extension EnsembleObjective {
+    public var needsPairedImages: Bool { false }
+
+    public func epochSettings(epoch: Int, totalEpochs: Int, ensemble: Ensemble) -> [String: Double] { [:] }
 }
 
 /// The plain ensemble: Σₘ CE(zₘ, y), each member trained independently on the same batches.
@@ -77,6 +93,16 @@ public struct BaselineObjective: EnsembleObjective {
 
 /// Σₘ mean-over-batch CE(zₘ, y).
 func memberCrossEntropySum(_ logits: [Tensor], _ labels: Tensor) -> Tensor {
-    let losses = logits.map { crossEntropy(logits: $0, labels: labels) }
-    return losses.dropFirst().reduce(losses[0], +)
+    sumOfTensors(logits.map { crossEntropy(logits: $0, labels: labels) })
+}
+
+/// The sum of one or more tensors of the same shape.
+func sumOfTensors(_ tensors: [Tensor]) -> Tensor {
+    precondition(!tensors.isEmpty, "sumOfTensors: no tensors")
+    return tensors.dropFirst().reduce(tensors[0], +)
+}
+
+/// log((1/M) Σₘ softmax(zₘ)): the log of the members' averaged probabilities, [B, K].
+func averagedLogProbabilities(_ logits: [Tensor]) -> Tensor {
+    Tensor.stack(logits.map { $0.logSoftmax(alongAxis: 1) }, alongAxis: 0).logSumExp(alongAxes: [0]) - Foundation.log(Double(logits.count))
 }

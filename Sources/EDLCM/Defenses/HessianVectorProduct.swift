@@ -53,9 +53,7 @@ public struct HessianProbe {
     public init(ensemble: Ensemble, images: Tensor, labels: Tensor, h: Double, direction: ProbeDirection,
                 sharing: ProbeSharing, createGraph: Bool, needProducts: Bool = true) {
         let x = images.detached().requiringGrad()
-        let logits = ensemble.memberLogits(x)
-        let losses = logits.map { crossEntropy(logits: $0, labels: labels, reduction: .sum) }
-        let gradients = losses.map { grad(of: $0, withRespectTo: x, retainGraph: true, createGraph: createGraph) }
+        let (logits, gradients) = Self.inputGradients(of: ensemble.members, at: x, labels: labels, createGraph: createGraph)
         self.logits = logits
         self.gradients = gradients
         guard needProducts else {
@@ -107,6 +105,24 @@ public struct HessianProbe {
         }
     }
 
+    /// Each member's logits and per-example input gradient gₘ = ∇ₓℓₘ of its summed cross-entropy
+    /// ℓₘ = Σ_b CE(zₘ(x_b), y_b), so that every example's gradient is its own, whatever the batch size.
+    ///
+    /// - Parameters:
+    ///   - members: the networks (their training mode is left as it is).
+    ///   - input: the batch, already requiring gradients (the gradients are taken with respect to
+    ///     this very tensor, so a caller can differentiate through them with respect to it).
+    ///   - labels: int64 labels.
+    ///   - createGraph: keep the gradients differentiable (double backpropagation).
+    public static func inputGradients(of members: [any Classifier], at input: Tensor, labels: Tensor,
+                                      createGraph: Bool) -> (logits: [Tensor], gradients: [Tensor]) {
+        let logits = members.map { $0(input) }
+        let gradients = logits.map {
+            grad(of: crossEntropy(logits: $0, labels: labels, reduction: .sum), withRespectTo: input, retainGraph: true, createGraph: createGraph)
+        }
+        return (logits, gradients)
+    }
+
     /// Scales each example to unit L2 norm (examples that are all zero stay zero).
     static func unitPerExample(_ t: Tensor) -> Tensor {
         let norms = t.flattened(startAxis: 1).norm(p: 2, alongAxes: [1], keepingDims: true).clamped(min: 1e-12)
@@ -114,9 +130,14 @@ public struct HessianProbe {
     }
 }
 
+/// Each example's cos(aᵢ, bᵢ), each flattened per example: a [B] tensor.
+func exampleCosines(_ a: Tensor, _ b: Tensor) -> Tensor {
+    cosineSimilarity(a.flattened(startAxis: 1), b.flattened(startAxis: 1), alongAxis: 1, eps: 1e-12)
+}
+
 /// The mean over examples of cos(aᵢ, bᵢ), each flattened per example.
 func meanCosine(_ a: Tensor, _ b: Tensor, absolute: Bool = false) -> Tensor {
-    let cosines = cosineSimilarity(a.flattened(startAxis: 1), b.flattened(startAxis: 1), alongAxis: 1, eps: 1e-12)
+    let cosines = exampleCosines(a, b)
     return (absolute ? cosines.abs() : cosines).mean()
 }
 

@@ -8,6 +8,15 @@ public enum Architecture: String, Codable, CaseIterable, Sendable {
     /// The CIFAR ResNet-20 of He et al. (2016): three stages of three basic blocks with 16/32/64
     /// channels and parameter-free (option A) shortcuts, ≈0.27 M parameters.
     case resnet20
+
+    /// The number of feature points ``Classifier/features(_:at:)`` offers: 3 for the CNN (its
+    /// two convolution blocks and fc1), 10 for ResNet-20 (the stem and its nine basic blocks).
+    public var featureLayerCount: Int {
+        switch self {
+        case .cnn: 3
+        case .resnet20: 10
+        }
+    }
 }
 
 /// Everything needed to rebuild a member network: stored in checkpoints so that evaluation needs no flags.
@@ -66,6 +75,17 @@ public struct ModelSpec: Codable, Equatable, Sendable {
 public protocol Classifier: Layer {
     /// What the network was built from.
     var spec: ModelSpec { get }
+
+    /// How many feature points ``features(_:at:)`` offers (the network's blocks, in order).
+    var featureLayerCount: Int { get }
+
+    /// The activations at the end of block `layer`, before the block's final ReLU (DVERGE's
+    /// `before_relu=True` features), computed exactly as ``callAsFunction(_:)`` computes them.
+    ///
+    /// - Parameters:
+    ///   - input: images in [0, 1] pixel space.
+    ///   - layer: a block index in `0..<featureLayerCount`.
+    func features(_ input: Tensor, at layer: Int) -> Tensor
 }
 
 /// Subtracts the per-channel mean and divides by the standard deviation: (x − μ) / σ.

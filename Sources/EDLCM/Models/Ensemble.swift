@@ -40,8 +40,7 @@ public final class Ensemble: Layer {
     public func combine(_ logits: [Tensor]) -> Tensor {
         switch output {
         case .averagedProbabilities:
-            let logProbabilities = Tensor.stack(logits.map { $0.logSoftmax(alongAxis: 1) }, alongAxis: 0)
-            return logProbabilities.logSumExp(alongAxes: [0]) - Foundation.log(Double(logits.count))
+            return averagedLogProbabilities(logits)
         case .averagedLogits:
             return Tensor.stack(logits, alongAxis: 0).mean(alongAxis: 0)
         }

@@ -14,6 +14,8 @@ public final class ResNet20: Classifier {
     let conv1: Conv2d
     let bn1: BatchNorm2d
     let stages: [Sequential]
+    /// The nine basic blocks in order (the same modules as in `stages`).
+    let blocks: [BasicBlock]
     let linear: Linear
     let normalization: Normalization
     public var isTraining = true
@@ -25,14 +27,15 @@ public final class ResNet20: Classifier {
         conv1 = Conv2d(inChannels: spec.channels, outChannels: widths[0], kernelSize: 3, padding: 1, bias: false)
         bn1 = BatchNorm2d(channels: widths[0])
         var inChannels = widths[0]
-        stages = widths.enumerated().map { index, channels in
-            let blocks: [any Layer] = (0..<3).map { block in
+        let stageBlocks = widths.enumerated().map { index, channels in
+            (0..<3).map { block in
                 let stride = (index > 0 && block == 0) ? 2 : 1
                 defer { inChannels = channels }
                 return BasicBlock(inChannels: inChannels, outChannels: channels, stride: stride)
             }
-            return Sequential(blocks)
         }
+        blocks = stageBlocks.flatMap { $0 }
+        stages = stageBlocks.map { Sequential($0) }
         linear = Linear(inputCount: widths[2], outputCount: spec.classCount)
         normalization = Normalization(mean: spec.mean, std: spec.std)
         kaimingNormal(conv1.weight)
@@ -48,6 +51,19 @@ public final class ResNet20: Classifier {
         for stage in stages { x = stage(x) }
         x = adaptiveAvgPool2d(x, outputSize: (1, 1)).flattened(startAxis: 1)
         return linear(x)
+    }
+
+    public var featureLayerCount: Int { Architecture.resnet20.featureLayerCount }
+
+    /// Block 0: the stem (conv1, bn1); blocks 1…9: the basic blocks in order (stage 1 first); each
+    /// before its final ReLU, as DVERGE's `get_features(before_relu=True)` returns them.
+    public func features(_ input: Tensor, at layer: Int) -> Tensor {
+        precondition((0..<featureLayerCount).contains(layer), "ResNet20.features: layer \(layer) is not in 0..<\(featureLayerCount)")
+        var x = bn1(conv1(normalization(input)))
+        guard layer > 0 else { return x }
+        x = x.relu()
+        for block in blocks[0..<(layer - 1)] { x = block(x) }
+        return blocks[layer - 1].preActivation(x)
     }
 }
 
@@ -77,6 +93,11 @@ final class BasicBlock: Layer {
     }
 
     func callAsFunction(_ input: Tensor) -> Tensor {
+        preActivation(input).relu()
+    }
+
+    /// The block's output before its final ReLU: the residual branch plus the shortcut.
+    func preActivation(_ input: Tensor) -> Tensor {
         let out = bn2(conv2(bn1(conv1(input)).relu()))
         var shortcut = input
         if stride != 1 || padChannels != 0 {
@@ -85,7 +106,7 @@ final class BasicBlock: Layer {
                 .sliced(alongAxis: 3, from: 0, to: Int.max, step: stride)
                 .padded([0, 0, 0, 0, padChannels, padChannels])
         }
-        return (out + shortcut).relu()
+        return out + shortcut
     }
 }
 

@@ -33,4 +33,18 @@ public final class SmallCNN: Classifier {
         x = fc1(x.flattened(startAxis: 1)).relu()
         return fc2(x)
     }
+
+    public var featureLayerCount: Int { Architecture.cnn.featureLayerCount }
+
+    /// Block 0: conv1 and max-pooling; block 1: conv2 and max-pooling; block 2: fc1; each before its
+    /// ReLU. (ReLU and max-pooling commute exactly, so ReLU of a convolution block's features is the
+    /// block's output in ``callAsFunction(_:)``.)
+    public func features(_ input: Tensor, at layer: Int) -> Tensor {
+        precondition((0..<featureLayerCount).contains(layer), "SmallCNN.features: layer \(layer) is not in 0..<\(featureLayerCount)")
+        var x = maxPool2d(conv1(normalization(input)), kernelSize: (2, 2))
+        if layer == 0 { return x }
+        x = maxPool2d(conv2(x.relu()), kernelSize: (2, 2))
+        if layer == 1 { return x }
+        return fc1(x.relu().flattened(startAxis: 1))
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// The string metadata a checkpoint carries so that `evaluate` can rebuild the model without flags.
 public struct CheckpointMetadata: Equatable, Sendable {
@@ -67,4 +68,10 @@ public struct CheckpointMetadata: Equatable, Sendable {
         config = try decode(TrainingConfig.self, "edlcm.config")
         progress = metadata["edlcm.epoch_progress"] == nil ? nil : try decode(EpochProgress.self, "edlcm.epoch_progress")
     }
+}
+
+/// The ensemble's own tensors in a checkpoint: everything except the optimizer state
+/// (`optimizer.…`) and the random-generator state (`rng.…`).
+func ensembleTensors(of checkpoint: [String: Tensor]) -> [String: Tensor] {
+    checkpoint.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
 }

@@ -12,11 +12,22 @@ public struct RunRecord: Codable, Equatable, Sendable {
     public var commands: [[String]]
     public var created: String
     public var dataset: DatasetRecord
+    /// The checkpoint whose weights started the run (`--from`), if any.
+    public var initialWeights: InitialWeightsRecord?
 
     enum CodingKeys: String, CodingKey {
         case config, model, threads, commands, created, dataset
-        case edlcmVersion = "edlcm_version", libtorchVersion = "libtorch_version"
+        case edlcmVersion = "edlcm_version", libtorchVersion = "libtorch_version", initialWeights = "initial_weights"
     }
+}
+
+/// The checkpoint a run started from: where it was, its SHA-256, and what it held.
+public struct InitialWeightsRecord: Codable, Equatable, Sendable {
+    public var path: String
+    public var sha256: String
+    /// The method that trained it and the epochs it had completed.
+    public var method: TrainingMethod
+    public var epoch: Int
 }
 
 /// The data a run read: where, how many examples, and the files with their SHA-256.
@@ -53,9 +64,12 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var memberTestAccuracy: [Double]
     public var seconds: Double
     public var imagesPerSecond: Double
+    /// What the objective chose for this epoch (DVERGE's `dverge_layer`, TRS's `trs_delta`); nil
+    /// when it chooses nothing.
+    public var settings: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
-        case epoch, losses, weights, seconds
+        case epoch, losses, weights, seconds, settings
         case learningRate = "lr", trainAccuracy = "train_accuracy", testAccuracy = "test_accuracy"
         case memberTestAccuracy = "member_test_accuracy", imagesPerSecond = "images_per_second"
     }

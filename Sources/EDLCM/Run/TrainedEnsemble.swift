@@ -19,7 +19,7 @@ public struct TrainedEnsemble {
         do { loaded = try Checkpoint.load(from: run.checkpointURL) } catch let error as TorchError { throw EDLCMError(error.message) }
         metadata = try CheckpointMetadata(decoding: loaded.metadata, source: path)
         ensemble = Ensemble(spec: metadata.spec, count: metadata.members, output: metadata.output)
-        let modelTensors = loaded.tensors.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
+        let modelTensors = ensembleTensors(of: loaded.tensors)
         do { try ensemble.loadState(modelTensors, source: path) } catch let error as TorchError { throw EDLCMError(error.message) }
         ensemble.eval()
     }

@@ -39,19 +39,23 @@ public final class Trainer {
 
     /// Sets up a new run, or resumes the one in `run` when `resume` is true.
     ///
+    /// A new run with `from` set starts from that checkpoint's weights (not its optimizer state);
+    /// a resumed run continues from its own checkpoint and ignores `from`.
+    ///
     /// - Parameters:
-    ///   - config: validated settings.
+    ///   - config: the settings; the trainer keeps (and records) them ``TrainingConfig/resolved``.
     ///   - output: the run folder.
     ///   - resume: continue the run in `output` from its checkpoint.
     ///   - command: the command line, recorded in `config.json`.
     ///   - distributed: the process group for data-parallel training: each rank trains on its
     ///     shard of every global batch and gradients are averaged; rank 0 writes the run folder.
     ///   - objective: a custom loss instead of the one `config.method` names (an extension point).
-    /// - Throws: ``EDLCMError`` for unreadable data, a folder that already holds a run (without
-    ///   `resume`), or a checkpoint that does not match the settings.
+    /// - Throws: ``EDLCMError`` for invalid settings, unreadable data, a folder that already holds a
+    ///   run (without `resume`), or a checkpoint (the run's or `from`'s) that does not match the settings.
     public init(config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
                 objective: (any EnsembleObjective)? = nil) throws {
         try config.validate()
+        let config = config.resolved
         if let distributed, config.batchSize % distributed.size != 0 {
             throw EDLCMError("--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)")
         }
@@ -85,7 +89,11 @@ public final class Trainer {
             guard record.config.resumable(as: config) else {
                 throw EDLCMError("--resume: the settings differ from the run in \(output.path) (only --epochs and --threads may change)")
             }
-            if FileManager.default.fileExists(atPath: run.checkpointURL.path) { try loadCheckpoint() }
+            if FileManager.default.fileExists(atPath: run.checkpointURL.path) {
+                try loadCheckpoint()
+            } else if let from = config.from {
+                _ = try Self.loadInitialWeights(from: from, into: ensemble, config: config)
+            }
             if isWriter {
                 try run.truncateMetrics(toEpoch: completedEpochs)
                 record.config = config
@@ -96,13 +104,42 @@ public final class Trainer {
         } else if let distributed, distributed.rank != 0 {
             run = RunDirectory(url: output)
         } else {
+            var initialWeights: InitialWeightsRecord?
+            if let from = config.from { initialWeights = try Self.loadInitialWeights(from: from, into: ensemble, config: config) }
             run = try RunDirectory.create(output)
             let record = RunRecord(
                 config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
                 threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
-                dataset: try DatasetRecord(name: config.dataset, directory: directory, trainCount: trainSet.count, testCount: testSet.count))
+                dataset: try DatasetRecord(name: config.dataset, directory: directory, trainCount: trainSet.count, testCount: testSet.count),
+                initialWeights: initialWeights)
             try run.writeRecord(record)
         }
+    }
+
+    /// Copies the weights of the checkpoint at `path` (a run folder or its checkpoint.safetensors)
+    /// into `ensemble`; its optimizer state and generator state are not used.
+    ///
+    /// - Throws: ``EDLCMError`` naming the file when it is missing, unreadable, not an EDLCM
+    ///   checkpoint, or holds another architecture or member count than `config` asks for.
+    static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws -> InitialWeightsRecord {
+        var url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            url = RunDirectory(url: url).checkpointURL
+        }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw EDLCMError("--from \(url.path): no such checkpoint") }
+        let loaded: (tensors: [String: Tensor], metadata: [String: String])
+        do { loaded = try Checkpoint.load(from: url) } catch let error as TorchError { throw EDLCMError("--from \(error.message)") }
+        let metadata = try CheckpointMetadata(decoding: loaded.metadata, source: "--from \(url.path)")
+        func describe(_ members: Int, _ spec: ModelSpec) -> String {
+            "\(members) × \(spec.architecture.rawValue) (width \(spec.widthMultiplier), \(spec.channels)×\(spec.height)×\(spec.width) inputs, \(spec.classCount) classes)"
+        }
+        guard metadata.spec == config.modelSpec, metadata.members == config.members else {
+            throw EDLCMError("--from \(url.path): the checkpoint holds \(describe(metadata.members, metadata.spec)), this run needs \(describe(config.members, config.modelSpec))")
+        }
+        let modelTensors = ensembleTensors(of: loaded.tensors)
+        do { try ensemble.loadState(modelTensors, source: "--from \(url.path)") } catch let error as TorchError { throw EDLCMError(error.message) }
+        return InitialWeightsRecord(path: url.path, sha256: try sha256Hex(of: url), method: metadata.method, epoch: metadata.epoch)
     }
 
     static func makeOptimizer(_ config: TrainingConfig, parameters: [Tensor]) -> any Optimizer {
@@ -113,10 +150,19 @@ public final class Trainer {
         }
     }
 
+    /// The method's objective, wrapped in adversarial training when the settings ask for it.
     static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
-        switch config.method {
+        let objective: any EnsembleObjective = switch config.method {
         case .baseline: BaselineObjective()
         case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions)
+        case .adp: ADPObjective(options: config.adpOptions)
+        case .gal: GALObjective(lambda: config.galLambda)
+        case .dverge: DVERGEObjective(options: config.dvergeOptions)
+        case .trs: TRSObjective(options: config.trsOptions)
+        }
+        switch config.adversarial {
+        case .disabled: return objective
+        case .pgd: return AdversarialTraining(wrapping: objective, options: config.adversarialOptions)
         }
     }
 
@@ -156,7 +202,12 @@ public final class Trainer {
         let learningRate = config.learningRateSchedule.learningRate(base: config.learningRate, epoch: epoch)
         optimizer.learningRate = learningRate
         ensemble.train()
-        let batches = trainLoader.trainingBatches(epoch: epoch)
+        var batches = trainLoader.trainingBatches(epoch: epoch)
+        if objective.needsPairedImages {
+            let paired = trainLoader.trainingBatches(epoch: epoch, stream: 1)
+            batches = zip(batches, paired).map { Batch(images: $0.images, labels: $0.labels, pairedImages: $1.images) }
+        }
+        let settings = objective.epochSettings(epoch: epoch, totalEpochs: config.epochs, ensemble: ensemble)
         var state = partial ?? EpochProgress()
         let resumedSeconds = state.seconds
         let start = Date()
@@ -217,7 +268,8 @@ public final class Trainer {
         return EpochMetrics(epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: state.weights,
                             trainAccuracy: state.correct / Double(max(state.seen, 1)), testAccuracy: accuracy.ensemble,
                             memberTestAccuracy: accuracy.members, seconds: resumedSeconds + Date().timeIntervalSince(start),
-                            imagesPerSecond: Double(state.seen) / Swift.max(trainSeconds, 1e-9))
+                            imagesPerSecond: Double(state.seen) / Swift.max(trainSeconds, 1e-9),
+                            settings: settings.isEmpty ? nil : settings)
     }
 
     /// This rank's rows of a global batch (all of it without distribution).
@@ -225,7 +277,7 @@ public final class Trainer {
         guard let distributed else { return batch }
         let size = batch.count / distributed.size
         let range = (distributed.rank * size)..<((distributed.rank + 1) * size)
-        return Batch(images: batch.images[range], labels: batch.labels[range])
+        return Batch(images: batch.images[range], labels: batch.labels[range], pairedImages: batch.pairedImages?[range])
     }
 
     /// Whether every accumulated gradient is finite (one reduction per parameter, one sync).
@@ -283,7 +335,7 @@ public final class Trainer {
             throw EDLCMError("\(path): the checkpoint holds \(metadata.members) × \(metadata.spec.architecture.rawValue), the settings ask for \(config.members) × \(config.architecture.rawValue)")
         }
         do {
-            let modelTensors = loaded.tensors.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
+            let modelTensors = ensembleTensors(of: loaded.tensors)
             try ensemble.loadState(modelTensors, source: path)
             let optimizerTensors = Dictionary(uniqueKeysWithValues: loaded.tensors.compactMap { key, value in
                 key.hasPrefix("optimizer.") ? (String(key.dropFirst("optimizer.".count)), value) : nil
@@ -300,9 +352,9 @@ public final class Trainer {
 
 extension TrainingConfig {
     /// Whether a run made with these settings can be resumed with `other` (only the epoch count
-    /// and the thread count may change).
+    /// and the thread count may change; settings are compared as resolved for the dataset).
     func resumable(as other: TrainingConfig) -> Bool {
-        var a = self, b = other
+        var a = resolved, b = other.resolved
         a.epochs = 0; b.epochs = 0
         a.threads = nil; b.threads = nil
         a.onNonFinite = .stop; b.onNonFinite = .stop

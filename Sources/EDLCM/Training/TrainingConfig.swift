@@ -9,6 +9,14 @@ public enum TrainingMethod: String, Codable, CaseIterable, Sendable {
     case edlcm
     /// CURE (Moosavi-Dezfooli et al. 2019): curvature regularisation only, each member on its own.
     case cure
+    /// ADP (Pang et al., ICML 2019): ensemble entropy and the log-determinant of non-true predictions.
+    case adp
+    /// GAL (Kariyappa and Qureshi 2019): log-sum-exp of the members' pairwise input-gradient cosines.
+    case gal
+    /// DVERGE (Yang et al., NeurIPS 2020): cross-member training on distilled non-robust features.
+    case dverge
+    /// TRS (Yang et al., NeurIPS 2021): |cos| of input gradients and gradient norms near the data.
+    case trs
 }
 
 /// What training does when a loss or gradient is NaN or infinite, chosen with `--on-nonfinite`.
@@ -84,6 +92,42 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// What to do on a NaN or infinite loss or gradient.
     public var onNonFinite: NonFinitePolicy = .stop
 
+    // The baselines (see docs/baselines.md). A nil setting takes its paper's value for the dataset
+    // (``PaperDefaults``); the trainer records the resolved values (``resolved``).
+    /// ADP α: weight of the ensemble entropy.
+    public var adpAlpha: Double = 2
+    /// ADP β: weight of the log-determinant.
+    public var adpBeta: Double = 0.5
+    /// GAL λ: weight of the gradient coherence.
+    public var galLambda: Double = 0.5
+    /// TRS λ_a: weight of the gradient similarity.
+    public var trsLambdaA: Double?
+    /// TRS λ_b: weight of the smoothness.
+    public var trsLambdaB: Double?
+    /// TRS δ₀ and δ_M: the smoothness search radius at the start and (towards) the end.
+    public var trsDeltaStart: Double?
+    public var trsDeltaEnd: Double?
+    /// TRS: steps of the smoothness search.
+    public var trsSteps: Int = 6
+    /// DVERGE: distillation radius ε and step (nil: the paper's step scaled by ε / the paper's ε).
+    public var dvergeEps: Double?
+    public var dvergeStep: Double?
+    public var dvergeSteps: Int = 10
+    /// DVERGE: a fixed feature layer (0-based block); nil draws one per epoch from (seed, epoch).
+    public var dvergeLayer: Int?
+    /// DVERGE: momentum of the distillation search (0: plain signed steps).
+    public var dvergeMomentum: Double = 1
+    /// Adversarial training on top of the method.
+    public var adversarial: AdversarialTrainingMode = .disabled
+    /// Adversarial training: ε, step (nil: the paper's step scaled by ε / the paper's ε), steps.
+    public var advEps: Double?
+    public var advStep: Double?
+    public var advSteps: Int?
+    /// Adversarial training: the fraction of each batch replaced by adversarial examples.
+    public var advFraction: Double = 1
+    /// A run folder (or its checkpoint.safetensors) whose weights start this run.
+    public var from: String?
+
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -93,6 +137,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case trainLimit = "train-limit", testLimit = "test-limit", augment, threads
         case alpha, beta, gradAlpha = "grad-alpha", h, direction, probe, absoluteCosine = "absolute-cosine", warmupEpochs = "warmup-epochs"
         case onNonFinite = "on-nonfinite"
+        case adpAlpha = "adp-alpha", adpBeta = "adp-beta", galLambda = "gal-lambda"
+        case trsLambdaA = "trs-lambda-a", trsLambdaB = "trs-lambda-b", trsDeltaStart = "trs-delta-start", trsDeltaEnd = "trs-delta-end", trsSteps = "trs-steps"
+        case dvergeEps = "dverge-eps", dvergeStep = "dverge-step", dvergeSteps = "dverge-steps", dvergeLayer = "dverge-layer", dvergeMomentum = "dverge-momentum"
+        case adversarial, advEps = "adv-eps", advStep = "adv-step", advSteps = "adv-steps", advFraction = "adv-fraction", from
     }
 
     /// Decodes the keys present and keeps the defaults for the others; an unknown key is an error.
@@ -130,6 +178,25 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         d.absoluteCosine = try c.decodeIfPresent(Bool.self, forKey: .absoluteCosine) ?? d.absoluteCosine
         d.warmupEpochs = try c.decodeIfPresent(Double.self, forKey: .warmupEpochs) ?? d.warmupEpochs
         d.onNonFinite = try c.decodeIfPresent(NonFinitePolicy.self, forKey: .onNonFinite) ?? d.onNonFinite
+        d.adpAlpha = try c.decodeIfPresent(Double.self, forKey: .adpAlpha) ?? d.adpAlpha
+        d.adpBeta = try c.decodeIfPresent(Double.self, forKey: .adpBeta) ?? d.adpBeta
+        d.galLambda = try c.decodeIfPresent(Double.self, forKey: .galLambda) ?? d.galLambda
+        d.trsLambdaA = try c.decodeIfPresent(Double.self, forKey: .trsLambdaA)
+        d.trsLambdaB = try c.decodeIfPresent(Double.self, forKey: .trsLambdaB)
+        d.trsDeltaStart = try c.decodeIfPresent(Double.self, forKey: .trsDeltaStart)
+        d.trsDeltaEnd = try c.decodeIfPresent(Double.self, forKey: .trsDeltaEnd)
+        d.trsSteps = try c.decodeIfPresent(Int.self, forKey: .trsSteps) ?? d.trsSteps
+        d.dvergeEps = try c.decodeIfPresent(Double.self, forKey: .dvergeEps)
+        d.dvergeStep = try c.decodeIfPresent(Double.self, forKey: .dvergeStep)
+        d.dvergeSteps = try c.decodeIfPresent(Int.self, forKey: .dvergeSteps) ?? d.dvergeSteps
+        d.dvergeLayer = try c.decodeIfPresent(Int.self, forKey: .dvergeLayer)
+        d.dvergeMomentum = try c.decodeIfPresent(Double.self, forKey: .dvergeMomentum) ?? d.dvergeMomentum
+        d.adversarial = try c.decodeIfPresent(AdversarialTrainingMode.self, forKey: .adversarial) ?? d.adversarial
+        d.advEps = try c.decodeIfPresent(Double.self, forKey: .advEps)
+        d.advStep = try c.decodeIfPresent(Double.self, forKey: .advStep)
+        d.advSteps = try c.decodeIfPresent(Int.self, forKey: .advSteps)
+        d.advFraction = try c.decodeIfPresent(Double.self, forKey: .advFraction) ?? d.advFraction
+        d.from = try c.decodeIfPresent(String.self, forKey: .from)
         self = d
     }
 
@@ -163,6 +230,39 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         try require(h > 0 && h.isFinite, "--h must be a positive number, got \(h)")
         try require(warmupEpochs >= 0 && warmupEpochs.isFinite, "--warmup-epochs must be ≥ 0, got \(warmupEpochs)")
         if architecture == .cnn { try require(dataset.height % 4 == 0, "--arch cnn needs an input size divisible by 4") }
+        func requireWeight(_ value: Double?, _ flag: String) throws {
+            if let value { try require(value >= 0 && value.isFinite, "--\(flag) must be ≥ 0, got \(value)") }
+        }
+        func requireRadius(_ value: Double?, _ flag: String, allowZero: Bool = false) throws {
+            if let value { try require((allowZero ? value >= 0 : value > 0) && value <= 1, "--\(flag) must be in \(allowZero ? "[0" : "(0"), 1], got \(value)") }
+        }
+        func requireStep(_ value: Double?, _ flag: String) throws {
+            if let value { try require(value > 0 && value.isFinite, "--\(flag) must be a positive number, got \(value)") }
+        }
+        func requireSteps(_ value: Int?, _ flag: String) throws {
+            if let value { try require((1...1000).contains(value), "--\(flag) must be in 1...1000, got \(value)") }
+        }
+        try requireWeight(adpAlpha, "adp-alpha")
+        try requireWeight(adpBeta, "adp-beta")
+        try requireWeight(galLambda, "gal-lambda")
+        try requireWeight(trsLambdaA, "trs-lambda-a")
+        try requireWeight(trsLambdaB, "trs-lambda-b")
+        try requireRadius(trsDeltaStart, "trs-delta-start", allowZero: true)
+        try requireRadius(trsDeltaEnd, "trs-delta-end", allowZero: true)
+        try requireSteps(trsSteps, "trs-steps")
+        try requireRadius(dvergeEps, "dverge-eps")
+        try requireStep(dvergeStep, "dverge-step")
+        try requireSteps(dvergeSteps, "dverge-steps")
+        if let dvergeLayer {
+            let count = architecture.featureLayerCount
+            try require((0..<count).contains(dvergeLayer), "--dverge-layer must be in 0...\(count - 1) for --arch \(architecture.rawValue), got \(dvergeLayer)")
+        }
+        try requireWeight(dvergeMomentum, "dverge-momentum")
+        try requireRadius(advEps, "adv-eps")
+        try requireStep(advStep, "adv-step")
+        try requireSteps(advSteps, "adv-steps")
+        try require(advFraction > 0 && advFraction <= 1, "--adv-fraction must be in (0, 1], got \(advFraction)")
+        if let from { try require(!from.isEmpty, "--from must name a run folder or checkpoint file") }
     }
 
     /// Augmentation as resolved for the dataset.
@@ -184,6 +284,53 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var edlcmOptions: EDLCMOptions {
         EDLCMOptions(alpha: method == .cure ? 0 : alpha, beta: beta, gradientAlpha: method == .cure ? 0 : gradAlpha, h: h,
                      direction: direction, sharing: method == .cure ? .perMember : probe, absoluteCosine: absoluteCosine, warmupEpochs: warmupEpochs)
+    }
+
+    /// The per-dataset paper values that unset baseline settings take.
+    public var paperDefaults: PaperDefaults { PaperDefaults(for: dataset) }
+
+    /// ADP's settings.
+    public var adpOptions: ADPOptions { ADPOptions(alpha: adpAlpha, beta: adpBeta) }
+
+    /// TRS's settings, unset ones from the paper for the dataset.
+    public var trsOptions: TRSOptions {
+        let d = paperDefaults
+        return TRSOptions(lambdaA: trsLambdaA ?? d.trsLambdaA, lambdaB: trsLambdaB ?? d.trsLambdaB,
+                          deltaStart: trsDeltaStart ?? d.trsDeltaStart, deltaEnd: trsDeltaEnd ?? d.trsDeltaEnd, steps: trsSteps)
+    }
+
+    /// DVERGE's settings, unset ones from the paper for the dataset (an unset step keeps the
+    /// paper's ratio of step to radius).
+    public var dvergeOptions: DVERGEOptions {
+        let d = paperDefaults
+        let epsilon = dvergeEps ?? d.dvergeEps
+        let step = dvergeStep ?? dvergeEps.map { d.dvergeStep * $0 / d.dvergeEps } ?? d.dvergeStep
+        return DVERGEOptions(epsilon: epsilon, stepSize: step, steps: dvergeSteps,
+                             momentum: dvergeMomentum, fixedLayer: dvergeLayer, seed: seed)
+    }
+
+    /// Adversarial training's settings, unset ones from the paper for the dataset (an unset step
+    /// keeps the paper's ratio of step to radius).
+    public var adversarialOptions: AdversarialTrainingOptions {
+        let d = paperDefaults
+        let epsilon = advEps ?? d.advEps
+        let step = advStep ?? advEps.map { d.advStep * $0 / d.advEps } ?? d.advStep
+        return AdversarialTrainingOptions(epsilon: epsilon, stepSize: step,
+                                          steps: advSteps ?? d.advSteps, fraction: advFraction)
+    }
+
+    /// These settings with every unset dataset-dependent baseline setting filled in, as recorded
+    /// in `config.json` and checkpoints: the one place where defaults that differ per dataset are
+    /// resolved.
+    public var resolved: TrainingConfig {
+        var c = self
+        let trs = trsOptions
+        (c.trsLambdaA, c.trsLambdaB, c.trsDeltaStart, c.trsDeltaEnd) = (trs.lambdaA, trs.lambdaB, trs.deltaStart, trs.deltaEnd)
+        let dverge = dvergeOptions
+        (c.dvergeEps, c.dvergeStep) = (dverge.epsilon, dverge.stepSize)
+        let adversarial = adversarialOptions
+        (c.advEps, c.advStep, c.advSteps) = (adversarial.epsilon, adversarial.stepSize, adversarial.steps)
+        return c
     }
 
     /// The model every member is built from.
