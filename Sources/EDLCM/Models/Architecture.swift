@@ -88,6 +88,17 @@ public protocol Classifier: Layer {
     func features(_ input: Tensor, at layer: Int) -> Tensor
 }
 
+extension Classifier {
+    /// By default a classifier offers one feature point: its logits.
+    public var featureLayerCount: Int { 1 }
+
+    /// By default the only feature point is the logits.
+    public func features(_ input: Tensor, at layer: Int) -> Tensor {
+        precondition(layer == 0, "features(_:at:): this classifier offers only layer 0 (its logits), not \(layer)")
+        return self(input)
+    }
+}
+
 /// Subtracts the per-channel mean and divides by the standard deviation: (x − μ) / σ.
 ///
 /// Its constants are not parameters and not in the state: they are recorded in the model spec.
