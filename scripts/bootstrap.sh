@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(libtorch-dev libgloo-dev dataset-fashion-mnist zlib1g-dev libjpeg62-turbo-dev libssl-dev)
 if [ "${1:-}" = "--test" ]; then
-    packages+=(python3-torch python3-venv python3-pip)
+    packages+=(python3-torch python3-venv python3-pip python3-pil chromium fonts-dejavu-core)
 fi
 
 missing=()

@@ -80,7 +80,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// α: weight of the HVP dispersion L_g.
     public var alpha: Double = 0.5
     /// β: weight of the curvature L_r.
-    public var beta: Double = 0.01
+    public var beta: Double = 0.1
     /// Weight of the optional first-order dispersion (mean pairwise cos of input gradients).
     public var gradAlpha: Double = 0
     /// h: finite-difference step, an L2 distance in [0, 1] pixel space.
