@@ -47,7 +47,7 @@ struct EvaluationReportTests {
         #expect(csv.contains { $0.hasPrefix("transfer,0.1,m-pgd,\"surrogate:s,1\",target_accuracy,") })
         #expect(csv.contains { $0.hasPrefix("transferability,0.15,pgd,member0,success_on:ensemble,") })
         #expect(csv.contains { $0.hasPrefix("sanity,,,gradients-finite-and-non-zero,passed,") })
-        #expect(csv.filter { $0.hasPrefix("run,") }.count == 2 * 4 * 5)
+        #expect(csv.filter { $0.hasPrefix("run,") }.count == 2 * 4 * 6)
 
         // Markdown: the number to quote first, the command that made it, and every check's verdict.
         let markdown = try String(contentsOf: files.markdown, encoding: .utf8)
