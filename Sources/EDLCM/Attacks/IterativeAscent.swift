@@ -66,8 +66,18 @@ struct IterativeAscent {
             var x = randomStart ? context.norm.randomStart(around: ball.center, epsilon: context.epsilon, generators: &generators) : ball.center
             var velocity: Tensor?
 
+            // The final iterate needs no forward pass here when no later restart depends on its
+            // success or loss: `perturb` judges the returned examples anyway.
+            let lastRestart = restart == Swift.max(restarts, 1) - 1
+            let judgedByCaller = lastRestart && (context.stopOnSuccess || restarts <= 1)
             for step in 0...steps {
                 let isFinal = step == steps
+                if isFinal && judgedByCaller {
+                    for (row, example) in active.enumerated() where !(context.stopOnSuccess && fooled[example]) {
+                        rows[example] = x[row].cloned()
+                    }
+                    break
+                }
                 let transform = isFinal ? nil : diversity?.transform(height: height, width: width, using: &batchGenerator)
                 let evaluation = evaluateLoss(x, labels: y, targets: t, target: target, loss: loss, confidence: confidence,
                                               transform: transform, gradient: !isFinal)

@@ -42,6 +42,7 @@ public enum EvaluationReport {
                 add("run", record.epsilon, unit.attack, unit.target, "newly_broken", Double(unit.newlyBroken))
                 add("run", record.epsilon, unit.attack, unit.target, "accuracy_after", unit.accuracyAfter)
                 add("run", record.epsilon, unit.attack, unit.target, "seconds", unit.seconds)
+                add("run", record.epsilon, unit.attack, unit.target, "cpu_seconds", unit.cpuSeconds)
             }
             for attack in record.attacks {
                 add("attack", record.epsilon, attack.attack, "", "newly_broken", Double(attack.newlyBroken))

@@ -151,11 +151,14 @@ public struct UnitRecord: Codable, Equatable, Sendable {
     public var newlyBroken: Int
     /// The worst-case accuracy after this run.
     public var accuracyAfter: Double
+    /// Wall-clock time of the run.
     public var seconds: Double
+    /// Processor time of the process during the run (user + system, all threads).
+    public var cpuSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case attack, target, attacked, succeeded, seconds
-        case newlyBroken = "newly_broken", accuracyAfter = "accuracy_after"
+        case newlyBroken = "newly_broken", accuracyAfter = "accuracy_after", cpuSeconds = "cpu_seconds"
     }
 }
 

@@ -61,9 +61,9 @@ public final class EvaluationSession {
     public init(config: EvaluationConfig, runFolder: String, out: String, command: [String],
                 progress: (_ members: Int, _ epoch: Int, _ epochs: Int) -> Void = { _, _, _ in }) throws {
         try config.validate()
+        let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         files = try EvaluationFiles(out: out)
         try Runtime.setThreadCount(config.threads ?? Runtime.availableCores)
-        let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         let training = trained.metadata.config
         var resolved = config
         resolved.epsilons = config.resolvedEpsilons(dataset: training.dataset)

@@ -62,6 +62,8 @@ struct UnitOutcome: Codable {
     var attacked: [Int]
     var succeeded: [Int]
     var seconds: Double
+    /// Processor time of this process (user + system, all threads) spent on the run.
+    var cpuSeconds: Double
 }
 
 /// An attack run part-way through: its queue is fixed when it starts, so a resumed run attacks
@@ -72,6 +74,7 @@ struct PartialUnit: Codable {
     var nextBatch: Int
     var succeeded: [Int]
     var seconds: Double
+    var cpuSeconds: Double
 }
 
 /// Transfer examples evaluated on the target: positions whose decision they fooled.
@@ -81,4 +84,16 @@ struct TransferOutcome: Codable {
     var cache: String?
     var reused: Bool
     var seconds: Double
+}
+
+/// The processor time this process has used so far (user + system, every thread), in seconds.
+func processorSeconds() -> Double {
+    var usage = rusage()
+    #if canImport(Glibc)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
 }

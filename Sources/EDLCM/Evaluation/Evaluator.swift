@@ -285,7 +285,7 @@ public final class Evaluator {
                 if outcome.succeeded.count > (strongest?.1 ?? -1) { strongest = (targetName, outcome.succeeded.count) }
                 let after = Double(robust.count) / Double(sampleCount)
                 units.append(UnitRecord(attack: name.rawValue, target: targetName, attacked: outcome.attacked.count, succeeded: outcome.succeeded.count,
-                                        newlyBroken: unitNew, accuracyAfter: after, seconds: outcome.seconds))
+                                        newlyBroken: unitNew, accuracyAfter: after, seconds: outcome.seconds, cpuSeconds: outcome.cpuSeconds))
                 progress(.runFinished(String(format: "ε=%g %@", epsilon, label), attacked: outcome.attacked.count, succeeded: outcome.succeeded.count,
                                       accuracyAfter: after, seconds: outcome.seconds))
             }
@@ -401,11 +401,12 @@ public final class Evaluator {
     func runAttack(key: String, seedKey: String? = nil, label: String, attack: any Attack, target: any AttackTarget, epsilon: Double,
                    positions: [Int], targeted: Bool, stopOnSuccess: Bool, progress: (EvaluationEvent) -> Void) throws -> UnitOutcome {
         if let done = state.units[key] { return done }
-        var partial = state.partial?.key == key ? state.partial! : PartialUnit(key: key, queue: positions, nextBatch: 0, succeeded: [], seconds: 0)
+        var partial = state.partial?.key == key ? state.partial! : PartialUnit(key: key, queue: positions, nextBatch: 0, succeeded: [], seconds: 0, cpuSeconds: 0)
         let chunks = batches(partial.queue)
         progress(.runStarted(label, images: partial.queue.count))
         for index in partial.nextBatch..<chunks.count {
             let start = Date()
+            let cpuStart = processorSeconds()
             let batch = chunks[index]
             let (images, labels) = slice(batch)
             let context = AttackContext(epsilon: epsilon, norm: config.norm, targets: targeted ? targets(batch) : nil,
@@ -414,11 +415,12 @@ public final class Evaluator {
             partial.succeeded += zip(batch, output.success).filter(\.1).map(\.0)
             partial.nextBatch = index + 1
             partial.seconds += Date().timeIntervalSince(start)
+            partial.cpuSeconds += processorSeconds() - cpuStart
             state.partial = partial
             try checkpoint()
             progress(.batch(label, done: Swift.min((index + 1) * config.batchSize, partial.queue.count), total: partial.queue.count))
         }
-        let outcome = UnitOutcome(attacked: partial.queue, succeeded: partial.succeeded, seconds: partial.seconds)
+        let outcome = UnitOutcome(attacked: partial.queue, succeeded: partial.succeeded, seconds: partial.seconds, cpuSeconds: partial.cpuSeconds)
         state.units[key] = outcome
         state.partial = nil
         try saveState()
