@@ -326,6 +326,34 @@ struct BaselineMemberCountTests {
     }
 }
 
+@Suite("DVERGE on ResNet-20", .exclusiveRandomGenerator)
+struct DVERGEResNetTests {
+    @Test(arguments: [0, 4, 9])
+    func distillsAtAnyBlock(layer: Int) {
+        var config = TrainingConfig()
+        config.dataset = .cifar10
+        config.architecture = .resnet20
+        config.members = 2
+        config.method = .dverge
+        config.dvergeSteps = 2
+        config.dvergeLayer = layer
+        Runtime.seed(UInt64(layer))
+        let ensemble = Ensemble(spec: config.modelSpec, count: 2)
+        let images = Tensor.rand([4, 3, 32, 32])
+        let batch = Batch(images: images, labels: Tensor([Int64(0), 1, 2, 3]), pairedImages: Tensor.rand([4, 3, 32, 32]))
+        let objective = DVERGEObjective(options: config.resolved.dvergeOptions)
+        for member in ensemble.members {
+            let distilled = objective.distill(member: member, source: images, target: batch.pairedImages!, layer: layer)
+            #expect((distilled - images).abs().max().item() <= 0.07 + 1e-6)
+            #expect((distilled - images).abs().max().item() > 0)
+        }
+        let output = objective.loss(ensemble: ensemble, batch: batch, context: firstStep)
+        #expect(output.total.item().isFinite && output.total.item() > 0)
+        output.total.backward()
+        #expect(ensemble.parameters.allSatisfy { $0.grad.map { $0.isFinite().all().item() == 1 } ?? false })
+    }
+}
+
 @Suite("Baseline settings")
 struct BaselineSettingsTests {
     @Test func unsetSettingsResolveToThePapersValuesForTheDataset() {
