@@ -30,7 +30,9 @@ public struct AttackContext {
 /// What an attack returns: adversarial images inside the ε-ball and [0, 1], and which of them
 /// succeed against the target's decision.
 public struct AttackOutput {
+    /// The adversarial images, [N, C, H, W], inside the ε-ball and [0, 1].
     public let adversarial: Tensor
+    /// Per image, whether the target's decision on it is fooled.
     public let success: [Bool]
 }
 

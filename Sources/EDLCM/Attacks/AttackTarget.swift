@@ -84,7 +84,9 @@ public enum TargetObjective: Codable, Hashable, Sendable, CustomStringConvertibl
 /// ensemble's deployed output (``Ensemble/output``), except for a single-member objective, where
 /// the member decides.
 public struct EnsembleTarget: AttackTarget {
+    /// The attacked ensemble.
     public let ensemble: Ensemble
+    /// Which function of it the attack ascends.
     public let objective: TargetObjective
 
     /// - Precondition: a `.member(i)` objective names an existing member.

@@ -17,13 +17,14 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     public var attacks: [AttackName] = [.apgdCE, .apgdDLR, .square]
     /// The radii, ascending; nil means the dataset's usual ones (``defaultEpsilons(dataset:norm:)``).
     public var epsilons: [Double]?
+    /// The threat model.
     public var norm: PerturbationNorm = .linf
     /// Iterations of every iterative attack (the papers use 40–100; see docs/evaluation.md).
     public var steps: Int = 20
     /// Random restarts of PGD, PGD-CW, APGD and M-PGD.
     public var restarts: Int = 1
     /// The Square attack's queries per example.
-    public var queries: Int = 500
+    public var queries: Int = 300
     /// A seeded, class-stratified subset of the test split of this size; nil uses all of it.
     public var samples: Int? = 500
     /// Seeds the subset, random starts, window positions and target classes.
@@ -32,6 +33,7 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     public var targets: [TargetObjective] = TargetObjective.ensembleAware
     /// Targeted attacks toward a seeded random wrong class per example, instead of untargeted.
     public var targeted: Bool = false
+    /// Whether attacks run on the images still robust (cascade) or on all clean-correct ones.
     public var mode: EvaluationMode = .cascade
     /// Stop attacking an example at its first successful iterate (off only for benchmarks).
     public var earlyStop: Bool = true
@@ -60,6 +62,7 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
     /// libtorch threads; nil means every available core.
     public var threads: Int?
 
+    /// The defaults: a quick CPU evaluation (see docs/evaluation.md for full-strength settings).
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {

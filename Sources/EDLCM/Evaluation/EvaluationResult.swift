@@ -5,24 +5,34 @@ import Foundation
 public struct EvaluationResult: Codable, Equatable, Sendable {
     /// "edlcm-evaluation/1".
     public var format = EvaluationResult.formatName
+    /// Versions, command lines and times.
     public var provenance: Provenance
     /// The resolved settings (radii filled in).
     public var settings: EvaluationConfig
     /// Each attack's exact configuration as run, by role.
     public var attackSettings: [AttackSettingsRecord]
+    /// The sanity checks' thresholds.
     public var thresholds: SanityThresholds
+    /// The evaluated model.
     public var model: ModelRecord
+    /// The evaluated test images.
     public var samples: SamplesRecord
+    /// Clean accuracy on them.
     public var clean: CleanRecord
     /// Per radius, ascending: the worst case and each attack's contribution.
     public var robustness: [EpsilonRecord]
+    /// The surrogates transfer attacks were crafted on.
     public var surrogates: [SurrogateRecord]
+    /// Each transfer attack at each radius.
     public var transfer: [TransferRecord]
+    /// The members' transferability matrices, one per radius.
     public var transferability: [TransferabilityMatrix]
+    /// The gradient-masking checks, with their verdicts and numbers.
     public var sanityChecks: [SanityCheckResult]
     /// Per evaluated image: its label, whether it was classified correctly and, per radius, what broke it.
     public var perExample: [ExampleRecord]
 
+    /// The value of `format` in files this version writes.
     public static let formatName = "edlcm-evaluation/1"
 
     enum CodingKeys: String, CodingKey {

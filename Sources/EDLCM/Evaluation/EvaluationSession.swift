@@ -86,10 +86,12 @@ public final class EvaluationSession {
             }
             surrogates.append(surrogate)
         }
+        var surrogateBase = training
+        if let dataDirectory = config.dataDirectory { surrogateBase.dataDirectory = dataDirectory }
         for members in config.trainSurrogates {
             let seed = SurrogateTrainer.seed(forMembers: members, targetSeed: training.seed)
             let folder = files.surrogates.appendingPathComponent("members\(members)-seed\(seed)", isDirectory: true)
-            try SurrogateTrainer.train(members: members, like: training, epochs: config.surrogateEpochs, into: folder) { progress(members, $0, $1) }
+            try SurrogateTrainer.train(members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder) { progress(members, $0, $1) }
             surrogates.append(try Surrogate.load(runFolder: folder, trainedHere: true))
         }
 
