@@ -230,8 +230,8 @@ public enum EvaluationReport {
     ///
     /// - Throws: ``EDLCMError`` naming the file that cannot be written.
     public static func write(_ result: EvaluationResult, to files: EvaluationFiles) throws {
-        try writeAtomically(try json(result), to: files.json)
-        try writeAtomically(Data(csv(result).utf8), to: files.csv)
-        try writeAtomically(Data(markdown(result).utf8), to: files.markdown)
+        try writeFileAtomically(try json(result), to: files.json)
+        try writeFileAtomically(Data(csv(result).utf8), to: files.csv)
+        try writeFileAtomically(Data(markdown(result).utf8), to: files.markdown)
     }
 }

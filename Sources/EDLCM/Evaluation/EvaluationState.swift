@@ -47,7 +47,7 @@ struct EvaluationState: Codable {
     func write(to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        try writeAtomically(try encoder.encode(self), to: url)
+        try writeFileAtomically(try encoder.encode(self), to: url)
     }
 }
 

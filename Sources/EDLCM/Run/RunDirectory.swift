@@ -52,7 +52,7 @@ public struct RunDirectory: Sendable {
     public func writeRecord(_ record: RunRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try writeAtomically(try encoder.encode(record), to: configURL)
+        try writeFileAtomically(try encoder.encode(record), to: configURL)
     }
 
     /// Reads `config.json`.
@@ -77,7 +77,7 @@ public struct RunDirectory: Sendable {
     /// metrics line and the checkpoint of an epoch).
     public func truncateMetrics(toEpoch epoch: Int) throws {
         let kept = try readMetrics().filter { $0.epoch <= epoch }
-        try writeAtomically(Data(try kept.map { try Self.jsonLine($0) }.joined().utf8), to: metricsURL)
+        try writeFileAtomically(Data(try kept.map { try Self.jsonLine($0) }.joined().utf8), to: metricsURL)
     }
 
     /// Appends one epoch's line to `metrics.jsonl` and flushes it to disk.
@@ -101,27 +101,15 @@ public struct RunDirectory: Sendable {
     }
 }
 
-/// Writes data to a temporary file beside `url`, fsyncs it and renames it over `url`, so that
-/// `url` holds either its old contents or the new ones, never a torn file.
+/// Writes data to a temporary file beside `url`, fsyncs it, renames it over `url` and fsyncs the
+/// folder, so that `url` holds either its old contents or the new ones, never a torn file.
 ///
-/// - Throws: ``EDLCMError`` naming `url` and the system's reason.
+/// - Throws: ``EDLCMError`` naming `url`, the step that failed and the system's reason.
 public func writeFileAtomically(_ data: Data, to url: URL) throws {
-    try writeAtomically(data, to: url)
-}
-
-/// Writes data to a temporary file beside `url`, fsyncs it and renames it over `url`.
-func writeAtomically(_ data: Data, to url: URL) throws {
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard descriptor >= 0 else { throw EDLCMError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
-    let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-    let synced = fsync(descriptor) == 0
-    let error = errno
-    close(descriptor)
-    guard written == data.count, synced, rename(temporary.path, url.path) == 0 else {
-        let message = String(cString: strerror(written == data.count && synced ? errno : error))
-        unlink(temporary.path)
-        throw EDLCMError("\(url.path): cannot write (\(message))")
+    do {
+        try AtomicFile.write([UInt8](data), to: url.path, label: url.path)
+    } catch let error as TorchError {
+        throw EDLCMError(error.message)
     }
 }
 
