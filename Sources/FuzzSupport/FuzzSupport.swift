@@ -15,7 +15,7 @@ public enum FuzzBodies {
 
     static func withScratchFile(_ bytes: UnsafeBufferPointer<UInt8>, suffix: String, _ body: (URL) throws -> Void) {
         let url = scratch.appendingPathExtension(suffix)
-        FileManager.default.createFile(atPath: url.path, contents: Data(buffer: bytes))
+        _ = FileManager.default.createFile(atPath: url.path, contents: Data(buffer: bytes))
         defer { try? FileManager.default.removeItem(at: url) }
         do { try body(url) } catch is EDLCMError {} catch is TorchError {} catch {
             fatalError("unexpected error type \(type(of: error)): \(error)")
@@ -55,6 +55,18 @@ public enum FuzzBodies {
         }
     }
 
+    #if FUZZING
+    /// Hands control to libFuzzer's driver (the body of each fuzz executable's entry point).
+    public static func runLibFuzzer(
+        _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+        _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+    ) -> Int32 {
+        var count = argc
+        var arguments = argv
+        return LLVMFuzzerRunDriver(&count, &arguments, callback)
+    }
+    #endif
+
     /// Replays files (regression inputs) through a body, for normal builds.
     public static func replay(_ arguments: [String], _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         for path in arguments {
@@ -63,3 +75,11 @@ public enum FuzzBodies {
         }
     }
 }
+
+#if FUZZING
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+) -> Int32
+#endif
