@@ -20,7 +20,7 @@ demo: build
 
 test: bootstrap-test
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 clean:
 	rm -rf .build .venv
