@@ -4,6 +4,7 @@ import Foundation
 import Torch
 
 extension BenchmarkCase: ExpressibleByArgument {}
+extension DenseKernel: ExpressibleByArgument {}
 
 /// `edlcm bench`: images/s, peak memory and estimated GFLOP/s of training steps on synthetic data.
 struct Bench: ParsableCommand {
@@ -24,6 +25,9 @@ struct Bench: ParsableCommand {
     @Option(help: "libtorch threads (default: all available cores).")
     var threads: Int?
 
+    @Option(help: "Kernel of the fully connected layers: convolution (oneDNN, the default) or gemm (at::linear, libtorch's BLAS).")
+    var denseKernel: DenseKernel = .convolution
+
     @Flag(help: "Print one JSON line per configuration instead of a table.")
     var json = false
 
@@ -37,7 +41,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try Runtime.setThreadCount(threads ?? Runtime.availableCores)
         if child {
-            let result = StepBenchmark.run(cases[0], steps: steps)
+            let result = StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel)
             var line = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as! [String: Any]
             line["peak_rss_mb"] = Double(peakResidentBytes()) / 1_048_576
             print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
@@ -52,7 +56,7 @@ struct Bench: ParsableCommand {
             if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
                 process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             }
-            process.arguments = ["bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads", String(Runtime.threadCount)]
+            process.arguments = ["bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads", String(Runtime.threadCount), "--dense-kernel", denseKernel.rawValue]
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()

@@ -18,6 +18,37 @@ struct ModuleTests {
         assertClose(layer(x), x.matmul(layer.weight.transposed()) + layer.bias!, rtol: 1e-5, atol: 1e-5)
     }
 
+    /// The oneDNN path (a 1×1 convolution) is the default kernel; it must give what `at::linear`
+    /// gives: the output, the first-order gradients of weight, bias and input, and the gradients
+    /// of a penalty on the input gradient (double backward), at a batch size that takes oneDNN
+    /// (≥ 16) and at one that takes libtorch's fallback.
+    @Test(arguments: [64, 3])
+    func convolutionKernelEqualsGEMMToEveryOrder(batch: Int) {
+        let layer = Linear(inputCount: 300, outputCount: 20)
+        #expect(layer.kernel == .convolution)
+        let x = Tensor.randn([batch, 300]).requiringGrad()
+        let seed = Tensor.randn([batch, 20])
+        func derivatives(_ kernel: DenseKernel) -> [Tensor] {
+            layer.kernel = kernel
+            let y = layer(x).tanh()
+            let first = grad(of: [(y * seed).sum()], withRespectTo: [x, layer.weight, layer.bias!], createGraph: true).map { $0! }
+            let penalty = first[0].squared().sum()
+            let second = grad(of: [penalty], withRespectTo: [x, layer.weight, layer.bias!]).map { $0! }
+            return [y] + first + second
+        }
+        let gemm = derivatives(.gemm), convolution = derivatives(.convolution)
+        #expect(gemm[0].shape == [batch, 20])
+        for (fast, reference) in zip(convolution, gemm) {
+            #expect(fast.shape == reference.shape)
+            let scale = reference.abs().max().item()
+            #expect(scale > 0)
+            #expect((fast - reference).abs().max().item() <= 1e-5 * scale)
+        }
+        // A 3-D input is not a matrix: both kernels take at::linear.
+        layer.kernel = .convolution
+        #expect(layer(Tensor.ones([2, 4, 300])).shape == [2, 4, 20])
+    }
+
     @Test func conv2dShapesAndParameters() {
         let conv = Conv2d(inChannels: 3, outChannels: 8, kernelSize: 3, stride: 2, padding: 1)
         #expect(conv.parameterCount == 8 * 3 * 9 + 8)

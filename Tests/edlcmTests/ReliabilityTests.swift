@@ -10,7 +10,7 @@ private func modelTensors(_ run: URL) throws -> [String: [UInt8]] {
     return tensors.filter { $0.key.hasPrefix("member") }.mapValues { $0.converted(to: .float64).scalars(as: Double.self).withUnsafeBytes { Array($0) } }
 }
 
-private let tinyRun = ["train", "--members", "2", "--epochs", "3", "--train-limit", "640", "--test-limit", "100", "--batch-size", "64", "--seed", "5", "--threads", "1"]
+private let tinyRun = ["train", "--members", "2", "--epochs", "3", "--train-limit", "2560", "--test-limit", "100", "--batch-size", "64", "--seed", "5", "--threads", "1"]
 
 private func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
     let process = Process()

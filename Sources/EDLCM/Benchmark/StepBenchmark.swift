@@ -27,9 +27,12 @@ public struct BenchmarkResult: Codable, Sendable {
     public var threads: Int
     /// Estimated floating-point operations per second (see ``StepBenchmark/forwardFLOPs(_:)``).
     public var gflops: Double
+    /// The kernel of the fully connected layers.
+    public var denseKernel: String
 
     enum CodingKeys: String, CodingKey {
         case name, steps, threads, gflops
+        case denseKernel = "dense_kernel"
         case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
     }
 }
@@ -37,13 +40,14 @@ public struct BenchmarkResult: Codable, Sendable {
 /// Times training steps on synthetic batches with the same math as `bench/reference.py`.
 public enum StepBenchmark {
     /// Runs `warmup` untimed and `steps` timed steps of one configuration.
-    public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0) -> BenchmarkResult {
+    public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution) -> BenchmarkResult {
         Runtime.seed(seed)
         var config = TrainingConfig()
         config.dataset = benchmark.dataset
         config.architecture = benchmark.architecture
         let ensemble = Ensemble(spec: config.modelSpec, count: 3)
         ensemble.train()
+        ensemble.setDenseKernel(denseKernel)
         let optimizer = SGD(parameters: ensemble.parameters, learningRate: 0.01, momentum: 0.9)
         let spec = config.modelSpec
         let images = Tensor.rand([benchmark.batchSize, spec.channels, spec.height, spec.width])
@@ -67,7 +71,7 @@ public enum StepBenchmark {
         let flopsPerStep = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
         return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
                                secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
-                               gflops: flopsPerStep * Double(steps) / seconds / 1e9)
+                               gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel.rawValue)
     }
 
     /// Multiply-adds ×2 of one image's forward pass through the convolutions and linear layers.
