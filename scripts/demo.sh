@@ -10,7 +10,7 @@ EDLCM=${EDLCM:-.build/release/edlcm}
 OUT=${OUT:-runs/demo}
 TRAIN_LIMIT=${TRAIN_LIMIT:-5000}
 EPOCHS=${EPOCHS:-2}
-SAMPLES=${SAMPLES:-100}
+SAMPLES=${SAMPLES:-200}
 mkdir -p "$OUT"
 
 common=(--dataset fashion-mnist --arch cnn --members 3 --epochs "$EPOCHS" --train-limit "$TRAIN_LIMIT" --test-limit 1000 --seed 0)
