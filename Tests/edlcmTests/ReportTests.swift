@@ -70,6 +70,13 @@ struct ReportTests {
         }
         // The page names the commands that made the numbers.
         #expect(html.contains("edlcm") && html.contains(" train ") && html.contains(" evaluate ") && html.contains(" analyze "))
+        // A run keeps its colour in every chart: the curvature term exists only for the second
+        // run (edlcm), and its one line is drawn in the second palette colour, as in the others.
+        let curvature = try #require(html.range(of: "loss: curvature"))
+        let chart = html[curvature.lowerBound...]
+        let svg = String(chart[..<(chart.range(of: "</svg>")?.lowerBound ?? chart.endIndex)])
+        #expect(svg.contains("stroke=\"\(SVGChart.palette[1])\""))
+        #expect(!svg.contains("stroke=\"\(SVGChart.palette[0])\""))
     }
 
     @Test func markdownHasTheSameTables() throws {

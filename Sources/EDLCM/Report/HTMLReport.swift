@@ -9,6 +9,8 @@ extension ReportBuilder {
         var body = ""
         let rows = comparison(runs)
         let radii = epsilons(runs)
+        // A run's palette entry: its position among the runs, in every chart.
+        func colour(_ run: RunSummary) -> Int { runs.firstIndex { $0.folder == run.folder } ?? 0 }
         body += "<h1>EDLCM report</h1>"
         body += "<p class=\"meta\">\(runs.count) run\(runs.count == 1 ? "" : "s"): \(runs.map { "<code>\(SVGChart.escape($0.folder.path))</code>" }.joined(separator: ", ")) · generated \(ISO8601DateFormatter().string(from: generated))</p>"
 
@@ -48,7 +50,8 @@ extension ReportBuilder {
         if !evaluated.isEmpty {
             body += "<h2 id=\"robustness\">Robust accuracy against ε</h2><div class=\"charts\">"
             let worst = evaluated.map { run in
-                SVGChart.Series(name: run.name, points: [(0, run.evaluation!.clean.accuracy)] + run.evaluation!.robustness.map { ($0.epsilon, $0.worstCaseAccuracy) })
+                SVGChart.Series(name: run.name, points: [(0, run.evaluation!.clean.accuracy)] + run.evaluation!.robustness.map { ($0.epsilon, $0.worstCaseAccuracy) },
+                                colourIndex: colour(run))
             }
             body += SVGChart.lineChart(title: "Worst case over the suite", xLabel: "ε (\(evaluated[0].evaluation!.settings.norm.rawValue))", yLabel: "accuracy",
                                        series: worst, yRange: 0...1, percent: true)
@@ -58,7 +61,7 @@ extension ReportBuilder {
                     let points = run.evaluation!.robustness.compactMap { record in
                         record.attacks.first { $0.attack == attack }.map { (record.epsilon, $0.standaloneAccuracy ?? $0.accuracyAfter) }
                     }
-                    return points.isEmpty ? nil : SVGChart.Series(name: run.name, points: [(0, run.evaluation!.clean.accuracy)] + points)
+                    return points.isEmpty ? nil : SVGChart.Series(name: run.name, points: [(0, run.evaluation!.clean.accuracy)] + points, colourIndex: colour(run))
                 }
                 body += SVGChart.lineChart(title: attack, xLabel: "ε", yLabel: "accuracy", series: series, yRange: 0...1, percent: true)
             }
@@ -74,17 +77,17 @@ extension ReportBuilder {
         for term in terms {
             let series = runs.compactMap { run -> SVGChart.Series? in
                 let points = run.metrics.compactMap { metric in metric.losses[term].map { (Double(metric.epoch), $0) } }
-                return points.isEmpty ? nil : SVGChart.Series(name: run.name, points: points)
+                return points.isEmpty ? nil : SVGChart.Series(name: run.name, points: points, colourIndex: colour(run))
             }
             body += SVGChart.lineChart(title: "loss: \(term)", xLabel: "epoch", yLabel: term, series: series)
         }
         let accuracy = runs.flatMap { run in
-            [SVGChart.Series(name: "\(run.name) test", points: run.metrics.map { (Double($0.epoch), $0.testAccuracy) }),
-             SVGChart.Series(name: "\(run.name) train", points: run.metrics.map { (Double($0.epoch), $0.trainAccuracy) }, dashed: true)]
+            [SVGChart.Series(name: "\(run.name) test", points: run.metrics.map { (Double($0.epoch), $0.testAccuracy) }, colourIndex: colour(run)),
+             SVGChart.Series(name: "\(run.name) train", points: run.metrics.map { (Double($0.epoch), $0.trainAccuracy) }, dashed: true, colourIndex: colour(run))]
         }
         body += SVGChart.lineChart(title: "accuracy", xLabel: "epoch", yLabel: "accuracy", series: accuracy, yRange: 0...1, percent: true)
         body += SVGChart.lineChart(title: "learning rate", xLabel: "epoch", yLabel: "lr",
-                                   series: runs.map { run in SVGChart.Series(name: run.name, points: run.metrics.map { (Double($0.epoch), $0.learningRate) }) })
+                                   series: runs.map { run in SVGChart.Series(name: run.name, points: run.metrics.map { (Double($0.epoch), $0.learningRate) }, colourIndex: colour(run)) })
         body += "</div>"
 
         // Diversity heatmaps.

@@ -12,11 +12,15 @@ public enum SVGChart {
         public var name: String
         public var points: [(x: Double, y: Double)]
         public var dashed: Bool
+        /// The palette entry; nil takes the series' position. A report gives every series of one
+        /// run the run's colour, so that a run keeps its colour from chart to chart.
+        public var colourIndex: Int?
 
-        public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
+        public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false, colourIndex: Int? = nil) {
             self.name = name
             self.points = points
             self.dashed = dashed
+            self.colourIndex = colourIndex
         }
     }
 
@@ -91,7 +95,7 @@ public enum SVGChart {
         svg += "<text transform=\"translate(14 \(f(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"label\">\(escape(yLabel))</text>"
         // Lines and markers.
         for (index, line) in series.enumerated() {
-            let colour = palette[index % palette.count]
+            let colour = palette[(line.colourIndex ?? index) % palette.count]
             let points = line.points.filter { $0.x.isFinite && $0.y.isFinite }
             let path = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
             svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")><title>\(escape(line.name))</title></polyline>"
@@ -103,7 +107,7 @@ public enum SVGChart {
         for (index, line) in series.enumerated() {
             let x = left + Double(index % 2) * plotWidth / 2
             let y = top + plotHeight + 44 + Double(index / 2) * 16
-            let colour = palette[index % palette.count]
+            let colour = palette[(line.colourIndex ?? index) % palette.count]
             svg += "<line x1=\"\(f(x))\" y1=\"\(f(y - 4))\" x2=\"\(f(x + 18))\" y2=\"\(f(y - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")/>"
             svg += "<text x=\"\(f(x + 24))\" y=\"\(f(y))\" class=\"legend\">\(escape(line.name))</text>"
         }
