@@ -13,6 +13,7 @@
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <atomic>
+#include <malloc.h>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -94,6 +95,9 @@ void ct_free(ct_tensor t) {
 }
 int ct_version(const char **out) { CT_GUARD(*out = TORCH_VERSION) }
 int ct_set_num_threads(int n) { CT_GUARD(at::set_num_threads(n)) }
+int ct_retain_freed_memory(int64_t mmap_threshold, int64_t trim_threshold) {
+    return mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, (int)trim_threshold) == 1 ? 0 : 1;
+}
 int ct_get_num_threads(int *out) { CT_GUARD(*out = at::get_num_threads()) }
 int ct_manual_seed(uint64_t seed) {
     CT_GUARD({

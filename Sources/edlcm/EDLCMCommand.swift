@@ -21,6 +21,7 @@ struct EDLCMCommand: ParsableCommand {
             handler.logLevel = ProcessInfo.processInfo.environment["EDLCM_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             return handler
         }
+        Runtime.retainFreedMemory()
         // Past a file-size limit (a full quota) writes must fail with EFBIG and a message, not kill us.
         signal(SIGXFSZ, SIG_IGN)
         do {

@@ -453,3 +453,37 @@ struct BaselineSettingsTests {
         }
     }
 }
+
+@Suite("Member-by-member backward", .exclusiveRandomGenerator)
+struct MemberBackwardTests {
+    /// The plain ensemble backpropagates each member's loss on its own (one member's graph held at
+    /// a time); the gradients must equal those of one backward pass of the summed loss, bit for
+    /// bit, with and without batch norm, and the logged loss must be the same number.
+    @Test(arguments: [Architecture.cnn, .resnet20])
+    func baselineGradientsEqualOneBackwardOfTheSum(architecture: Architecture) {
+        var config = TrainingConfig()
+        config.dataset = architecture == .cnn ? .fashionMNIST : .cifar10
+        config.architecture = architecture
+        Runtime.seed(11)
+        let ensemble = Ensemble(spec: config.modelSpec, count: 3)
+        let spec = config.modelSpec
+        let batch = Batch(images: Tensor.rand([6, spec.channels, spec.height, spec.width]), labels: Tensor([Int64(0), 1, 2, 3, 4, 5]))
+        let objective = BaselineObjective()
+        ensemble.zeroGrad()
+        let joint = objective.loss(ensemble: ensemble, batch: batch, context: firstStep)
+        joint.total.backward()
+        let reference = ensemble.parameters.map { $0.grad!.cloned() }
+        ensemble.zeroGrad()
+        let separate = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: firstStep)
+        let gradients = ensemble.parameters.map { $0.grad! }
+        #expect(gradients.count == reference.count && reference.count == ensemble.members.count * ensemble.members[0].parameters.count)
+        for (gradient, expected) in zip(gradients, reference) {
+            #expect(gradient.shape == expected.shape)
+            #expect((gradient - expected).abs().max().item() == 0)
+        }
+        #expect(reference.contains { $0.abs().max().item() > 0 })
+        #expect(separate.total.item() == joint.total.item())
+        #expect(!separate.total.requiresGrad)
+        #expect(zip(separate.memberLogits, joint.memberLogits).allSatisfy { ($0 - $1).abs().max().item() == 0 })
+    }
+}

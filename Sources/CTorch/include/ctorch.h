@@ -33,6 +33,8 @@ int64_t ct_live_tensors(void);
 void ct_free(ct_tensor t);
 int ct_version(const char **out);
 int ct_set_num_threads(int n);
+/* glibc allocator: mallopt(M_MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD); 0 on success. */
+int ct_retain_freed_memory(int64_t mmap_threshold, int64_t trim_threshold);
 int ct_get_num_threads(int *out);
 int ct_manual_seed(uint64_t seed);
 int ct_get_rng_state(ct_tensor *out);

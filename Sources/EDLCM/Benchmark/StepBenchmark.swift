@@ -59,9 +59,8 @@ public enum StepBenchmark {
             : BaselineObjective()
         let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
         func step() {
-            let loss = objective.loss(ensemble: ensemble, batch: batch, context: context).total
             optimizer.zeroGrad()
-            loss.backward()
+            _ = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context)
             optimizer.step()
         }
         for _ in 0..<warmup { step() }

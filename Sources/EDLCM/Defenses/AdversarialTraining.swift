@@ -66,6 +66,12 @@ public struct AdversarialTraining: EnsembleObjective {
         return wrapped.loss(ensemble: ensemble, batch: adversarial, context: context)
     }
 
+    public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
+        let adversarial = Batch(images: adversarialImages(ensemble: ensemble, images: batch.images, labels: batch.labels),
+                                labels: batch.labels, pairedImages: batch.pairedImages)
+        return wrapped.accumulateGradients(ensemble: ensemble, batch: adversarial, context: context)
+    }
+
     /// The batch with its first ⌊f·B⌉ images replaced by PGD examples of the ensemble.
     func adversarialImages(ensemble: Ensemble, images: Tensor, labels: Tensor) -> Tensor {
         let count = images.shape[0]

@@ -78,4 +78,13 @@ public struct EDLCMObjective: EnsembleObjective {
         }
         return ObjectiveOutput(terms: terms, memberLogits: probe.logits)
     }
+
+    public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
+        guard options.alpha != 0 || options.beta != 0 || options.gradientAlpha != 0 else {
+            return BaselineObjective().accumulateGradients(ensemble: ensemble, batch: batch, context: context)
+        }
+        let output = loss(ensemble: ensemble, batch: batch, context: context)
+        output.total.backward()
+        return output
+    }
 }

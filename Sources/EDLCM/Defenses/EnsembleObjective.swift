@@ -73,12 +73,26 @@ public protocol EnsembleObjective {
     /// The settings the objective derives for one epoch (DVERGE's feature layer, TRS's radius),
     /// recorded with the epoch's metrics. Empty unless the objective has any.
     func epochSettings(epoch: Int, totalEpochs: Int, ensemble: Ensemble) -> [String: Double]
+
+    /// Computes the loss and adds the gradient of its total to every parameter's `grad` (which the
+    /// caller has zeroed): the training step's forward and backward pass. The default runs
+    /// ``loss(ensemble:batch:context:)`` and one backward pass of the total; an objective whose
+    /// members' graphs are independent may backpropagate member by member instead, so that only
+    /// one member's graph is held at a time (same gradients, less peak memory). The returned terms
+    /// and logits are for logging; they may be detached.
+    func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput
 }
 
 extension EnsembleObjective {
     public var needsPairedImages: Bool { false }
 
     public func epochSettings(epoch: Int, totalEpochs: Int, ensemble: Ensemble) -> [String: Double] { [:] }
+
+    public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
+        let output = loss(ensemble: ensemble, batch: batch, context: context)
+        output.total.backward()
+        return output
+    }
 }
 
 /// The plain ensemble: Σₘ CE(zₘ, y), each member trained independently on the same batches.
@@ -88,6 +102,21 @@ public struct BaselineObjective: EnsembleObjective {
     public func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
         let logits = ensemble.memberLogits(batch.images)
         return ObjectiveOutput(terms: [LossTerm(name: "ce", value: memberCrossEntropySum(logits, batch.labels))], memberLogits: logits)
+    }
+
+    /// The members' losses are independent, so each member's graph is built, backpropagated and
+    /// freed before the next member's: the same gradients as one backward pass of the sum (each
+    /// parameter belongs to one member), with one member's activations held instead of all.
+    public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
+        var losses: [Tensor] = [], logits: [Tensor] = []
+        for member in ensemble.members {
+            let memberLogits = member(batch.images)
+            let loss = crossEntropy(logits: memberLogits, labels: batch.labels)
+            loss.backward()
+            losses.append(loss.detached())
+            logits.append(memberLogits.detached())
+        }
+        return ObjectiveOutput(terms: [LossTerm(name: "ce", value: sumOfTensors(losses))], memberLogits: logits)
     }
 }
 

@@ -98,9 +98,8 @@ public enum SurrogateTrainer {
             ensemble.train()
             for (index, batch) in loader.trainingBatches(epoch: epoch).enumerated() {
                 let context = TrainingContext(epoch: epoch, totalEpochs: config.epochs, step: index, stepsPerEpoch: batchesPerEpoch)
-                let total = objective.loss(ensemble: ensemble, batch: batch, context: context).total
                 optimizer.zeroGrad()
-                total.backward()
+                _ = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context)
                 optimizer.step()
             }
             progress(epoch + 1, config.epochs)

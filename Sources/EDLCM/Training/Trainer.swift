@@ -214,10 +214,9 @@ public final class Trainer {
         for index in state.step..<batches.count {
             let batch = shard(batches[index])
             let context = TrainingContext(epoch: epoch, totalEpochs: config.epochs, step: index, stepsPerEpoch: batches.count)
-            let output = objective.loss(ensemble: ensemble, batch: batch, context: context)
-            let total = output.total
             optimizer.zeroGrad()
-            total.backward()
+            let output = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context)
+            let total = output.total
             var statistics = output.terms.map { $0.value.item() } + [total.item(),
                 withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) }]
             let finite = statistics.allSatisfy(\.isFinite) && gradientsAreFinite()
