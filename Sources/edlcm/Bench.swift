@@ -28,6 +28,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Kernel of the fully connected layers: convolution (oneDNN, the default) or gemm (at::linear, libtorch's BLAS).")
     var denseKernel: DenseKernel = .convolution
 
+    @Flag(help: "EDLCM steps hold one member's graph at a time (train --low-memory).")
+    var lowMemory = false
+
     @Flag(help: "Print one JSON line per configuration instead of a table.")
     var json = false
 
@@ -41,7 +44,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try Runtime.setThreadCount(threads ?? Runtime.availableCores)
         if child {
-            let result = StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel)
+            let result = StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory)
             var line = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as! [String: Any]
             line["peak_rss_mb"] = Double(peakResidentBytes()) / 1_048_576
             print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
@@ -56,7 +59,7 @@ struct Bench: ParsableCommand {
             if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
                 process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             }
-            process.arguments = ["bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads", String(Runtime.threadCount), "--dense-kernel", denseKernel.rawValue]
+            process.arguments = ["bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads", String(Runtime.threadCount), "--dense-kernel", denseKernel.rawValue] + (lowMemory ? ["--low-memory"] : [])
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()

@@ -250,3 +250,61 @@ struct EDLCMTrainingTests {
         #expect(metrics[0].losses.values.allSatisfy { $0.isFinite })
     }
 }
+
+@Suite("EDLCM low-memory step", .exclusiveRandomGenerator)
+struct EDLCMLowMemoryTests {
+    /// `--low-memory` (a values-only pass, then each member's graph rebuilt and backpropagated on
+    /// its own with the regularisers' coefficients) must give the gradients of one backward pass of
+    /// the whole loss, leave the same batch-norm statistics, and log the same terms: for the CNN
+    /// and for ResNet-20 (batch norm), with the shared gradient-sign probe and with random
+    /// per-member probes (drawn once).
+    @Test(arguments: [(Architecture.cnn, ProbeDirection.gradientSign, ProbeSharing.shared),
+                      (.cnn, .rademacher, .perMember), (.resnet20, .gradientSign, .shared)])
+    func lowMemoryStepEqualsOneBackwardOfTheWholeLoss(architecture: Architecture, direction: ProbeDirection, sharing: ProbeSharing) {
+        var config = TrainingConfig()
+        config.dataset = architecture == .cnn ? .fashionMNIST : .cifar10
+        config.architecture = architecture
+        Runtime.seed(3)
+        let ensemble = Ensemble(spec: config.modelSpec, count: 3)
+        ensemble.train()
+        let spec = config.modelSpec
+        let batch = Batch(images: Tensor.rand([5, spec.channels, spec.height, spec.width]), labels: Tensor([Int64(1), 3, 5, 7, 9]))
+        let initial = ensemble.stateTensors().map { $0.tensor.cloned() }
+        var options = config.edlcmOptions
+        options.alpha = 0.5
+        options.beta = 0.1
+        options.gradientAlpha = 0.2
+        options.direction = direction
+        options.sharing = sharing
+        let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
+        func step(lowMemory: Bool) -> (output: ObjectiveOutput, gradients: [Tensor], buffers: [Tensor]) {
+            withoutGradients { for (tensor, saved) in zip(ensemble.stateTensors().map(\.tensor), initial) { tensor.copy_(saved) } }
+            ensemble.zeroGrad()
+            Runtime.seed(4)
+            let output = EDLCMObjective(options: options, lowMemory: lowMemory).accumulateGradients(ensemble: ensemble, batch: batch, context: context)
+            return (output, ensemble.parameters.map { $0.grad!.cloned() }, ensemble.namedBuffers().map { $0.tensor.cloned() })
+        }
+        let reference = step(lowMemory: false)
+        let low = step(lowMemory: true)
+        #expect(low.output.terms.map(\.name) == ["ce", "curvature", "dispersion", "gradient_dispersion"])
+        #expect(low.output.terms.map(\.name) == reference.output.terms.map(\.name))
+        #expect(low.output.terms.map(\.weight) == reference.output.terms.map(\.weight))
+        assertClose(low.output.terms.map { $0.value.item() }, reference.output.terms.map { $0.value.item() }, rtol: 1e-4, atol: 1e-6)
+        #expect(low.gradients.count == reference.gradients.count)
+        for (gradient, expected) in zip(low.gradients, reference.gradients) {
+            let scale = expected.abs().max().item()
+            #expect((gradient - expected).abs().max().item() <= 1e-4 * scale + 1e-7)
+        }
+        // The regularisers reach the parameters: the low-memory gradients are not the plain ones.
+        ensemble.zeroGrad()
+        withoutGradients { for (tensor, saved) in zip(ensemble.stateTensors().map(\.tensor), initial) { tensor.copy_(saved) } }
+        _ = BaselineObjective().accumulateGradients(ensemble: ensemble, batch: batch, context: context)
+        let plain = ensemble.parameters.map { $0.grad!.cloned() }
+        #expect(zip(low.gradients, plain).contains { ($0 - $1).abs().max().item() > 1e-3 * $1.abs().max().item() })
+        #expect(low.buffers.count == reference.buffers.count)
+        for (buffer, expected) in zip(low.buffers, reference.buffers) {
+            #expect((buffer.converted(to: .float64) - expected.converted(to: .float64)).abs().max().item() <= 1e-5)
+        }
+        if architecture == .resnet20 { #expect(!low.buffers.isEmpty) }
+    }
+}

@@ -29,9 +29,12 @@ public struct BenchmarkResult: Codable, Sendable {
     public var gflops: Double
     /// The kernel of the fully connected layers.
     public var denseKernel: String
+    /// Whether the EDLCM step held one member's graph at a time.
+    public var lowMemory: Bool
 
     enum CodingKeys: String, CodingKey {
         case name, steps, threads, gflops
+        case lowMemory = "low_memory"
         case denseKernel = "dense_kernel"
         case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
     }
@@ -40,7 +43,8 @@ public struct BenchmarkResult: Codable, Sendable {
 /// Times training steps on synthetic batches with the same math as `bench/reference.py`.
 public enum StepBenchmark {
     /// Runs `warmup` untimed and `steps` timed steps of one configuration.
-    public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution) -> BenchmarkResult {
+    public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution,
+                           lowMemory: Bool = false) -> BenchmarkResult {
         Runtime.seed(seed)
         var config = TrainingConfig()
         config.dataset = benchmark.dataset
@@ -55,7 +59,7 @@ public enum StepBenchmark {
         let batch = Batch(images: images, labels: labels)
         let objective: any EnsembleObjective = benchmark.isEDLCM
             ? EDLCMObjective(options: EDLCMOptions(alpha: 0.5, beta: 0.01, gradientAlpha: 0, h: 0.01, direction: .gradientSign,
-                                                   sharing: .shared, absoluteCosine: false, warmupEpochs: 0))
+                                                   sharing: .shared, absoluteCosine: false, warmupEpochs: 0), lowMemory: lowMemory)
             : BaselineObjective()
         let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
         func step() {
@@ -70,7 +74,7 @@ public enum StepBenchmark {
         let flopsPerStep = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
         return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
                                secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
-                               gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel.rawValue)
+                               gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel.rawValue, lowMemory: lowMemory)
     }
 
     /// Multiply-adds ×2 of one image's forward pass through the convolutions and linear layers.

@@ -43,9 +43,12 @@ public struct EDLCMOptions: Codable, Equatable, Sendable {
 /// (Moosavi-Dezfooli et al., "Robustness via curvature regularization, and vice versa", CVPR 2019).
 public struct EDLCMObjective: EnsembleObjective {
     public let options: EDLCMOptions
+    /// Backpropagate member by member (see ``accumulateGradients(ensemble:batch:context:)``).
+    public let lowMemory: Bool
 
-    public init(options: EDLCMOptions) {
+    public init(options: EDLCMOptions, lowMemory: Bool = false) {
         self.options = options
+        self.lowMemory = lowMemory
     }
 
     /// The warm-up factor in [0, 1] at a point of training.
@@ -83,8 +86,80 @@ public struct EDLCMObjective: EnsembleObjective {
         guard options.alpha != 0 || options.beta != 0 || options.gradientAlpha != 0 else {
             return BaselineObjective().accumulateGradients(ensemble: ensemble, batch: batch, context: context)
         }
-        let output = loss(ensemble: ensemble, batch: batch, context: context)
-        output.total.backward()
-        return output
+        guard lowMemory else {
+            let output = loss(ensemble: ensemble, batch: batch, context: context)
+            output.total.backward()
+            return output
+        }
+        return accumulateMemberByMember(ensemble: ensemble, batch: batch, context: context)
+    }
+
+    /// The low-memory step: the same gradients as one backward pass of the total, holding one
+    /// member's graph at a time.
+    ///
+    /// L_r, L_g and the first-order dispersion couple the members only through the vectors dₘ and
+    /// gₘ, so ∂L/∂θₘ = ∂CEₘ/∂θₘ + ⟨∂L/∂dₘ, ∂dₘ/∂θₘ⟩ + ⟨∂L/∂gₘ, ∂gₘ/∂θₘ⟩. A first pass computes
+    /// every dₘ and gₘ without a graph (and the probe directions, drawn once), then the
+    /// coefficients ∂L/∂dₘ and ∂L/∂gₘ; the batch-norm running statistics it touched are put back.
+    /// Then each member's forward and input-gradient passes are rebuilt with the graph, and
+    /// CEₘ + ⟨∂L/∂dₘ, dₘ⟩ + ⟨∂L/∂gₘ, gₘ⟩ is backpropagated before the next member's graph exists.
+    func accumulateMemberByMember(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
+        let factor = warmup(context)
+        let needProducts = options.alpha != 0 || options.beta != 0
+        let h = options.h * (0.1 + 0.9 * factor)
+        let labels = batch.labels
+        let buffers = ensemble.namedBuffers().map { $0.tensor.cloned() }
+        // Only detached values leave this closure, so the first pass's graphs are freed here.
+        let (productValues, gradientValues, directions) = { () -> ([Tensor], [Tensor], [Tensor]) in
+            let probe = HessianProbe(ensemble: ensemble, images: batch.images, labels: labels, h: h, direction: options.direction,
+                                     sharing: options.sharing, createGraph: false, needProducts: needProducts)
+            return (probe.products.map { $0.detached() }, probe.gradients.map { $0.detached() }, probe.directions.map { $0.detached() })
+        }()
+        withoutGradients { for (buffer, saved) in zip(ensemble.namedBuffers().map(\.tensor), buffers) { buffer.copy_(saved) } }
+        // The regularisers on leaf copies of dₘ and gₘ, and their gradients.
+        let products = productValues.map { $0.requiringGrad() }
+        let gradients = gradientValues.map { $0.requiringGrad() }
+        var terms: [LossTerm] = []
+        if options.beta != 0 {
+            terms.append(LossTerm(name: "curvature", value: meanSquaredNorm(products), weight: options.beta * factor))
+        }
+        if options.alpha != 0 && ensemble.members.count > 1 {
+            terms.append(LossTerm(name: "dispersion", value: meanPairwiseCosine(products, absolute: options.absoluteCosine), weight: options.alpha * factor))
+        }
+        if options.gradientAlpha != 0 && ensemble.members.count > 1 {
+            terms.append(LossTerm(name: "gradient_dispersion", value: meanPairwiseCosine(gradients, absolute: options.absoluteCosine),
+                                  weight: options.gradientAlpha * factor))
+        }
+        var productCoefficients: [Tensor?] = Array(repeating: nil, count: products.count)
+        var gradientCoefficients: [Tensor?] = Array(repeating: nil, count: gradients.count)
+        if !terms.isEmpty {
+            let regulariser = sumOfTensors(terms.map { $0.value * $0.weight })
+            let leaves = products + gradients
+            let coefficients = grad(of: [regulariser], withRespectTo: leaves, allowUnused: true)
+            productCoefficients = Array(coefficients[0..<products.count])
+            gradientCoefficients = Array(coefficients[products.count...])
+        }
+        // Member by member: rebuild the graph, backpropagate, let it go.
+        var losses: [Tensor] = [], logits: [Tensor] = []
+        for (index, member) in ensemble.members.enumerated() {
+            let x = batch.images.detached().requiringGrad()
+            let (memberLogits, memberGradients) = HessianProbe.inputGradients(of: [member], at: x, labels: labels, createGraph: true)
+            let crossEntropyLoss = crossEntropy(logits: memberLogits[0], labels: labels)
+            var surrogate = crossEntropyLoss
+            if let coefficient = gradientCoefficients[index] {
+                surrogate = surrogate + (coefficient * memberGradients[0]).sum()
+            }
+            if needProducts, let coefficient = productCoefficients[index] {
+                let shifted = (batch.images.detached() + h * directions[index]).requiringGrad()
+                let shiftedLoss = crossEntropy(logits: member(shifted), labels: labels, reduction: .sum)
+                let shiftedGradient = grad(of: shiftedLoss, withRespectTo: shifted, createGraph: true)
+                surrogate = surrogate + (coefficient * ((shiftedGradient - memberGradients[0]) / h)).sum()
+            }
+            surrogate.backward()
+            losses.append(crossEntropyLoss.detached())
+            logits.append(memberLogits[0].detached())
+        }
+        let detachedTerms = [LossTerm(name: "ce", value: sumOfTensors(losses))] + terms.map { LossTerm(name: $0.name, value: $0.value.detached(), weight: $0.weight) }
+        return ObjectiveOutput(terms: detachedTerms, memberLogits: logits)
     }
 }

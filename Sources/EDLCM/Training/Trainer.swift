@@ -154,7 +154,7 @@ public final class Trainer {
     static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
         let objective: any EnsembleObjective = switch config.method {
         case .baseline: BaselineObjective()
-        case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions)
+        case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions, lowMemory: config.lowMemory)
         case .adp: ADPObjective(options: config.adpOptions)
         case .gal: GALObjective(lambda: config.galLambda)
         case .dverge: DVERGEObjective(options: config.dvergeOptions)

@@ -89,6 +89,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var probe: ProbeSharing = .shared
     public var absoluteCosine = false
     public var warmupEpochs: Double = 0
+    /// EDLCM/CURE: hold one member's graph at a time (a values-only pass first, then each member's
+    /// graph rebuilt and backpropagated on its own): the same gradients with less peak memory and
+    /// about a third more compute (docs/performance.md).
+    public var lowMemory = false
     /// What to do on a NaN or infinite loss or gradient.
     public var onNonFinite: NonFinitePolicy = .stop
 
@@ -135,7 +139,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case ensembleOutput = "ensemble-output", epochs, batchSize = "batch-size", optimizer, learningRate = "lr"
         case momentum, weightDecay = "weight-decay", schedule, stepSize = "step-size", gamma, seed
         case trainLimit = "train-limit", testLimit = "test-limit", augment, threads
-        case alpha, beta, gradAlpha = "grad-alpha", h, direction, probe, absoluteCosine = "absolute-cosine", warmupEpochs = "warmup-epochs"
+        case alpha, beta, gradAlpha = "grad-alpha", h, direction, probe, absoluteCosine = "absolute-cosine", warmupEpochs = "warmup-epochs", lowMemory = "low-memory"
         case onNonFinite = "on-nonfinite"
         case adpAlpha = "adp-alpha", adpBeta = "adp-beta", galLambda = "gal-lambda"
         case trsLambdaA = "trs-lambda-a", trsLambdaB = "trs-lambda-b", trsDeltaStart = "trs-delta-start", trsDeltaEnd = "trs-delta-end", trsSteps = "trs-steps"
@@ -177,6 +181,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         d.probe = try c.decodeIfPresent(ProbeSharing.self, forKey: .probe) ?? d.probe
         d.absoluteCosine = try c.decodeIfPresent(Bool.self, forKey: .absoluteCosine) ?? d.absoluteCosine
         d.warmupEpochs = try c.decodeIfPresent(Double.self, forKey: .warmupEpochs) ?? d.warmupEpochs
+        d.lowMemory = try c.decodeIfPresent(Bool.self, forKey: .lowMemory) ?? d.lowMemory
         d.onNonFinite = try c.decodeIfPresent(NonFinitePolicy.self, forKey: .onNonFinite) ?? d.onNonFinite
         d.adpAlpha = try c.decodeIfPresent(Double.self, forKey: .adpAlpha) ?? d.adpAlpha
         d.adpBeta = try c.decodeIfPresent(Double.self, forKey: .adpBeta) ?? d.adpBeta
