@@ -2,6 +2,7 @@
 # Runs the same training steps in Swift (edlcm bench) and in PyTorch from Python (bench/reference.py),
 # back to back on the same machine and libtorch, and prints the ratios.
 #   bench/compare.sh [STEPS] [CASE...]
+# BENCH_FLAGS adds flags to edlcm bench (for example BENCH_FLAGS=--low-memory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-10}
@@ -13,7 +14,7 @@ threads=$(nproc)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads cores; libtorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'); $(date -u +%F)"
 printf "%-13s %10s %10s %7s %12s %12s %7s\n" config swift_img/s torch_img/s speedup swift_RSS_MB torch_RSS_MB RSS
 for case in "${cases[@]}"; do
-    s=$(.build/release/edlcm bench --json --cases "$case" --steps "$steps" --threads "$threads")
+    s=$(.build/release/edlcm bench --json --cases "$case" --steps "$steps" --threads "$threads" ${BENCH_FLAGS:-})
     p=$(/usr/bin/python3 bench/reference.py --cases "$case" --steps "$steps" --threads "$threads")
     python3 - "$s" "$p" <<'PY'
 import json, sys

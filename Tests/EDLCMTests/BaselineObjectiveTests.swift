@@ -487,3 +487,38 @@ struct MemberBackwardTests {
         #expect(zip(separate.memberLogits, joint.memberLogits).allSatisfy { ($0 - $1).abs().max().item() == 0 })
     }
 }
+
+@Suite("Channels-last first-order passes", .exclusiveRandomGenerator)
+struct ChannelsLastTests {
+    /// ResNet-20 takes channels-last images in evaluation-mode first-order passes (attacks); the
+    /// logits and their input gradient must be those of the default layout (float rounding apart).
+    /// In training mode it keeps the default layout (bit for bit), and the small CNN always does.
+    @Test func channelsLastResNetComputesTheSameFunctionAndGradient() {
+        var config = TrainingConfig()
+        config.dataset = .cifar10
+        config.architecture = .resnet20
+        Runtime.seed(5)
+        let network = config.modelSpec.makeNetwork()
+        #expect(network.prefersChannelsLast)
+        var cnn = TrainingConfig()
+        cnn.architecture = .cnn
+        #expect(!cnn.modelSpec.makeNetwork().prefersChannelsLast)
+        let images = Tensor.rand([4, 3, 32, 32])
+        network.train()
+        _ = withoutGradients { network(images) }  // running statistics that are not the initial 0 and 1
+        for training in [false, true] {
+            network.setTraining(training)
+            func pass(_ forward: (Tensor) -> Tensor) -> (Tensor, Tensor) {
+                let x = images.detached().requiringGrad()
+                let logits = forward(x)
+                return (logits.detached(), grad(of: (logits * logits).sum(), withRespectTo: x))
+            }
+            let (reference, referenceGradient) = pass { network($0) }
+            let (logits, gradient) = pass { network.firstOrderLogits($0) }
+            #expect(reference.abs().max().item() > 0 && referenceGradient.abs().max().item() > 0)
+            let tolerance = training ? 0 : 1e-4
+            #expect((logits - reference).abs().max().item() <= tolerance * reference.abs().max().item())
+            #expect((gradient - referenceGradient).abs().max().item() <= tolerance * referenceGradient.abs().max().item())
+        }
+    }
+}

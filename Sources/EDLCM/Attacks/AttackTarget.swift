@@ -109,10 +109,10 @@ public struct EnsembleTarget: AttackTarget {
 
     public func forward(_ images: Tensor) -> TargetOutput {
         if case let .member(index) = objective {
-            let logits = ensemble.members[index](images)
+            let logits = ensemble.members[index].firstOrderLogits(images)
             return TargetOutput(decision: logits, lossInputs: [logits])
         }
-        let logits = ensemble.memberLogits(images)
+        let logits = ensemble.firstOrderMemberLogits(images)
         let decision = ensemble.combine(logits)
         switch objective {
         case .probabilities:

@@ -100,7 +100,7 @@ public struct BaselineObjective: EnsembleObjective {
     public init() {}
 
     public func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
-        let logits = ensemble.memberLogits(batch.images)
+        let logits = ensemble.firstOrderMemberLogits(batch.images)
         return ObjectiveOutput(terms: [LossTerm(name: "ce", value: memberCrossEntropySum(logits, batch.labels))], memberLogits: logits)
     }
 
@@ -110,7 +110,7 @@ public struct BaselineObjective: EnsembleObjective {
     public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
         var losses: [Tensor] = [], logits: [Tensor] = []
         for member in ensemble.members {
-            let memberLogits = member(batch.images)
+            let memberLogits = member.firstOrderLogits(batch.images)
             let loss = crossEntropy(logits: memberLogits, labels: batch.labels)
             loss.backward()
             losses.append(loss.detached())

@@ -17,7 +17,7 @@ extension Ensemble {
         var ensembleCorrect = 0.0
         withoutGradients {
             for batch in loader.orderedBatches(size: batchSize) {
-                let logits = memberLogits(batch.images)
+                let logits = firstOrderMemberLogits(batch.images)
                 for (index, memberLogits) in logits.enumerated() {
                     memberCorrect[index] += correctCount(memberLogits, batch.labels)
                 }

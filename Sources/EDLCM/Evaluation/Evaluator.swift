@@ -227,7 +227,7 @@ public final class Evaluator {
                 var members = Array(repeating: [Bool](), count: ensemble.members.count)
                 for batch in batches(Array(0..<sampleCount)) {
                     let (images, labels) = slice(batch)
-                    let logits = ensemble.memberLogits(images)
+                    let logits = ensemble.firstOrderMemberLogits(images)
                     deployed += attackSucceeded(ensemble.combine(logits), labels: labels, targets: nil).map { !$0 }
                     for (index, memberLogits) in logits.enumerated() {
                         members[index] += attackSucceeded(memberLogits, labels: labels, targets: nil).map { !$0 }

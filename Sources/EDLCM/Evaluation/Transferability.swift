@@ -37,7 +37,7 @@ extension Evaluator {
                         let adversarial = try attack.perturb(batchImages, labels: labels, target: target, context: context).adversarial
                         withEvaluationMode(of: target) {
                             withoutGradients {
-                                let logits = ensemble.memberLogits(adversarial)
+                                let logits = ensemble.firstOrderMemberLogits(adversarial)
                                 for (index, memberLogits) in logits.enumerated() {
                                     tally[index] += attackSucceeded(memberLogits, labels: labels, targets: nil).filter { $0 }.count
                                 }

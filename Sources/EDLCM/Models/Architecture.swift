@@ -86,9 +86,26 @@ public protocol Classifier: Layer {
     ///   - input: images in [0, 1] pixel space.
     ///   - layer: a block index in `0..<featureLayerCount`.
     func features(_ input: Tensor, at layer: Int) -> Tensor
+
+    /// Whether passes in evaluation mode that are differentiated at most once (attacks,
+    /// evaluation) should feed this network channels-last images. libtorch 1.13 then keeps the
+    /// activations in NHWC through oneDNN's convolutions: measured 15–20 % faster for ResNet-20,
+    /// but 13 % slower for the small CNN and 30 % slower in any double backward. Training mode
+    /// always uses the default layout: there, libtorch's channels-last batch-norm backward loses
+    /// accuracy (a ResNet-20 input gradient 2 % off its float64 value, against 3·10⁻⁶ in the
+    /// default layout; docs/performance.md).
+    var prefersChannelsLast: Bool { get }
 }
 
 extension Classifier {
+    public var prefersChannelsLast: Bool { false }
+
+    /// The logits, with the input in the layout this network prefers for first-order passes
+    /// (channels-last only in evaluation mode, see ``prefersChannelsLast``).
+    public func firstOrderLogits(_ input: Tensor) -> Tensor {
+        self(prefersChannelsLast && !isTraining && input.rank == 4 ? input.channelsLast() : input)
+    }
+
     /// By default a classifier offers one feature point: its logits.
     public var featureLayerCount: Int { 1 }
 

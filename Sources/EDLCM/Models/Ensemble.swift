@@ -36,6 +36,12 @@ public final class Ensemble: Layer {
         members.map { $0(input) }
     }
 
+    /// Each member's logits, for passes differentiated at most once: each member gets the input
+    /// in the layout it prefers (``Classifier/prefersChannelsLast``).
+    public func firstOrderMemberLogits(_ input: Tensor) -> [Tensor] {
+        members.map { $0.firstOrderLogits(input) }
+    }
+
     /// Combines member logits as ``output`` says.
     public func combine(_ logits: [Tensor]) -> Tensor {
         switch output {

@@ -55,6 +55,8 @@ public final class ResNet20: Classifier {
 
     public var featureLayerCount: Int { Architecture.resnet20.featureLayerCount }
 
+    public var prefersChannelsLast: Bool { true }
+
     /// Block 0: the stem (conv1, bn1); blocks 1…9: the basic blocks in order (stage 1 first); each
     /// before its final ReLU, as DVERGE's `get_features(before_relu=True)` returns them.
     public func features(_ input: Tensor, at layer: Int) -> Tensor {
