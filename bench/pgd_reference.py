@@ -7,6 +7,9 @@ evaluate` result attacked (its sample indices and clean-correct flags), in the s
 with the same attack (L-inf PGD, uniform random start, 50 steps of 2.5*eps/50, cross-entropy on the
 log-averaged softmax, no early stopping), and prints images per second.
 
+Both of EDLCM's architectures are implemented (cnn on Fashion-MNIST, resnet20 on CIFAR-10 binary
+files, read from the folder the run recorded); the models run in PyTorch's default layout.
+
 Usage: bench/pgd_reference.py RUN_FOLDER EDLCM_RESULT.json [--threads N] [--eps 0.1] [--steps 50]
                               [--batch-size 500] [--repeats 1]
 """
@@ -60,14 +63,59 @@ class SmallCNN(torch.nn.Module):
         return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 
+class BasicBlock(torch.nn.Module):
+    """ResNet-20's block with the option-A shortcut (Sources/EDLCM/Models/ResNet20.swift)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(cout)
+        self.conv2 = torch.nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(cout)
+        self.stride, self.pad = stride, (cout - cin) // 2
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        shortcut = x
+        if self.stride != 1 or self.pad:
+            shortcut = F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, self.pad, self.pad))
+        return F.relu(out + shortcut)
+
+
+class ResNet20(torch.nn.Module):
+    """EDLCM's ResNet20 (Sources/EDLCM/Models/ResNet20.swift), normalisation included."""
+
+    def __init__(self, spec):
+        super().__init__()
+        w = spec["widthMultiplier"]
+        widths = [16 * w, 32 * w, 64 * w]
+        self.register_buffer("mean", torch.tensor(spec["mean"], dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("inv_std", 1 / torch.tensor(spec["std"], dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.conv1 = torch.nn.Conv2d(spec["channels"], widths[0], 3, 1, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(widths[0])
+        cin = widths[0]
+        for index, cout in enumerate(widths):
+            blocks = []
+            for block in range(3):
+                blocks.append(BasicBlock(cin, cout, 2 if index > 0 and block == 0 else 1))
+                cin = cout
+            setattr(self, f"layer{index + 1}", torch.nn.Sequential(*blocks))
+        self.linear = torch.nn.Linear(widths[2], spec["classCount"])
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1((x - self.mean) * self.inv_std)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.linear(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
 def load_ensemble(run):
     tensors, metadata = load_safetensors(f"{run}/checkpoint.safetensors")
     spec = json.loads(metadata["edlcm.model"])
-    assert spec["architecture"] == "cnn", "this reference implements the cnn architecture"
+    assert spec["architecture"] in ("cnn", "resnet20"), spec["architecture"]
     assert metadata["edlcm.ensemble_output"] == "probabilities"
     members = []
     for index in range(int(metadata["edlcm.members"])):
-        member = SmallCNN(spec)
+        member = SmallCNN(spec) if spec["architecture"] == "cnn" else ResNet20(spec)
         prefix = f"member{index}."
         member.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         members.append(member.eval())
@@ -102,6 +150,12 @@ def read_idx(path):
     return np.frombuffer(data[8:], dtype=np.uint8)
 
 
+def read_cifar10_test(folder):
+    """test_batch.bin of the CIFAR-10 binary version: records of 1 label byte and 3072 pixel bytes."""
+    data = np.fromfile(f"{folder}/test_batch.bin", dtype=np.uint8).reshape(-1, 3073)
+    return data[:, 1:].reshape(-1, 3, 32, 32), data[:, 0]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run")
@@ -111,7 +165,7 @@ def main():
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--data-dir", help="default: the folder the run recorded")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -124,8 +178,16 @@ def main():
     with open(args.result) as handle:
         result = json.load(handle)
     attacked = [e["index"] for e in result["per_example"] if e["clean_correct"]]
-    images = torch.from_numpy(read_idx(f"{args.data_dir}/t10k-images-idx3-ubyte.gz")[attacked].astype(np.float32) / 255)
-    labels = torch.from_numpy(read_idx(f"{args.data_dir}/t10k-labels-idx1-ubyte.gz")[attacked].astype(np.int64))
+    with open(f"{args.run}/config.json") as handle:
+        dataset = json.load(handle)["dataset"]
+    folder = args.data_dir or dataset["directory"]
+    if dataset["name"] == "fashion-mnist":
+        all_images, all_labels = read_idx(f"{folder}/t10k-images-idx3-ubyte.gz"), read_idx(f"{folder}/t10k-labels-idx1-ubyte.gz")
+    else:
+        assert dataset["name"] == "cifar10", dataset["name"]
+        all_images, all_labels = read_cifar10_test(folder)
+    images = torch.from_numpy(all_images[attacked].astype(np.float32) / 255)
+    labels = torch.from_numpy(all_labels[attacked].astype(np.int64))
 
     with torch.no_grad():
         clean = log_averaged_softmax(members, images).argmax(1).eq(labels).float().mean().item()
