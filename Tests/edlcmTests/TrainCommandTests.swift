@@ -76,6 +76,7 @@ struct TrainCommandTests {
         let runs: [(String, [String], String)] = [
             ("dverge", ["--method", "dverge", "--from", plain.path, "--dverge-steps", "2"], "dverge_layer"),
             ("trs-at", ["--method", "trs", "--adversarial", "pgd", "--trs-steps", "1", "--adv-steps", "1"], "trs_delta"),
+            ("edlcm-low-memory", ["--method", "edlcm", "--low-memory"], "dispersion"),
         ]
         for (name, arguments, setting) in runs {
             let out = directory.appendingPathComponent(name)
@@ -88,6 +89,9 @@ struct TrainCommandTests {
             #expect(record.contains("\"dverge-eps\" : 0.35") && record.contains("\"trs-lambda-a\" : 10"), "\(record)")
         }
         #expect(try String(contentsOf: directory.appendingPathComponent("dverge/config.json"), encoding: .utf8).contains("\"initial_weights\""))
+        #expect(try String(contentsOf: directory.appendingPathComponent("edlcm-low-memory/config.json"), encoding: .utf8).contains("\"low-memory\" : true"))
+        #expect(try Train.parse(["--low-memory", "--out", "/tmp/x"]).resolvedConfig().lowMemory)
+        #expect(try JSONDecoder().decode(TrainingConfig.self, from: Data(#"{"low-memory": true}"#.utf8)).lowMemory)
     }
 
     @Test func flagsOverrideTheConfigFile() throws {
