@@ -28,7 +28,7 @@ public struct BenchmarkResult: Codable, Sendable {
     /// Estimated floating-point operations per second (see ``StepBenchmark/forwardFLOPs(_:)``).
     public var gflops: Double
     /// The kernel of the fully connected layers.
-    public var denseKernel: String
+    public var denseKernel: DenseKernel
     /// Whether the EDLCM step held one member's graph at a time.
     public var lowMemory: Bool
 
@@ -74,7 +74,7 @@ public enum StepBenchmark {
         let flopsPerStep = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
         return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
                                secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
-                               gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel.rawValue, lowMemory: lowMemory)
+                               gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory)
     }
 
     /// Multiply-adds ×2 of one image's forward pass through the convolutions and linear layers.

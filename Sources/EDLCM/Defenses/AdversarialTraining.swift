@@ -61,15 +61,17 @@ public struct AdversarialTraining: EnsembleObjective {
     }
 
     public func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
-        let adversarial = Batch(images: adversarialImages(ensemble: ensemble, images: batch.images, labels: batch.labels),
-                                labels: batch.labels, pairedImages: batch.pairedImages)
-        return wrapped.loss(ensemble: ensemble, batch: adversarial, context: context)
+        wrapped.loss(ensemble: ensemble, batch: adversarialBatch(ensemble: ensemble, batch: batch), context: context)
     }
 
     public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
-        let adversarial = Batch(images: adversarialImages(ensemble: ensemble, images: batch.images, labels: batch.labels),
-                                labels: batch.labels, pairedImages: batch.pairedImages)
-        return wrapped.accumulateGradients(ensemble: ensemble, batch: adversarial, context: context)
+        wrapped.accumulateGradients(ensemble: ensemble, batch: adversarialBatch(ensemble: ensemble, batch: batch), context: context)
+    }
+
+    /// The batch with ``adversarialImages(ensemble:images:labels:)`` in place of its images.
+    func adversarialBatch(ensemble: Ensemble, batch: Batch) -> Batch {
+        Batch(images: adversarialImages(ensemble: ensemble, images: batch.images, labels: batch.labels),
+              labels: batch.labels, pairedImages: batch.pairedImages)
     }
 
     /// The batch with its first ⌊f·B⌉ images replaced by PGD examples of the ensemble.

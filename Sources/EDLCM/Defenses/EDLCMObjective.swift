@@ -58,32 +58,44 @@ public struct EDLCMObjective: EnsembleObjective {
         return min(1, epochs / options.warmupEpochs)
     }
 
-    public func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
-        let factor = warmup(context)
-        let needProducts = options.alpha != 0 || options.beta != 0
-        let needGradients = needProducts || options.gradientAlpha != 0
-        guard needGradients else {
-            return BaselineObjective().loss(ensemble: ensemble, batch: batch, context: context)
-        }
-        let h = options.h * (0.1 + 0.9 * factor)
-        let probe = HessianProbe(ensemble: ensemble, images: batch.images, labels: batch.labels, h: h, direction: options.direction,
-                                 sharing: options.sharing, createGraph: true, needProducts: needProducts)
-        var terms = [LossTerm(name: "ce", value: memberCrossEntropySum(probe.logits, batch.labels))]
+    /// Whether any term needs the HVPs dₘ (α or β set), and any the input gradients gₘ.
+    var needsProducts: Bool { options.alpha != 0 || options.beta != 0 }
+    var needsGradients: Bool { needsProducts || options.gradientAlpha != 0 }
+
+    /// The finite-difference step at a point of training (ramped from 10 % by the warm-up).
+    func step(factor: Double) -> Double { options.h * (0.1 + 0.9 * factor) }
+
+    /// L_r, L_g and the first-order dispersion (those with a non-zero weight) on the members' HVPs
+    /// `products` and input gradients `gradients`, weighted for the warm-up `factor`.
+    func regulariserTerms(products: [Tensor], gradients: [Tensor], factor: Double) -> [LossTerm] {
+        var terms: [LossTerm] = []
         if options.beta != 0 {
-            terms.append(LossTerm(name: "curvature", value: meanSquaredNorm(probe.products), weight: options.beta * factor))
+            terms.append(LossTerm(name: "curvature", value: meanSquaredNorm(products), weight: options.beta * factor))
         }
-        if options.alpha != 0 && ensemble.members.count > 1 {
-            terms.append(LossTerm(name: "dispersion", value: meanPairwiseCosine(probe.products, absolute: options.absoluteCosine), weight: options.alpha * factor))
+        if options.alpha != 0 && products.count > 1 {
+            terms.append(LossTerm(name: "dispersion", value: meanPairwiseCosine(products, absolute: options.absoluteCosine), weight: options.alpha * factor))
         }
-        if options.gradientAlpha != 0 && ensemble.members.count > 1 {
-            terms.append(LossTerm(name: "gradient_dispersion", value: meanPairwiseCosine(probe.gradients, absolute: options.absoluteCosine),
+        if options.gradientAlpha != 0 && gradients.count > 1 {
+            terms.append(LossTerm(name: "gradient_dispersion", value: meanPairwiseCosine(gradients, absolute: options.absoluteCosine),
                                   weight: options.gradientAlpha * factor))
         }
+        return terms
+    }
+
+    public func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
+        guard needsGradients else {
+            return BaselineObjective().loss(ensemble: ensemble, batch: batch, context: context)
+        }
+        let factor = warmup(context)
+        let probe = HessianProbe(ensemble: ensemble, images: batch.images, labels: batch.labels, h: step(factor: factor), direction: options.direction,
+                                 sharing: options.sharing, createGraph: true, needProducts: needsProducts)
+        let terms = [LossTerm(name: "ce", value: memberCrossEntropySum(probe.logits, batch.labels))]
+            + regulariserTerms(products: probe.products, gradients: probe.gradients, factor: factor)
         return ObjectiveOutput(terms: terms, memberLogits: probe.logits)
     }
 
     public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
-        guard options.alpha != 0 || options.beta != 0 || options.gradientAlpha != 0 else {
+        guard needsGradients else {
             return BaselineObjective().accumulateGradients(ensemble: ensemble, batch: batch, context: context)
         }
         guard lowMemory else {
@@ -105,31 +117,20 @@ public struct EDLCMObjective: EnsembleObjective {
     /// CEₘ + ⟨∂L/∂dₘ, dₘ⟩ + ⟨∂L/∂gₘ, gₘ⟩ is backpropagated before the next member's graph exists.
     func accumulateMemberByMember(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
         let factor = warmup(context)
-        let needProducts = options.alpha != 0 || options.beta != 0
-        let h = options.h * (0.1 + 0.9 * factor)
+        let h = step(factor: factor)
         let labels = batch.labels
         let buffers = ensemble.namedBuffers().map { $0.tensor.cloned() }
         // Only detached values leave this closure, so the first pass's graphs are freed here.
         let (productValues, gradientValues, directions) = { () -> ([Tensor], [Tensor], [Tensor]) in
             let probe = HessianProbe(ensemble: ensemble, images: batch.images, labels: labels, h: h, direction: options.direction,
-                                     sharing: options.sharing, createGraph: false, needProducts: needProducts)
+                                     sharing: options.sharing, createGraph: false, needProducts: needsProducts)
             return (probe.products.map { $0.detached() }, probe.gradients.map { $0.detached() }, probe.directions.map { $0.detached() })
         }()
         withoutGradients { for (buffer, saved) in zip(ensemble.namedBuffers().map(\.tensor), buffers) { buffer.copy_(saved) } }
         // The regularisers on leaf copies of dₘ and gₘ, and their gradients.
         let products = productValues.map { $0.requiringGrad() }
         let gradients = gradientValues.map { $0.requiringGrad() }
-        var terms: [LossTerm] = []
-        if options.beta != 0 {
-            terms.append(LossTerm(name: "curvature", value: meanSquaredNorm(products), weight: options.beta * factor))
-        }
-        if options.alpha != 0 && ensemble.members.count > 1 {
-            terms.append(LossTerm(name: "dispersion", value: meanPairwiseCosine(products, absolute: options.absoluteCosine), weight: options.alpha * factor))
-        }
-        if options.gradientAlpha != 0 && ensemble.members.count > 1 {
-            terms.append(LossTerm(name: "gradient_dispersion", value: meanPairwiseCosine(gradients, absolute: options.absoluteCosine),
-                                  weight: options.gradientAlpha * factor))
-        }
+        let terms = regulariserTerms(products: products, gradients: gradients, factor: factor)
         var productCoefficients: [Tensor?] = Array(repeating: nil, count: products.count)
         var gradientCoefficients: [Tensor?] = Array(repeating: nil, count: gradients.count)
         if !terms.isEmpty {
@@ -149,11 +150,10 @@ public struct EDLCMObjective: EnsembleObjective {
             if let coefficient = gradientCoefficients[index] {
                 surrogate = surrogate + (coefficient * memberGradients[0]).sum()
             }
-            if needProducts, let coefficient = productCoefficients[index] {
-                let shifted = (batch.images.detached() + h * directions[index]).requiringGrad()
-                let shiftedLoss = crossEntropy(logits: member(shifted), labels: labels, reduction: .sum)
-                let shiftedGradient = grad(of: shiftedLoss, withRespectTo: shifted, createGraph: true)
-                surrogate = surrogate + (coefficient * ((shiftedGradient - memberGradients[0]) / h)).sum()
+            if needsProducts, let coefficient = productCoefficients[index] {
+                let product = HessianProbe.product(of: member, images: batch.images, labels: labels, h: h, direction: directions[index],
+                                                   gradient: memberGradients[0], createGraph: true)
+                surrogate = surrogate + (coefficient * product).sum()
             }
             surrogate.backward()
             losses.append(crossEntropyLoss.detached())

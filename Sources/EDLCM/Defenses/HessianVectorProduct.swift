@@ -77,12 +77,18 @@ public struct HessianProbe {
         }
         self.directions = directions
         products = zip(ensemble.members, zip(directions, gradients)).map { member, pair in
-            let (z, g) = pair
-            let shifted = (images.detached() + h * z).requiringGrad()
-            let shiftedLoss = crossEntropy(logits: member(shifted), labels: labels, reduction: .sum)
-            let shiftedGradient = grad(of: shiftedLoss, withRespectTo: shifted, createGraph: createGraph)
-            return (shiftedGradient - g) / h
+            Self.product(of: member, images: images, labels: labels, h: h, direction: pair.0, gradient: pair.1, createGraph: createGraph)
         }
+    }
+
+    /// One member's finite-difference HVP d = (∇ₓℓ(x + h·z) − g)/h, with g = ∇ₓℓ(x) already
+    /// computed (ℓ the summed cross-entropy; the shifted pass in the member's current mode).
+    static func product(of member: any Classifier, images: Tensor, labels: Tensor, h: Double, direction z: Tensor,
+                        gradient g: Tensor, createGraph: Bool) -> Tensor {
+        let shifted = (images.detached() + h * z).requiringGrad()
+        let shiftedLoss = crossEntropy(logits: member(shifted), labels: labels, reduction: .sum)
+        let shiftedGradient = grad(of: shiftedLoss, withRespectTo: shifted, createGraph: createGraph)
+        return (shiftedGradient - g) / h
     }
 
     /// The input gradient of the ensemble's loss −log p̄_y (detached).
