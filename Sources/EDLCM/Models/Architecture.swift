@@ -89,11 +89,11 @@ public protocol Classifier: Layer {
 
     /// Whether passes in evaluation mode that are differentiated at most once (attacks,
     /// evaluation) should feed this network channels-last images. libtorch 1.13 then keeps the
-    /// activations in NHWC through oneDNN's convolutions: measured 15–20 % faster for ResNet-20,
-    /// but 13 % slower for the small CNN and 30 % slower in any double backward. Training mode
-    /// always uses the default layout: there, libtorch's channels-last batch-norm backward loses
-    /// accuracy (a ResNet-20 input gradient 2 % off its float64 value, against 3·10⁻⁶ in the
-    /// default layout; docs/performance.md).
+    /// activations in NHWC through oneDNN's convolutions: a ResNet-20 PGD step measured 32–59 %
+    /// faster in PyTorch on the same libtorch, but the small CNN's step 13 % slower and any double
+    /// backward 30 % slower. Training mode always uses the default layout: there, libtorch's
+    /// channels-last batch-norm backward loses accuracy (a ResNet-20 input gradient 2 % off its
+    /// float64 value, against 3·10⁻⁶ in the default layout; docs/performance.md).
     var prefersChannelsLast: Bool { get }
 }
 
