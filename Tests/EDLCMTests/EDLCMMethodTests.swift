@@ -253,6 +253,39 @@ struct EDLCMTrainingTests {
 
 @Suite("EDLCM low-memory step", .exclusiveRandomGenerator)
 struct EDLCMLowMemoryTests {
+    /// The training step backpropagates into the parameters only (not into the probe's input
+    /// leaves); the parameters' gradients are those of `loss(...).total.backward()`.
+    @Test(arguments: [Architecture.cnn, .resnet20])
+    func stepGradientsEqualABackwardPassOfTheTotal(architecture: Architecture) {
+        var config = TrainingConfig()
+        config.dataset = architecture == .cnn ? .fashionMNIST : .cifar10
+        config.architecture = architecture
+        Runtime.seed(5)
+        let ensemble = Ensemble(spec: config.modelSpec, count: 2)
+        ensemble.train()
+        let spec = config.modelSpec
+        let batch = Batch(images: Tensor.rand([4, spec.channels, spec.height, spec.width]), labels: Tensor([Int64(0), 2, 4, 6]))
+        let initial = ensemble.stateTensors().map { $0.tensor.cloned() }
+        var options = config.edlcmOptions
+        options.alpha = 0.5
+        options.beta = 0.1
+        let objective = EDLCMObjective(options: options)
+        let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
+        func gradients(_ run: () -> Void) -> [Tensor] {
+            withoutGradients { for (tensor, saved) in zip(ensemble.stateTensors().map(\.tensor), initial) { tensor.copy_(saved) } }
+            ensemble.zeroGrad()
+            Runtime.seed(6)
+            run()
+            return ensemble.parameters.map { $0.grad!.cloned() }
+        }
+        let reference = gradients { objective.loss(ensemble: ensemble, batch: batch, context: context).total.backward() }
+        let step = gradients { _ = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context) }
+        #expect(step.count == reference.count)
+        for (gradient, expected) in zip(step, reference) {
+            #expect((gradient - expected).abs().max().item() <= 1e-6 * expected.abs().max().item() + 1e-9)
+        }
+    }
+
     /// `--low-memory` (a values-only pass, then each member's graph rebuilt and backpropagated on
     /// its own with the regularisers' coefficients) must give the gradients of one backward pass of
     /// the whole loss, leave the same batch-norm statistics, and log the same terms: for the CNN

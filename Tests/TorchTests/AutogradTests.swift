@@ -129,6 +129,48 @@ struct AutogradTests {
         #expect(grad(of: first.sum(), withRespectTo: w).scalars(as: Double.self) == [6, 12])
     }
 
+    /// `backward(_:gradients:inputs:)` fills the `grad` of the listed leaves only, with the same
+    /// values as a full backward pass; a listed leaf the roots do not reach keeps no gradient.
+    @Test func backwardIntoChosenLeavesOnly() {
+        let a = Tensor([1.0, -2, 3]).requiringGrad()
+        let b = Tensor([0.5, 4, -1]).requiringGrad()
+        let unused = Tensor([7.0]).requiringGrad()
+        let y = (a * b * b).sum()
+        let z = a.squared()
+        backward([y, z], gradients: [nil, Tensor([1.0, 10, 100])], inputs: [a, unused])
+        // ∂/∂a of Σ a·b² + Σ cᵢ·aᵢ² = b² + 2·c·a
+        let expected: [Double] = [0.25 + 2, 16 - 40, 1 + 600]
+        #expect(a.grad!.scalars(as: Double.self) == expected)
+        #expect(b.grad == nil)
+        #expect(unused.grad == nil)
+        // Accumulates like backward(): a second pass adds.
+        backward([(a * 2).sum()], gradients: [nil], inputs: [a])
+        let accumulated: [Double] = [4.25, -22, 603]
+        #expect(a.grad!.scalars(as: Double.self) == accumulated)
+    }
+
+    /// `Layer.backpropagate` gives the parameters the gradients of `loss.backward()` (here of an
+    /// input-gradient penalty, whose graph reaches the input) and leaves the input's `grad` empty.
+    @Test func backpropagateFillsParametersOnly() {
+        let layer = Linear(inputCount: 3, outputCount: 2)
+        func penalisedLoss(_ input: Tensor) -> Tensor {
+            let loss = crossEntropy(logits: layer(input).tanh(), labels: labels, reduction: .sum)
+            let g = grad(of: loss, withRespectTo: input, createGraph: true)
+            return loss + g.squared().sum()
+        }
+        let input = x.converted(to: .float32).requiringGrad()
+        penalisedLoss(input).backward()
+        let expected = layer.parameters.map { $0.grad!.cloned() }
+        #expect(input.grad != nil)
+        layer.zeroGrad()
+        let second = x.converted(to: .float32).requiringGrad()
+        layer.backpropagate(penalisedLoss(second))
+        #expect(second.grad == nil)
+        for (gradient, reference) in zip(layer.parameters.map { $0.grad! }, expected) {
+            #expect(gradient.scalars(as: Float.self) == reference.scalars(as: Float.self))
+        }
+    }
+
     @Test func noGradScopeStopsRecording() {
         let w = Tensor([1.0]).requiringGrad()
         #expect(isGradientRecordingEnabled)

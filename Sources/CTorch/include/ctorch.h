@@ -36,6 +36,9 @@ int ct_set_num_threads(int n);
 /* glibc allocator: mallopt(M_MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD); 0 on success. */
 int ct_retain_freed_memory(int64_t mmap_threshold, int64_t trim_threshold);
 int ct_get_num_threads(int *out);
+/* The calling thread's OpenMP thread count (libtorch's intra-op threads on this thread only);
+ * `previous` (may be NULL) receives the count it had. Fails when libtorch does not use OpenMP. */
+int ct_set_thread_num_threads(int n, int *previous);
 int ct_manual_seed(uint64_t seed);
 int ct_get_rng_state(ct_tensor *out);
 int ct_set_rng_state(ct_tensor state);
@@ -221,6 +224,10 @@ int ct_clamp_(ct_tensor t, double min, double max);
 
 /* ---- autograd ----------------------------------------------------------------------------- */
 int ct_backward(ct_tensor t, ct_tensor gradient, bool retain_graph, bool create_graph);
+/* torch::autograd::backward(roots, gradients, inputs): accumulates into the `grad` of `inputs`
+ * only (a NULL gradient means ones for a one-element root); the graph is freed. */
+int ct_backward_to(const ct_tensor *roots, const ct_tensor *gradients, int64_t nroots, const ct_tensor *inputs,
+                   int64_t ninputs);
 int ct_grad(ct_tensor t, ct_tensor *out);
 int ct_set_grad(ct_tensor t, ct_tensor gradient);
 int ct_autograd_grad(const ct_tensor *outputs, const ct_tensor *grad_outputs, int64_t noutputs,

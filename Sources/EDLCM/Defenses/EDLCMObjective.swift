@@ -100,7 +100,7 @@ public struct EDLCMObjective: EnsembleObjective {
         }
         guard lowMemory else {
             let output = loss(ensemble: ensemble, batch: batch, context: context)
-            output.total.backward()
+            ensemble.backpropagate(output.total)
             return output
         }
         return accumulateMemberByMember(ensemble: ensemble, batch: batch, context: context)
@@ -155,7 +155,7 @@ public struct EDLCMObjective: EnsembleObjective {
                                                    gradient: memberGradients[0], createGraph: true)
                 surrogate = surrogate + (coefficient * product).sum()
             }
-            surrogate.backward()
+            member.backpropagate(surrogate)
             losses.append(crossEntropyLoss.detached())
             logits.append(memberLogits[0].detached())
         }

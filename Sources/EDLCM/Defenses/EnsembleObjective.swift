@@ -76,7 +76,8 @@ public protocol EnsembleObjective {
 
     /// Computes the loss and adds the gradient of its total to every parameter's `grad` (which the
     /// caller has zeroed): the training step's forward and backward pass. The default runs
-    /// ``loss(ensemble:batch:context:)`` and one backward pass of the total; an objective whose
+    /// ``loss(ensemble:batch:context:)`` and one backward pass of the total into the parameters
+    /// (``Layer/backpropagate(_:)``: input leaves of gradient penalties get nothing); an objective whose
     /// members' graphs are independent may backpropagate member by member instead, so that only
     /// one member's graph is held at a time (same gradients, less peak memory). The returned terms
     /// and logits are for logging; they may be detached.
@@ -90,7 +91,7 @@ extension EnsembleObjective {
 
     public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
         let output = loss(ensemble: ensemble, batch: batch, context: context)
-        output.total.backward()
+        ensemble.backpropagate(output.total)
         return output
     }
 }
@@ -112,7 +113,7 @@ public struct BaselineObjective: EnsembleObjective {
         for member in ensemble.members {
             let memberLogits = member.firstOrderLogits(batch.images)
             let loss = crossEntropy(logits: memberLogits, labels: batch.labels)
-            loss.backward()
+            member.backpropagate(loss)
             losses.append(loss.detached())
             logits.append(memberLogits.detached())
         }

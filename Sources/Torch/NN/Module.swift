@@ -51,6 +51,16 @@ extension Module {
         namedParameters().map(\.tensor)
     }
 
+    /// Adds ∂loss/∂θ to the `grad` of this module's trainable parameters, and to nothing else.
+    ///
+    /// `loss.backward()` would also fill the `grad` of every other leaf that requires gradients,
+    /// such as the images of an input-gradient penalty or of a finite-difference probe, and compute
+    /// the branches of the graph that lead only there (the input gradients of the first layer, in
+    /// the forward pass and in the double backward). Training needs none of it.
+    public func backpropagate(_ loss: Tensor) {
+        backward([loss], gradients: [nil], inputs: parameters.filter(\.requiresGrad))
+    }
+
     /// The number of trainable scalars.
     public var parameterCount: Int {
         parameters.reduce(0) { $0 + $1.scalarCount }

@@ -133,3 +133,26 @@ public var isGradientRecordingEnabled: Bool {
     check(ct_is_grad_enabled(&value), "is_grad_enabled")
     return value
 }
+
+/// Accumulates the vector-Jacobian products of `roots` into the `grad` of `inputs` only
+/// (`torch.autograd.backward(roots, gradients, inputs=inputs)`); every other leaf, and any
+/// branch of the graph that leads only to other leaves, is left alone. The graph is freed.
+///
+/// - Parameters:
+///   - roots: the tensors to differentiate.
+///   - gradients: ∂L/∂root for each root; nil means 1 (a one-element root).
+///   - inputs: the leaves whose gradients are wanted.
+public func backward(_ roots: [Tensor], gradients: [Tensor?], inputs: [Tensor]) {
+    precondition(roots.count == gradients.count, "backward: \(gradients.count) gradients for \(roots.count) roots")
+    let status = withExtendedLifetime((roots, gradients, inputs)) {
+        roots.map { Optional($0.handle) }.withUnsafeBufferPointer { rootHandles in
+            gradients.map { $0?.handle }.withUnsafeBufferPointer { gradientHandles in
+                inputs.map { Optional($0.handle) }.withUnsafeBufferPointer { inputHandles in
+                    ct_backward_to(rootHandles.baseAddress, gradientHandles.baseAddress, Int64(roots.count), inputHandles.baseAddress,
+                                   Int64(inputs.count))
+                }
+            }
+        }
+    }
+    if status != 0 { torchFailure("autograd.backward") }
+}
