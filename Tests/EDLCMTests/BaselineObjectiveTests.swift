@@ -461,13 +461,7 @@ struct MemberBackwardTests {
     /// bit, with and without batch norm, and the logged loss must be the same number.
     @Test(arguments: [Architecture.cnn, .resnet20])
     func baselineGradientsEqualOneBackwardOfTheSum(architecture: Architecture) {
-        var config = TrainingConfig()
-        config.dataset = architecture == .cnn ? .fashionMNIST : .cifar10
-        config.architecture = architecture
-        Runtime.seed(11)
-        let ensemble = Ensemble(spec: config.modelSpec, count: 3)
-        let spec = config.modelSpec
-        let batch = Batch(images: Tensor.rand([6, spec.channels, spec.height, spec.width]), labels: Tensor([Int64(0), 1, 2, 3, 4, 5]))
+        let (_, ensemble, batch) = gradientTestSetup(architecture, seed: 11, members: 3, labels: [0, 1, 2, 3, 4, 5])
         let objective = BaselineObjective()
         ensemble.zeroGrad()
         let joint = objective.loss(ensemble: ensemble, batch: batch, context: firstStep)

@@ -251,20 +251,28 @@ struct EDLCMTrainingTests {
     }
 }
 
+/// Seeds the generator, then builds an ensemble of `members` for `architecture` (in training
+/// mode) and a batch of uniform random images with `labels`: the setting of the tests that compare
+/// two ways of computing the same gradients.
+func gradientTestSetup(_ architecture: Architecture, seed: UInt64, members: Int, labels: [Int64]) -> (config: TrainingConfig, ensemble: Ensemble, batch: Batch) {
+    var config = TrainingConfig()
+    config.dataset = architecture == .cnn ? .fashionMNIST : .cifar10
+    config.architecture = architecture
+    Runtime.seed(seed)
+    let ensemble = Ensemble(spec: config.modelSpec, count: members)
+    ensemble.train()
+    let spec = config.modelSpec
+    let batch = Batch(images: Tensor.rand([labels.count, spec.channels, spec.height, spec.width]), labels: Tensor(labels))
+    return (config, ensemble, batch)
+}
+
 @Suite("EDLCM low-memory step", .exclusiveRandomGenerator)
 struct EDLCMLowMemoryTests {
     /// The training step backpropagates into the parameters only (not into the probe's input
     /// leaves); the parameters' gradients are those of `loss(...).total.backward()`.
     @Test(arguments: [Architecture.cnn, .resnet20])
     func stepGradientsEqualABackwardPassOfTheTotal(architecture: Architecture) {
-        var config = TrainingConfig()
-        config.dataset = architecture == .cnn ? .fashionMNIST : .cifar10
-        config.architecture = architecture
-        Runtime.seed(5)
-        let ensemble = Ensemble(spec: config.modelSpec, count: 2)
-        ensemble.train()
-        let spec = config.modelSpec
-        let batch = Batch(images: Tensor.rand([4, spec.channels, spec.height, spec.width]), labels: Tensor([Int64(0), 2, 4, 6]))
+        let (config, ensemble, batch) = gradientTestSetup(architecture, seed: 5, members: 2, labels: [0, 2, 4, 6])
         let initial = ensemble.stateTensors().map { $0.tensor.cloned() }
         var options = config.edlcmOptions
         options.alpha = 0.5
@@ -294,14 +302,7 @@ struct EDLCMLowMemoryTests {
     @Test(arguments: [(Architecture.cnn, ProbeDirection.gradientSign, ProbeSharing.shared),
                       (.cnn, .rademacher, .perMember), (.resnet20, .gradientSign, .shared)])
     func lowMemoryStepEqualsOneBackwardOfTheWholeLoss(architecture: Architecture, direction: ProbeDirection, sharing: ProbeSharing) {
-        var config = TrainingConfig()
-        config.dataset = architecture == .cnn ? .fashionMNIST : .cifar10
-        config.architecture = architecture
-        Runtime.seed(3)
-        let ensemble = Ensemble(spec: config.modelSpec, count: 3)
-        ensemble.train()
-        let spec = config.modelSpec
-        let batch = Batch(images: Tensor.rand([5, spec.channels, spec.height, spec.width]), labels: Tensor([Int64(1), 3, 5, 7, 9]))
+        let (config, ensemble, batch) = gradientTestSetup(architecture, seed: 3, members: 3, labels: [1, 3, 5, 7, 9])
         let initial = ensemble.stateTensors().map { $0.tensor.cloned() }
         var options = config.edlcmOptions
         options.alpha = 0.5
