@@ -175,3 +175,25 @@ struct DataLoaderTests {
         #expect(sawFlip && sawShift)
     }
 }
+
+@Suite("Benchmark arithmetic")
+struct BenchmarkArithmeticTests {
+    /// The FLOP counts behind `edlcm bench`'s GFLOP/s column, counted by hand (2 per multiply-add).
+    @Test func forwardFLOPsCountEveryMultiplyAdd() {
+        // conv1 1→32 at 28×28, conv2 32→64 at 14×14, fc 3136→128, fc 128→10.
+        let cnn = 2 * (32 * 1 * 9 * 28 * 28 + 64 * 32 * 9 * 14 * 14 + 128 * 3136 + 10 * 128)
+        #expect(cnn == 8_482_304)
+        #expect(StepBenchmark.forwardFLOPs(spec(.cnn).makeNetwork(), spec: spec(.cnn)) == cnn)
+        // ResNet-20 on 32×32×3: stem 3→16; stage 1: six 16→16 convs at 32×32; stage 2: 16→32 then
+        // five 32→32 at 16×16; stage 3: 32→64 then five 64→64 at 8×8; linear 64→10 (40.55 M MACs).
+        let stem = 3 * 16 * 9 * 1024
+        let stage1 = 6 * 16 * 16 * 9 * 1024
+        let stage2 = 16 * 32 * 9 * 256 + 5 * 32 * 32 * 9 * 256
+        let stage3 = 32 * 64 * 9 * 64 + 5 * 64 * 64 * 9 * 64
+        let resnet = 2 * (stem + stage1 + stage2 + stage3 + 64 * 10)
+        #expect(resnet == 81_102_080)
+        let cifar = spec(.resnet20, dataset: .cifar10)
+        #expect(StepBenchmark.forwardFLOPs(cifar.makeNetwork(), spec: cifar) == resnet)
+        #expect(StepBenchmark.peakConvolutionFLOPs == 9_663_676_416)
+    }
+}

@@ -77,6 +77,29 @@ public enum StepBenchmark {
                                gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory)
     }
 
+    /// The reference for "achieved GFLOP/s": the best rate libtorch reaches on this thread count,
+    /// measured on a large convolution (512 → 512 channels, 3×3, 16×16, batch 8: 9.7 GFLOP a call,
+    /// where oneDNN's kernels run near the cores' vector peak); the best of `repeats` timed calls
+    /// after two untimed ones. Every configuration's GFLOP/s is reported against it.
+    public static func peakGFLOPs(repeats: Int = 5) -> Double {
+        let input = Tensor.randn([8, 512, 16, 16])
+        let weight = Tensor.randn([512, 512, 3, 3])
+        let flops = Double(peakConvolutionFLOPs)
+        return withoutGradients {
+            for _ in 0..<2 { _ = conv2d(input, weight: weight, padding: (1, 1)) }
+            var best = Double.infinity
+            for _ in 0..<max(repeats, 1) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = conv2d(input, weight: weight, padding: (1, 1))
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            return flops / best / 1e9
+        }
+    }
+
+    /// 2 · 512 · 512 · 9 · 16 · 16 · 8: the floating-point operations of one ``peakGFLOPs(repeats:)`` call.
+    static let peakConvolutionFLOPs = 2 * 512 * 512 * 9 * 16 * 16 * 8
+
     /// Multiply-adds ×2 of one image's forward pass through the convolutions and linear layers.
     ///
     /// A training step is counted as 3 forwards (forward + backward ≈ 2×); an EDLCM step as 10
