@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 steps=${1:-10}
 shift || true
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(cnn-plain cnn-edlcm resnet-plain resnet-edlcm)
+[ ${#cases[@]} -gt 0 ] || cases=(cnn-plain cnn-edlcm resnet-plain resnet-edlcm cnn-pgd resnet-pgd)
 rounds=${ROUNDS:-3}
 swift build -c release --product edlcm >/dev/null
 threads=$(nproc)

@@ -4,12 +4,13 @@
 Same math as Sources/EDLCM/Benchmark/StepBenchmark.swift: 3 members, SGD (lr 0.01, momentum 0.9),
 Σ CE (batch mean); EDLCM adds β·L_r + α·L_g with finite-difference HVPs (h = 0.01, shared
 gradient-sign probe from the ensemble loss, per-example gradients of the summed loss), kept in the
-graph. Run: /usr/bin/python3 bench/reference.py [--cases cnn-plain ...] [--steps N] [--threads T]
+graph. The *-pgd cases run L-inf PGD-50 (eps 0.1) on the log-averaged softmax of the members in
+evaluation mode, once per 10 steps. Run: /usr/bin/python3 bench/reference.py [--cases cnn-plain ...] [--steps N] [--threads T]
 Prints one JSON line per configuration (each in a fresh process, so peak RSS is its own).
 """
 import argparse, json, math, os, resource, subprocess, sys, time
 
-CASES = ["cnn-plain", "cnn-edlcm", "resnet-plain", "resnet-edlcm"]
+CASES = ["cnn-plain", "cnn-edlcm", "resnet-plain", "resnet-edlcm", "cnn-pgd", "resnet-pgd"]
 
 
 def child(case, steps, threads):
@@ -94,6 +95,36 @@ def child(case, steps, threads):
         loss = sum(F.cross_entropy(l, y) for l in logits) + beta * lr + alpha * lg
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
 
+    def log_averaged_softmax(inputs):
+        logp = torch.stack([F.log_softmax(m(inputs), dim=1) for m in members])
+        return torch.logsumexp(logp, dim=0) - math.log(len(members))
+
+    def pgd(pgd_steps, eps=0.1):
+        # L-inf PGD as bench/pgd_reference.py: uniform random start, steps of 2.5*eps/steps along the
+        # gradient sign, cross-entropy on the log-averaged softmax, then the decision on the result.
+        step_size = 2.5 * eps / pgd_steps
+        lower, upper = (x - eps).clamp(min=0), (x + eps).clamp(max=1)
+        adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
+        for _ in range(pgd_steps):
+            adv.requires_grad_(True)
+            loss = F.cross_entropy(log_averaged_softmax(adv), y, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, [adv])
+            adv = torch.max(torch.min(adv.detach() + step_size * grad.sign(), upper), lower)
+        with torch.no_grad():
+            log_averaged_softmax(adv).argmax(1)
+
+    if case.endswith("pgd"):
+        # PGD-50 against the freshly initialised members in evaluation mode, once per 10 steps.
+        for m in members: m.eval()
+        pgd(2)
+        runs = max(1, (steps + 9) // 10)
+        start = time.perf_counter()
+        for _ in range(runs): pgd(50)
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"name": case, "images_per_second": runs * batch / seconds, "seconds_per_step": seconds / runs,
+                          "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": runs}, sort_keys=True))
+        return
     step = edlcm_step if case.endswith("edlcm") else plain_step
     for _ in range(2): step()
     start = time.perf_counter()

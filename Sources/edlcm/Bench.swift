@@ -10,7 +10,7 @@ extension DenseKernel: ExpressibleByArgument {}
 /// with the GFLOP/s as a share of the best rate a large convolution reaches on the same threads.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmark training steps (plain and EDLCM, small CNN and ResNet-20) on synthetic batches.",
+        abstract: "Benchmark training steps (plain and EDLCM) and PGD-50, small CNN and ResNet-20, on synthetic batches.",
         discussion: """
         Each configuration runs in a fresh child process so that its peak memory is its own. \
         "% of peak" compares the estimated GFLOP/s with a large 3×3 convolution's on the same threads. \
@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Configurations: \(BenchmarkCase.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).")
     var cases: [BenchmarkCase] = BenchmarkCase.allCases
 
-    @Option(help: "Timed steps per configuration (default: 10).")
+    @Option(help: "Timed steps per configuration (default: 10); the PGD cases run PGD-50 once per 10 steps.")
     var steps: Int = 10
 
     @Option(help: "libtorch threads (default: all available cores).")
@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try Runtime.setThreadCount(threads ?? Runtime.availableCores)
         if child {
-            let result = StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory)
+            let result = try StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory)
             var line = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as! [String: Any]
             line["peak_rss_mb"] = Double(peakResidentBytes()) / 1_048_576
             let peak = StepBenchmark.peakGFLOPs()

@@ -11,9 +11,15 @@ public enum BenchmarkCase: String, Codable, CaseIterable, Sendable {
     case resnetPlain = "resnet-plain"
     /// The same with the EDLCM step.
     case resnetEDLCM = "resnet-edlcm"
+    /// L∞ PGD-50 (ε 0.1, random start, steps of 2.5ε/50, cross-entropy on the log-averaged
+    /// softmax, no early stop) against 3 × small CNN in evaluation mode, on a batch of 128.
+    case cnnPGD = "cnn-pgd"
+    /// The same against 3 × ResNet-20, batch 64.
+    case resnetPGD = "resnet-pgd"
 
-    public var architecture: Architecture { self == .cnnPlain || self == .cnnEDLCM ? .cnn : .resnet20 }
+    public var architecture: Architecture { self == .cnnPlain || self == .cnnEDLCM || self == .cnnPGD ? .cnn : .resnet20 }
     public var isEDLCM: Bool { self == .cnnEDLCM || self == .resnetEDLCM }
+    public var isAttack: Bool { self == .cnnPGD || self == .resnetPGD }
     public var batchSize: Int { architecture == .cnn ? 128 : 64 }
     public var dataset: DatasetName { architecture == .cnn ? .fashionMNIST : .cifar10 }
 }
@@ -42,9 +48,18 @@ public struct BenchmarkResult: Codable, Sendable {
 
 /// Times training steps on synthetic batches with the same math as `bench/reference.py`.
 public enum StepBenchmark {
-    /// Runs `warmup` untimed and `steps` timed steps of one configuration.
+    /// The PGD iterations of the attack cases.
+    public static let attackSteps = 50
+
+    /// How many times an attack case runs the whole PGD-50 for `steps` (one run per 10 steps,
+    /// at least one): a PGD-50 run is about as long as 10 to 20 training steps.
+    public static func attackRuns(steps: Int) -> Int { max(1, (steps + 9) / 10) }
+
+    /// Runs `warmup` untimed and `steps` timed steps of one configuration (for an attack case, one
+    /// untimed PGD-2 and ``attackRuns(steps:)`` timed PGD-50 runs).
     public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution,
-                           lowMemory: Bool = false) -> BenchmarkResult {
+                           lowMemory: Bool = false) throws -> BenchmarkResult {
+        if benchmark.isAttack { return try runAttack(benchmark, runs: attackRuns(steps: steps), seed: seed, denseKernel: denseKernel) }
         Runtime.seed(seed)
         var config = TrainingConfig()
         config.dataset = benchmark.dataset
@@ -75,6 +90,34 @@ public enum StepBenchmark {
         return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
                                secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
                                gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory)
+    }
+
+    /// PGD-50 against a freshly initialised ensemble on uniform random images: the attack's cost
+    /// does not depend on the weights when no example leaves the batch early.
+    static func runAttack(_ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel) throws -> BenchmarkResult {
+        Runtime.seed(seed)
+        var config = TrainingConfig()
+        config.dataset = benchmark.dataset
+        config.architecture = benchmark.architecture
+        let ensemble = Ensemble(spec: config.modelSpec, count: 3)
+        ensemble.setDenseKernel(denseKernel)
+        let spec = config.modelSpec
+        let images = Tensor.rand([benchmark.batchSize, spec.channels, spec.height, spec.width])
+        let labels = Tensor.randint(0..<spec.classCount, shape: [benchmark.batchSize])
+        let target = EnsembleTarget(ensemble: ensemble, objective: .probabilities)
+        let context = AttackContext(epsilon: 0.1, norm: .linf, seeds: (0..<benchmark.batchSize).map(UInt64.init), stopOnSuccess: false)
+        func attack(steps: Int) throws {
+            _ = try PGD(PGD.Configuration(steps: steps)).perturb(images, labels: labels, target: target, context: context)
+        }
+        try attack(steps: 2)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<runs { try attack(steps: attackSteps) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        // Each iteration: a forward pass and an input-gradient pass (≈ 2 forwards) of 3 members.
+        let flops = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize * 2 * attackSteps * runs)
+        return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(runs * benchmark.batchSize) / seconds,
+                               secondsPerStep: seconds / Double(runs), steps: runs, threads: Runtime.threadCount,
+                               gflops: flops / seconds / 1e9, denseKernel: denseKernel, lowMemory: false)
     }
 
     /// The reference for "achieved GFLOP/s": the best rate libtorch reaches on this thread count,
