@@ -60,18 +60,9 @@ public enum StepBenchmark {
     public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution,
                            lowMemory: Bool = false) throws -> BenchmarkResult {
         if benchmark.isAttack { return try runAttack(benchmark, runs: attackRuns(steps: steps), seed: seed, denseKernel: denseKernel) }
-        Runtime.seed(seed)
-        var config = TrainingConfig()
-        config.dataset = benchmark.dataset
-        config.architecture = benchmark.architecture
-        let ensemble = Ensemble(spec: config.modelSpec, count: 3)
+        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
         ensemble.train()
-        ensemble.setDenseKernel(denseKernel)
         let optimizer = SGD(parameters: ensemble.parameters, learningRate: 0.01, momentum: 0.9)
-        let spec = config.modelSpec
-        let images = Tensor.rand([benchmark.batchSize, spec.channels, spec.height, spec.width])
-        let labels = Tensor.randint(0..<spec.classCount, shape: [benchmark.batchSize])
-        let batch = Batch(images: images, labels: labels)
         let objective: any EnsembleObjective = benchmark.isEDLCM
             ? EDLCMObjective(options: EDLCMOptions(alpha: 0.5, beta: 0.01, gradientAlpha: 0, h: 0.01, direction: .gradientSign,
                                                    sharing: .shared, absoluteCosine: false, warmupEpochs: 0), lowMemory: lowMemory)
@@ -92,18 +83,26 @@ public enum StepBenchmark {
                                gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory)
     }
 
-    /// PGD-50 against a freshly initialised ensemble on uniform random images: the attack's cost
-    /// does not depend on the weights when no example leaves the batch early.
-    static func runAttack(_ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel) throws -> BenchmarkResult {
+    /// Seeds the generator, then builds three freshly initialised members of the case's
+    /// architecture and a batch of uniform random images with random labels.
+    static func setUp(_ benchmark: BenchmarkCase, seed: UInt64, denseKernel: DenseKernel) -> (Ensemble, Batch, ModelSpec) {
         Runtime.seed(seed)
         var config = TrainingConfig()
         config.dataset = benchmark.dataset
         config.architecture = benchmark.architecture
-        let ensemble = Ensemble(spec: config.modelSpec, count: 3)
-        ensemble.setDenseKernel(denseKernel)
         let spec = config.modelSpec
+        let ensemble = Ensemble(spec: spec, count: 3)
+        ensemble.setDenseKernel(denseKernel)
         let images = Tensor.rand([benchmark.batchSize, spec.channels, spec.height, spec.width])
         let labels = Tensor.randint(0..<spec.classCount, shape: [benchmark.batchSize])
+        return (ensemble, Batch(images: images, labels: labels), spec)
+    }
+
+    /// PGD-50 against a freshly initialised ensemble on uniform random images: the attack's cost
+    /// does not depend on the weights when no example leaves the batch early.
+    static func runAttack(_ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel) throws -> BenchmarkResult {
+        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
+        let images = batch.images, labels = batch.labels
         let target = EnsembleTarget(ensemble: ensemble, objective: .probabilities)
         let context = AttackContext(epsilon: 0.1, norm: .linf, seeds: (0..<benchmark.batchSize).map(UInt64.init), stopOnSuccess: false)
         func attack(steps: Int) throws {
