@@ -13,7 +13,6 @@
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <atomic>
-#include <dlfcn.h>
 #include <malloc.h>
 #include <cstring>
 #include <mutex>
@@ -100,23 +99,6 @@ int ct_retain_freed_memory(int64_t mmap_threshold, int64_t trim_threshold) {
     return mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, (int)trim_threshold) == 1 ? 0 : 1;
 }
 int ct_get_num_threads(int *out) { CT_GUARD(*out = at::get_num_threads()) }
-// libtorch's OpenMP thread count is a per-thread setting (omp_set_num_threads sets the calling
-// thread's ICV, which ATen's parallel_for and oneDNN read); at::set_num_threads would also change
-// the process-wide default that new threads start from. The OpenMP entry points are looked up at
-// run time, so a libtorch built without OpenMP reports an error instead of failing to link.
-int ct_set_thread_num_threads(int n, int *previous) {
-    CT_GUARD({
-        using get_fn = int (*)();
-        using set_fn = void (*)(int);
-        static const auto get = reinterpret_cast<get_fn>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
-        static const auto set = reinterpret_cast<set_fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-        if (get == nullptr || set == nullptr) throw std::runtime_error("libtorch does not use OpenMP");
-        if (n < 1) throw std::invalid_argument("thread count must be at least 1");
-        at::internal::lazy_init_num_threads();
-        if (previous != nullptr) *previous = get();
-        set(n);
-    })
-}
 int ct_manual_seed(uint64_t seed) {
     CT_GUARD({
         auto generator = at::detail::getDefaultCPUGenerator();

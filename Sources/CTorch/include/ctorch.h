@@ -36,9 +36,6 @@ int ct_set_num_threads(int n);
 /* glibc allocator: mallopt(M_MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD); 0 on success. */
 int ct_retain_freed_memory(int64_t mmap_threshold, int64_t trim_threshold);
 int ct_get_num_threads(int *out);
-/* The calling thread's OpenMP thread count (libtorch's intra-op threads on this thread only);
- * `previous` (may be NULL) receives the count it had. Fails when libtorch does not use OpenMP. */
-int ct_set_thread_num_threads(int n, int *previous);
 int ct_manual_seed(uint64_t seed);
 int ct_get_rng_state(ct_tensor *out);
 int ct_set_rng_state(ct_tensor state);
