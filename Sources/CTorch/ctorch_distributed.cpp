@@ -59,8 +59,10 @@ int ct_process_group_create(const char *master_addr, int port, int rank, int wor
         auto options = c10d::ProcessGroupGloo::Options::create(timeout);
         if (interface != nullptr) {
             options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+        } else if (hostname != nullptr) {
+            options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
         } else {
-            options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname ? hostname : "127.0.0.1"));
+            options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
         }
         options->threads = 2;
         auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);

@@ -235,8 +235,9 @@ int ct_autograd_grad(const ct_tensor *outputs, const ct_tensor *grad_outputs, in
 typedef struct ct_process_group_s *ct_process_group;
 
 /* Rank 0 hosts the TCPStore at master_addr:port; every rank connects to it. The Gloo transport binds
-   to `interface` when given, else to the address `hostname`. Collectives fail (status 1) after
-   timeout_ms without progress, e.g. when a peer died. */
+   to `interface` when given, else to the address `hostname`, else (both NULL) to the address this
+   machine's hostname resolves to, as PyTorch does. Collectives fail (status 1) after timeout_ms
+   without progress, e.g. when a peer died. */
 int ct_process_group_create(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms,
                             const char *interface, const char *hostname, ct_process_group *out);
 void ct_process_group_free(ct_process_group group);

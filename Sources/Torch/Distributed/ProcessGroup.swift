@@ -23,7 +23,9 @@ public final class ProcessGroup: @unchecked Sendable {
     ///   - timeout: how long rendezvous and each collective may wait for the others.
     ///   - interface: a network interface for Gloo (PyTorch's `GLOO_SOCKET_IFNAME`); nil binds to
     ///     `hostname`.
-    ///   - hostname: the address Gloo binds to when no interface is given (loopback by default).
+    ///   - hostname: the address Gloo binds to when no interface is given; nil binds to loopback
+    ///     when the master is local (`localhost`, `127.0.0.1`) and otherwise, as PyTorch does, to
+    ///     the address this machine's hostname resolves to, so that other machines reach it.
     /// - Throws: ``TorchError`` when rendezvous fails (a rank missing, a port taken, a timeout).
     public init(masterAddress: String, port: Int, rank: Int, size: Int, timeout: Duration = .seconds(60),
                 interface: String? = nil, hostname: String? = nil) throws {
@@ -32,7 +34,7 @@ public final class ProcessGroup: @unchecked Sendable {
         let milliseconds = Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         var out: OpaquePointer?
         let status = ct_process_group_create(masterAddress, Int32(port), Int32(rank), Int32(size), milliseconds, interface,
-                                             hostname ?? (masterAddress == "localhost" ? "127.0.0.1" : masterAddress == "127.0.0.1" ? "127.0.0.1" : nil), &out)
+                                             hostname ?? (["localhost", "127.0.0.1"].contains(masterAddress) ? "127.0.0.1" : nil), &out)
         guard status == 0, let out else {
             throw TorchError("distributed: rank \(rank) of \(size) could not join \(masterAddress):\(port): \(lastTorchError())")
         }
