@@ -13,6 +13,7 @@ extension EnsembleOutput: ExpressibleByArgument {}
 extension ProbeDirection: ExpressibleByArgument {}
 extension ProbeSharing: ExpressibleByArgument {}
 extension NonFinitePolicy: ExpressibleByArgument {}
+extension AdversarialTrainingMode: ExpressibleByArgument {}
 
 /// Set by SIGINT/SIGTERM: training finishes the step, checkpoints and stops. A second signal exits at once.
 let stopRequested = Atomic<Bool>(false)
@@ -30,7 +31,6 @@ func installStopHandlers() {
         }
     }
 }
-extension AdversarialTrainingMode: ExpressibleByArgument {}
 
 private let defaults = TrainingConfig()
 private let cifar = PaperDefaults(for: .cifar10)
@@ -292,14 +292,17 @@ struct Train: ParsableCommand {
                                   distributed: group)
         let progress = ProgressDisplay(runPath: trainer.run.url.path, quiet: !trainer.isWriter)
         let start = Date()
+        let epochs: [EpochMetrics]
         do {
-            try trainer.train(shouldStop: { stopRequested.load(ordering: .relaxed) }) { progress.handle($0) }
+            epochs = try trainer.train(shouldStop: { stopRequested.load(ordering: .relaxed) }) { progress.handle($0) }
         } catch let stopped as TrainingStopped {
             FileHandle.standardError.write(Data("\nedlcm: \(stopped.description)\n".utf8))
             Foundation.exit(130)
         }
         guard trainer.isWriter else { return }
-        let accuracy = trainer.ensemble.cleanAccuracy(on: trainer.testLoader)
+        // The last epoch measured the final weights already; a resumed run with nothing left to train measures them here.
+        let accuracy = epochs.last.map { (ensemble: $0.testAccuracy, members: $0.memberTestAccuracy) }
+            ?? { let measured = trainer.ensemble.cleanAccuracy(on: trainer.testLoader); return (measured.ensemble, measured.members) }()
         let members = accuracy.members.enumerated().map { "member\($0.offset) \(percent($0.element))" }.joined(separator: ", ")
         print("clean test accuracy on \(trainer.testLoader.count) images: ensemble \(percent(accuracy.ensemble)) (\(members))")
         if trainer.skippedBatches > 0 { print("skipped \(trainer.skippedBatches) batches with a non-finite loss or gradient") }

@@ -123,10 +123,7 @@ public final class Trainer {
     ///   checkpoint, or holds another architecture or member count than `config` asks for.
     static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws -> InitialWeightsRecord {
         var url = URL(fileURLWithPath: path)
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            url = RunDirectory(url: url).checkpointURL
-        }
+        if FileBytes.isDirectory(url) { url = RunDirectory(url: url).checkpointURL }
         guard FileManager.default.fileExists(atPath: url.path) else { throw EDLCMError("--from \(url.path): no such checkpoint") }
         let loaded: (tensors: [String: Tensor], metadata: [String: String])
         do { loaded = try Checkpoint.load(from: url) } catch let error as TorchError { throw EDLCMError("--from \(error.message)") }
@@ -220,19 +217,22 @@ public final class Trainer {
             var statistics = output.terms.map { $0.value.item() } + [total.item(),
                 withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) }]
             let finite = statistics.allSatisfy(\.isFinite) && gradientsAreFinite()
+            var anyNonFinite = !finite
             if let distributed {
+                // Gradients, statistics and the non-finite flag summed over ranks in one all-reduce;
+                // gradients, loss terms and total averaged, the correct count kept as a sum.
                 let shared = Tensor(statistics + [finite ? 0 : 1], shape: [statistics.count + 1])
                 try collective {
                     try distributed.allReduceSum(ensemble.parameters.compactMap(\.grad) + [shared])
                 }
                 let values = shared.scalars(as: Double.self)
+                anyNonFinite = values.last! > 0
                 statistics = Array(values.dropLast())
+                for i in 0...output.terms.count { statistics[i] /= Double(distributed.size) }
                 withoutGradients { for gradient in ensemble.parameters.compactMap(\.grad) { gradient.mul_(1 / Double(distributed.size)) } }
-                if values.last! > 0 { try handleNonFinite(output, epoch: epoch, step: index, localFinite: finite) ; state.step = index + 1; continue }
-                for i in 0..<output.terms.count { statistics[i] /= Double(distributed.size) }
-                statistics[output.terms.count] /= Double(distributed.size)
-            } else if !finite {
-                try handleNonFinite(output, epoch: epoch, step: index, localFinite: false)
+            }
+            if anyNonFinite {
+                try handleNonFinite(output, epoch: epoch, step: index, localFinite: finite)
                 state.step = index + 1
                 continue
             }
