@@ -95,14 +95,8 @@ public enum DiversityAnalysis {
                                                iterations: config.powerIterations).mean().item() * weight
             }
         }
-        func offDiagonalMean(_ matrix: [[Double]]) -> Double {
-            guard members > 1 else { return 0 }
-            var sum = 0.0
-            for i in 0..<members { for j in 0..<members where i != j { sum += matrix[i][j] } }
-            return sum / Double(members * (members - 1))
-        }
-        return DiversityReport(config: config, samples: count, hvpCosine: hvpCos, meanHVPCosine: offDiagonalMean(hvpCos),
-                               gradientCosine: gradCos, meanGradientCosine: offDiagonalMean(gradCos), hvpNorm: hvpNorm,
+        return DiversityReport(config: config, samples: count, hvpCosine: hvpCos, meanHVPCosine: offDiagonalMean(hvpCos, count: members) ?? 0,
+                               gradientCosine: gradCos, meanGradientCosine: offDiagonalMean(gradCos, count: members) ?? 0, hvpNorm: hvpNorm,
                                curvatureLoss: curvature, topEigenvalue: eigen, gradientNorm: gradNorm)
     }
 
@@ -123,6 +117,15 @@ public enum DiversityAnalysis {
         hv = grad(of: (gradient * v).sum(), withRespectTo: x, retainGraph: true).detached()
         return (v.flattened(startAxis: 1) * hv.flattened(startAxis: 1)).sum(alongAxis: 1)
     }
+}
+
+/// The mean of the entries (i, j), i ≠ j, of the leading `count` × `count` block of a matrix (the
+/// members' block of a similarity or transfer matrix); nil for fewer than two members.
+func offDiagonalMean(_ matrix: [[Double]], count: Int) -> Double? {
+    guard count > 1 else { return nil }
+    var sum = 0.0
+    for i in 0..<count { for j in 0..<count where i != j { sum += matrix[i][j] } }
+    return sum / Double(count * (count - 1))
 }
 
 /// `analysis.json`: a diversity report with the command that made it.

@@ -20,26 +20,21 @@ extension ReportBuilder {
         var header = ["run", "method", "clean"] + radii.map { "robust ε=\(SVGChart.label($0))" }
         header += ["mean HVP cos", "mean grad cos", "mean transfer", "training", "masking checks"]
         var table = "<table class=\"comparison\"><thead><tr>" + header.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
-        let bestClean = best(rows.map(\.clean), .higher)
-        let bestRobust = radii.map { radius in best(rows.map { $0.robust[radius] }, .higher) }
-        let bestHVP = best(rows.map(\.meanHVPCosine), .lower)
-        let bestGradient = best(rows.map(\.meanGradientCosine), .lower)
-        let bestTransfer = best(rows.map(\.meanTransferRate), .lower)
-        let bestTime = best(rows.map(\.trainingSeconds), .lower)
+        let bests = ColumnBests(rows, radii: radii)
         for (index, row) in rows.enumerated() {
             func cell(_ value: Double?, _ text: String, bold: Bool, key: String) -> String {
                 let data = value.map { " data-value=\"\($0)\" data-key=\"\(key)\"" } ?? ""
                 return "<td class=\"number\(bold ? " best" : "")\"\(data)>\(bold ? "<b>\(text)</b>" : text)</td>"
             }
             table += "<tr data-run=\"\(SVGChart.escape(row.run))\"><td>\(SVGChart.escape(row.run))</td><td>\(SVGChart.escape(row.method))</td>"
-            table += cell(row.clean, percent(row.clean), bold: bestClean == index, key: "clean")
+            table += cell(row.clean, percent(row.clean), bold: bests.clean == index, key: "clean")
             for (column, radius) in radii.enumerated() {
-                table += cell(row.robust[radius], percent(row.robust[radius]), bold: bestRobust[column] == index, key: "robust:\(radius)")
+                table += cell(row.robust[radius], percent(row.robust[radius]), bold: bests.robust[column] == index, key: "robust:\(radius)")
             }
-            table += cell(row.meanHVPCosine, decimal(row.meanHVPCosine), bold: bestHVP == index, key: "mean_hvp_cosine")
-            table += cell(row.meanGradientCosine, decimal(row.meanGradientCosine), bold: bestGradient == index, key: "mean_gradient_cosine")
-            table += cell(row.meanTransferRate, percent(row.meanTransferRate), bold: bestTransfer == index, key: "mean_transfer")
-            table += cell(row.trainingSeconds, duration(row.trainingSeconds), bold: bestTime == index, key: "training_seconds")
+            table += cell(row.meanHVPCosine, decimal(row.meanHVPCosine), bold: bests.hvpCosine == index, key: "mean_hvp_cosine")
+            table += cell(row.meanGradientCosine, decimal(row.meanGradientCosine), bold: bests.gradientCosine == index, key: "mean_gradient_cosine")
+            table += cell(row.meanTransferRate, percent(row.meanTransferRate), bold: bests.transfer == index, key: "mean_transfer")
+            table += cell(row.trainingSeconds, duration(row.trainingSeconds), bold: bests.trainingSeconds == index, key: "training_seconds")
             let checks = row.checksPassed.map { $0 ? "<span class=\"pass\">all pass</span>" : "<span class=\"fail\">FAIL</span>" } ?? "–"
             table += "<td>\(checks)</td></tr>"
         }
@@ -145,20 +140,20 @@ extension ReportBuilder {
 
         // Environment and provenance.
         body += "<h2 id=\"provenance\">Environment and the commands behind every number</h2>"
-        body += "<p>This report: <code>\(SVGChart.escape(command.map(shellQuoted).joined(separator: " ")))</code></p>"
+        body += "<p>This report: <code>\(SVGChart.escape(shellLine(command)))</code></p>"
         for run in runs {
             let record = run.record
             body += "<h3>\(SVGChart.escape(run.name))</h3><ul>"
             body += "<li>edlcm \(SVGChart.escape(record.edlcmVersion)), libtorch \(SVGChart.escape(record.libtorchVersion)), \(record.threads) thread(s), seed \(record.config.seed), created \(SVGChart.escape(record.created))</li>"
             body += "<li>\(record.config.members) × \(record.config.architecture.rawValue), method \(record.config.method.rawValue), \(record.config.epochs) epochs, \(record.dataset.trainCount) training / \(record.dataset.testCount) test images of \(record.dataset.name.displayName)</li>"
             body += "<li>dataset files: " + record.dataset.files.map { "<code>\(SVGChart.escape(URL(fileURLWithPath: $0.path).lastPathComponent))</code> sha256 <code>\($0.sha256.prefix(16))…</code>" }.joined(separator: ", ") + "</li>"
-            body += "<li>training: " + record.commands.map { "<code>\(SVGChart.escape($0.map(shellQuoted).joined(separator: " ")))</code>" }.joined(separator: "<br>") + "</li>"
+            body += "<li>training: " + record.commands.map { "<code>\(SVGChart.escape(shellLine($0)))</code>" }.joined(separator: "<br>") + "</li>"
             if let analysis = run.analysis {
-                body += "<li>analysis: <code>\(SVGChart.escape(analysis.command.map(shellQuoted).joined(separator: " ")))</code></li>"
+                body += "<li>analysis: <code>\(SVGChart.escape(shellLine(analysis.command)))</code></li>"
             }
             if let evaluation = run.evaluation {
                 body += "<li>evaluation (edlcm \(SVGChart.escape(evaluation.provenance.edlcmVersion)), libtorch \(SVGChart.escape(evaluation.provenance.libtorchVersion)), \(evaluation.provenance.threads) thread(s), seed \(evaluation.settings.seed), \(evaluation.samples.count) images): "
-                    + evaluation.provenance.commands.map { "<code>\(SVGChart.escape($0.map(shellQuoted).joined(separator: " ")))</code>" }.joined(separator: "<br>") + "</li>"
+                    + evaluation.provenance.commands.map { "<code>\(SVGChart.escape(shellLine($0)))</code>" }.joined(separator: "<br>") + "</li>"
             }
             body += "</ul>"
         }

@@ -11,17 +11,13 @@ extension ReportBuilder {
         let header = ["run", "method", "clean"] + radii.map { "robust ε=\(SVGChart.label($0))" } + ["mean HVP cos", "mean grad cos", "mean transfer", "training", "masking checks"]
         lines.append("| " + header.joined(separator: " | ") + " |")
         lines.append("|" + String(repeating: "---|", count: header.count))
-        let bestClean = best(rows.map(\.clean), .higher)
-        let bestRobust = radii.map { radius in best(rows.map { $0.robust[radius] }, .higher) }
-        let bestHVP = best(rows.map(\.meanHVPCosine), .lower)
-        let bestGradient = best(rows.map(\.meanGradientCosine), .lower)
-        let bestTransfer = best(rows.map(\.meanTransferRate), .lower)
+        let bests = ColumnBests(rows, radii: radii)
         for (index, row) in rows.enumerated() {
             func mark(_ text: String, _ isBest: Bool) -> String { isBest ? "**\(text)**" : text }
-            var cells = [row.run, row.method, mark(percent(row.clean), bestClean == index)]
-            cells += radii.enumerated().map { mark(percent(row.robust[$0.element]), bestRobust[$0.offset] == index) }
-            cells += [mark(decimal(row.meanHVPCosine), bestHVP == index), mark(decimal(row.meanGradientCosine), bestGradient == index),
-                      mark(percent(row.meanTransferRate), bestTransfer == index), duration(row.trainingSeconds),
+            var cells = [row.run, row.method, mark(percent(row.clean), bests.clean == index)]
+            cells += radii.enumerated().map { mark(percent(row.robust[$0.element]), bests.robust[$0.offset] == index) }
+            cells += [mark(decimal(row.meanHVPCosine), bests.hvpCosine == index), mark(decimal(row.meanGradientCosine), bests.gradientCosine == index),
+                      mark(percent(row.meanTransferRate), bests.transfer == index), duration(row.trainingSeconds),
                       row.checksPassed.map { $0 ? "all pass" : "FAIL" } ?? "–"]
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
@@ -51,11 +47,11 @@ extension ReportBuilder {
         lines.append("## Commands")
         lines.append("")
         lines.append("```")
-        lines.append(command.map(shellQuoted).joined(separator: " "))
+        lines.append(shellLine(command))
         for run in runs {
-            for line in run.record.commands { lines.append(line.map(shellQuoted).joined(separator: " ")) }
-            if let analysis = run.analysis { lines.append(analysis.command.map(shellQuoted).joined(separator: " ")) }
-            for line in run.evaluation?.provenance.commands ?? [] { lines.append(line.map(shellQuoted).joined(separator: " ")) }
+            lines += run.record.commands.map(shellLine)
+            if let analysis = run.analysis { lines.append(shellLine(analysis.command)) }
+            lines += (run.evaluation?.provenance.commands ?? []).map(shellLine)
         }
         lines.append("```")
         return lines.joined(separator: "\n") + "\n"

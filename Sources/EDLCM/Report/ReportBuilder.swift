@@ -42,11 +42,32 @@ public enum ReportBuilder {
 
     /// The mean attack success from member i to member j ≠ i.
     static func meanTransfer(_ matrix: TransferabilityMatrix) -> Double? {
-        let members = matrix.models.filter { $0.hasPrefix("member") }.count
-        guard members > 1 else { return nil }
-        var sum = 0.0
-        for i in 0..<members { for j in 0..<members where i != j { sum += matrix.success[i][j] } }
-        return sum / Double(members * (members - 1))
+        offDiagonalMean(matrix.success, count: matrix.models.filter { $0.hasPrefix("member") }.count)
+    }
+
+    /// The best row per column of the comparison table (nil where fewer than two runs have a value).
+    struct ColumnBests {
+        var clean: Int?
+        /// One per radius, in the order of the radii.
+        var robust: [Int?]
+        var hvpCosine: Int?
+        var gradientCosine: Int?
+        var transfer: Int?
+        var trainingSeconds: Int?
+
+        init(_ rows: [ComparisonRow], radii: [Double]) {
+            clean = best(rows.map(\.clean), .higher)
+            robust = radii.map { radius in best(rows.map { $0.robust[radius] }, .higher) }
+            hvpCosine = best(rows.map(\.meanHVPCosine), .lower)
+            gradientCosine = best(rows.map(\.meanGradientCosine), .lower)
+            transfer = best(rows.map(\.meanTransferRate), .lower)
+            trainingSeconds = best(rows.map(\.trainingSeconds), .lower)
+        }
+    }
+
+    /// A command line as a shell would take it back.
+    static func shellLine(_ command: [String]) -> String {
+        command.map(shellQuoted).joined(separator: " ")
     }
 
     /// Every ε that some run was evaluated at, ascending.
