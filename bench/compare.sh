@@ -13,6 +13,10 @@ shift || true
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(cnn-plain cnn-edlcm resnet-plain resnet-edlcm cnn-pgd resnet-pgd)
 rounds=${ROUNDS:-3}
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    echo "bench/compare.sh: the PyTorch reference needs PyTorch for Python: apt-get install python3-torch (make test installs it)" >&2
+    exit 1
+fi
 swift build -c release --product edlcm >/dev/null
 threads=$(nproc)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads cores; libtorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'); $(date -u +%F); $rounds rounds, $steps steps each${BENCH_FLAGS:+; edlcm bench $BENCH_FLAGS}"

@@ -6,6 +6,7 @@ Same math as Sources/EDLCM/Benchmark/StepBenchmark.swift: 3 members, SGD (lr 0.0
 gradient-sign probe from the ensemble loss, per-example gradients of the summed loss), kept in the
 graph. The *-pgd cases run L-inf PGD-50 (eps 0.1) on the log-averaged softmax of the members in
 evaluation mode, once per 10 steps. Run: /usr/bin/python3 bench/reference.py [--cases cnn-plain ...] [--steps N] [--threads T]
+[--profile]
 Prints one JSON line per configuration (each in a fresh process, so peak RSS is its own).
 """
 import argparse, json, math, os, resource, subprocess, sys, time
@@ -13,7 +14,7 @@ import argparse, json, math, os, resource, subprocess, sys, time
 CASES = ["cnn-plain", "cnn-edlcm", "resnet-plain", "resnet-edlcm", "cnn-pgd", "resnet-pgd"]
 
 
-def child(case, steps, threads):
+def child(case, steps, threads, profile=False):
     import torch, torch.nn as nn, torch.nn.functional as F
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -127,6 +128,16 @@ def child(case, steps, threads):
         return
     step = edlcm_step if case.endswith("edlcm") else plain_step
     for _ in range(2): step()
+    if profile:
+        # How much of the step is inside ATen operators: their summed self time against the wall time.
+        with torch.autograd.profiler.profile() as prof:
+            start = time.perf_counter()
+            for _ in range(steps): step()
+            wall = time.perf_counter() - start
+        events = prof.key_averages()
+        inside = sum(e.self_cpu_time_total for e in events) / 1e6
+        print(f"{case}: {steps} steps, wall {wall:.3f} s, ATen operators' self time {inside:.3f} s", file=sys.stderr)
+        print(events.table(sort_by="self_cpu_time_total", row_limit=15), file=sys.stderr)
     start = time.perf_counter()
     for _ in range(steps): step()
     seconds = time.perf_counter() - start
@@ -140,15 +151,19 @@ def main():
     parser.add_argument("--cases", nargs="+", default=CASES, choices=CASES)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--profile", action="store_true",
+                        help="before the timed steps, run them once under PyTorch's profiler and print to stderr how much "
+                             "of the wall time the ATen operators take, and the top operators")
     parser.add_argument("--child", action="store_true")
     args = parser.parse_args()
     if args.child:
-        child(args.cases[0], args.steps, args.threads)
+        child(args.cases[0], args.steps, args.threads, args.profile)
         return
     for case in args.cases:
-        out = subprocess.run([sys.executable, __file__, "--child", "--cases", case, "--steps", str(args.steps),
-                              "--threads", str(args.threads)], check=True, capture_output=True, text=True).stdout
-        print(out.strip(), flush=True)
+        result = subprocess.run([sys.executable, __file__, "--child", "--cases", case, "--steps", str(args.steps),
+                                 "--threads", str(args.threads)] + (["--profile"] if args.profile else []),
+                                check=True, stdout=subprocess.PIPE, stderr=None if args.profile else subprocess.PIPE, text=True)
+        print(result.stdout.strip(), flush=True)
 
 
 if __name__ == "__main__":
