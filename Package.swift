@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(
             name: "EDLCM",
-            dependencies: ["Torch", "CZlib", "CJPEG", "COpenSSL", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Torch", "CZlib", "CJPEG", "COpenSSL", "Yams", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "edlcm",
@@ -49,12 +49,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Fuzz targets (scripts/fuzz.sh builds them with -sanitize=fuzzer; normal builds replay files).
-        .target(name: "FuzzSupport", dependencies: ["EDLCM", "Torch", "Yams"]),
-        .executableTarget(name: "fuzz-idx", dependencies: ["FuzzSupport"]),
-        .executableTarget(name: "fuzz-cifar", dependencies: ["FuzzSupport"]),
-        .executableTarget(name: "fuzz-safetensors", dependencies: ["FuzzSupport"]),
-        .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport"]),
+        // The fuzz targets in one executable (scripts/fuzz.sh builds it with -sanitize=fuzzer; normal
+        // builds replay files: `edlcm-fuzz TARGET FILE…`).
+        .executableTarget(name: "edlcm-fuzz", dependencies: ["EDLCM", "Torch"]),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "EDLCMTests", dependencies: ["EDLCM", "Torch", "TestSupport"]),

@@ -78,6 +78,27 @@ func badInputCatalogue(root: URL, trainedRun: URL) throws -> [BadInput] {
     let resumableCheckpoint = resumable.appendingPathComponent("checkpoint.safetensors")
     let quota = root.appendingPathComponent("quota")
 
+    // Hostile files (docs/reliability.md, "Limits"): the issue's two configs that crashed the
+    // tool with a stack overflow, an exponential alias expansion, an oversized file, a gzip
+    // bomb, and a run folder whose records nest too deep.
+    let deepFlow = try write(Array(("a: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n").utf8), "configs/deep.yaml")
+    let deepBlock = try write(Array(("a:\n" + (1..<3000).map { String(repeating: "  ", count: $0) + "b:\n" }.joined()).utf8), "configs/deepmap.yaml")
+    let deepBlockSmall = try write(Array(("a:\n" + (1..<300).map { String(repeating: "  ", count: $0) + "b:\n" }.joined()).utf8), "configs/deepmap-small.yaml")
+    let laughs = try write(Array((["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        + zip("bcdefgh", "abcdefg").map { "\($0): &\($0) [" + Array(repeating: "*\($1)", count: 9).joined(separator: ", ") + "]" }).joined(separator: "\n").utf8), "configs/laughs.yaml")
+    let deepJSON = try write(Array(("{\"a\": " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "}").utf8), "configs/deep.json")
+    // 33 concatenated gzip members of 64 MiB of zeros each (2.1 GiB inflated, 2 MB on disk).
+    let member = try Gzip.compress([UInt8](repeating: 0, count: 64 << 20), level: 9)
+    let bomb = Array([[UInt8]](repeating: member, count: FileBytes.maxDatasetFileBytes / (64 << 20) + 1).joined())
+    for split in ["train", "t10k"] {
+        _ = try write(labels, "mnist-bomb/\(split)-labels-idx1-ubyte")
+        _ = try write(bomb, "mnist-bomb/\(split)-images-idx3-ubyte.gz")
+    }
+    let deepRecord = root.appendingPathComponent("run-deep-record")
+    try fm.copyItem(at: trainedRun, to: deepRecord)
+    try Data(("[" + String(repeating: "{\"a\": [", count: 3000) + String(repeating: "]}", count: 3000) + "]\n").utf8)
+        .write(to: deepRecord.appendingPathComponent("metrics.jsonl"))
+
     let train = ["train", "--members", "2", "--epochs", "1", "--train-limit", "256", "--batch-size", "64", "--test-limit", "100"]
     return [
         BadInput(name: "missing data folder", arguments: train + ["--dataset", "mnist", "--data-dir", root.appendingPathComponent("none").path, "--out", root.appendingPathComponent("o1").path], expected: "none"),
@@ -108,6 +129,13 @@ func badInputCatalogue(root: URL, trainedRun: URL) throws -> [BadInput] {
         BadInput(name: "unwritable output folder", arguments: train + ["--out", "/proc/edlcm-run"], expected: "/proc/edlcm-run"),
         BadInput(name: "disk full (file size limit)", arguments: [], expected: "File too large",
                  shell: "ulimit -f 1500; exec \(edlcmBinary) \((train + ["--out", quota.path]).joined(separator: " "))"),
+        BadInput(name: "config nested 5000 deep (flow)", arguments: ["train", "--config", deepFlow.path, "--epochs", "1", "--out", root.appendingPathComponent("o19").path], expected: "deep.yaml: line 1: nested deeper than 64 levels, the limit"),
+        BadInput(name: "config nested 3000 deep (block, 9 MB)", arguments: ["train", "--config", deepBlock.path, "--epochs", "1", "--out", root.appendingPathComponent("o20").path], expected: "deepmap.yaml: 9006000 bytes, more than the limit of 4194304"),
+        BadInput(name: "config nested 300 deep (block)", arguments: ["train", "--config", deepBlockSmall.path, "--out", root.appendingPathComponent("o21").path], expected: "deepmap-small.yaml: line 65: nested deeper than 64 levels, the limit"),
+        BadInput(name: "config whose aliases expand to 9^7 values", arguments: ["train", "--config", laughs.path, "--out", root.appendingPathComponent("o22").path], expected: "laughs.yaml: line 6: more than 100000 values (aliases expanded), the limit"),
+        BadInput(name: "JSON config nested 5000 deep", arguments: ["train", "--config", deepJSON.path, "--out", root.appendingPathComponent("o23").path], expected: "deep.json: nested deeper than 64 levels, the limit"),
+        BadInput(name: "gzip bomb in a dataset", arguments: train + ["--dataset", "mnist", "--data-dir", root.appendingPathComponent("mnist-bomb").path, "--out", root.appendingPathComponent("o24").path], expected: "gzip data inflates to more than 2147483648 bytes, the limit for a dataset file"),
+        BadInput(name: "run folder with a deeply nested metrics line", arguments: ["report", deepRecord.path, "--out", root.appendingPathComponent("deep.html").path], expected: "metrics.jsonl: line 1: nested deeper than 64 levels, the limit"),
         BadInput(name: "zero threads", arguments: train + ["--threads", "0", "--out", root.appendingPathComponent("o17").path], expected: "--threads must be in 1...1024"),
         BadInput(name: "train limit below the batch", arguments: ["train", "--train-limit", "10", "--out", root.appendingPathComponent("o18").path], expected: "--train-limit must be at least the batch size"),
         BadInput(name: "analysis of zero samples", arguments: ["analyze", "--run", trainedRun.path, "--samples", "0"], expected: "--samples must be at least 1"),

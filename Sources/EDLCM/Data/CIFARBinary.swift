@@ -57,10 +57,14 @@ public enum CIFARBinary {
     ///   whole number of records, or holds a label out of range (CIFAR-10 label ≥ 10;
     ///   CIFAR-100 coarse label ≥ 20 or fine label ≥ 100).
     public static func read(_ variant: Variant, file url: URL) throws -> ImageSet {
-        let bytes = try FileBytes.read(url)
+        try parse(variant, bytes: FileBytes.read(url), name: url.path)
+    }
+
+    /// Parses the bytes of one CIFAR binary file; see ``read(_:file:)``.
+    package static func parse(_ variant: Variant, bytes: [UInt8], name: String) throws -> ImageSet {
         var pixels = [UInt8]()
         var labels = [Int32]()
-        try append(variant, bytes: bytes, name: url.path, pixels: &pixels, labels: &labels)
+        try append(variant, bytes: bytes, name: name, pixels: &pixels, labels: &labels)
         return ImageSet(
             uncheckedPixels: pixels, labels: labels, count: labels.count, channels: 3,
             height: 32, width: 32, classCount: variant.classCount)

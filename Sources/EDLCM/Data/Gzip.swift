@@ -9,10 +9,13 @@ enum Gzip {
 
     /// Inflates gzip data (one or more concatenated members).
     ///
-    /// - Parameter name: the file the data came from, for error messages.
+    /// - Parameters:
+    ///   - name: the file the data came from, for error messages.
+    ///   - maxBytes: the most bytes the data may inflate to (a small "gzip bomb" can inflate
+    ///     to terabytes); inflating stops with an error as soon as the output passes it.
     /// - Throws: `EDLCMError` naming `name` when the data is empty, not gzip, corrupt,
-    ///   truncated, or followed by bytes that are not another gzip member.
-    static func decompress(_ input: [UInt8], name: String) throws -> [UInt8] {
+    ///   truncated, followed by bytes that are not another gzip member, or inflates past `maxBytes`.
+    static func decompress(_ input: [UInt8], name: String, maxBytes: Int = FileBytes.maxDatasetFileBytes) throws -> [UInt8] {
         guard !input.isEmpty else { throw EDLCMError("\(name): empty file, expected gzip data") }
         guard hasMagic(input) else {
             throw EDLCMError("\(name): not gzip data (no 1f 8b header)")
@@ -53,6 +56,9 @@ enum Gzip {
                     return status
                 }
                 let produced = chunkSize - Int(stream.avail_out)
+                guard output.count + produced <= maxBytes else {
+                    throw EDLCMError("\(name): gzip data inflates to more than \(maxBytes) bytes, the limit for a dataset file")
+                }
                 output.append(contentsOf: chunk[0..<produced])
                 let consumed = fed - Int(stream.avail_in)
                 switch status {

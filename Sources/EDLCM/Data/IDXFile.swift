@@ -36,8 +36,13 @@ public enum IDXFile {
     public static func readImages(at url: URL, rows: Int? = nil, columns: Int? = nil) throws
         -> Images
     {
-        let bytes = try FileBytes.readMaybeGzipped(url)
-        let name = url.path
+        try parseImages(FileBytes.readMaybeGzipped(url), name: url.path, rows: rows, columns: columns)
+    }
+
+    /// Parses the bytes of an IDX images file (already gunzipped); see ``readImages(at:rows:columns:)``.
+    package static func parseImages(_ bytes: [UInt8], name: String, rows: Int? = nil, columns: Int? = nil) throws
+        -> Images
+    {
         try checkHeader(bytes, magic: imagesMagic, dimensions: 3, name: name)
         let count = Int(bigEndianWord(bytes, at: 4))
         let fileRows = Int(bigEndianWord(bytes, at: 8))
@@ -72,8 +77,11 @@ public enum IDXFile {
     ///   shorter than its header, has another magic number, a size other than exactly
     ///   8 + count bytes, or a label of `classCount` or more.
     public static func readLabels(at url: URL, classCount: Int? = nil) throws -> [Int32] {
-        let bytes = try FileBytes.readMaybeGzipped(url)
-        let name = url.path
+        try parseLabels(FileBytes.readMaybeGzipped(url), name: url.path, classCount: classCount)
+    }
+
+    /// Parses the bytes of an IDX labels file (already gunzipped); see ``readLabels(at:classCount:)``.
+    package static func parseLabels(_ bytes: [UInt8], name: String, classCount: Int? = nil) throws -> [Int32] {
         try checkHeader(bytes, magic: labelsMagic, dimensions: 1, name: name)
         let count = Int(bigEndianWord(bytes, at: 4))
         try checkSize(bytes.count, expected: 8 + count, what: "\(count) labels", name: name)

@@ -233,11 +233,17 @@ public enum TinyImageNet {
     private static func decodeImage(at url: URL, into planes: UnsafeMutableBufferPointer<UInt8>)
         throws
     {
-        let bytes = try FileBytes.read(url)
-        let image = try JPEGCodec.decode(bytes, name: url.path)
+        try decodeImage(FileBytes.read(url), name: url.path, into: planes)
+    }
+
+    /// Decodes one Tiny ImageNet JPEG (64×64, grey or RGB) into 3 planes of `imageSide²` bytes.
+    package static func decodeImage(_ bytes: [UInt8], name: String, into planes: UnsafeMutableBufferPointer<UInt8>)
+        throws
+    {
+        let image = try JPEGCodec.decode(bytes, name: name)
         guard image.width == imageSide, image.height == imageSide else {
             throw EDLCMError(
-                "\(url.path): image is \(image.width)×\(image.height), expected "
+                "\(name): image is \(image.width)×\(image.height), expected "
                     + "\(imageSide)×\(imageSide)")
         }
         let area = imageSide * imageSide

@@ -14,12 +14,14 @@ public enum EvaluationReport {
     ///
     /// - Throws: ``EDLCMError`` naming the file when it is not an evaluation result.
     public static func read(from url: URL) throws -> EvaluationResult {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw EDLCMError("\(url.path): cannot read (\(describe(error)))") }
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return try decoder.decode(EvaluationResult.self, from: data) } catch {
-            throw EDLCMError("\(url.path): not an edlcm evaluation result (\(describeDecoding(error)))")
+        try decode(readFile(url, maxBytes: DocumentLimits.records.maxBytes), name: url.path)
+    }
+
+    /// Decodes the bytes of a result file; `name` names it in errors.
+    public static func decode(_ data: Data, name: String) throws -> EvaluationResult {
+        try Document.decode(EvaluationResult.self, from: data, format: .json, limits: .records,
+                            label: "\(name): not an edlcm evaluation result") { decoder in
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         }
     }
 

@@ -4,7 +4,7 @@ import Foundation
 /// every batch) so that an interrupted evaluation resumes where it stopped. Outcomes are stored
 /// per unit of work as positions in the evaluated sample; everything else (worst cases, tables)
 /// is recomputed from them.
-struct EvaluationState: Codable {
+package struct EvaluationState: Codable {
     static let formatName = "edlcm-evaluation-state/1"
 
     var format = EvaluationState.formatName
@@ -34,13 +34,19 @@ struct EvaluationState: Codable {
     ///
     /// - Throws: ``EDLCMError`` naming the file when it is unreadable or not a state file.
     static func read(from url: URL) throws -> EvaluationState {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw EDLCMError("\(url.path): cannot read (\(describe(error)))") }
+        try decode(readFile(url, maxBytes: DocumentLimits.records.maxBytes), name: url.path)
+    }
+
+    /// Decodes the bytes of a state file; `name` names it in errors.
+    package static func decode(_ data: Data, name: String) throws -> EvaluationState {
         let state: EvaluationState
-        do { state = try JSONDecoder().decode(EvaluationState.self, from: data) } catch {
-            throw EDLCMError("\(url.path): not an evaluation state file (\(describeDecoding(error))); delete it to start over")
+        do {
+            state = try Document.decode(EvaluationState.self, from: data, format: .json, limits: .records,
+                                        label: "\(name): not an evaluation state file")
+        } catch let error as EDLCMError {
+            throw EDLCMError("\(error.message); delete it to start over")
         }
-        guard state.format == formatName else { throw EDLCMError("\(url.path): state format '\(state.format)', expected '\(formatName)'") }
+        guard state.format == formatName else { throw EDLCMError("\(name): state format '\(state.format)', expected '\(formatName)'") }
         return state
     }
 

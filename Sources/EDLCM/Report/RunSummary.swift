@@ -26,9 +26,7 @@ public struct RunSummary {
         metrics = try run.readMetrics()
         let analysisURL = folder.appendingPathComponent("analysis.json")
         if FileManager.default.fileExists(atPath: analysisURL.path) {
-            do { analysis = try JSONDecoder().decode(AnalysisRecord.self, from: try readFile(analysisURL)) } catch let error as EDLCMError { throw error } catch {
-                throw EDLCMError("\(analysisURL.path): \(describeDecoding(error))")
-            }
+            analysis = try Document.read(AnalysisRecord.self, from: analysisURL, format: .json, limits: .records)
         } else {
             analysis = nil
         }

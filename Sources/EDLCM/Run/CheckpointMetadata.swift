@@ -51,9 +51,7 @@ public struct CheckpointMetadata: Equatable, Sendable {
             return value
         }
         func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
-            do { return try JSONDecoder().decode(T.self, from: Data(try value(key).utf8)) } catch let error as EDLCMError { throw error } catch {
-                throw EDLCMError("\(source): metadata '\(key)': \(describeDecoding(error))")
-            }
+            try Document.decode(T.self, from: Data(try value(key).utf8), format: .json, limits: .records, label: "\(source): metadata '\(key)'")
         }
         spec = try decode(ModelSpec.self, "edlcm.model")
         try spec.validate()

@@ -57,20 +57,13 @@ public struct RunDirectory: Sendable {
 
     /// Reads `config.json`.
     public func readRecord() throws -> RunRecord {
-        let data = try readFile(configURL)
-        do { return try JSONDecoder().decode(RunRecord.self, from: data) } catch { throw EDLCMError("\(configURL.path): \(describeDecoding(error))") }
+        try Document.read(RunRecord.self, from: configURL, format: .json, limits: .records)
     }
 
     /// The epochs recorded in `metrics.jsonl`, in order.
     public func readMetrics() throws -> [EpochMetrics] {
         guard FileManager.default.fileExists(atPath: metricsURL.path) else { return [] }
-        let text: String
-        do { text = try String(contentsOf: metricsURL, encoding: .utf8) } catch { throw EDLCMError("\(metricsURL.path): cannot read (\(describe(error)))") }
-        return try text.split(separator: "\n").enumerated().map { index, line in
-            do { return try JSONDecoder().decode(EpochMetrics.self, from: Data(line.utf8)) } catch {
-                throw EDLCMError("\(metricsURL.path): line \(index + 1): \(describeDecoding(error))")
-            }
-        }
+        return try Document.readLines(EpochMetrics.self, from: metricsURL, limits: .records)
     }
 
     /// Rewrites `metrics.jsonl` keeping only the epochs up to `epoch` (after a crash between the
@@ -111,25 +104,6 @@ public func writeFileAtomically(_ data: Data, to url: URL) throws {
     } catch let error as TorchError {
         throw EDLCMError(error.message)
     }
-}
-
-/// Reads a whole file with POSIX calls, so that the error says exactly what the system said.
-///
-/// - Throws: ``EDLCMError`` "`<path>`: cannot read the file (`<strerror>`)".
-public func readFile(_ url: URL, context: String? = nil) throws -> Data {
-    let prefix = context.map { "\($0) \(url.path)" } ?? url.path
-    let descriptor = open(url.path, O_RDONLY)
-    guard descriptor >= 0 else { throw EDLCMError("\(prefix): cannot read the file (\(String(cString: strerror(errno))))") }
-    defer { close(descriptor) }
-    var data = Data()
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count < 0 { throw EDLCMError("\(prefix): cannot read the file (\(String(cString: strerror(errno))))") }
-        if count == 0 { break }
-        data.append(contentsOf: buffer[0..<count])
-    }
-    return data
 }
 
 /// A one-line description of a file-system error.
