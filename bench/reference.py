@@ -2,7 +2,7 @@
 """The benchmark steps of `edlcm bench`, written in PyTorch from Python on Debian's libtorch 1.13.
 
 Same math as Sources/EDLCM/Benchmark/StepBenchmark.swift: 3 members, SGD (lr 0.01, momentum 0.9),
-Σ CE (batch mean); EDLCM adds β·L_r + α·L_g with finite-difference HVPs (h = 0.01, shared
+Σ CE (batch mean); EDLCM adds β·L_r + α·L_g with finite-difference HVPs (h = 0.5, shared
 gradient-sign probe from the ensemble loss, per-example gradients of the summed loss), kept in the
 graph. The *-pgd cases run L-inf PGD-50 (eps 0.1) on the log-averaged softmax of the members in
 evaluation mode, once per 10 steps. Run: /usr/bin/python3 bench/reference.py [--cases cnn-plain ...] [--steps N] [--threads T]
@@ -69,7 +69,7 @@ def child(case, steps, threads, profile=False):
     batch = 128 if is_cnn else 64
     x = torch.rand(batch, 1, 28, 28) if is_cnn else torch.rand(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
-    h, alpha, beta = 0.01, 0.5, 0.01
+    h, alpha, beta = 0.5, 0.5, 0.1  # the training defaults (TrainingConfig)
 
     def unit(t):
         return (t.flatten(1) / t.flatten(1).norm(dim=1, keepdim=True).clamp_min(1e-12)).view_as(t)

@@ -3,61 +3,33 @@ import EDLCM
 import Foundation
 import Torch
 
-private let analysisDefaults = AnalysisConfig()
-
 /// `edlcm analyze`: the HVP transferability metric, gradient cosines and curvature of a trained ensemble.
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure an ensemble's diversity (HVP and gradient cosines) and curvature on test images.",
-        discussion: "Writes a JSON report (default: RUN/analysis.json) and prints the matrices."
+        discussion: "Writes a JSON report (default: RUN/analysis.json) and prints the matrices." + settingsHelp(AnalysisConfig.self)
     )
 
-    @Option(name: .customLong("run"), help: "The run folder of a trained ensemble.")
-    var runFolder: String
-
-    @Option(help: "Test images analysed, a seeded stratified subset (default: \(analysisDefaults.samples)).")
-    var samples: Int?
-
-    @Option(help: "Finite-difference step h of the HVP metric (default: \(analysisDefaults.h)).")
-    var h: Double?
-
-    @Option(help: "Probe direction: gradient-sign, rademacher or gaussian (default: \(analysisDefaults.direction.rawValue)).")
-    var direction: ProbeDirection?
-
-    @Option(help: "One probe for all members (shared) or one each (per-member) (default: \(analysisDefaults.probe.rawValue)).")
-    var probe: ProbeSharing?
-
-    @Option(help: "Power-iteration steps for the top input-Hessian eigenvalue (default: \(analysisDefaults.powerIterations)).")
-    var powerIterations: Int?
-
-    @Option(help: "Seed of the subset and of random probes (default: \(analysisDefaults.seed)).")
-    var seed: UInt64?
-
-    @Option(help: "Folder holding the dataset (default: the one the run recorded).")
-    var dataDir: String?
+    @OptionGroup var runFolderOption: RunFolderOption
 
     @Option(help: "Where to write the JSON report (default: RUN/analysis.json).")
     var out: String?
 
+    @OptionGroup var settings: SettingsOptions<AnalysisConfig>
+
     func run() throws {
-        var config = AnalysisConfig()
-        if let samples { config.samples = samples }
-        if let h { config.h = h }
-        if let direction { config.direction = direction }
-        if let probe { config.probe = probe }
-        if let powerIterations { config.powerIterations = powerIterations }
-        if let seed { config.seed = seed }
-        try config.validate()
+        let runFolder = runFolderOption.path
+        let config = try settings.resolve()
         let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         let output = URL(fileURLWithPath: out ?? URL(fileURLWithPath: runFolder).appendingPathComponent("analysis.json").path)
         try checkOutputFile(output)
-        try Runtime.setThreadCount(Runtime.availableCores)
-        let test = try trained.testSet(dataDirectory: dataDir)
-        let subset = test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seed))
+        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
+        let test = try trained.testSet(dataDirectory: config.data.directory)
+        let subset = test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seeding.seed))
         let loader = DataLoader(subset, batchSize: subset.count)
         let batch = loader.batch(Array(0..<subset.count))
-        Runtime.seed(config.seed)
-        let report = DiversityAnalysis.analyse(trained.ensemble, images: batch.images, labels: batch.labels, config: config)
+        Runtime.seed(config.seeding.seed)
+        let report = DiversityAnalysis.analyse(trained.ensemble, images: batch.images, labels: batch.labels, config: config.settings)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeFileAtomically(try encoder.encode(AnalysisRecord(report: report, run: runFolder, command: CommandLine.arguments,

@@ -3,8 +3,6 @@ import EDLCM
 import Foundation
 import Torch
 
-extension BenchmarkCase: ExpressibleByArgument {}
-extension DenseKernel: ExpressibleByArgument {}
 
 /// `edlcm bench`: images/s, peak memory and estimated GFLOP/s of training steps on synthetic data,
 /// with the GFLOP/s as a share of the best rate a large convolution reaches on the same threads.
@@ -15,23 +13,10 @@ struct Bench: ParsableCommand {
         Each configuration runs in a fresh child process so that its peak memory is its own. \
         "% of peak" compares the estimated GFLOP/s with a large 3×3 convolution's on the same threads. \
         bench/compare.sh runs the same steps in PyTorch from Python and prints the ratios.
-        """
+        """ + settingsHelp(BenchConfig.self)
     )
 
-    @Option(parsing: .upToNextOption, help: "Configurations: \(BenchmarkCase.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).")
-    var cases: [BenchmarkCase] = BenchmarkCase.allCases
-
-    @Option(help: "Timed steps per configuration (default: 10); the PGD cases run PGD-50 once per 10 steps.")
-    var steps: Int = 10
-
-    @Option(help: "libtorch threads (default: all available cores).")
-    var threads: Int?
-
-    @Option(help: "Kernel of the fully connected layers: convolution (oneDNN, the default) or gemm (at::linear, libtorch's BLAS).")
-    var denseKernel: DenseKernel = .convolution
-
-    @Flag(help: "EDLCM steps hold one member's graph at a time (train --low-memory).")
-    var lowMemory = false
+    @OptionGroup var settings: SettingsOptions<BenchConfig>
 
     @Flag(help: "Print one JSON line per configuration instead of a table.")
     var json = false
@@ -39,12 +24,10 @@ struct Bench: ParsableCommand {
     @Flag(help: .hidden)
     var child = false
 
-    func validate() throws {
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-    }
-
     func run() throws {
-        try Runtime.setThreadCount(threads ?? Runtime.availableCores)
+        let config = try settings.resolve()
+        let (cases, steps, denseKernel, lowMemory) = (config.cases, config.steps, config.denseKernel, config.memory.lowMemory)
+        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
         if child {
             let result = try StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory)
             var line = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as! [String: Any]

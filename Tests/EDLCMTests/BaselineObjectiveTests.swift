@@ -308,7 +308,7 @@ struct BaselineMemberCountTests {
                 config.adversarial = adversarial
                 try config.validate()
                 let ensemble = Ensemble(spec: config.modelSpec, count: members)
-                let output = Trainer.makeObjective(config.resolved).loss(ensemble: ensemble, batch: batch, context: firstStep)
+                let output = TrainingSetup.makeObjective(config.resolved).loss(ensemble: ensemble, batch: batch, context: firstStep)
                 for term in output.terms {
                     let value = term.value.item()
                     #expect(value.isFinite && value != 0, "\(method) \(adversarial) with \(members) members: \(term.name) = \(value)")
@@ -408,33 +408,33 @@ struct BaselineSettingsTests {
             do { try config.validate() } catch let error as EDLCMError { return error.message } catch { return "\(error)" }
             return nil
         }
-        #expect(message { $0.adpAlpha = -1 } == "--adp-alpha must be ≥ 0, got -1.0")
+        #expect(message { $0.adpAlpha = -1 } == "--adp-alpha must be ≥ 0, got -1")
         #expect(message { $0.galLambda = .nan } == "--gal-lambda must be ≥ 0, got nan")
-        #expect(message { $0.trsLambdaA = -2 } == "--trs-lambda-a must be ≥ 0, got -2.0")
-        #expect(message { $0.trsDeltaEnd = 2 } == "--trs-delta-end must be in [0, 1], got 2.0")
+        #expect(message { $0.trsLambdaA = -2 } == "--trs-lambda-a must be ≥ 0, got -2")
+        #expect(message { $0.trsDeltaEnd = 2 } == "--trs-delta-end must be in [0, 1], got 2")
         #expect(message { $0.trsSteps = 0 } == "--trs-steps must be in 1...1000, got 0")
-        #expect(message { $0.dvergeEps = 0 } == "--dverge-eps must be in (0, 1], got 0.0")
+        #expect(message { $0.dvergeEps = 0 } == "--dverge-eps must be in (0, 1], got 0")
         #expect(message { $0.dvergeStep = -0.1 } == "--dverge-step must be a positive number, got -0.1")
         #expect(message { $0.dvergeLayer = 3 } == "--dverge-layer must be in 0...2 for --arch cnn, got 3")
         #expect(message { $0.architecture = .resnet20; $0.dvergeLayer = 9 } == nil)
         #expect(message { $0.advEps = 1.5 } == "--adv-eps must be in (0, 1], got 1.5")
         #expect(message { $0.advSteps = 0 } == "--adv-steps must be in 1...1000, got 0")
-        #expect(message { $0.advFraction = 0 } == "--adv-fraction must be in (0, 1], got 0.0")
-        #expect(message { $0.from = "" } == "--from must name a run folder or checkpoint file")
+        #expect(message { $0.advFraction = 0 } == "--adv-fraction must be in (0, 1], got 0")
+        #expect(message { $0.from = "" } == "--from must name a run folder or checkpoint file, got \"\"")
         #expect(message { $0.method = .trs; $0.members = 1 } == "--members must be at least 2 (an ensemble), got 1")
     }
 
     @Test func resumingComparesResolvedSettings() {
         var config = TrainingConfig()
         config.method = .trs
-        #expect(config.resolved.resumable(as: config))
-        #expect(config.resumable(as: config.resolved))
+        #expect(config.resolved.resumeConflicts(with: config).isEmpty)
+        #expect(config.resumeConflicts(with: config.resolved).isEmpty)
         var changed = config
         changed.trsLambdaA = 3
-        #expect(!config.resolved.resumable(as: changed))
+        #expect(!config.resolved.resumeConflicts(with: changed).isEmpty)
         changed = config
         changed.from = "elsewhere"
-        #expect(!config.resumable(as: changed))
+        #expect(!config.resumeConflicts(with: changed).isEmpty)
     }
 
     @Test func eachMethodBuildsItsObjective() {
@@ -445,9 +445,9 @@ struct BaselineSettingsTests {
         for (method, name) in expected {
             config.method = method
             config.adversarial = .disabled
-            #expect(String(describing: type(of: Trainer.makeObjective(config))) == name)
+            #expect(String(describing: type(of: TrainingSetup.makeObjective(config))) == name)
             config.adversarial = .pgd
-            let wrapped = Trainer.makeObjective(config)
+            let wrapped = TrainingSetup.makeObjective(config)
             #expect((wrapped as? AdversarialTraining).map { String(describing: type(of: $0.wrapped)) } == name)
             #expect((wrapped as? AdversarialTraining)?.options == config.adversarialOptions)
         }

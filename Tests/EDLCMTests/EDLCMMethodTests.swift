@@ -203,7 +203,7 @@ struct EDLCMMethodTests {
         let ensemble = Ensemble(members: [SmoothClassifier(seed: 1), SmoothClassifier(seed: 2), SmoothClassifier(seed: 3)])
         let (x, y) = smoothBatch()
         var config = AnalysisConfig()
-        config.h = 0.01
+        config.hvp.h = 0.01
         config.batchSize = 4
         let report = DiversityAnalysis.analyse(ensemble, images: x, labels: y, config: config)
         #expect(report.samples == 6)

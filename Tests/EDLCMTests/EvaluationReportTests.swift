@@ -15,7 +15,7 @@ struct EvaluationReportTests {
         config.checkSamples = 12
         let surrogate = Surrogate(name: "s,1", ensemble: AttackFixtures.ensemble(seeds: [9]), checkpointSHA256: "s9", trainingSeed: 9)
         config.transferAttacks = [.mpgd]
-        return try Evaluator(config: config, input: EvaluationFixture.input(count: 24, surrogates: [surrogate]), stateURL: nil,
+        return try Evaluator(config: config.validated(), input: EvaluationFixture.input(count: 24, surrogates: [surrogate]), stateURL: nil,
                              command: ["edlcm", "evaluate", "--run", "runs/a b", "--eps", "0.1", "0.15"]).run()
     }
 
@@ -33,7 +33,7 @@ struct EvaluationReportTests {
         #expect(read == result)
         #expect(read.format == "edlcm-evaluation/1")
         #expect(read.provenance.libtorchVersion == Runtime.libtorchVersion && read.provenance.edlcmVersion == edlcmVersion)
-        #expect(read.settings.epsilons == [0.1, 0.15] && read.settings.seed == 0)
+        #expect(read.settings.epsilons == [0.1, 0.15] && read.settings.seeding.seed == 0)
         #expect(read.attackSettings.contains { $0.role == "suite" && $0.attack == "fgsm" })
         let json = try String(contentsOf: files.json, encoding: .utf8)
         #expect(json.contains("\"worst_case_accuracy\""))

@@ -13,7 +13,7 @@ struct EvaluationSanityTests {
         config.steps = steps
         config.queries = 60
         config.checkSamples = 60
-        let result = try Evaluator(config: config, input: EvaluationFixture.input(ensemble, count: 60), stateURL: nil, command: []).run()
+        let result = try Evaluator(config: config.validated(), input: EvaluationFixture.input(ensemble, count: 60), stateURL: nil, command: []).run()
         #expect(result.sanityChecks.map(\.name) == SanityCheckName.allCases)
         return Dictionary(uniqueKeysWithValues: result.sanityChecks.map { ($0.name, $0) })
     }

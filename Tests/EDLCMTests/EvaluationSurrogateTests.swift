@@ -15,12 +15,12 @@ struct EvaluationSurrogateTests {
         base.trainLimit = 128
         base.batchSize = 64
         base.epochs = 1
-        base.threads = 1
+        base.runtime.threads = 1
         // A small target run, written the way the trainer writes runs.
         let target = folder.appendingPathComponent("target")
         try SurrogateTrainer.train(members: 2, like: base, epochs: nil, into: target)
         let trainedTarget = try TrainedEnsemble(runFolder: target)
-        #expect(trainedTarget.metadata.members == 2 && trainedTarget.metadata.config.seed == 1002)
+        #expect(trainedTarget.metadata.members == 2 && trainedTarget.metadata.config.seeding.seed == 1002)
 
         var config = EvaluationConfig()
         config.attacks = [.fgsm]
@@ -33,10 +33,10 @@ struct EvaluationSurrogateTests {
         config.transferSteps = 2
         config.matrix = false
         config.checks = false
-        config.threads = 1
+        config.runtime.threads = 1
         let out = folder.appendingPathComponent("eval/result.json")
         var epochsSeen: [Int] = []
-        let session = try EvaluationSession(config: config, runFolder: target.path, out: out.path, command: ["test"]) { members, epoch, _ in
+        let session = try EvaluationSession(config: config.validated(), runFolder: target.path, out: out.path, command: ["test"]) { members, epoch, _ in
             #expect(members == 1)
             epochsSeen.append(epoch)
         }
@@ -54,7 +54,7 @@ struct EvaluationSurrogateTests {
         let written = try FileManager.default.attributesOfItem(atPath: checkpoint.path)[.modificationDate] as? Date
         var retrained = false
         config.attacks = [.fgsm, .pgd]
-        let again = try EvaluationSession(config: config, runFolder: target.path, out: out.path, command: ["again"]) { _, _, _ in retrained = true }
+        let again = try EvaluationSession(config: config.validated(), runFolder: target.path, out: out.path, command: ["again"]) { _, _, _ in retrained = true }
         let second = try again.run()
         #expect(!retrained)
         #expect(try FileManager.default.attributesOfItem(atPath: checkpoint.path)[.modificationDate] as? Date == written)
@@ -63,7 +63,7 @@ struct EvaluationSurrogateTests {
         // Other epochs for a surrogate folder that already holds one are refused, not overwritten.
         config.surrogateEpochs = 2
         #expect(throws: EDLCMError("\(surrogate.run): holds a surrogate trained with other settings; delete it to retrain")) {
-            try EvaluationSession(config: config, runFolder: target.path, out: out.path, command: [])
+            try EvaluationSession(config: config.validated(), runFolder: target.path, out: out.path, command: [])
         }
     }
 }

@@ -48,7 +48,7 @@ func numbers(_ result: EvaluationResult) -> [[Double]] {
 struct EvaluationTests {
     @Test("the worst case is per image, over every attack and objective, and monotone in ε")
     func worstCase() throws {
-        let evaluator = try Evaluator(config: EvaluationFixture.config(), input: EvaluationFixture.input(), stateURL: nil, command: ["test"])
+        let evaluator = try Evaluator(config: EvaluationFixture.config().validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["test"])
         let result = try evaluator.run()
         #expect(result.clean.accuracy == 1)
         #expect(result.robustness.map(\.epsilon) == [0.1, 0.15])
@@ -74,16 +74,16 @@ struct EvaluationTests {
         #expect(result.robustness[1].worstCaseAccuracy <= result.robustness[0].worstCaseAccuracy)
         #expect(result.robustness[1].worstCaseAccuracy < 0.5, "ε = 0.15 breaks most images of the fixture")
         // Seeds depend on the settings only: a second run gives the same numbers.
-        let again = try Evaluator(config: EvaluationFixture.config(), input: EvaluationFixture.input(), stateURL: nil, command: ["test"]).run()
+        let again = try Evaluator(config: EvaluationFixture.config().validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["test"]).run()
         #expect(numbers(again) == numbers(result))
     }
 
     @Test("independent mode knows each attack's own accuracy and gives the same worst case")
     func independent() throws {
         var config = EvaluationFixture.config(attacks: [.fgsm, .pgd])
-        let cascade = try Evaluator(config: config, input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        let cascade = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
         config.mode = .independent
-        let independent = try Evaluator(config: config, input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        let independent = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
         for (a, b) in zip(cascade.robustness, independent.robustness) {
             #expect(b.attacks.allSatisfy { $0.standaloneAccuracy != nil })
             // Every unit ran on all clean-correct images.
@@ -100,11 +100,11 @@ struct EvaluationTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let stateURL = folder.appendingPathComponent("eval.state.json")
         let config = EvaluationFixture.config()
-        let uninterrupted = try Evaluator(config: config, input: EvaluationFixture.input(), stateURL: nil, command: ["a"]).run()
+        let uninterrupted = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["a"]).run()
 
         var batches = 0
         #expect(throws: EDLCMError("evaluation interrupted; its state is saved in \(stateURL.path): run the same command again to resume")) {
-            try Evaluator(config: config, input: EvaluationFixture.input(), stateURL: stateURL, command: ["first"]).run(shouldStop: {
+            try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: ["first"]).run(shouldStop: {
                 batches += 1
                 return batches == 5
             })
@@ -113,7 +113,7 @@ struct EvaluationTests {
         // Batches of 16 over 40 images: the first run (3 batches) finished, the second stopped after 2 of its 3.
         #expect(interrupted.units.count == 1 && interrupted.partial?.nextBatch == 2 && !interrupted.finished)
         var resumedFrom: Int?
-        let resumed = try Evaluator(config: config, input: EvaluationFixture.input(), stateURL: stateURL, command: ["second"]).run { event in
+        let resumed = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: ["second"]).run { event in
             if case let .resumed(_, runs) = event { resumedFrom = runs }
         }
         #expect(resumedFrom == 1)
@@ -125,12 +125,12 @@ struct EvaluationTests {
         other.steps = 5
         let state = try EvaluationState.read(from: stateURL)
         #expect(state.finished)
-        #expect(throws: Never.self) { try Evaluator(config: other, input: EvaluationFixture.input(), stateURL: stateURL, command: []) }
+        #expect(throws: Never.self) { try Evaluator(config: other.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: []) }
         var unfinished = state
         unfinished.finished = false
         try unfinished.write(to: stateURL)
         #expect(throws: EDLCMError("\(stateURL.path): holds an unfinished evaluation with other settings, model or images; run the same command to resume it, or delete the file to start over")) {
-            try Evaluator(config: other, input: EvaluationFixture.input(), stateURL: stateURL, command: [])
+            try Evaluator(config: other.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: [])
         }
     }
 
@@ -138,7 +138,7 @@ struct EvaluationTests {
     func targetedMode() throws {
         var config = EvaluationFixture.config(attacks: [.pgd], epsilons: [0.3])
         config.targeted = true
-        let evaluator = try Evaluator(config: config, input: EvaluationFixture.input(), stateURL: nil, command: [])
+        let evaluator = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: [])
         let targets = evaluator.targetClasses!.scalars(as: Int64.self)
         let labels = EvaluationFixture.input().labels.scalars(as: Int64.self)
         #expect(zip(targets, labels).allSatisfy { $0 != $1 && (0..<4).contains($0) })
@@ -155,7 +155,7 @@ struct EvaluationTests {
                                   cacheDirectory: folder)
         var config = EvaluationFixture.config(attacks: [.fgsm], epsilons: [0.15])
         config.transferAttacks = [.mpgd, .diFGSM]
-        let first = try Evaluator(config: config, input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
+        let first = try Evaluator(config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
         #expect(first.transfer.map(\.attack) == ["m-pgd", "di2-fgsm"])
         #expect(first.transfer.allSatisfy { !$0.reused && $0.cache != nil })
         #expect(first.transfer[0].surrogateSuccess > 0.5, "M-PGD is white-box on the surrogate itself")
@@ -166,7 +166,7 @@ struct EvaluationTests {
         let cached = try Checkpoint.load(from: URL(fileURLWithPath: first.transfer[0].cache!))
         #expect(cached.metadata["edlcm.transfer.settings"]?.contains("\"epsilon\":0.15") == true)
 
-        let second = try Evaluator(config: config, input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
+        let second = try Evaluator(config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
         #expect(second.transfer.allSatisfy { $0.reused })
         #expect(second.transfer.map(\.targetAccuracy) == first.transfer.map(\.targetAccuracy))
         #expect(second.robustness[0].worstCaseAccuracy == first.robustness[0].worstCaseAccuracy)
@@ -174,12 +174,12 @@ struct EvaluationTests {
 
         // Other settings do not reuse the examples.
         config.transferSteps = 5
-        let third = try Evaluator(config: config, input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
+        let third = try Evaluator(config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
         #expect(third.transfer.allSatisfy { !$0.reused })
         // The evaluated model cannot be its own surrogate.
         let itself = Surrogate(name: "self", ensemble: AttackFixtures.ensemble(), checkpointSHA256: "fixture", trainingSeed: 1)
         #expect(throws: EDLCMError("--surrogates self: is the evaluated model itself; a transfer attack needs a held-out surrogate")) {
-            try Evaluator(config: config, input: EvaluationFixture.input(surrogates: [itself]), stateURL: nil, command: [])
+            try Evaluator(config: config.validated(), input: EvaluationFixture.input(surrogates: [itself]), stateURL: nil, command: [])
         }
     }
 
@@ -187,7 +187,7 @@ struct EvaluationTests {
     func transferabilityMatrix() throws {
         var config = EvaluationFixture.config(attacks: [.fgsm], epsilons: [0.15])
         config.matrix = true
-        let result = try Evaluator(config: config, input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        let result = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
         let matrix = try #require(result.transferability.first)
         #expect(matrix.models == ["member0", "member1", "member2", "ensemble"])
         #expect(matrix.success.count == 3 && matrix.success.allSatisfy { $0.count == 4 })
@@ -205,7 +205,7 @@ struct EvaluationTests {
     func badSettings() {
         var config = EvaluationFixture.config()
         config.epsilons = [-0.1]
-        #expect(throws: EDLCMError("--eps must be finite and ≥ 0, got -0.1")) { try config.validate() }
+        #expect(throws: EDLCMError("--eps must be ≥ 0, got -0.1")) { try config.validate() }
         config = EvaluationFixture.config(attacks: [.pgd, .cwL2])
         #expect(throws: EDLCMError("--attacks cw-l2 is an L2 attack; use --norm l2 or drop it")) { try config.validate() }
         config = EvaluationFixture.config(attacks: [.mpgd])
@@ -218,7 +218,7 @@ struct EvaluationTests {
         config = EvaluationFixture.config()
         config.epsilons = nil
         #expect(throws: EDLCMError("evaluation: no radii (set --eps or resolve the dataset's defaults)")) {
-            try Evaluator(config: config, input: EvaluationFixture.input(), stateURL: nil, command: [])
+            try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: [])
         }
     }
 }

@@ -13,7 +13,7 @@ func smallConfig(trainLimit: Int = 2000, epochs: Int = 1) -> TrainingConfig {
     config.testLimit = 500
     config.batchSize = 64
     config.learningRate = 0.05
-    config.seed = 11
+    config.seeding.seed = 11
     return config
 }
 
@@ -85,7 +85,7 @@ struct TrainingTests {
         }
         var changed = smallConfig(trainLimit: 128)
         changed.learningRate = 0.1
-        #expect(throws: EDLCMError("--resume: the settings differ from the run in \(directory.path) (only --epochs and --threads may change)")) {
+        #expect(throws: EDLCMError("--resume: the settings differ from the run in \(directory.path): --lr (0.05 recorded, 0.1 given); only --epochs and --threads may change")) {
             _ = try Trainer(config: changed, output: directory, resume: true, command: [])
         }
         #expect(try Data(contentsOf: directory.appendingPathComponent("checkpoint.safetensors")) == before)
@@ -115,7 +115,7 @@ struct TrainingConfigTests {
         #expect(throws: EDLCMError("--members must be at least 2 (an ensemble), got 1")) { try config.validate() }
         config = TrainingConfig()
         config.learningRate = -1
-        #expect(throws: EDLCMError("--lr must be a positive number, got -1.0")) { try config.validate() }
+        #expect(throws: EDLCMError("--lr must be a positive number, got -1")) { try config.validate() }
         config = TrainingConfig()
         config.trainLimit = 10
         #expect(throws: EDLCMError("--train-limit must be at least the batch size (128), got 10")) { try config.validate() }
@@ -123,7 +123,7 @@ struct TrainingConfigTests {
 
     @Test func encodedConfigRoundTrips() throws {
         var config = TrainingConfig()
-        config.dataDirectory = "/data"
+        config.data.directory = "/data"
         config.augment = true
         let data = try JSONEncoder().encode(config)
         #expect(try JSONDecoder().decode(TrainingConfig.self, from: data) == config)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The attacks an evaluation can run, by the names used on the command line and in results.
-public enum AttackName: String, Codable, CaseIterable, Sendable {
+public enum AttackName: String, SettingChoice {
     /// ``FGSM``.
     case fgsm
     /// ``BIM``.

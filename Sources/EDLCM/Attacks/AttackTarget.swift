@@ -136,3 +136,10 @@ func logAveragedSoftmax(_ logits: [Tensor]) -> Tensor {
 func averagedLogits(_ logits: [Tensor]) -> Tensor {
     logits.count == 1 ? logits[0] : Tensor.stack(logits, alongAxis: 0).mean(alongAxis: 0)
 }
+
+extension TargetObjective: SettingValue {
+    public init?(argument: String) { self.init(name: argument.lowercased()) }
+    public var argument: String { description }
+    public static var valueHelp: String { "<probabilities|logits|member-losses>" }
+    public static var choices: [String]? { ensembleAware.map(\.description) }
+}

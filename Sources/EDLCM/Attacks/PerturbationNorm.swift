@@ -2,7 +2,7 @@ import Foundation
 import Torch
 
 /// The norm that bounds a perturbation: the threat model of an attack.
-public enum PerturbationNorm: String, Codable, CaseIterable, Sendable {
+public enum PerturbationNorm: String, SettingChoice {
     /// ‖δ‖∞ ≤ ε: every pixel moves by at most ε.
     case linf
     /// ‖δ‖₂ ≤ ε over all pixels of an image.

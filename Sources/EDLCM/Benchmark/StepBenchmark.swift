@@ -2,7 +2,7 @@ import Foundation
 import Torch
 
 /// The training-step configurations of the performance benchmark (issue: beat PyTorch from Python).
-public enum BenchmarkCase: String, Codable, CaseIterable, Sendable {
+public enum BenchmarkCase: String, SettingChoice {
     /// 3 × small CNN on 28×28 grey images, batch 128, plain ensemble SGD step.
     case cnnPlain = "cnn-plain"
     /// The same with the EDLCM step (h = 0.01, shared gradient-sign z, α = 0.5, β = 0.01).
@@ -63,9 +63,11 @@ public enum StepBenchmark {
         let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
         ensemble.train()
         let optimizer = SGD(parameters: ensemble.parameters, learningRate: 0.01, momentum: 0.9)
+        // EDLCM with the training defaults (the cost of a step does not depend on their values).
+        var config = TrainingConfig()
+        config.method = .edlcm
         let objective: any EnsembleObjective = benchmark.isEDLCM
-            ? EDLCMObjective(options: EDLCMOptions(alpha: 0.5, beta: 0.01, gradientAlpha: 0, h: 0.01, direction: .gradientSign,
-                                                   sharing: .shared, absoluteCosine: false, warmupEpochs: 0), lowMemory: lowMemory)
+            ? EDLCMObjective(options: config.edlcmOptions, lowMemory: lowMemory)
             : BaselineObjective()
         let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
         func step() {
@@ -193,4 +195,18 @@ public func peakResidentBytes() -> Int {
           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
     let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
     return kilobytes * 1024
+}
+
+extension DenseKernel: SettingChoice {}
+
+/// The settings of `edlcm bench`.
+public struct BenchConfig: SettingsGroup {
+    @Setting("Configurations to run.") public var cases: [BenchmarkCase] = BenchmarkCase.allCases
+    @Setting("Timed steps per configuration; the PGD cases run PGD-50 once per 10 steps.", .atLeast(1)) public var steps = 10
+    @Setting("Kernel of the fully connected layers: convolution (oneDNN) or gemm (at::linear, libtorch's BLAS).")
+    public var denseKernel: DenseKernel = .convolution
+    public var memory = MemorySettings()
+    public var runtime = RuntimeSettings()
+
+    public init() {}
 }

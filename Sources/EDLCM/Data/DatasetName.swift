@@ -75,3 +75,14 @@ public enum DatasetSplit: String, Sendable {
     /// The held-out images used for evaluation.
     case test
 }
+
+extension DatasetName: SettingChoice {}
+
+/// Where a dataset's files are, shared by every command that reads a dataset.
+public struct DataFolderSettings: SettingsGroup {
+    @Setting("Folder holding the dataset files (MNIST and CIFAR in their standard binary formats, Tiny ImageNet as unpacked).",
+             key: "data-dir", defaultText: "train: Debian's Fashion-MNIST folder, required for the others; evaluate and analyze: the folder the run recorded")
+    public var directory: String? = nil
+
+    public init() {}
+}

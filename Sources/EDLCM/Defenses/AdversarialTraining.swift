@@ -1,7 +1,7 @@
 import Torch
 
 /// Whether training replaces its inputs by adversarial examples, chosen with `--adversarial`.
-public enum AdversarialTrainingMode: String, Codable, CaseIterable, Sendable {
+public enum AdversarialTrainingMode: String, SettingChoice {
     /// Train on the batches as they are.
     case disabled = "none"
     /// Train on L∞ PGD examples of the ensemble (``AdversarialTraining``).

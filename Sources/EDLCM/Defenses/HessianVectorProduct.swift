@@ -162,3 +162,28 @@ func meanSquaredNorm(_ tensors: [Tensor]) -> Tensor {
     let norms = tensors.map { $0.flattened(startAxis: 1).squared().sum(alongAxis: 1).mean() }
     return norms.dropFirst().reduce(norms[0], +) / Double(tensors.count)
 }
+
+extension ProbeDirection: SettingChoice {}
+extension ProbeSharing: SettingChoice {}
+
+/// The finite-difference Hessian-vector products of EDLCM's and CURE's regularisers and of the
+/// HVP transferability metric (`analyze`): one declaration, so that the metric measures what the
+/// training penalises unless told otherwise.
+public struct HVPSettings: SettingsGroup {
+    @Setting("Finite-difference step h of the Hessian-vector products (EDLCM/CURE training, the HVP metric), an L2 distance in [0, 1] pixel space.",
+             .positive)
+    public var h = 0.5
+    @Setting("Probe direction z: gradient-sign, rademacher or gaussian.") public var direction: ProbeDirection = .gradientSign
+    @Setting("One probe for all members (shared, from the ensemble loss) or one each (per-member).", key: "probe")
+    public var sharing: ProbeSharing = .shared
+
+    public init() {}
+}
+
+/// Whether EDLCM's and CURE's steps hold one member's graph at a time (training and `edlcm bench`).
+public struct MemorySettings: SettingsGroup {
+    @Setting("EDLCM/CURE: hold one member's graph at a time (same gradients, less peak memory, about a third more compute).")
+    public var lowMemory = false
+
+    public init() {}
+}

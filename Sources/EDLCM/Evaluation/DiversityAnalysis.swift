@@ -1,32 +1,17 @@
 import Foundation
 import Torch
 
-/// The settings of the diversity and curvature analysis.
-public struct AnalysisConfig: Codable, Equatable, Sendable {
-    /// Test images analysed (a seeded, stratified subset).
-    public var samples: Int = 1000
-    public var batchSize: Int = 100
-    /// Finite-difference step of the HVP metric.
-    public var h: Double = 0.5
-    public var direction: ProbeDirection = .gradientSign
-    public var probe: ProbeSharing = .shared
-    /// Power-iteration steps for the top Hessian eigenvalue.
-    public var powerIterations: Int = 20
-    public var seed: UInt64 = 0
+/// The settings of the diversity and curvature analysis (`edlcm analyze`), each declared once.
+public struct AnalysisConfig: SettingsGroup {
+    @Setting("Test images analysed, a seeded stratified subset.", .atLeast(1)) public var samples = 1000
+    @Setting("Images per batch of the analysis.", .atLeast(1)) public var batchSize = 100
+    public var hvp = HVPSettings()
+    @Setting("Power-iteration steps for the top input-Hessian eigenvalue.", .within(1...1000)) public var powerIterations = 20
+    public var seeding = SeedSettings()
+    public var data = DataFolderSettings()
+    public var runtime = RuntimeSettings()
 
     public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case samples, batchSize = "batch-size", h, direction, probe, powerIterations = "power-iterations", seed
-    }
-
-    /// - Throws: ``EDLCMError`` naming the flag at fault.
-    public func validate() throws {
-        guard samples >= 1 else { throw EDLCMError("--samples must be at least 1, got \(samples)") }
-        guard batchSize >= 1 else { throw EDLCMError("--batch-size must be at least 1, got \(batchSize)") }
-        guard h > 0 && h.isFinite else { throw EDLCMError("--h must be a positive number, got \(h)") }
-        guard (1...1000).contains(powerIterations) else { throw EDLCMError("--power-iterations must be in 1...1000, got \(powerIterations)") }
-    }
 }
 
 /// The diversity and curvature of a trained ensemble on test images.
@@ -80,8 +65,8 @@ public enum DiversityAnalysis {
             let x = images[start..<end]
             let y = labels[start..<end]
             let weight = Double(end - start) / Double(count)
-            let probe = HessianProbe(ensemble: ensemble, images: x, labels: y, h: config.h, direction: config.direction,
-                                     sharing: config.probe, createGraph: false)
+            let probe = HessianProbe(ensemble: ensemble, images: x, labels: y, h: config.hvp.h, direction: config.hvp.direction,
+                                     sharing: config.hvp.sharing, createGraph: false)
             for i in 0..<members {
                 hvpNorm[i] += probe.products[i].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]).mean().item() * weight
                 curvature[i] += probe.products[i].flattened(startAxis: 1).squared().sum(alongAxis: 1).mean().item() * weight

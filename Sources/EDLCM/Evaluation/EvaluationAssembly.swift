@@ -18,12 +18,10 @@ extension Evaluator {
         }
         if config.matrix { attackSettings.append(AttackSettingsRecord(role: "matrix", attack: "pgd", configuration: matrixAttack.configurationJSON())) }
         if config.checks {
-            attackSettings += [
-                AttackSettingsRecord(role: "checks", attack: "fgsm", configuration: FGSM().configurationJSON()),
-                AttackSettingsRecord(role: "checks", attack: "bim", configuration: BIM(BIM.Configuration(steps: config.steps)).configurationJSON()),
-                AttackSettingsRecord(role: "checks", attack: "pgd", configuration: PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts)).configurationJSON()),
-                AttackSettingsRecord(role: "checks", attack: "square", configuration: SquareAttack(SquareAttack.Configuration(queries: config.queries)).configurationJSON()),
-            ]
+            let checks = checkAttacks
+            attackSettings += (checks.everyRadius + checks.largestRadius).map {
+                AttackSettingsRecord(role: "checks", attack: $0.name, configuration: $0.attack.configurationJSON())
+            }
         }
         let labels = input.labels.scalars(as: Int64.self)
         let perExample = (0..<sampleCount).map { position in

@@ -111,7 +111,7 @@ public enum EvaluationReport {
         let rows: [(String, String)] = [
             ("model", "\(model.members) × \(model.architecture), \(model.method), output \(model.output), \(model.dataset), \(model.epochs) epochs, training seed \(model.trainingSeed)"),
             ("checkpoint sha256", "`\(model.checkpointSHA256)`"),
-            ("samples", "\(result.samples.count) test images (seeded stratified subset, seed \(settings.seed); indices sha256 `\(result.samples.indicesSHA256.prefix(16))…`)"),
+            ("samples", "\(result.samples.count) test images (seeded stratified subset, seed \(settings.seeding.seed); indices sha256 `\(result.samples.indicesSHA256.prefix(16))…`)"),
             ("threat model", "\(settings.norm.rawValue), ε ∈ {\((settings.epsilons ?? []).map { String(format: "%g", $0) }.joined(separator: ", "))}, \(settings.targeted ? "targeted (seeded random wrong class)" : "untargeted")"),
             ("attacks", settings.attacks.map(\.rawValue).joined(separator: ", ") + " (\(settings.mode.rawValue))"),
             ("objectives", settings.targets.map(\.description).joined(separator: ", ")),

@@ -58,12 +58,12 @@ public final class EvaluationSession {
     ///   - progress: told about surrogate training (members, epoch, epochs).
     /// - Throws: ``EDLCMError`` for invalid settings, a missing or unreadable run, data or
     ///   surrogate, an unusable `--out`, or a state file of another unfinished evaluation.
-    public init(config: EvaluationConfig, runFolder: String, out: String, command: [String],
+    public init(config validated: Validated<EvaluationConfig>, runFolder: String, out: String, command: [String],
                 progress: (_ members: Int, _ epoch: Int, _ epochs: Int) -> Void = { _, _, _ in }) throws {
-        try config.validate()
+        let config = validated.settings
         let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         files = try EvaluationFiles(out: out)
-        try Runtime.setThreadCount(config.threads ?? Runtime.availableCores)
+        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
         let training = trained.metadata.config
         var resolved = config
         resolved.epsilons = config.resolvedEpsilons(dataset: training.dataset)
@@ -72,8 +72,8 @@ public final class EvaluationSession {
         }
         self.config = resolved
 
-        let test = try trained.testSet(dataDirectory: config.dataDirectory)
-        let positions = config.samples.map { stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: config.seed) }
+        let test = try trained.testSet(dataDirectory: config.data.directory)
+        let positions = config.samples.map { stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: config.seeding.seed) }
             ?? Array(0..<test.count)
         let loader = DataLoader(test, batchSize: 500)
         let batch = loader.batch(positions)
@@ -81,17 +81,17 @@ public final class EvaluationSession {
         var surrogates: [Surrogate] = []
         for path in config.surrogates {
             let surrogate = try Surrogate.load(runFolder: URL(fileURLWithPath: path))
-            if surrogate.trainingSeed == training.seed {
-                logger.warning("surrogate \(path) was trained with the target's seed \(training.seed); its members may start from the same weights")
+            if surrogate.trainingSeed == training.seeding.seed {
+                logger.warning("surrogate \(path) was trained with the target's seed \(training.seeding.seed); its members may start from the same weights")
             }
             surrogates.append(surrogate)
         }
         var surrogateBase = training
-        if let dataDirectory = config.dataDirectory { surrogateBase.dataDirectory = dataDirectory }
+        if let dataDirectory = config.data.directory { surrogateBase.data.directory = dataDirectory }
         for members in config.trainSurrogates {
-            let seed = SurrogateTrainer.seed(forMembers: members, targetSeed: training.seed)
+            let seed = SurrogateTrainer.seed(forMembers: members, targetSeed: training.seeding.seed)
             let folder = files.surrogates.appendingPathComponent("members\(members)-seed\(seed)", isDirectory: true)
-            try SurrogateTrainer.train(members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder) { progress(members, $0, $1) }
+            try SurrogateTrainer.train(members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder, command: command) { progress(members, $0, $1) }
             surrogates.append(try Surrogate.load(runFolder: folder, trainedHere: true))
         }
 
@@ -99,10 +99,10 @@ public final class EvaluationSession {
             run: trained.run.url.path, checkpointSHA256: try sha256Hex(of: trained.run.checkpointURL), members: trained.metadata.members,
             architecture: trained.metadata.spec.architecture.rawValue, output: trained.metadata.output.rawValue,
             method: trained.metadata.method.rawValue, dataset: training.dataset.rawValue, epochs: trained.metadata.epoch,
-            trainingSeed: training.seed)
+            trainingSeed: training.seeding.seed)
         let input = EvaluationInput(ensemble: trained.ensemble, images: batch.images, labels: batch.labels, sampleIndices: positions,
                                     surrogates: surrogates, model: model)
-        evaluator = try Evaluator(config: resolved, input: input, stateURL: files.state, command: command)
+        evaluator = try Evaluator(config: Validated(derived: resolved), input: input, stateURL: files.state, command: command)
     }
 
     /// Runs the evaluation (resuming a matching state) and writes the JSON, CSV and Markdown files.

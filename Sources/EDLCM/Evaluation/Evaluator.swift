@@ -71,9 +71,9 @@ public final class Evaluator {
     ///   - command: the command line, recorded with the results.
     /// - Throws: ``EDLCMError`` for invalid settings, images that do not fit the model, or a
     ///   state file of an unfinished evaluation with other settings.
-    public init(config: EvaluationConfig, input: EvaluationInput, stateURL: URL?, command: [String],
+    public init(config validated: Validated<EvaluationConfig>, input: EvaluationInput, stateURL: URL?, command: [String],
                 thresholds: SanityThresholds = SanityThresholds()) throws {
-        try config.validate()
+        let config = validated.settings
         guard let epsilons = config.epsilons else { throw EDLCMError("evaluation: no radii (set --eps or resolve the dataset's defaults)") }
         self.epsilons = Array(Set(epsilons)).sorted()
         let spec = input.ensemble.members[0].spec
@@ -98,7 +98,7 @@ public final class Evaluator {
         self.input = input
         self.stateURL = stateURL
         self.thresholds = thresholds
-        targetClasses = config.targeted ? Self.targetClasses(labels: input.labels, indices: input.sampleIndices, classCount: spec.classCount, seed: config.seed) : nil
+        targetClasses = config.targeted ? Self.targetClasses(labels: input.labels, indices: input.sampleIndices, classCount: spec.classCount, seed: config.seeding.seed) : nil
 
         let fingerprint = Self.fingerprint(config: config, epsilons: self.epsilons, input: input, thresholds: thresholds)
         if let stateURL, FileManager.default.fileExists(atPath: stateURL.path) {
@@ -342,7 +342,7 @@ public final class Evaluator {
         let settings = JSONValue.object([
             "surrogate_sha256": .string(surrogate.checkpointSHA256), "attack": .string(name.rawValue),
             "configuration": attack.configurationJSON(), "epsilon": .number(epsilon), "norm": .string(config.norm.rawValue),
-            "seed": .string(String(config.seed)), "targeted": .bool(config.targeted),
+            "seed": .string(String(config.seeding.seed)), "targeted": .bool(config.targeted),
             "samples_sha256": .string(sha256Hex(of: Data(input.sampleIndices.map(String.init).joined(separator: ",").utf8))),
             "labels_sha256": .string(sha256Hex(of: Data(input.labels.scalars(as: Int64.self).map(String.init).joined(separator: ",").utf8))),
         ])
@@ -445,7 +445,7 @@ public final class Evaluator {
 
     func seeds(_ positions: [Int], key: String) -> [UInt64] {
         let keyHash = AttackSeed.hash(key)
-        return positions.map { AttackSeed.mix(config.seed, keyHash, UInt64(input.sampleIndices[$0])) }
+        return positions.map { AttackSeed.mix(config.seeding.seed, keyHash, UInt64(input.sampleIndices[$0])) }
     }
 
     static func format(_ epsilon: Double) -> String {

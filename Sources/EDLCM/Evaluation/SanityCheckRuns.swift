@@ -2,6 +2,21 @@ import Foundation
 import Torch
 
 extension Evaluator {
+    /// The sanity checks' attacks, declared once for what runs and what the results record: FGSM,
+    /// BIM, PGD (the evaluation's steps and restarts) and Square (its queries) at every radius; at
+    /// the largest radius PGD with twice the steps and with one more restart.
+    var checkAttacks: (everyRadius: [(name: String, attack: any Attack)], largestRadius: [(name: String, attack: any Attack)]) {
+        (everyRadius: [
+            ("fgsm", FGSM()),
+            ("bim", BIM(BIM.Configuration(steps: config.steps))),
+            ("pgd", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts))),
+            ("square", SquareAttack(SquareAttack.Configuration(queries: config.queries))),
+        ], largestRadius: [
+            ("pgd-\(2 * config.steps)-steps", PGD(PGD.Configuration(steps: 2 * config.steps, restarts: config.restarts))),
+            ("pgd-\(config.restarts + 1)-restarts", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts + 1))),
+        ])
+    }
+
     /// The images the sanity checks attack: the first `checkSamples` clean-correct ones.
     func checkPositions(cleanCorrect: [Int]) -> [Int] {
         Array(cleanCorrect.prefix(config.checkSamples))
@@ -27,26 +42,23 @@ extension Evaluator {
                                         stopOnSuccess: true, progress: progress)
             return Set(outcome.succeeded)
         }
-        let pgd = PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts))
+        let attacks = checkAttacks
         var fgsm: [Double] = [], bim: [Double] = [], pgdAccuracy: [Double] = [], whiteBox: [Double] = [], square: [Double] = []
         for epsilon in epsilons {
-            let f = try run("fgsm", FGSM(), epsilon: epsilon)
-            let b = try run("bim", BIM(BIM.Configuration(steps: config.steps)), epsilon: epsilon)
-            let p = try run("pgd", pgd, epsilon: epsilon)
-            let s = try run("square", SquareAttack(SquareAttack.Configuration(queries: config.queries)), epsilon: epsilon)
+            var fooled: [String: Set<Int>] = [:]
+            for (name, attack) in attacks.everyRadius { fooled[name] = try run(name, attack, epsilon: epsilon) }
+            let (f, b, p, s) = (fooled["fgsm"]!, fooled["bim"]!, fooled["pgd"]!, fooled["square"]!)
             fgsm.append(accuracy(f))
             bim.append(accuracy(b))
             pgdAccuracy.append(accuracy(p))
             whiteBox.append(accuracy(f.union(b).union(p)))
             square.append(accuracy(s))
         }
-        let largest = epsilons.last!
-        let moreSteps = try run("pgd-\(2 * config.steps)-steps", PGD(PGD.Configuration(steps: 2 * config.steps, restarts: config.restarts)),
-                                epsilon: largest, seedKey: "pgd")
-        let moreRestarts = try run("pgd-\(config.restarts + 1)-restarts", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts + 1)),
-                                   epsilon: largest, seedKey: "pgd")
+        // The stronger PGD runs share the first restarts' seeds with PGD's.
+        let stronger = try attacks.largestRadius.map { try run($0.name, $0.attack, epsilon: epsilons.last!, seedKey: "pgd") }
         let spec = input.ensemble.members[0].spec
         let radius = config.norm.unboundedRadius(featureCount: spec.channels * spec.height * spec.width)
+        let pgd = attacks.everyRadius.first { $0.name == "pgd" }!.attack
         let unbounded = try run("pgd-unbounded", pgd, epsilon: radius)
 
         var transfer: [String: [Double]] = [:]
@@ -63,7 +75,7 @@ extension Evaluator {
             gradients.append(try gradientStatistics(objective, progress: progress))
         }
         return SanityMeasurements(images: count, epsilons: epsilons, fgsm: fgsm, bim: bim, pgd: pgdAccuracy, whiteBox: whiteBox, square: square,
-                                  transfer: transfer, pgdMoreSteps: accuracy(moreSteps), pgdMoreRestarts: accuracy(moreRestarts),
+                                  transfer: transfer, pgdMoreSteps: accuracy(stronger[0]), pgdMoreRestarts: accuracy(stronger[1]),
                                   unboundedRadius: radius, unbounded: accuracy(unbounded), gradients: gradients,
                                   steps: config.steps, restarts: config.restarts)
     }

@@ -36,7 +36,7 @@ public struct Surrogate {
         let trained = try TrainedEnsemble(runFolder: url)
         return Surrogate(
             name: url.standardizedFileURL.lastPathComponent, ensemble: trained.ensemble, run: url.path,
-            checkpointSHA256: try sha256Hex(of: trained.run.checkpointURL), trainingSeed: trained.metadata.config.seed,
+            checkpointSHA256: try sha256Hex(of: trained.run.checkpointURL), trainingSeed: trained.metadata.config.seeding.seed,
             trainedHere: trainedHere, cacheDirectory: url.appendingPathComponent("transfer-cache", isDirectory: true))
     }
 }
@@ -50,66 +50,41 @@ public enum SurrogateTrainer {
     }
 
     /// Trains a plain ensemble (baseline method) of `members` members with the target's data,
-    /// architecture and schedule but its own seed, into the run folder `folder`; a folder that
-    /// already holds such a finished run is reused as it is.
+    /// architecture and schedule but its own seed, into the run folder `folder`, through the same
+    /// training loop as every run (so it logs its epochs and resumes after an interruption); a
+    /// folder that holds such a finished run is used as it is.
     ///
     /// - Parameters:
     ///   - base: the target's training settings.
     ///   - epochs: overrides the target's epoch count.
+    ///   - command: the command line that asked for the surrogate, recorded in its `config.json`.
     ///   - progress: called after every epoch with (epoch, epochs).
     /// - Returns: the run folder.
-    /// - Throws: ``EDLCMError`` when the data cannot be read, or `folder` holds something else.
+    /// - Throws: ``EDLCMError`` when the data cannot be read, or `folder` holds a run with other settings.
     @discardableResult
-    public static func train(members: Int, like base: TrainingConfig, epochs: Int?, into folder: URL,
+    public static func train(members: Int, like base: TrainingConfig, epochs: Int?, into folder: URL, command: [String] = [],
                              progress: (Int, Int) -> Void = { _, _ in }) throws -> URL {
         var config = base
         config.members = members
         config.method = .baseline
-        config.seed = seed(forMembers: members, targetSeed: base.seed)
+        config.adversarial = .disabled
+        config.from = nil
+        config.seeding.seed = seed(forMembers: members, targetSeed: base.seeding.seed)
         if let epochs { config.epochs = epochs }
         let run = RunDirectory(url: folder)
-        if FileManager.default.fileExists(atPath: run.checkpointURL.path) {
-            let loaded: [String: String]
-            do { loaded = try SafeTensors.read(from: run.checkpointURL).metadata } catch let error as TorchError { throw EDLCMError(error.message) }
-            let metadata = try CheckpointMetadata(decoding: loaded, source: run.checkpointURL.path)
-            guard metadata.config == config, metadata.epoch == config.epochs else {
-                throw EDLCMError("\(folder.path): holds a surrogate trained with other settings; delete it to retrain")
-            }
-            return folder
+        let started = try run.readRecordIfPresent()
+        if let started, !started.config.resumeConflicts(with: config).isEmpty || started.config.epochs != config.resolved.epochs {
+            throw EDLCMError("\(folder.path): holds a surrogate trained with other settings; delete it to retrain")
         }
-        let directory = try RunDirectory.create(folder)
-        let dataFolder = URL(fileURLWithPath: config.dataDirectory ?? config.dataset.defaultDirectory ?? "")
-        let train = try DatasetReader.load(config.dataset, split: .train, directory: dataFolder)
-        let trainSet = config.trainLimit.map { train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: config.seed)) } ?? train
-        let loader = DataLoader(trainSet, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seed)
-        Runtime.seed(config.seed)
-        let ensemble = Ensemble(spec: config.modelSpec, count: members, output: config.ensembleOutput)
-        let optimizer = Trainer.makeOptimizer(config, parameters: ensemble.parameters)
-        let objective = BaselineObjective()
-        let record = RunRecord(
-            config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
-            threads: Runtime.threadCount, commands: [["edlcm", "evaluate", "--train-surrogates", String(members)]],
-            created: ISO8601DateFormatter().string(from: Date()),
-            dataset: try DatasetRecord(name: config.dataset, directory: dataFolder, trainCount: trainSet.count, testCount: 0))
-        try directory.writeRecord(record)
-        let batchesPerEpoch = loader.batchCount(dropLast: true)
-        for epoch in 0..<config.epochs {
-            optimizer.learningRate = config.learningRateSchedule.learningRate(base: config.learningRate, epoch: epoch)
-            ensemble.train()
-            for (index, batch) in loader.trainingBatches(epoch: epoch).enumerated() {
-                let context = TrainingContext(epoch: epoch, totalEpochs: config.epochs, step: index, stepsPerEpoch: batchesPerEpoch)
-                optimizer.zeroGrad()
-                _ = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context)
-                optimizer.step()
-            }
-            progress(epoch + 1, config.epochs)
-        }
-        ensemble.eval()
-        let metadata = try CheckpointMetadata(spec: config.modelSpec, members: members, output: config.ensembleOutput,
-                                              method: .baseline, epoch: config.epochs, config: config).encoded()
-        do { try Checkpoint.save(ensemble.stateTensors(), metadata: metadata, to: directory.checkpointURL) } catch let error as TorchError {
-            throw EDLCMError(error.message)
-        }
+        // A surrogate may be a single model: every rule of `train` applies but "an ensemble has at
+        // least 2 members".
+        var checked = config
+        checked.members = max(members, 2)
+        try checked.validate()
+        let trainer = try Trainer(config: Validated(derived: config), output: folder, resume: started != nil, command: command)
+        try trainer.train(progress: { event in
+            if case let .epoch(metrics, epochs) = event { progress(metrics.epoch, epochs) }
+        })
         return folder
     }
 }

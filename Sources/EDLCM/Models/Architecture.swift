@@ -1,7 +1,7 @@
 import Torch
 
 /// The network family of every ensemble member.
-public enum Architecture: String, Codable, CaseIterable, Sendable {
+public enum Architecture: String, SettingChoice {
     /// The small CPU-friendly CNN: two 3×3 convolutions (32, 64 channels) with max-pooling, then
     /// fully connected 128 and the classifier (421 642 parameters on 28×28 grey images).
     case cnn

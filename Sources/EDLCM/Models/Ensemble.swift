@@ -2,7 +2,7 @@ import Foundation
 import Torch
 
 /// How an ensemble combines its members' outputs.
-public enum EnsembleOutput: String, Codable, CaseIterable, Sendable {
+public enum EnsembleOutput: String, SettingChoice {
     /// log((1/M) Σ softmax(zₘ)): the log of the averaged probabilities (the DVERGE and TRS convention).
     case averagedProbabilities = "probabilities"
     /// (1/M) Σ zₘ: the averaged logits.

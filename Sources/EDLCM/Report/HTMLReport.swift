@@ -144,7 +144,7 @@ extension ReportBuilder {
         for run in runs {
             let record = run.record
             body += "<h3>\(SVGChart.escape(run.name))</h3><ul>"
-            body += "<li>edlcm \(SVGChart.escape(record.edlcmVersion)), libtorch \(SVGChart.escape(record.libtorchVersion)), \(record.threads) thread(s), seed \(record.config.seed), created \(SVGChart.escape(record.created))</li>"
+            body += "<li>edlcm \(SVGChart.escape(record.edlcmVersion)), libtorch \(SVGChart.escape(record.libtorchVersion)), \(record.threads) thread(s), seed \(record.config.seeding.seed), created \(SVGChart.escape(record.created))</li>"
             body += "<li>\(record.config.members) × \(record.config.architecture.rawValue), method \(record.config.method.rawValue), \(record.config.epochs) epochs, \(record.dataset.trainCount) training / \(record.dataset.testCount) test images of \(record.dataset.name.displayName)</li>"
             body += "<li>dataset files: " + record.dataset.files.map { "<code>\(SVGChart.escape(URL(fileURLWithPath: $0.path).lastPathComponent))</code> sha256 <code>\($0.sha256.prefix(16))…</code>" }.joined(separator: ", ") + "</li>"
             body += "<li>training: " + record.commands.map { "<code>\(SVGChart.escape(shellLine($0)))</code>" }.joined(separator: "<br>") + "</li>"
@@ -152,7 +152,7 @@ extension ReportBuilder {
                 body += "<li>analysis: <code>\(SVGChart.escape(shellLine(analysis.command)))</code></li>"
             }
             if let evaluation = run.evaluation {
-                body += "<li>evaluation (edlcm \(SVGChart.escape(evaluation.provenance.edlcmVersion)), libtorch \(SVGChart.escape(evaluation.provenance.libtorchVersion)), \(evaluation.provenance.threads) thread(s), seed \(evaluation.settings.seed), \(evaluation.samples.count) images): "
+                body += "<li>evaluation (edlcm \(SVGChart.escape(evaluation.provenance.edlcmVersion)), libtorch \(SVGChart.escape(evaluation.provenance.libtorchVersion)), \(evaluation.provenance.threads) thread(s), seed \(evaluation.settings.seeding.seed), \(evaluation.samples.count) images): "
                     + evaluation.provenance.commands.map { "<code>\(SVGChart.escape(shellLine($0)))</code>" }.joined(separator: "<br>") + "</li>"
             }
             body += "</ul>"

@@ -67,9 +67,3 @@ public struct CheckpointMetadata: Equatable, Sendable {
         progress = metadata["edlcm.epoch_progress"] == nil ? nil : try decode(EpochProgress.self, "edlcm.epoch_progress")
     }
 }
-
-/// The ensemble's own tensors in a checkpoint: everything except the optimizer state
-/// (`optimizer.…`) and the random-generator state (`rng.…`).
-func ensembleTensors(of checkpoint: [String: Tensor]) -> [String: Tensor] {
-    checkpoint.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
-}

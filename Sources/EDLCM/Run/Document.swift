@@ -68,22 +68,39 @@ public enum Document {
         _ type: Value.Type, from data: Data, format: DocumentFormat, limits: DocumentLimits, label: String,
         configure: (JSONDecoder) -> Void = { _ in }
     ) throws -> Value {
-        do {
-            guard data.count <= limits.maxBytes else {
-                throw EDLCMError("\(data.count) bytes, more than the limit of \(limits.maxBytes)")
-            }
-            guard !data.isEmpty else { throw EDLCMError("the file is empty") }
+        try labelled(label, format) {
             switch format {
             case .json:
-                try checkJSON(data, limits: limits)
+                try checkJSON(checkedSize(data, limits), limits: limits)
                 let decoder = JSONDecoder()
                 configure(decoder)
                 return try decoder.decode(type, from: data)
             case .yaml:
-                guard let text = String(data: data, encoding: .utf8) else { throw EDLCMError("not UTF-8 text") }
-                try checkYAML(text, limits: limits)
+                let text = try yamlText(checkedSize(data, limits), limits: limits)
                 return try YAMLDecoder().decode(type, from: text)
             }
+        }
+    }
+
+    /// The JSON value of JSON or YAML text checked against `limits`. YAML scalars take the type
+    /// YAML's own rules give them (an unquoted 3 is a number, "3" a string, yes a Boolean).
+    ///
+    /// - Throws: ``EDLCMError`` "`label`: …".
+    public static func value(from data: Data, format: DocumentFormat, limits: DocumentLimits, label: String) throws -> JSONValue {
+        switch format {
+        case .json: return try decode(JSONValue.self, from: data, format: .json, limits: limits, label: label)
+        case .yaml:
+            return try labelled(label, format) {
+                let text = try yamlText(checkedSize(data, limits), limits: limits)
+                guard let node = try Yams.compose(yaml: text) else { throw EDLCMError("the file holds no value") }
+                return try jsonValue(of: node)
+            }
+        }
+    }
+
+    private static func labelled<Result>(_ label: String, _ format: DocumentFormat, _ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
         } catch let error as DecodingError {
             throw EDLCMError("\(label): \(describeDecoding(error))")
         } catch let error as EDLCMError {
@@ -92,6 +109,88 @@ public enum Document {
             let text = "\(error)".split(separator: "\n").joined(separator: " ")
             throw EDLCMError("\(label): not valid \(format.rawValue): \(text)")
         }
+    }
+
+    private static func checkedSize(_ data: Data, _ limits: DocumentLimits) throws -> Data {
+        guard data.count <= limits.maxBytes else {
+            throw EDLCMError("\(data.count) bytes, more than the limit of \(limits.maxBytes)")
+        }
+        guard !data.isEmpty else { throw EDLCMError("the file is empty") }
+        return data
+    }
+
+    private static func yamlText(_ data: Data, limits: DocumentLimits) throws -> String {
+        guard let text = String(data: data, encoding: .utf8) else { throw EDLCMError("not UTF-8 text") }
+        try checkYAML(text, limits: limits)
+        return text
+    }
+
+    /// A YAML node (within the limits already, so the recursion is bounded) as JSON.
+    private static func jsonValue(of node: Node) throws -> JSONValue {
+        switch node {
+        case let .scalar(scalar):
+            switch Tag.Name(rawValue: node.tag.description) {
+            case .null: return .null
+            case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
+            case .int: return node.int.map { .integer(Int64($0)) } ?? node.float.map(JSONValue.number) ?? .string(scalar.string)
+            case .float: return node.float.map(JSONValue.number) ?? .string(scalar.string)
+            default: return .string(scalar.string)
+            }
+        case let .sequence(sequence):
+            return .array(try sequence.map(jsonValue(of:)))
+        case let .mapping(mapping):
+            var object: [String: JSONValue] = [:]
+            for (key, value) in mapping {
+                guard case let .scalar(name) = key else {
+                    throw EDLCMError("line \((key.mark?.line).map { $0 } ?? 0): a key must be plain text")
+                }
+                guard object[name.string] == nil else {
+                    throw EDLCMError("line \((key.mark?.line).map { $0 } ?? 0): the key '\(name.string)' is written twice")
+                }
+                object[name.string] = try jsonValue(of: value)
+            }
+            return .object(object)
+        }
+    }
+
+    /// The 1-based line of each key of the top-level object (empty when the text is not an object).
+    public static func topLevelKeyLines(_ data: Data, format: DocumentFormat) -> [String: Int] {
+        var lines: [String: Int] = [:]
+        switch format {
+        case .yaml:
+            guard let text = String(data: data, encoding: .utf8), case let .mapping(mapping)? = try? Yams.compose(yaml: text) else { return [:] }
+            for key in mapping.keys {
+                if case let .scalar(name) = key, let mark = key.mark, lines[name.string] == nil { lines[name.string] = mark.line }
+            }
+        case .json:
+            // Strings at depth 1 followed by ':' are the top-level keys.
+            let bytes = [UInt8](data)
+            var depth = 0, line = 1, index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\n") { line += 1 }
+                if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
+                if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") { depth -= 1 }
+                if byte == UInt8(ascii: "\"") {
+                    let start = index + 1
+                    var end = start, escaped = false
+                    while end < bytes.count, escaped || bytes[end] != UInt8(ascii: "\"") {
+                        escaped = !escaped && bytes[end] == UInt8(ascii: "\\")
+                        if bytes[end] == UInt8(ascii: "\n") { line += 1 }
+                        end += 1
+                    }
+                    var next = end + 1
+                    while next < bytes.count, bytes[next] == UInt8(ascii: " ") || bytes[next] == UInt8(ascii: "\t") { next += 1 }
+                    if depth == 1, next < bytes.count, bytes[next] == UInt8(ascii: ":"),
+                       let key = try? JSONDecoder().decode(String.self, from: Data(bytes[(start - 1)...end])), lines[key] == nil {
+                        lines[key] = line
+                    }
+                    index = end
+                }
+                index += 1
+            }
+        }
+        return lines
     }
 
     /// Decodes every line of a JSON Lines file within `limits` (the file as a whole; each line on

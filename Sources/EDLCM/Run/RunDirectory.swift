@@ -5,6 +5,11 @@ import Torch
 public struct RunDirectory: Sendable {
     public let url: URL
 
+    /// The run folder at `url` (nothing is read or created).
+    public init(url: URL) {
+        self.url = url
+    }
+
     public var configURL: URL { url.appendingPathComponent("config.json") }
     public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
     public var checkpointURL: URL { url.appendingPathComponent("checkpoint.safetensors") }
@@ -99,11 +104,7 @@ public struct RunDirectory: Sendable {
 ///
 /// - Throws: ``EDLCMError`` naming `url`, the step that failed and the system's reason.
 public func writeFileAtomically(_ data: Data, to url: URL) throws {
-    do {
-        try AtomicFile.write([UInt8](data), to: url.path, label: url.path)
-    } catch let error as TorchError {
-        throw EDLCMError(error.message)
-    }
+    try rethrowingTorchErrors { try AtomicFile.write([UInt8](data), to: url.path, label: url.path) }
 }
 
 /// A one-line description of a file-system error.
@@ -133,5 +134,14 @@ public func describeDecoding(_ error: any Error) -> String {
         let detail = (context.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String ?? context.debugDescription
         return "invalid value\(path(context)): \(detail)"
     default: return "\(error)"
+    }
+}
+
+extension RunDirectory {
+    /// `config.json`, or nil when the folder holds no run yet.
+    ///
+    /// - Throws: ``EDLCMError`` naming the file when it exists but cannot be read.
+    public func readRecordIfPresent() throws -> RunRecord? {
+        FileManager.default.fileExists(atPath: configURL.path) ? try readRecord() : nil
     }
 }

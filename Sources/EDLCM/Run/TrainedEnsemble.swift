@@ -14,14 +14,9 @@ public struct TrainedEnsemble {
     ///   missing or malformed, or when the tensors do not fit the recorded architecture.
     public init(runFolder url: URL) throws {
         run = try RunDirectory.existing(url)
-        let path = run.checkpointURL.path
-        let loaded: (tensors: [String: Tensor], metadata: [String: String])
-        do { loaded = try Checkpoint.load(from: run.checkpointURL) } catch let error as TorchError { throw EDLCMError(error.message) }
-        metadata = try CheckpointMetadata(decoding: loaded.metadata, source: path)
-        ensemble = Ensemble(spec: metadata.spec, count: metadata.members, output: metadata.output)
-        let modelTensors = ensembleTensors(of: loaded.tensors)
-        do { try ensemble.loadState(modelTensors, source: path) } catch let error as TorchError { throw EDLCMError(error.message) }
-        ensemble.eval()
+        let checkpoint = try run.readCheckpoint()
+        metadata = checkpoint.metadata
+        ensemble = try checkpoint.makeEnsemble()
     }
 
     /// The test split the run evaluated on (the same stratified subset when it used --test-limit).
@@ -29,7 +24,7 @@ public struct TrainedEnsemble {
     /// - Parameter dataDirectory: overrides the folder recorded in the run.
     public func testSet(dataDirectory: String? = nil) throws -> ImageSet {
         let config = metadata.config
-        let directory = dataDirectory ?? config.dataDirectory ?? config.dataset.defaultDirectory
+        let directory = dataDirectory ?? config.data.directory ?? config.dataset.defaultDirectory
         guard let directory else { throw EDLCMError("--data-dir is needed: the run does not record where \(config.dataset.displayName) is") }
         return try DatasetReader.load(config.dataset, split: .test, directory: URL(fileURLWithPath: directory))
     }

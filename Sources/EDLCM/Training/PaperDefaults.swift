@@ -52,3 +52,27 @@ public struct PaperDefaults: Equatable, Sendable {
         }
     }
 }
+
+extension PaperDefaults {
+    private static let cifar = PaperDefaults(for: .cifar10)
+    private static let mnist = PaperDefaults(for: .mnist)
+    private static let fashion = PaperDefaults(for: .fashionMNIST)
+
+    /// "a for CIFAR-10/100 and Tiny ImageNet, b for MNIST and Fashion-MNIST": a default that
+    /// differs per dataset, for help texts.
+    static func perDataset(_ value: (PaperDefaults) -> Double) -> String {
+        "\(value(cifar).argument) for CIFAR-10/100 and Tiny ImageNet, \(value(mnist).argument) for MNIST and Fashion-MNIST"
+    }
+
+    static var dvergeStepText: String { "\((cifar.dvergeStep / cifar.dvergeEps).argument) × --dverge-eps" }
+
+    static var advEpsText: String {
+        "\((cifar.advEps * 255).argument)/255 for CIFAR-10/100 and Tiny ImageNet, \(mnist.advEps.argument) for MNIST, \(fashion.advEps.argument) for Fashion-MNIST"
+    }
+
+    static var advStepText: String {
+        "ε/\((cifar.advEps / cifar.advStep).argument), ε/\((mnist.advEps / mnist.advStep).argument) for MNIST"
+    }
+
+    static var advStepsText: String { "\(cifar.advSteps), \(mnist.advSteps) for MNIST" }
+}

@@ -10,6 +10,150 @@ public enum TrainingEvent {
     case epoch(EpochMetrics, epochs: Int)
 }
 
+/// What a training run starts from: its settings as resolved, its data, model, optimizer and
+/// objective, its run folder (created, or opened and restored from its checkpoint), and where in
+/// the run it stands. ``prepare(config:output:resume:command:distributed:objective:)`` does this
+/// setup; ``Trainer`` runs the epochs.
+public struct TrainingSetup {
+    public let config: TrainingConfig
+    public let run: RunDirectory
+    public let ensemble: Ensemble
+    public let optimizer: any Optimizer
+    public let objective: any EnsembleObjective
+    public let trainLoader: DataLoader
+    public let testLoader: DataLoader
+    public let distributed: ProcessGroup?
+    /// Epochs already completed, and the progress of an interrupted epoch (from the checkpoint).
+    public let completedEpochs: Int
+    let partial: EpochProgress?
+
+    /// Sets up a new run, or resumes the one in `output` when `resume` is true.
+    ///
+    /// A new run with `from` set starts from that checkpoint's weights (not its optimizer state);
+    /// a resumed run continues from its own checkpoint (a run stopped before its first checkpoint,
+    /// which has `config.json` only, starts again from `from` or fresh weights).
+    ///
+    /// - Parameters:
+    ///   - config: the settings; the run keeps (and records) them ``TrainingConfig/resolved``.
+    ///   - output: the run folder.
+    ///   - resume: continue the run in `output` from its checkpoint.
+    ///   - command: the command line, recorded in `config.json`.
+    ///   - distributed: the process group for data-parallel training: each rank trains on its
+    ///     shard of every global batch and gradients are averaged; rank 0 writes the run folder.
+    ///   - objective: a custom loss instead of the one `config.method` names (an extension point).
+    /// - Throws: ``EDLCMError`` for invalid settings, unreadable data, a folder that already holds a
+    ///   run (without `resume`), or a checkpoint (the run's or `from`'s) that does not match the settings.
+    public static func prepare(config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+                               objective: (any EnsembleObjective)? = nil) throws -> TrainingSetup {
+        let config = config.settings.resolved
+        if let distributed, config.batchSize % distributed.size != 0 {
+            throw EDLCMError("--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)")
+        }
+        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
+        let data = try TrainingData(config)
+        Runtime.seed(config.seeding.seed)
+        let ensemble = Ensemble(spec: config.modelSpec, count: config.members, output: config.ensembleOutput)
+        let optimizer = makeOptimizer(config, parameters: ensemble.parameters)
+        let isWriter = (distributed?.rank ?? 0) == 0
+        let run = RunDirectory(url: output)
+        var completed = 0
+        var partial: EpochProgress?
+
+        if resume {
+            guard var record = try run.readRecordIfPresent() else {
+                throw EDLCMError("--resume: \(output.path) holds no run to resume (no config.json)")
+            }
+            let conflicts = record.config.resumeConflicts(with: config)
+            guard conflicts.isEmpty else {
+                throw EDLCMError("--resume: the settings differ from the run in \(output.path): \(conflicts.joined(separator: ", ")); only --epochs and --threads may change")
+            }
+            if run.hasCheckpoint {
+                let checkpoint = try run.readCheckpoint()
+                try checkpoint.loadWeights(into: ensemble, spec: config.modelSpec)
+                try checkpoint.restoreTrainingState(optimizer: optimizer)
+                completed = checkpoint.metadata.epoch
+                partial = checkpoint.metadata.progress
+            } else if let from = config.from {
+                _ = try loadInitialWeights(from: from, into: ensemble, config: config)
+            }
+            if isWriter {
+                try run.truncateMetrics(toEpoch: completed)
+                record.config = config
+                record.commands.append(command)
+                try run.writeRecord(record)
+            }
+            Logger(label: "edlcm.train").info("resuming \(output.path) after epoch \(completed)\(partial.map { ", batch \($0.step)" } ?? "")")
+        } else if isWriter {
+            let initialWeights = try config.from.map { try loadInitialWeights(from: $0, into: ensemble, config: config) }
+            try RunDirectory.create(output).writeRecord(RunRecord(
+                config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
+                threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
+                dataset: try DatasetRecord(name: config.dataset, directory: data.directory, trainCount: data.train.count, testCount: data.test.count),
+                initialWeights: initialWeights))
+        }
+        return TrainingSetup(
+            config: config, run: run, ensemble: ensemble, optimizer: optimizer, objective: objective ?? makeObjective(config),
+            trainLoader: DataLoader(data.train, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seeding.seed),
+            testLoader: DataLoader(data.test, batchSize: 500), distributed: distributed, completedEpochs: completed, partial: partial)
+    }
+
+    /// Copies the weights of the checkpoint at `path` (a run folder or its checkpoint.safetensors)
+    /// into `ensemble`; its optimizer state and generator state are not used.
+    ///
+    /// - Throws: ``EDLCMError`` naming the file when it is missing, unreadable, not an EDLCM
+    ///   checkpoint, or holds another architecture or member count than `config` asks for.
+    static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws -> InitialWeightsRecord {
+        var url = URL(fileURLWithPath: path)
+        if FileBytes.isDirectory(url) { url = RunDirectory(url: url).checkpointURL }
+        let checkpoint = try StoredCheckpoint(reading: url, role: "--from")
+        try checkpoint.loadWeights(into: ensemble, spec: config.modelSpec)
+        return InitialWeightsRecord(path: url.path, sha256: try sha256Hex(of: url), method: checkpoint.metadata.method, epoch: checkpoint.metadata.epoch)
+    }
+
+    static func makeOptimizer(_ config: TrainingConfig, parameters: [Tensor]) -> any Optimizer {
+        switch config.optimizer {
+        case .sgd: SGD(parameters: parameters, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        case .adam: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
+        case .adamw: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
+        }
+    }
+
+    /// The method's objective, wrapped in adversarial training when the settings ask for it.
+    static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
+        let objective: any EnsembleObjective = switch config.method {
+        case .baseline: BaselineObjective()
+        case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions, lowMemory: config.memory.lowMemory)
+        case .adp: ADPObjective(options: config.adpOptions)
+        case .gal: GALObjective(lambda: config.galLambda)
+        case .dverge: DVERGEObjective(options: config.dvergeOptions)
+        case .trs: TRSObjective(options: config.trsOptions)
+        }
+        switch config.adversarial {
+        case .disabled: return objective
+        case .pgd: return AdversarialTraining(wrapping: objective, options: config.adversarialOptions)
+        }
+    }
+}
+
+/// A run's training and test images: the splits (or their seeded stratified subsets) of the dataset.
+struct TrainingData {
+    let directory: URL
+    let train: ImageSet
+    let test: ImageSet
+
+    init(_ config: TrainingConfig) throws {
+        guard let path = config.data.directory ?? config.dataset.defaultDirectory else {
+            throw EDLCMError("--dataset \(config.dataset.rawValue) needs --data-dir (the folder holding its files)")
+        }
+        directory = URL(fileURLWithPath: path)
+        let seed = config.seeding.seed
+        let train = try DatasetReader.load(config.dataset, split: .train, directory: directory)
+        let test = try DatasetReader.load(config.dataset, split: .test, directory: directory)
+        self.train = config.trainLimit.map { train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: seed)) } ?? train
+        self.test = config.testLimit.map { test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: seed &+ 1)) } ?? test
+    }
+}
+
 /// Trains an ensemble with a method's objective, writing the run folder as it goes.
 ///
 /// At the end of every epoch the trainer evaluates clean test accuracy, appends a line to
@@ -26,7 +170,7 @@ public final class Trainer {
     public let trainLoader: DataLoader
     public let testLoader: DataLoader
     /// Epochs already completed (from the checkpoint when resuming).
-    public private(set) var completedEpochs = 0
+    public private(set) var completedEpochs: Int
     /// The state of an epoch interrupted by a stop request (from the checkpoint when resuming).
     private var partial: EpochProgress?
     /// The process group of data-parallel training, if any.
@@ -37,130 +181,27 @@ public final class Trainer {
     public private(set) var skippedBatches = 0
     private let logger = Logger(label: "edlcm.train")
 
-    /// Sets up a new run, or resumes the one in `run` when `resume` is true.
-    ///
-    /// A new run with `from` set starts from that checkpoint's weights (not its optimizer state);
-    /// a resumed run continues from its own checkpoint and ignores `from`.
-    ///
-    /// - Parameters:
-    ///   - config: the settings; the trainer keeps (and records) them ``TrainingConfig/resolved``.
-    ///   - output: the run folder.
-    ///   - resume: continue the run in `output` from its checkpoint.
-    ///   - command: the command line, recorded in `config.json`.
-    ///   - distributed: the process group for data-parallel training: each rank trains on its
-    ///     shard of every global batch and gradients are averaged; rank 0 writes the run folder.
-    ///   - objective: a custom loss instead of the one `config.method` names (an extension point).
-    /// - Throws: ``EDLCMError`` for invalid settings, unreadable data, a folder that already holds a
-    ///   run (without `resume`), or a checkpoint (the run's or `from`'s) that does not match the settings.
-    public init(config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
-                objective: (any EnsembleObjective)? = nil) throws {
-        try config.validate()
-        let config = config.resolved
-        if let distributed, config.batchSize % distributed.size != 0 {
-            throw EDLCMError("--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)")
-        }
-        self.distributed = distributed
-        try Runtime.setThreadCount(config.threads ?? Runtime.availableCores)
-        let directory = URL(fileURLWithPath: config.dataDirectory ?? config.dataset.defaultDirectory ?? "")
-        if config.dataDirectory == nil && config.dataset.defaultDirectory == nil {
-            throw EDLCMError("--dataset \(config.dataset.rawValue) needs --data-dir (the folder holding its files)")
-        }
-        let train = try DatasetReader.load(config.dataset, split: .train, directory: directory)
-        let test = try DatasetReader.load(config.dataset, split: .test, directory: directory)
-        let trainSet = config.trainLimit.map { train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: config.seed)) } ?? train
-        let testSet = config.testLimit.map { test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: config.seed &+ 1)) } ?? test
-
-        self.config = config
-        trainLoader = DataLoader(trainSet, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seed)
-        testLoader = DataLoader(testSet, batchSize: 500)
-        Runtime.seed(config.seed)
-        ensemble = Ensemble(spec: config.modelSpec, count: config.members, output: config.ensembleOutput)
-        optimizer = Self.makeOptimizer(config, parameters: ensemble.parameters)
-        self.objective = objective ?? Self.makeObjective(config)
-
-        if resume {
-            // A run killed before its first checkpoint has config.json only: it restarts from scratch.
-            let started = RunDirectory(url: output)
-            guard FileManager.default.fileExists(atPath: started.configURL.path) else {
-                throw EDLCMError("--resume: \(output.path) holds no run to resume (no config.json)")
-            }
-            run = started
-            var record = try run.readRecord()
-            guard record.config.resumable(as: config) else {
-                throw EDLCMError("--resume: the settings differ from the run in \(output.path) (only --epochs and --threads may change)")
-            }
-            if FileManager.default.fileExists(atPath: run.checkpointURL.path) {
-                try loadCheckpoint()
-            } else if let from = config.from {
-                _ = try Self.loadInitialWeights(from: from, into: ensemble, config: config)
-            }
-            if isWriter {
-                try run.truncateMetrics(toEpoch: completedEpochs)
-                record.config = config
-                record.commands.append(command)
-                try run.writeRecord(record)
-            }
-            logger.info("resuming \(output.path) after epoch \(completedEpochs)\(partial.map { ", batch \($0.step)" } ?? "")")
-        } else if let distributed, distributed.rank != 0 {
-            run = RunDirectory(url: output)
-        } else {
-            var initialWeights: InitialWeightsRecord?
-            if let from = config.from { initialWeights = try Self.loadInitialWeights(from: from, into: ensemble, config: config) }
-            run = try RunDirectory.create(output)
-            let record = RunRecord(
-                config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
-                threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
-                dataset: try DatasetRecord(name: config.dataset, directory: directory, trainCount: trainSet.count, testCount: testSet.count),
-                initialWeights: initialWeights)
-            try run.writeRecord(record)
-        }
+    /// A trainer for a prepared run.
+    public init(_ setup: TrainingSetup) {
+        (config, run, ensemble, optimizer, objective) = (setup.config, setup.run, setup.ensemble, setup.optimizer, setup.objective)
+        (trainLoader, testLoader, distributed) = (setup.trainLoader, setup.testLoader, setup.distributed)
+        (completedEpochs, partial) = (setup.completedEpochs, setup.partial)
     }
 
-    /// Copies the weights of the checkpoint at `path` (a run folder or its checkpoint.safetensors)
-    /// into `ensemble`; its optimizer state and generator state are not used.
+    /// Sets up the run (``TrainingSetup/prepare(config:output:resume:command:distributed:objective:)``) and a trainer for it.
+    public convenience init(config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+                            objective: (any EnsembleObjective)? = nil) throws {
+        self.init(try TrainingSetup.prepare(config: config, output: output, resume: resume, command: command, distributed: distributed,
+                                            objective: objective))
+    }
+
+    /// Checks the settings, then sets up the run and a trainer for it (for library callers).
     ///
-    /// - Throws: ``EDLCMError`` naming the file when it is missing, unreadable, not an EDLCM
-    ///   checkpoint, or holds another architecture or member count than `config` asks for.
-    static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws -> InitialWeightsRecord {
-        var url = URL(fileURLWithPath: path)
-        if FileBytes.isDirectory(url) { url = RunDirectory(url: url).checkpointURL }
-        guard FileManager.default.fileExists(atPath: url.path) else { throw EDLCMError("--from \(url.path): no such checkpoint") }
-        let loaded: (tensors: [String: Tensor], metadata: [String: String])
-        do { loaded = try Checkpoint.load(from: url) } catch let error as TorchError { throw EDLCMError("--from \(error.message)") }
-        let metadata = try CheckpointMetadata(decoding: loaded.metadata, source: "--from \(url.path)")
-        func describe(_ members: Int, _ spec: ModelSpec) -> String {
-            "\(members) × \(spec.architecture.rawValue) (width \(spec.widthMultiplier), \(spec.channels)×\(spec.height)×\(spec.width) inputs, \(spec.classCount) classes)"
-        }
-        guard metadata.spec == config.modelSpec, metadata.members == config.members else {
-            throw EDLCMError("--from \(url.path): the checkpoint holds \(describe(metadata.members, metadata.spec)), this run needs \(describe(config.members, config.modelSpec))")
-        }
-        let modelTensors = ensembleTensors(of: loaded.tensors)
-        do { try ensemble.loadState(modelTensors, source: "--from \(url.path)") } catch let error as TorchError { throw EDLCMError(error.message) }
-        return InitialWeightsRecord(path: url.path, sha256: try sha256Hex(of: url), method: metadata.method, epoch: metadata.epoch)
-    }
-
-    static func makeOptimizer(_ config: TrainingConfig, parameters: [Tensor]) -> any Optimizer {
-        switch config.optimizer {
-        case .sgd: SGD(parameters: parameters, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
-        case .adam: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
-        case .adamw: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
-        }
-    }
-
-    /// The method's objective, wrapped in adversarial training when the settings ask for it.
-    static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
-        let objective: any EnsembleObjective = switch config.method {
-        case .baseline: BaselineObjective()
-        case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions, lowMemory: config.lowMemory)
-        case .adp: ADPObjective(options: config.adpOptions)
-        case .gal: GALObjective(lambda: config.galLambda)
-        case .dverge: DVERGEObjective(options: config.dvergeOptions)
-        case .trs: TRSObjective(options: config.trsOptions)
-        }
-        switch config.adversarial {
-        case .disabled: return objective
-        case .pgd: return AdversarialTraining(wrapping: objective, options: config.adversarialOptions)
-        }
+    /// - Throws: ``EDLCMError`` for invalid settings, and what ``TrainingSetup/prepare(config:output:resume:command:distributed:objective:)`` throws.
+    public convenience init(config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+                            objective: (any EnsembleObjective)? = nil) throws {
+        try self.init(config: config.validated(), output: output, resume: resume, command: command, distributed: distributed,
+                      objective: objective)
     }
 
     /// Runs the remaining epochs.
@@ -312,52 +353,25 @@ public final class Trainer {
 
     private func saveCheckpoint() throws {
         guard isWriter else { return }
-        let tensors = ensemble.stateTensors()
-            + optimizer.stateTensors().map { ("optimizer.\($0.name)", $0.tensor) }
-            + [("rng.torch", Runtime.randomState())]
-        let metadata = try CheckpointMetadata(
+        try run.writeCheckpoint(ensemble, optimizer: optimizer, metadata: CheckpointMetadata(
             spec: config.modelSpec, members: config.members, output: config.ensembleOutput, method: config.method,
-            epoch: completedEpochs, config: config, progress: partial).encoded()
-        do {
-            try Checkpoint.save(tensors, metadata: metadata, to: run.checkpointURL)
-        } catch let error as TorchError {
-            throw EDLCMError(error.message)
-        }
-    }
-
-    private func loadCheckpoint() throws {
-        let path = run.checkpointURL.path
-        let loaded: (tensors: [String: Tensor], metadata: [String: String])
-        do { loaded = try Checkpoint.load(from: run.checkpointURL) } catch let error as TorchError { throw EDLCMError(error.message) }
-        let metadata = try CheckpointMetadata(decoding: loaded.metadata, source: path)
-        guard metadata.spec == config.modelSpec, metadata.members == config.members else {
-            throw EDLCMError("\(path): the checkpoint holds \(metadata.members) × \(metadata.spec.architecture.rawValue), the settings ask for \(config.members) × \(config.architecture.rawValue)")
-        }
-        do {
-            let modelTensors = ensembleTensors(of: loaded.tensors)
-            try ensemble.loadState(modelTensors, source: path)
-            let optimizerTensors = Dictionary(uniqueKeysWithValues: loaded.tensors.compactMap { key, value in
-                key.hasPrefix("optimizer.") ? (String(key.dropFirst("optimizer.".count)), value) : nil
-            })
-            try optimizer.loadState(optimizerTensors, source: path)
-            if let state = loaded.tensors["rng.torch"] { try Runtime.setRandomState(state) }
-        } catch let error as TorchError {
-            throw EDLCMError(error.message)
-        }
-        completedEpochs = metadata.epoch
-        partial = metadata.progress
+            epoch: completedEpochs, config: config, progress: partial))
     }
 }
 
 extension TrainingConfig {
-    /// Whether a run made with these settings can be resumed with `other` (only the epoch count
-    /// and the thread count may change; settings are compared as resolved for the dataset).
-    func resumable(as other: TrainingConfig) -> Bool {
-        var a = resolved, b = other.resolved
-        a.epochs = 0; b.epochs = 0
-        a.threads = nil; b.threads = nil
-        a.onNonFinite = .stop; b.onNonFinite = .stop
-        return a == b
+    /// The settings (as resolved for the dataset) in which a run made with these settings and a
+    /// resumption with `other` differ, beyond those a resumption may change (the epoch count, the
+    /// thread count and the non-finite policy): "--lr (0.05 recorded, 0.3 given)".
+    func resumeConflicts(with other: TrainingConfig) -> [String] {
+        var recorded = resolved, given = other.resolved
+        recorded.epochs = 0; given.epochs = 0
+        recorded.runtime = RuntimeSettings(); given.runtime = RuntimeSettings()
+        recorded.onNonFinite = .stop; given.onNonFinite = .stop
+        let a = recorded.flattened, b = given.flattened
+        return Set(a.keys).union(b.keys).sorted().compactMap { key in
+            a[key] == b[key] ? nil : "--\(key) (\(a[key]?.compactText ?? "unset") recorded, \(b[key]?.compactText ?? "unset") given)"
+        }
     }
 }
 

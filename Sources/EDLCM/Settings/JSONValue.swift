@@ -1,10 +1,12 @@
 import Foundation
 
-/// Any JSON value, for embedding settings of different types (each attack's configuration) in
-/// one result file.
+/// Any JSON value: settings on their way between flags, files and their typed values, and settings
+/// of different types (each attack's configuration) embedded in one result file.
 public enum JSONValue: Codable, Equatable, Sendable {
     case null
     case bool(Bool)
+    /// A number written without a fraction or exponent that fits 64 bits (kept exact: seeds).
+    case integer(Int64)
     case number(Double)
     case string(String)
     case array([JSONValue])
@@ -16,6 +18,8 @@ public enum JSONValue: Codable, Equatable, Sendable {
             self = .null
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
         } else if let value = try? container.decode(Double.self) {
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
@@ -32,6 +36,7 @@ public enum JSONValue: Codable, Equatable, Sendable {
         switch self {
         case .null: try container.encodeNil()
         case let .bool(value): try container.encode(value)
+        case let .integer(value): try container.encode(value)
         case let .number(value): try container.encode(value)
         case let .string(value): try container.encode(value)
         case let .array(value): try container.encode(value)
@@ -44,5 +49,23 @@ public enum JSONValue: Codable, Equatable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// A value's JSON (non-finite numbers as the strings "inf", "-inf" and "nan").
+    public init<Value: Encodable>(encoding value: Value) {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        // Encoding a settings value or a configuration of numbers, strings and arrays cannot fail.
+        let data = try! encoder.encode(value)
+        self = try! JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// This JSON as a value of `type`.
+    ///
+    /// - Throws: `DecodingError` when it does not hold such a value.
+    public func decoded<Value: Decodable>(as type: Value.Type) throws -> Value {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(type, from: JSONEncoder().encode(self))
     }
 }
