@@ -16,7 +16,8 @@ let package = Package(
     products: [
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "EDLCM", targets: ["EDLCM"]),
-        .executable(name: "edlcm", targets: ["edlcm"]),
+        .executable(name: "edlcm", targets: ["EDLCMCLI"]),
+        .executable(name: "edlcm-fuzz", targets: ["EDLCMFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,26 +37,53 @@ let package = Package(
         .systemLibrary(name: "CZlib"),
         .systemLibrary(name: "COpenSSL"),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        // The engine: tensors, autograd, layers, optimizers, safetensors.
         .target(name: "Torch", dependencies: ["CTorch"]),
+        // The product, one target per layer; each depends only on the layers below it
+        // (docs/architecture.md): Core → Data → Models → Defenses, Attacks → Training → Evaluation
+        // → Report; Benchmark beside Evaluation.
+        .target(name: "EDLCMCore", dependencies: ["Torch", "COpenSSL", "Yams"]),
+        .target(name: "EDLCMData", dependencies: ["EDLCMCore", "Torch", "CZlib", "CJPEG"]),
+        .target(name: "EDLCMModels", dependencies: ["EDLCMData", "EDLCMCore", "Torch"]),
+        .target(name: "EDLCMDefenses", dependencies: ["EDLCMModels", "EDLCMData", "EDLCMCore", "Torch"]),
+        .target(name: "EDLCMAttacks", dependencies: ["EDLCMModels", "EDLCMCore", "Torch"]),
+        .target(
+            name: "EDLCMTraining",
+            dependencies: ["EDLCMDefenses", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "EDLCMEvaluation",
+            dependencies: [
+                "EDLCMTraining", "EDLCMAttacks", "EDLCMDefenses", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "EDLCMReport", dependencies: ["EDLCMEvaluation", "EDLCMTraining", "EDLCMModels", "EDLCMData", "EDLCMCore"]),
+        .target(name: "EDLCMBenchmark", dependencies: ["EDLCMTraining", "EDLCMAttacks", "EDLCMDefenses", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch"]),
+        // Everything above in one import.
         .target(
             name: "EDLCM",
-            dependencies: ["Torch", "CZlib", "CJPEG", "COpenSSL", "Yams", .product(name: "Logging", package: "swift-log")]
-        ),
-        .executableTarget(
-            name: "edlcm",
             dependencies: [
-                "EDLCM", "Torch", "Yams",
+                "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation", "EDLCMReport",
+                "EDLCMBenchmark",
+            ]
+        ),
+        // The command line (`edlcm`).
+        .executableTarget(
+            name: "EDLCMCLI",
+            dependencies: [
+                "EDLCM", "Torch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The fuzz targets in one executable (scripts/fuzz.sh builds it with -sanitize=fuzzer; normal
         // builds replay files: `edlcm-fuzz TARGET FILE…`).
-        .executableTarget(name: "edlcm-fuzz", dependencies: ["EDLCM", "Torch"]),
+        .executableTarget(name: "EDLCMFuzz", dependencies: ["EDLCM", "Torch"]),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "EDLCMTests", dependencies: ["EDLCM", "Torch", "TestSupport"]),
-        .testTarget(name: "edlcmTests", dependencies: ["edlcm", "TestSupport"]),
+        .testTarget(name: "EDLCMCLITests", dependencies: ["EDLCMCLI", "EDLCM", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

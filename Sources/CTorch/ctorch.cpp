@@ -4,6 +4,7 @@
 // and converts the result. <torch/torch.h> is not included (it pulls in the whole C++ frontend and
 // doubles the compile time); ATen and the autograd engine are all the shim needs.
 #include "ctorch.h"
+#include "ctorch_guard.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -61,20 +62,6 @@ std::vector<at::Tensor> tensors(const ct_tensor *handles, int64_t count) {
 
 // The error channel, shared with the other translation units of the shim.
 void ct_set_last_error(const char *message) { last_error = message; }
-
-// One guard for every entry point: nothing unwinds into Swift.
-#define CT_GUARD(body)                                                  \
-    try {                                                               \
-        body;                                                           \
-        return 0;                                                       \
-    } catch (const c10::Error &error) {                                 \
-        last_error = error.what_without_backtrace();                    \
-    } catch (const std::exception &error) {                             \
-        last_error = error.what();                                      \
-    } catch (...) {                                                     \
-        last_error = "unknown C++ exception";                           \
-    }                                                                   \
-    return 1;
 
 #define CT_UNARY(name, expression) \
     int ct_##name(ct_tensor t, ct_tensor *out) { CT_GUARD(*out = wrap(expression)) }

@@ -1,6 +1,7 @@
 // ctorch_distributed.cpp — the C ABI over PyTorch's c10d: TCPStore rendezvous and ProcessGroupGloo
 // collectives. A translation unit of its own so that the Gloo headers stay out of ctorch.cpp.
 #include "ctorch.h"
+#include "ctorch_guard.h"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -9,9 +10,6 @@
 #include <chrono>
 #include <string>
 #include <vector>
-
-// Defined in ctorch.cpp: the thread-local error channel.
-void ct_set_last_error(const char *message);
 
 namespace {
 struct ProcessGroupHandle {
@@ -29,19 +27,6 @@ std::vector<at::Tensor> tensor_list(ct_tensor handle) {
     return {*reinterpret_cast<at::Tensor *>(handle)};
 }
 }  // namespace
-
-#define CT_GUARD(body)                                                  \
-    try {                                                               \
-        body;                                                           \
-        return 0;                                                       \
-    } catch (const c10::Error &error) {                                 \
-        ct_set_last_error(error.what_without_backtrace());              \
-    } catch (const std::exception &error) {                             \
-        ct_set_last_error(error.what());                                \
-    } catch (...) {                                                     \
-        ct_set_last_error("unknown C++ exception");                     \
-    }                                                                   \
-    return 1;
 
 extern "C" {
 

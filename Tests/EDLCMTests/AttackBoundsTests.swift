@@ -3,6 +3,15 @@ import Testing
 import Torch
 
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 /// Every attack stays inside its ε-ball and [0, 1], is reproducible, restores the model's mode,
 /// and refuses what it does not support.

@@ -3,6 +3,15 @@ import Testing
 import Torch
 
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 /// Small, fast, deterministic models and data for attack and evaluation tests.
 ///

@@ -3,6 +3,15 @@ import Testing
 import Torch
 
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 /// The attacks are as strong as their papers say, relative to each other, on a fixed undefended model.
 @Suite("Attacks: relative strength, losses and targets")

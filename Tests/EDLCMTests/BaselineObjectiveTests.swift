@@ -3,6 +3,15 @@ import Testing
 import TestSupport
 import Torch
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 /// A float64 linear classifier z = W·x + b on flattened inputs: its input gradients and features
 /// (its logits, the one feature layer) are known in closed form. It records the training mode of

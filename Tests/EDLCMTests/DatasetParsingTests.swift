@@ -2,6 +2,15 @@ import Foundation
 import Testing
 
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 // MARK: - Helpers
 

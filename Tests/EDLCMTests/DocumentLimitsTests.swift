@@ -2,6 +2,15 @@ import Foundation
 import Testing
 import TestSupport
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 /// The bounds checked before JSON and YAML are parsed, at their exact edges (counts by hand).
 @Suite("Document limits")

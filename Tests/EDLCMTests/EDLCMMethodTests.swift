@@ -3,6 +3,15 @@ import Testing
 import TestSupport
 import Torch
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 /// A smooth float64 classifier (tanh MLP with softplus logits) whose input Hessian is non-zero
 /// everywhere, so finite differences can be compared with exact double backprop.

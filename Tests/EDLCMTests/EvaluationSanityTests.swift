@@ -3,6 +3,15 @@ import Testing
 import Torch
 
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 /// Each gradient-masking check passes on a plain model and fails on a model built to mask gradients.
 @Suite("Evaluation: gradient-masking sanity checks")

@@ -3,6 +3,15 @@ import Testing
 import Torch
 
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 /// An evaluation on the fixture: a small, fast configuration and its input.
 enum EvaluationFixture {

@@ -3,6 +3,15 @@ import Testing
 import TestSupport
 import Torch
 @testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
 
 private func spec(_ architecture: Architecture, dataset: DatasetName = .fashionMNIST, width: Int = 1) -> ModelSpec {
     var config = TrainingConfig()

@@ -1,0 +1,270 @@
+import EDLCMCore
+import EDLCMModels
+import Foundation
+import Torch
+
+/// Auto-PGD of Croce and Hein, "Reliable Evaluation of Adversarial Robustness with an Ensemble of
+/// Diverse Parameter-free Attacks" (ICML 2020), the core of AutoAttack; APGD-CE ascends the
+/// cross-entropy and APGD-DLR the difference of logits ratio (``AttackLoss/dlr``).
+///
+/// From a random point x⁰ at distance ε (L∞: x + ε·u/‖u‖∞, u ~ U(−1, 1); L2: x + ε·u/‖u‖₂,
+/// u ~ N(0, I)), with step size η = 2ε per example:
+///
+///     zᵏ⁺¹ = Π(xᵏ + η·sign(∇f(xᵏ)))                     (L2: η·∇/‖∇‖₂)
+///     xᵏ⁺¹ = Π(xᵏ + α(zᵏ⁺¹ − xᵏ) + (1 − α)(xᵏ − xᵏ⁻¹)),  α = 0.75 (α = 1 at the first step)
+///
+/// keeping the point of highest loss x_max. At checkpoints wⱼ (w₀ = 0, then gaps of
+/// ⌊0.22·N⌋ shrinking by ⌊0.03·N⌋ to at least ⌊0.06·N⌋, as in the reference code) η is halved and
+/// the iterate reset to x_max for every example where (1) the loss increased in at most ρ = 0.75
+/// of the steps since the last checkpoint, or (2) η was not reduced at the last checkpoint and the
+/// best loss has not improved since. (The reference code compares the first step of the first
+/// interval with an unset entry; here it is compared with the loss at x⁰, as the paper states.)
+/// Every iterate is checked for success; restarts start again from new random points.
+public struct APGD: Attack {
+    /// APGD's settings.
+    public struct Configuration: Codable, Sendable, Equatable {
+        /// The loss: cross-entropy (APGD-CE) or DLR (APGD-DLR).
+        public var loss: AttackLoss = .crossEntropy
+        /// Iterations N (the paper: 100).
+        public var steps: Int = 100
+        /// Random restarts (AutoAttack's standard version: 1).
+        public var restarts: Int = 1
+        /// The initial step size η, as a multiple of ε (the paper: 2).
+        public var initialStepFactor: Double = 2
+        /// The momentum weight α (the paper: 0.75).
+        public var momentum: Double = 0.75
+        /// ρ, the fraction of increasing steps below which η is halved (the paper: 0.75).
+        public var rho: Double = 0.75
+
+        public init(loss: AttackLoss = .crossEntropy, steps: Int = 100, restarts: Int = 1, initialStepFactor: Double = 2,
+                    momentum: Double = 0.75, rho: Double = 0.75) {
+            self.loss = loss
+            self.steps = steps
+            self.restarts = restarts
+            self.initialStepFactor = initialStepFactor
+            self.momentum = momentum
+            self.rho = rho
+        }
+    }
+
+    public let configuration: Configuration
+
+    public init(_ configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    public var displayName: String {
+        switch configuration.loss {
+        case .crossEntropy: "APGD-CE"
+        case .dlr: "APGD-DLR"
+        case .margin: "APGD-CW"
+        }
+    }
+
+    public var supportedNorms: Set<PerturbationNorm> { [.linf, .l2] }
+    public func minimumClassCount(targeted: Bool) -> Int { configuration.loss.minimumClassCount(targeted: targeted) }
+
+    /// The iterations after which step sizes are checked: gaps ⌊0.22N⌋, then each gap ⌊0.03N⌋
+    /// shorter, but at least ⌊0.06N⌋ (each at least 1).
+    public static func checkpoints(steps: Int) -> [Int] {
+        var gap = Swift.max(Int(0.22 * Double(steps)), 1)
+        let decrement = Swift.max(Int(0.03 * Double(steps)), 1)
+        let minimumGap = Swift.max(Int(0.06 * Double(steps)), 1)
+        var result: [Int] = []
+        var position = gap
+        while position <= steps {
+            result.append(position)
+            gap = Swift.max(gap - decrement, minimumGap)
+            position += gap
+        }
+        return result
+    }
+
+    public func run(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext) -> Tensor {
+        let c = configuration
+        let count = images.shape[0]
+        let fullBall = PerturbationBall(center: images, norm: context.norm, epsilon: context.epsilon)
+        var rows = [Tensor?](repeating: nil, count: count)
+        var bestLoss = [Float](repeating: -.infinity, count: count)
+        var fooled = [Bool](repeating: false, count: count)
+
+        for restart in 0..<c.restarts {
+            let active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
+            if active.isEmpty { break }
+            var generators = exampleGenerators(active.map { context.seeds[$0] }, stream: 0xA9D + UInt64(restart))
+            var state = State(active: active, ball: fullBall, labels: labels, targets: context.targets)
+            let rowShape = Array(images.shape.dropFirst())
+            let start: Tensor
+            switch context.norm {
+            case .linf:
+                let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
+                let scale = u.abs().flattened(startAxis: 1).max(alongAxis: 1).values.reshaped(to: [active.count] + rowShape.map { _ in 1 })
+                start = state.ball.center + u / (scale + 1e-12) * context.epsilon
+            case .l2:
+                let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) }
+                start = state.ball.center + normalizedL2(u) * context.epsilon
+            }
+            state.x = start.clamped(to: 0...1)
+            var evaluation = evaluateLoss(state.x, labels: state.y, targets: state.t, target: target, loss: c.loss)
+            state.grad = evaluation.gradient!
+            state.lossValues = evaluation.loss
+            record(&state, decision: evaluation.decision, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
+            if state.active.isEmpty { continue }
+            state.startTracking(stepSize: c.initialStepFactor * context.epsilon)
+
+            var interval = Swift.max(Int(0.22 * Double(c.steps)), 1)
+            let decrement = Swift.max(Int(0.03 * Double(c.steps)), 1)
+            let minimumInterval = Swift.max(Int(0.06 * Double(c.steps)), 1)
+            var sinceCheckpoint = 0
+            for iteration in 0..<c.steps {
+                withoutGradients {
+                    let a = iteration == 0 ? 1.0 : c.momentum
+                    let previousStep = state.x - state.xPrevious
+                    state.xPrevious = state.x
+                    let z = state.ball.project(state.x + context.norm.steepestAscent(state.grad) * state.stepSize)
+                    state.x = state.ball.project(state.x + (z - state.x) * a + previousStep * (1 - a))
+                }
+                let needsGradient = iteration < c.steps - 1
+                evaluation = evaluateLoss(state.x, labels: state.y, targets: state.t, target: target, loss: c.loss, gradient: needsGradient)
+                state.grad = evaluation.gradient ?? state.grad
+                state.lossValues = evaluation.loss
+                record(&state, decision: evaluation.decision, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
+                if state.active.isEmpty { break }
+                withoutGradients {
+                    let improved = state.lossValues .> state.lossBest
+                    let improvedImages = state.imageMask(improved)
+                    state.xBest = `where`(improvedImages, state.x, state.xBest)
+                    state.gradBest = `where`(improvedImages, state.grad, state.gradBest)
+                    state.lossBest = state.lossBest.maximum(state.lossValues)
+                    state.increases = state.increases + (state.lossValues .> state.lossPrevious).converted(to: .float32)
+                    state.lossPrevious = state.lossValues
+                    sinceCheckpoint += 1
+                    if sinceCheckpoint == interval {
+                        let oscillating = state.increases .<= Double(interval) * c.rho
+                        let stalled = state.reducedLastCheck.logicalNot() .& (state.lossBestLastCheck .>= state.lossBest)
+                        let reduce = oscillating .| stalled
+                        state.reducedLastCheck = reduce
+                        state.lossBestLastCheck = state.lossBest
+                        let reduceImages = state.imageMask(reduce)
+                        state.stepSize = `where`(reduceImages, state.stepSize * 0.5, state.stepSize)
+                        state.x = `where`(reduceImages, state.xBest, state.x)
+                        state.grad = `where`(reduceImages, state.gradBest, state.grad)
+                        state.increases = state.increases.zerosLike()
+                        sinceCheckpoint = 0
+                        interval = Swift.max(interval - decrement, minimumInterval)
+                    }
+                }
+            }
+            if state.active.isEmpty { continue }
+            let finalBest = state.lossBest.scalars(as: Float.self)
+            for (row, example) in state.active.enumerated() where !(context.stopOnSuccess && fooled[example]) {
+                if finalBest[row] > bestLoss[example] || rows[example] == nil {
+                    bestLoss[example] = finalBest[row]
+                    rows[example] = state.xBest[row].cloned()
+                }
+            }
+        }
+        return Tensor.stack(rows.enumerated().map { $0.element ?? images[$0.offset] }, alongAxis: 0)
+    }
+
+    /// Marks newly fooled examples (keeping their iterate) and, with early stopping, drops them.
+    private func record(_ state: inout State, decision: Tensor, fooled: inout [Bool], rows: inout [Tensor?], stopOnSuccess: Bool) {
+        let success = attackSucceeded(decision, labels: state.y, targets: state.t)
+        var keep: [Int] = []
+        for (row, succeeded) in success.enumerated() {
+            let example = state.active[row]
+            if succeeded && !fooled[example] {
+                fooled[example] = true
+                rows[example] = state.x[row].cloned()
+            }
+            if !(stopOnSuccess && fooled[example]) { keep.append(row) }
+        }
+        if keep.count < state.active.count { state.keep(keep) }
+    }
+
+    /// The per-example state of one restart, on the examples still attacked.
+    private struct State {
+        var active: [Int]
+        var ball: PerturbationBall
+        var y: Tensor
+        var t: Tensor?
+        var x: Tensor
+        var grad: Tensor
+        var lossValues: Tensor
+        var xPrevious: Tensor
+        var xBest: Tensor
+        var gradBest: Tensor
+        var lossBest: Tensor
+        var lossPrevious: Tensor
+        var stepSize: Tensor
+        var increases: Tensor
+        var reducedLastCheck: Tensor
+        var lossBestLastCheck: Tensor
+        var tracking = false
+
+        init(active: [Int], ball: PerturbationBall, labels: Tensor, targets: Tensor?) {
+            let selection = Tensor(active.map(Int64.init))
+            self.active = active
+            self.ball = ball.selecting(selection)
+            y = labels.indexSelected(alongAxis: 0, indices: selection)
+            t = targets?.indexSelected(alongAxis: 0, indices: selection)
+            x = self.ball.center
+            let empty = Tensor.zeros([0])
+            (grad, lossValues, xPrevious, xBest, gradBest, lossBest, lossPrevious) = (empty, empty, empty, empty, empty, empty, empty)
+            (stepSize, increases, reducedLastCheck, lossBestLastCheck) = (empty, empty, empty, empty)
+        }
+
+        /// Starts the bookkeeping after the first evaluation at x⁰.
+        mutating func startTracking(stepSize initial: Double) {
+            let n = active.count
+            xPrevious = x
+            xBest = x
+            gradBest = grad
+            lossBest = lossValues
+            lossPrevious = lossValues
+            stepSize = Tensor.full([n] + Array(repeating: 1, count: x.rank - 1), value: initial)
+            increases = Tensor.zeros([n])
+            reducedLastCheck = Tensor.ones([n], dtype: .bool)
+            lossBestLastCheck = lossValues
+            tracking = true
+        }
+
+        /// A per-example bool [n] broadcast over the image dimensions.
+        func imageMask(_ mask: Tensor) -> Tensor {
+            mask.reshaped(to: [mask.shape[0]] + Array(repeating: 1, count: x.rank - 1))
+        }
+
+        mutating func keep(_ rows: [Int]) {
+            let kept = Tensor(rows.map(Int64.init))
+            func select(_ tensor: Tensor) -> Tensor { tensor.indexSelected(alongAxis: 0, indices: kept) }
+            active = rows.map { active[$0] }
+            ball = ball.selecting(kept)
+            y = select(y)
+            t = t.map(select)
+            x = select(x)
+            grad = select(grad)
+            lossValues = select(lossValues)
+            guard tracking else { return }
+            xPrevious = select(xPrevious)
+            xBest = select(xBest)
+            gradBest = select(gradBest)
+            lossBest = select(lossBest)
+            lossPrevious = select(lossPrevious)
+            stepSize = select(stepSize)
+            increases = select(increases)
+            reducedLastCheck = select(reducedLastCheck)
+            lossBestLastCheck = select(lossBestLastCheck)
+        }
+    }
+}
+
+extension APGD.Configuration: AttackConfiguration {
+    public func validate() throws {
+        let name = loss == .dlr ? "APGD-DLR" : "APGD-CE"
+        try requireSetting(steps >= 1, name, "steps must be at least 1, got \(steps)")
+        try requireSetting(restarts >= 1, name, "restarts must be at least 1, got \(restarts)")
+        try requireSetting(initialStepFactor > 0 && initialStepFactor.isFinite, name, "initial step factor must be positive, got \(initialStepFactor)")
+        try requireSetting((0...1).contains(momentum), name, "momentum must be in [0, 1], got \(momentum)")
+        try requireSetting((0...1).contains(rho), name, "ρ must be in [0, 1], got \(rho)")
+    }
+}

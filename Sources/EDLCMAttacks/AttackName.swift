@@ -1,0 +1,92 @@
+import EDLCMCore
+import EDLCMModels
+import Foundation
+
+/// The attacks an evaluation can run, by the names used on the command line and in results.
+public enum AttackName: String, SettingChoice {
+    /// ``FGSM``.
+    case fgsm
+    /// ``BIM``.
+    case bim
+    /// ``PGD`` with cross-entropy.
+    case pgd
+    /// ``MIM``.
+    case mim
+    /// ``PGD`` with the Carlini–Wagner margin loss.
+    case pgdCW = "pgd-cw"
+    /// ``CarliniWagnerL2``.
+    case cwL2 = "cw-l2"
+    /// ``APGD`` with cross-entropy.
+    case apgdCE = "apgd-ce"
+    /// ``APGD`` with the DLR loss.
+    case apgdDLR = "apgd-dlr"
+    /// ``SquareAttack`` (score-based black-box).
+    case square
+    /// M-PGD: ``MIM`` with a random start (transfer).
+    case mpgd = "m-pgd"
+    /// ``DiverseInputsFGSM`` (transfer).
+    case diFGSM = "di2-fgsm"
+
+    /// Whether the attack reads the model's gradients (white-box); false for Square.
+    public var usesGradients: Bool { self != .square }
+
+    /// The attacks meant for crafting on surrogates (transfer attacks).
+    public static let transferAttacks: [AttackName] = [.mpgd, .diFGSM]
+
+    /// Builds the attack with its paper's configuration, overridden by an evaluation's budget.
+    ///
+    /// `budget.steps` sets the iterations of every iterative attack (CW-L2: 10× as many Adam
+    /// iterations per binary-search step), `budget.restarts` the restarts of PGD, PGD-CW, APGD
+    /// and M-PGD, and `budget.queries` the Square attack's query budget. A nil field keeps the
+    /// paper's value.
+    public func makeAttack(_ budget: AttackBudget = AttackBudget()) -> any Attack {
+        switch self {
+        case .fgsm:
+            return FGSM()
+        case .bim:
+            return BIM(BIM.Configuration(steps: budget.steps))
+        case .pgd, .pgdCW:
+            var configuration = PGD.Configuration(loss: self == .pgd ? .crossEntropy : .margin)
+            if let steps = budget.steps { configuration.steps = steps }
+            if let restarts = budget.restarts { configuration.restarts = restarts }
+            return PGD(configuration)
+        case .mim:
+            var configuration = MIM.Configuration()
+            if let steps = budget.steps { configuration.steps = steps }
+            return MIM(configuration)
+        case .mpgd:
+            var configuration = MIM.Configuration(steps: 50, stepSizeFactor: 2.5, randomStart: true)
+            if let steps = budget.steps { configuration.steps = steps }
+            if let restarts = budget.restarts { configuration.restarts = restarts }
+            return MIM(configuration)
+        case .cwL2:
+            var configuration = CarliniWagnerL2.Configuration()
+            if let steps = budget.steps { configuration.maxIterations = 10 * steps }
+            return CarliniWagnerL2(configuration)
+        case .apgdCE, .apgdDLR:
+            var configuration = APGD.Configuration(loss: self == .apgdCE ? .crossEntropy : .dlr)
+            if let steps = budget.steps { configuration.steps = steps }
+            if let restarts = budget.restarts { configuration.restarts = restarts }
+            return APGD(configuration)
+        case .square:
+            var configuration = SquareAttack.Configuration()
+            if let queries = budget.queries { configuration.queries = queries }
+            return SquareAttack(configuration)
+        case .diFGSM:
+            return DiverseInputsFGSM(DiverseInputsFGSM.Configuration(steps: budget.steps))
+        }
+    }
+}
+
+/// An evaluation's overrides of the attacks' paper settings; nil keeps the paper's value.
+public struct AttackBudget: Codable, Sendable, Equatable {
+    public var steps: Int?
+    public var restarts: Int?
+    public var queries: Int?
+
+    public init(steps: Int? = nil, restarts: Int? = nil, queries: Int? = nil) {
+        self.steps = steps
+        self.restarts = restarts
+        self.queries = queries
+    }
+}

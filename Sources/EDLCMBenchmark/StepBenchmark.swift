@@ -1,0 +1,218 @@
+import EDLCMAttacks
+import EDLCMCore
+import EDLCMData
+import EDLCMDefenses
+import EDLCMModels
+import EDLCMTraining
+import Foundation
+import Torch
+
+/// The training-step configurations of the performance benchmark (issue: beat PyTorch from Python).
+public enum BenchmarkCase: String, SettingChoice {
+    /// 3 × small CNN on 28×28 grey images, batch 128, plain ensemble SGD step.
+    case cnnPlain = "cnn-plain"
+    /// The same with the EDLCM step (h = 0.01, shared gradient-sign z, α = 0.5, β = 0.01).
+    case cnnEDLCM = "cnn-edlcm"
+    /// 3 × ResNet-20 on 32×32 RGB images, batch 64, plain ensemble SGD step.
+    case resnetPlain = "resnet-plain"
+    /// The same with the EDLCM step.
+    case resnetEDLCM = "resnet-edlcm"
+    /// L∞ PGD-50 (ε 0.1, random start, steps of 2.5ε/50, cross-entropy on the log-averaged
+    /// softmax, no early stop) against 3 × small CNN in evaluation mode, on a batch of 128.
+    case cnnPGD = "cnn-pgd"
+    /// The same against 3 × ResNet-20, batch 64.
+    case resnetPGD = "resnet-pgd"
+
+    public var architecture: Architecture { self == .cnnPlain || self == .cnnEDLCM || self == .cnnPGD ? .cnn : .resnet20 }
+    public var isEDLCM: Bool { self == .cnnEDLCM || self == .resnetEDLCM }
+    public var isAttack: Bool { self == .cnnPGD || self == .resnetPGD }
+    public var batchSize: Int { architecture == .cnn ? 128 : 64 }
+    public var dataset: DatasetName { architecture == .cnn ? .fashionMNIST : .cifar10 }
+}
+
+/// One measured configuration.
+public struct BenchmarkResult: Codable, Sendable {
+    public var name: String
+    public var imagesPerSecond: Double
+    public var secondsPerStep: Double
+    public var steps: Int
+    public var threads: Int
+    /// Estimated floating-point operations per second (see ``StepBenchmark/forwardFLOPs(_:)``).
+    public var gflops: Double
+    /// The kernel of the fully connected layers.
+    public var denseKernel: DenseKernel
+    /// Whether the EDLCM step held one member's graph at a time.
+    public var lowMemory: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case name, steps, threads, gflops
+        case lowMemory = "low_memory"
+        case denseKernel = "dense_kernel"
+        case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
+    }
+}
+
+/// Times training steps on synthetic batches with the same math as `bench/reference.py`.
+public enum StepBenchmark {
+    /// The PGD iterations of the attack cases.
+    public static let attackSteps = 50
+
+    /// How many times an attack case runs the whole PGD-50 for `steps` (one run per 10 steps,
+    /// at least one): a PGD-50 run is about as long as 10 to 20 training steps.
+    public static func attackRuns(steps: Int) -> Int { max(1, (steps + 9) / 10) }
+
+    /// Runs `warmup` untimed and `steps` timed steps of one configuration (for an attack case, one
+    /// untimed PGD-2 and ``attackRuns(steps:)`` timed PGD-50 runs).
+    public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution,
+                           lowMemory: Bool = false) throws -> BenchmarkResult {
+        if benchmark.isAttack { return try runAttack(benchmark, runs: attackRuns(steps: steps), seed: seed, denseKernel: denseKernel) }
+        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
+        ensemble.train()
+        let optimizer = SGD(parameters: ensemble.parameters, learningRate: 0.01, momentum: 0.9)
+        // EDLCM with the training defaults (the cost of a step does not depend on their values).
+        var config = TrainingConfig()
+        config.method = .edlcm
+        let objective: any EnsembleObjective = benchmark.isEDLCM
+            ? EDLCMObjective(options: config.edlcmOptions, lowMemory: lowMemory)
+            : BaselineObjective()
+        let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
+        func step() {
+            optimizer.zeroGrad()
+            _ = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context)
+            optimizer.step()
+        }
+        for _ in 0..<warmup { step() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { step() }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let flopsPerStep = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
+        return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
+                               secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
+                               gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory)
+    }
+
+    /// Seeds the generator, then builds three freshly initialised members of the case's
+    /// architecture and a batch of uniform random images with random labels.
+    static func setUp(_ benchmark: BenchmarkCase, seed: UInt64, denseKernel: DenseKernel) -> (Ensemble, Batch, ModelSpec) {
+        Runtime.seed(seed)
+        var config = TrainingConfig()
+        config.dataset = benchmark.dataset
+        config.architecture = benchmark.architecture
+        let spec = config.modelSpec
+        let ensemble = Ensemble(spec: spec, count: 3)
+        ensemble.setDenseKernel(denseKernel)
+        let images = Tensor.rand([benchmark.batchSize, spec.channels, spec.height, spec.width])
+        let labels = Tensor.randint(0..<spec.classCount, shape: [benchmark.batchSize])
+        return (ensemble, Batch(images: images, labels: labels), spec)
+    }
+
+    /// PGD-50 against a freshly initialised ensemble on uniform random images: the attack's cost
+    /// does not depend on the weights when no example leaves the batch early.
+    static func runAttack(_ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel) throws -> BenchmarkResult {
+        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
+        let images = batch.images, labels = batch.labels
+        let target = EnsembleTarget(ensemble: ensemble, objective: .probabilities)
+        let context = AttackContext(epsilon: 0.1, norm: .linf, seeds: (0..<benchmark.batchSize).map(UInt64.init), stopOnSuccess: false)
+        func attack(steps: Int) throws {
+            _ = try PGD(PGD.Configuration(steps: steps)).perturb(images, labels: labels, target: target, context: context)
+        }
+        try attack(steps: 2)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<runs { try attack(steps: attackSteps) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        // Each iteration: a forward pass and an input-gradient pass (≈ 2 forwards) of 3 members.
+        let flops = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize * 2 * attackSteps * runs)
+        return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(runs * benchmark.batchSize) / seconds,
+                               secondsPerStep: seconds / Double(runs), steps: runs, threads: Runtime.threadCount,
+                               gflops: flops / seconds / 1e9, denseKernel: denseKernel, lowMemory: false)
+    }
+
+    /// The reference for "achieved GFLOP/s": the best rate libtorch reaches on this thread count,
+    /// measured on a large convolution (512 → 512 channels, 3×3, 16×16, batch 8: 9.7 GFLOP a call,
+    /// where oneDNN's kernels run near the cores' vector peak); the best of `repeats` timed calls
+    /// after two untimed ones. Every configuration's GFLOP/s is reported against it.
+    public static func peakGFLOPs(repeats: Int = 5) -> Double {
+        let input = Tensor.randn([8, 512, 16, 16])
+        let weight = Tensor.randn([512, 512, 3, 3])
+        let flops = Double(peakConvolutionFLOPs)
+        return withoutGradients {
+            for _ in 0..<2 { _ = conv2d(input, weight: weight, padding: (1, 1)) }
+            var best = Double.infinity
+            for _ in 0..<max(repeats, 1) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = conv2d(input, weight: weight, padding: (1, 1))
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            return flops / best / 1e9
+        }
+    }
+
+    /// 2 · 512 · 512 · 9 · 16 · 16 · 8: the floating-point operations of one ``peakGFLOPs(repeats:)`` call.
+    static let peakConvolutionFLOPs = 2 * 512 * 512 * 9 * 16 * 16 * 8
+
+    /// Multiply-adds ×2 of one image's forward pass through the convolutions and linear layers.
+    ///
+    /// A training step is counted as 3 forwards (forward + backward ≈ 2×); an EDLCM step as 10
+    /// (two forwards and two input-gradient passes, whose double backward roughly doubles them).
+    /// These are estimates for the "achieved GFLOP/s" column, not measurements.
+    public static func forwardFLOPs(_ network: any Classifier, spec: ModelSpec) -> Int {
+        var total = 0
+        var height = spec.height, width = spec.width
+        func visit(_ module: any Module) {
+            if let conv = module as? Conv2d {
+                let shape = conv.weight.shape
+                height = (height + 2 * conv.padding - shape[2]) / conv.stride + 1
+                width = (width + 2 * conv.padding - shape[3]) / conv.stride + 1
+                total += 2 * shape[0] * shape[1] * shape[2] * shape[3] * height * width
+                if network is SmallCNN { height /= 2; width /= 2 }
+            } else if let layer = module as? Linear {
+                total += 2 * layer.weight.shape[0] * layer.weight.shape[1]
+            }
+            for child in module.children { visit(child.module) }
+        }
+        if network is ResNet20 {
+            // Shapes change inside the stages; count them stage by stage.
+            return resNetFLOPs(network, spec: spec)
+        }
+        visit(network)
+        return total
+    }
+
+    private static func resNetFLOPs(_ network: any Classifier, spec: ModelSpec) -> Int {
+        var total = 0
+        let widths = [16, 32, 64].map { $0 * spec.widthMultiplier }
+        var size = spec.height * spec.width
+        total += 2 * spec.channels * widths[0] * 9 * size
+        var channels = widths[0]
+        for (stage, width) in widths.enumerated() {
+            for block in 0..<3 {
+                if stage > 0 && block == 0 { size /= 4 }
+                total += 2 * channels * width * 9 * size + 2 * width * width * 9 * size
+                channels = width
+            }
+        }
+        return total + 2 * widths[2] * spec.classCount
+    }
+}
+
+/// The process's peak resident memory in bytes (Linux `VmHWM`).
+public func peakResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+    let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+    return kilobytes * 1024
+}
+
+extension DenseKernel: SettingChoice {}
+
+/// The settings of `edlcm bench`.
+public struct BenchConfig: SettingsGroup {
+    @Setting("Configurations to run.") public var cases: [BenchmarkCase] = BenchmarkCase.allCases
+    @Setting("Timed steps per configuration; the PGD cases run PGD-50 once per 10 steps.", .atLeast(1)) public var steps = 10
+    @Setting("Kernel of the fully connected layers: convolution (oneDNN) or gemm (at::linear, libtorch's BLAS).")
+    public var denseKernel: DenseKernel = .convolution
+    public var memory = MemorySettings()
+    public var runtime = RuntimeSettings()
+
+    public init() {}
+}

@@ -1,0 +1,142 @@
+import EDLCMAttacks
+import EDLCMCore
+import EDLCMData
+import EDLCMDefenses
+import EDLCMModels
+import EDLCMTraining
+import Foundation
+import Torch
+
+/// The settings of the diversity and curvature analysis (`edlcm analyze`), each declared once.
+public struct AnalysisConfig: SettingsGroup {
+    @Setting("Test images analysed, a seeded stratified subset.", .atLeast(1)) public var samples = 1000
+    @Setting("Images per batch of the analysis.", .atLeast(1)) public var batchSize = 100
+    public var hvp = HVPSettings()
+    @Setting("Power-iteration steps for the top input-Hessian eigenvalue.", .within(1...1000)) public var powerIterations = 20
+    public var seeding = SeedSettings()
+    public var data = DataFolderSettings()
+    public var runtime = RuntimeSettings()
+
+    public init() {}
+}
+
+/// The diversity and curvature of a trained ensemble on test images.
+public struct DiversityReport: Codable, Equatable, Sendable {
+    public var config: AnalysisConfig
+    public var samples: Int
+    /// M×M mean cos(dᵢ, dⱼ) of the members' finite-difference HVPs: the paper's transferability metric.
+    public var hvpCosine: [[Double]]
+    /// Mean of the off-diagonal entries of ``hvpCosine``.
+    public var meanHVPCosine: Double
+    /// M×M mean cos(gᵢ, gⱼ) of the members' input gradients (the GAL/TRS diversity measure).
+    public var gradientCosine: [[Double]]
+    public var meanGradientCosine: Double
+    /// Per member: mean ‖Hz‖ (finite difference, the probe's z).
+    public var hvpNorm: [Double]
+    /// Per member: mean ‖dₘ‖², the L_r the member would pay.
+    public var curvatureLoss: [Double]
+    /// Per member: the input-Hessian eigenvalue of largest magnitude, by power iteration on exact
+    /// Hessian-vector products, averaged over examples.
+    public var topEigenvalue: [Double]
+    /// Per member: mean ‖∇ₓℓ‖.
+    public var gradientNorm: [Double]
+
+    enum CodingKeys: String, CodingKey {
+        case config, samples
+        case hvpCosine = "hvp_cosine", meanHVPCosine = "mean_hvp_cosine", gradientCosine = "gradient_cosine"
+        case meanGradientCosine = "mean_gradient_cosine", hvpNorm = "hvp_norm", curvatureLoss = "curvature_loss"
+        case topEigenvalue = "top_eigenvalue", gradientNorm = "gradient_norm"
+    }
+}
+
+/// Measures how differently the members curve and how alike their gradients are.
+public enum DiversityAnalysis {
+    /// Analyses `images`/`labels` (in [0, 1], int64) in evaluation mode.
+    ///
+    /// Examples are independent in evaluation mode (BatchNorm uses running statistics), so each
+    /// example's input Hessian is its own block and the batched power iteration below finds each
+    /// example's eigenvalue separately.
+    public static func analyse(_ ensemble: Ensemble, images: Tensor, labels: Tensor, config: AnalysisConfig) -> DiversityReport {
+        let wasTraining = ensemble.isTraining
+        ensemble.eval()
+        defer { ensemble.setTraining(wasTraining) }
+        let count = images.shape[0]
+        let members = ensemble.members.count
+        var hvpCos = [[Double]](repeating: [Double](repeating: 0, count: members), count: members)
+        var gradCos = hvpCos
+        var hvpNorm = [Double](repeating: 0, count: members)
+        var curvature = hvpNorm, eigen = hvpNorm, gradNorm = hvpNorm
+        for start in stride(from: 0, to: count, by: config.batchSize) {
+            let end = min(start + config.batchSize, count)
+            let x = images[start..<end]
+            let y = labels[start..<end]
+            let weight = Double(end - start) / Double(count)
+            let probe = HessianProbe(ensemble: ensemble, images: x, labels: y, h: config.hvp.h, direction: config.hvp.direction,
+                                     sharing: config.hvp.sharing, createGraph: false)
+            for i in 0..<members {
+                hvpNorm[i] += probe.products[i].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]).mean().item() * weight
+                curvature[i] += probe.products[i].flattened(startAxis: 1).squared().sum(alongAxis: 1).mean().item() * weight
+                gradNorm[i] += probe.gradients[i].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]).mean().item() * weight
+                for j in 0..<members {
+                    hvpCos[i][j] += meanCosine(probe.products[i], probe.products[j]).item() * weight
+                    gradCos[i][j] += meanCosine(probe.gradients[i], probe.gradients[j]).item() * weight
+                }
+                let member = ensemble.members[i]
+                eigen[i] += dominantEigenvalue(of: { crossEntropy(logits: member($0), labels: y, reduction: .sum) }, at: x,
+                                               iterations: config.powerIterations).mean().item() * weight
+            }
+        }
+        return DiversityReport(config: config, samples: count, hvpCosine: hvpCos, meanHVPCosine: offDiagonalMean(hvpCos, count: members) ?? 0,
+                               gradientCosine: gradCos, meanGradientCosine: offDiagonalMean(gradCos, count: members) ?? 0, hvpNorm: hvpNorm,
+                               curvatureLoss: curvature, topEigenvalue: eigen, gradientNorm: gradNorm)
+    }
+
+    /// Per example, the eigenvalue of largest magnitude of the Hessian of `loss` with respect to
+    /// that example's input, by power iteration on exact Hessian-vector products (double
+    /// backpropagation). `loss` must be a sum of independent per-example terms.
+    ///
+    /// - Returns: a [B] tensor of Rayleigh quotients vᵀHv at the final unit vectors v.
+    public static func dominantEigenvalue(of loss: (Tensor) -> Tensor, at images: Tensor, iterations: Int) -> Tensor {
+        let x = images.detached().requiringGrad()
+        let gradient = grad(of: loss(x), withRespectTo: x, retainGraph: true, createGraph: true)
+        var v = HessianProbe.unitPerExample(images.randnLike())
+        var hv = v
+        for _ in 0..<iterations {
+            hv = grad(of: (gradient * v).sum(), withRespectTo: x, retainGraph: true).detached()
+            v = HessianProbe.unitPerExample(hv)
+        }
+        hv = grad(of: (gradient * v).sum(), withRespectTo: x, retainGraph: true).detached()
+        return (v.flattened(startAxis: 1) * hv.flattened(startAxis: 1)).sum(alongAxis: 1)
+    }
+}
+
+/// The mean of the entries (i, j), i ≠ j, of the leading `count` × `count` block of a matrix (the
+/// members' block of a similarity or transfer matrix); nil for fewer than two members.
+package func offDiagonalMean(_ matrix: [[Double]], count: Int) -> Double? {
+    guard count > 1 else { return nil }
+    var sum = 0.0
+    for i in 0..<count { for j in 0..<count where i != j { sum += matrix[i][j] } }
+    return sum / Double(count * (count - 1))
+}
+
+/// `analysis.json`: a diversity report with the command that made it.
+public struct AnalysisRecord: Codable, Sendable {
+    public var report: DiversityReport
+    public var run: String
+    public var command: [String]
+    public var libtorchVersion: String
+    public var edlcmVersion: String
+
+    public init(report: DiversityReport, run: String, command: [String], libtorchVersion: String, edlcmVersion: String = EDLCMCore.edlcmVersion) {
+        self.report = report
+        self.run = run
+        self.command = command
+        self.libtorchVersion = libtorchVersion
+        self.edlcmVersion = edlcmVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case report, run, command
+        case libtorchVersion = "libtorch_version", edlcmVersion = "edlcm_version"
+    }
+}

@@ -1,0 +1,117 @@
+import EDLCMAttacks
+import EDLCMCore
+import EDLCMData
+import EDLCMDefenses
+import EDLCMModels
+import EDLCMTraining
+import Foundation
+
+/// How the attacks of an evaluation share the examples.
+public enum EvaluationMode: String, SettingChoice {
+    /// Each attack runs only on the examples every earlier attack failed on (AutoAttack's way):
+    /// the worst case is exact and the later attacks are cheap; per-attack numbers are cumulative.
+    case cascade
+    /// Each attack runs on every clean-correct example, so each attack's own robust accuracy is
+    /// known too (slower).
+    case independent
+}
+
+/// Every setting of an evaluation, each declared once (flag, file key, default, help, check).
+/// Flags and `--config` files (JSON or YAML, keyed by flag name) set it; the resolved struct is
+/// recorded with the results.
+public struct EvaluationConfig: SettingsGroup {
+    @Setting("Attacks of the suite, run in this order at each ε (white-box, then score-based black-box).")
+    public var attacks: [AttackName] = [.apgdCE, .apgdDLR, .square]
+    @Setting("Radii, ascending (decimals or fractions like 8/255).", .ifSet(.each(.nonNegative)), key: "eps",
+             defaultText: "the dataset's usual ones: L∞ 0.1, 0.2 for (Fashion-)MNIST, 4/255, 8/255 for CIFAR, 2/255, 4/255 for Tiny ImageNet")
+    public var epsilons: [Double]? = nil
+    @Setting("Threat model.") public var norm: PerturbationNorm = .linf
+    @Setting("Iterations of every iterative attack (the papers use 40–100; see docs/evaluation.md).", .atLeast(1)) public var steps = 20
+    @Setting("Random restarts of PGD, PGD-CW, APGD and M-PGD.", .atLeast(1)) public var restarts = 1
+    @Setting("Square attack queries per image.", .atLeast(1)) public var queries = 300
+    @Setting("Evaluate a seeded stratified subset of this many test images, or all of them.", .ifSet(.atLeast(1)))
+    public var samples: Int? = 500
+    public var seeding = SeedSettings()
+    @Setting("Objectives of the white-box attacks (the worst is reported): probabilities, logits, member-losses.")
+    public var targets: [TargetObjective] = TargetObjective.ensembleAware
+    @Setting("Targeted attacks toward a seeded random wrong class per image, instead of untargeted.") public var targeted = false
+    @Setting("cascade: each attack only on the images still robust (AutoAttack's way); independent: every attack on every clean-correct image (per-attack numbers too, slower).")
+    public var mode: EvaluationMode = .cascade
+    @Setting("Stop attacking an image at its first success (off only for benchmarks).") public var earlyStop = true
+    @Setting("Images per attack batch.", .atLeast(1)) public var batchSize = 250
+    @Setting("Run folders of held-out surrogate ensembles for transfer attacks.") public var surrogates: [String] = []
+    @Setting("Train plain surrogate ensembles of these sizes (e.g. 1 3) with other seeds, beside --out.", .each(.within(1...64)))
+    public var trainSurrogates: [Int] = []
+    @Setting("Epochs of the surrogates trained here.", .ifSet(.atLeast(1)), defaultText: "the target's")
+    public var surrogateEpochs: Int? = nil
+    @Setting("Attacks crafted on the surrogates.") public var transferAttacks: [AttackName] = AttackName.transferAttacks
+    @Setting("Iterations of the transfer attacks.", .atLeast(1)) public var transferSteps = 50
+    @Setting("Compute the members' transferability matrix.") public var matrix = true
+    @Setting("At most this many images (all members correct) for the matrix.", .atLeast(1)) public var matrixSamples = 200
+    @Setting("Run the gradient-masking sanity checks.") public var checks = true
+    @Setting("At most this many clean-correct images for the sanity checks' own attack runs.", .atLeast(1)) public var checkSamples = 100
+    public var data = DataFolderSettings()
+    public var runtime = RuntimeSettings()
+
+    /// The defaults: a quick CPU evaluation (see docs/evaluation.md for full-strength settings).
+    public init() {}
+
+    /// The usual radii for a dataset: L∞ 0.1 and 0.2 for the MNIST family, 4/255 and 8/255 for
+    /// CIFAR, 2/255 and 4/255 for Tiny ImageNet; L2 1 and 2 for the MNIST family, 0.5 and 1 otherwise.
+    public static func defaultEpsilons(dataset: DatasetName, norm: PerturbationNorm) -> [Double] {
+        switch (dataset, norm) {
+        case (.fashionMNIST, .linf), (.mnist, .linf): [0.1, 0.2]
+        case (.cifar10, .linf), (.cifar100, .linf): [4.0 / 255, 8.0 / 255]
+        case (.tinyImageNet, .linf): [2.0 / 255, 4.0 / 255]
+        case (.fashionMNIST, .l2), (.mnist, .l2): [1, 2]
+        case (.cifar10, .l2), (.cifar100, .l2), (.tinyImageNet, .l2): [0.5, 1]
+        }
+    }
+
+    /// The radii to run, ascending and without repeats (the dataset default when unset).
+    public func resolvedEpsilons(dataset: DatasetName) -> [Double] {
+        Array(Set(epsilons ?? Self.defaultEpsilons(dataset: dataset, norm: norm))).sorted()
+    }
+
+    /// The budget the suite's attacks run with.
+    public var budget: AttackBudget { AttackBudget(steps: steps, restarts: restarts, queries: queries) }
+
+    /// The rules that involve several settings or the attacks' kinds.
+    ///
+    /// - Throws: ``EDLCMError`` naming the flag at fault.
+    public func validateTogether() throws {
+        func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+            if !condition { throw EDLCMError(message()) }
+        }
+        try require(!attacks.isEmpty || !surrogates.isEmpty || !trainSurrogates.isEmpty || checks || matrix,
+                    "--attacks: nothing to run (no attacks, surrogates, matrix or checks)")
+        try require(Set(attacks).count == attacks.count, "--attacks lists an attack twice")
+        for attack in attacks where AttackName.transferAttacks.contains(attack) {
+            throw EDLCMError("--attacks: \(attack.rawValue) is a transfer attack; list it in --transfer-attacks and give --surrogates")
+        }
+        for attack in transferAttacks where !attack.usesGradients {
+            throw EDLCMError("--transfer-attacks: \(attack.rawValue) reads no gradients, so it cannot be crafted on a surrogate")
+        }
+        if let epsilons {
+            try require(!epsilons.isEmpty, "--eps needs at least one radius")
+            for epsilon in epsilons where norm == .linf {
+                try require(epsilon <= 1, "--eps \(epsilon) exceeds 1, the whole [0, 1] range of an L∞ perturbation")
+            }
+        }
+        if attacks.contains(.cwL2) { try require(norm == .l2, "--attacks cw-l2 is an L2 attack; use --norm l2 or drop it") }
+        try require(!targets.isEmpty, "--targets needs at least one objective")
+        try require(Set(targets).count == targets.count, "--targets lists an objective twice")
+        for target in targets {
+            if case .member = target { throw EDLCMError("--targets: \(target) is for the transferability matrix; use probabilities, logits or member-losses") }
+        }
+    }
+
+    /// The settings that decide the numbers (everything but paths of data and threads), for
+    /// matching a resumed evaluation against its state.
+    var fingerprintSettings: EvaluationConfig {
+        var copy = self
+        copy.data = DataFolderSettings()
+        copy.runtime = RuntimeSettings()
+        return copy
+    }
+}

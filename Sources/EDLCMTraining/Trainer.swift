@@ -1,0 +1,405 @@
+import EDLCMCore
+import EDLCMData
+import EDLCMDefenses
+import EDLCMModels
+import Foundation
+import Logging
+import Torch
+
+/// What the trainer reports while it runs, for progress bars and logs.
+public enum TrainingEvent {
+    /// A batch finished: running means over the epoch so far.
+    case batch(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
+    /// An epoch finished and was checkpointed.
+    case epoch(EpochMetrics, epochs: Int)
+}
+
+/// What a training run starts from: its settings as resolved, its data, model, optimizer and
+/// objective, its run folder (created, or opened and restored from its checkpoint), and where in
+/// the run it stands. ``prepare(config:output:resume:command:distributed:objective:)`` does this
+/// setup; ``Trainer`` runs the epochs.
+public struct TrainingSetup {
+    public let config: TrainingConfig
+    public let run: RunDirectory
+    public let ensemble: Ensemble
+    public let optimizer: any Optimizer
+    public let objective: any EnsembleObjective
+    public let trainLoader: DataLoader
+    public let testLoader: DataLoader
+    public let distributed: ProcessGroup?
+    /// Epochs already completed, and the progress of an interrupted epoch (from the checkpoint).
+    public let completedEpochs: Int
+    let partial: EpochProgress?
+
+    /// Sets up a new run, or resumes the one in `output` when `resume` is true.
+    ///
+    /// A new run with `from` set starts from that checkpoint's weights (not its optimizer state);
+    /// a resumed run continues from its own checkpoint (a run stopped before its first checkpoint,
+    /// which has `config.json` only, starts again from `from` or fresh weights).
+    ///
+    /// - Parameters:
+    ///   - config: the settings; the run keeps (and records) them ``TrainingConfig/resolved``.
+    ///   - output: the run folder.
+    ///   - resume: continue the run in `output` from its checkpoint.
+    ///   - command: the command line, recorded in `config.json`.
+    ///   - distributed: the process group for data-parallel training: each rank trains on its
+    ///     shard of every global batch and gradients are averaged; rank 0 writes the run folder.
+    ///   - objective: a custom loss instead of the one `config.method` names (an extension point).
+    /// - Throws: ``EDLCMError`` for invalid settings, unreadable data, a folder that already holds a
+    ///   run (without `resume`), or a checkpoint (the run's or `from`'s) that does not match the settings.
+    public static func prepare(config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+                               objective: (any EnsembleObjective)? = nil) throws -> TrainingSetup {
+        let config = config.settings.resolved
+        if let distributed, config.batchSize % distributed.size != 0 {
+            throw EDLCMError("--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)")
+        }
+        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
+        let data = try TrainingData(config)
+        Runtime.seed(config.seeding.seed)
+        let ensemble = Ensemble(spec: config.modelSpec, count: config.members, output: config.ensembleOutput)
+        let optimizer = makeOptimizer(config, parameters: ensemble.parameters)
+        let isWriter = (distributed?.rank ?? 0) == 0
+        let run = RunDirectory(url: output)
+        var completed = 0
+        var partial: EpochProgress?
+
+        if resume {
+            guard var record = try run.readRecordIfPresent() else {
+                throw EDLCMError("--resume: \(output.path) holds no run to resume (no config.json)")
+            }
+            let conflicts = record.config.resumeConflicts(with: config)
+            guard conflicts.isEmpty else {
+                throw EDLCMError("--resume: the settings differ from the run in \(output.path): \(conflicts.joined(separator: ", ")); only --epochs and --threads may change")
+            }
+            if run.hasCheckpoint {
+                let checkpoint = try run.readCheckpoint()
+                try checkpoint.loadWeights(into: ensemble, spec: config.modelSpec)
+                try checkpoint.restoreTrainingState(optimizer: optimizer)
+                completed = checkpoint.metadata.epoch
+                partial = checkpoint.metadata.progress
+            } else if let from = config.from {
+                _ = try loadInitialWeights(from: from, into: ensemble, config: config)
+            }
+            if isWriter {
+                try run.truncateMetrics(toEpoch: completed)
+                record.config = config
+                record.commands.append(command)
+                try run.writeRecord(record)
+            }
+            Logger(label: "edlcm.train").info("resuming \(output.path) after epoch \(completed)\(partial.map { ", batch \($0.step)" } ?? "")")
+        } else if isWriter {
+            let initialWeights = try config.from.map { try loadInitialWeights(from: $0, into: ensemble, config: config) }
+            try RunDirectory.create(output).writeRecord(RunRecord(
+                config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
+                threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
+                dataset: try DatasetRecord(name: config.dataset, directory: data.directory, trainCount: data.train.count, testCount: data.test.count),
+                initialWeights: initialWeights))
+        }
+        return TrainingSetup(
+            config: config, run: run, ensemble: ensemble, optimizer: optimizer, objective: objective ?? makeObjective(config),
+            trainLoader: DataLoader(data.train, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seeding.seed),
+            testLoader: DataLoader(data.test, batchSize: 500), distributed: distributed, completedEpochs: completed, partial: partial)
+    }
+
+    /// Copies the weights of the checkpoint at `path` (a run folder or its checkpoint.safetensors)
+    /// into `ensemble`; its optimizer state and generator state are not used.
+    ///
+    /// - Throws: ``EDLCMError`` naming the file when it is missing, unreadable, not an EDLCM
+    ///   checkpoint, or holds another architecture or member count than `config` asks for.
+    static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws -> InitialWeightsRecord {
+        var url = URL(fileURLWithPath: path)
+        if FileBytes.isDirectory(url) { url = RunDirectory(url: url).checkpointURL }
+        let checkpoint = try StoredCheckpoint(reading: url, role: "--from")
+        try checkpoint.loadWeights(into: ensemble, spec: config.modelSpec)
+        return InitialWeightsRecord(path: url.path, sha256: try sha256Hex(of: url), method: checkpoint.metadata.method, epoch: checkpoint.metadata.epoch)
+    }
+
+    static func makeOptimizer(_ config: TrainingConfig, parameters: [Tensor]) -> any Optimizer {
+        switch config.optimizer {
+        case .sgd: SGD(parameters: parameters, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        case .adam: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
+        case .adamw: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
+        }
+    }
+
+    /// The method's objective, wrapped in adversarial training when the settings ask for it.
+    static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
+        let objective: any EnsembleObjective = switch config.method {
+        case .baseline: BaselineObjective()
+        case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions, lowMemory: config.memory.lowMemory)
+        case .adp: ADPObjective(options: config.adpOptions)
+        case .gal: GALObjective(lambda: config.galLambda)
+        case .dverge: DVERGEObjective(options: config.dvergeOptions)
+        case .trs: TRSObjective(options: config.trsOptions)
+        }
+        switch config.adversarial {
+        case .disabled: return objective
+        case .pgd: return AdversarialTraining(wrapping: objective, options: config.adversarialOptions)
+        }
+    }
+}
+
+/// A run's training and test images: the splits (or their seeded stratified subsets) of the dataset.
+struct TrainingData {
+    let directory: URL
+    let train: ImageSet
+    let test: ImageSet
+
+    init(_ config: TrainingConfig) throws {
+        guard let path = config.data.directory ?? config.dataset.defaultDirectory else {
+            throw EDLCMError("--dataset \(config.dataset.rawValue) needs --data-dir (the folder holding its files)")
+        }
+        directory = URL(fileURLWithPath: path)
+        let seed = config.seeding.seed
+        let train = try DatasetReader.load(config.dataset, split: .train, directory: directory)
+        let test = try DatasetReader.load(config.dataset, split: .test, directory: directory)
+        self.train = config.trainLimit.map { train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: seed)) } ?? train
+        self.test = config.testLimit.map { test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: seed &+ 1)) } ?? test
+    }
+}
+
+/// Trains an ensemble with a method's objective, writing the run folder as it goes.
+///
+/// At the end of every epoch the trainer evaluates clean test accuracy, appends a line to
+/// `metrics.jsonl` and writes `checkpoint.safetensors` atomically (weights, optimizer state,
+/// libtorch's generator state, epoch). A resumed run continues from the last checkpoint and gives
+/// the same weights as an uninterrupted run with the same seed: every epoch's data order and
+/// augmentation is seeded by (seed, epoch), and libtorch's generator state is restored.
+public final class Trainer {
+    public let config: TrainingConfig
+    public let run: RunDirectory
+    public let ensemble: Ensemble
+    public let optimizer: any Optimizer
+    public let objective: any EnsembleObjective
+    public let trainLoader: DataLoader
+    public let testLoader: DataLoader
+    /// Epochs already completed (from the checkpoint when resuming).
+    public private(set) var completedEpochs: Int
+    /// The state of an epoch interrupted by a stop request (from the checkpoint when resuming).
+    private var partial: EpochProgress?
+    /// The process group of data-parallel training, if any.
+    public let distributed: ProcessGroup?
+    /// Whether this process writes the run folder (rank 0, or the only process).
+    public var isWriter: Bool { (distributed?.rank ?? 0) == 0 }
+    /// Batches skipped because of a non-finite loss or gradient (with `--on-nonfinite skip`).
+    public private(set) var skippedBatches = 0
+    private let logger = Logger(label: "edlcm.train")
+
+    /// A trainer for a prepared run.
+    public init(_ setup: TrainingSetup) {
+        (config, run, ensemble, optimizer, objective) = (setup.config, setup.run, setup.ensemble, setup.optimizer, setup.objective)
+        (trainLoader, testLoader, distributed) = (setup.trainLoader, setup.testLoader, setup.distributed)
+        (completedEpochs, partial) = (setup.completedEpochs, setup.partial)
+    }
+
+    /// Sets up the run (``TrainingSetup/prepare(config:output:resume:command:distributed:objective:)``) and a trainer for it.
+    public convenience init(config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+                            objective: (any EnsembleObjective)? = nil) throws {
+        self.init(try TrainingSetup.prepare(config: config, output: output, resume: resume, command: command, distributed: distributed,
+                                            objective: objective))
+    }
+
+    /// Checks the settings, then sets up the run and a trainer for it (for library callers).
+    ///
+    /// - Throws: ``EDLCMError`` for invalid settings, and what ``TrainingSetup/prepare(config:output:resume:command:distributed:objective:)`` throws.
+    public convenience init(config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+                            objective: (any EnsembleObjective)? = nil) throws {
+        try self.init(config: config.validated(), output: output, resume: resume, command: command, distributed: distributed,
+                      objective: objective)
+    }
+
+    /// Runs the remaining epochs.
+    ///
+    /// - Parameters:
+    ///   - shouldStop: polled after every batch (for SIGINT/SIGTERM); when it returns true the
+    ///     trainer finishes the step, writes a checkpoint that `--resume` continues from exactly,
+    ///     and throws ``TrainingStopped``.
+    ///   - progress: called after every batch and every epoch.
+    /// - Returns: the metrics of every epoch run by this call.
+    /// - Throws: ``EDLCMError`` when the run folder cannot be written, a loss or gradient is not
+    ///   finite (with `--on-nonfinite stop`), or a distributed peer fails; ``TrainingStopped``.
+    @discardableResult
+    public func train(shouldStop: () -> Bool = { false }, progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochMetrics] {
+        if let distributed {
+            try collective { try distributed.broadcast(ensemble.stateTensors().map(\.tensor), from: 0) }
+        }
+        var results: [EpochMetrics] = []
+        while completedEpochs < config.epochs {
+            guard let metrics = try runEpoch(completedEpochs, shouldStop: shouldStop, progress: progress) else {
+                try saveCheckpoint()
+                throw TrainingStopped(epoch: completedEpochs + 1, step: partial?.step ?? 0, run: run.url.path)
+            }
+            if isWriter { try run.appendMetrics(metrics) }
+            completedEpochs += 1
+            partial = nil
+            try saveCheckpoint()
+            results.append(metrics)
+            progress(.epoch(metrics, epochs: config.epochs))
+        }
+        return results
+    }
+
+    /// Runs one epoch from where it stood; nil when a stop request interrupted it.
+    private func runEpoch(_ epoch: Int, shouldStop: () -> Bool, progress: (TrainingEvent) -> Void) throws -> EpochMetrics? {
+        let learningRate = config.learningRateSchedule.learningRate(base: config.learningRate, epoch: epoch)
+        optimizer.learningRate = learningRate
+        ensemble.train()
+        var batches = trainLoader.trainingBatches(epoch: epoch)
+        if objective.needsPairedImages {
+            let paired = trainLoader.trainingBatches(epoch: epoch, stream: 1)
+            batches = zip(batches, paired).map { Batch(images: $0.images, labels: $0.labels, pairedImages: $1.images) }
+        }
+        let settings = objective.epochSettings(epoch: epoch, totalEpochs: config.epochs, ensemble: ensemble)
+        var state = partial ?? EpochProgress()
+        let resumedSeconds = state.seconds
+        let start = Date()
+        for index in state.step..<batches.count {
+            let batch = shard(batches[index])
+            let context = TrainingContext(epoch: epoch, totalEpochs: config.epochs, step: index, stepsPerEpoch: batches.count)
+            optimizer.zeroGrad()
+            let output = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context)
+            let total = output.total
+            var statistics = output.terms.map { $0.value.item() } + [total.item(),
+                withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) }]
+            let finite = statistics.allSatisfy(\.isFinite) && gradientsAreFinite()
+            var anyNonFinite = !finite
+            if let distributed {
+                // Gradients, statistics and the non-finite flag summed over ranks in one all-reduce;
+                // gradients, loss terms and total averaged, the correct count kept as a sum.
+                let shared = Tensor(statistics + [finite ? 0 : 1], shape: [statistics.count + 1])
+                try collective {
+                    try distributed.allReduceSum(ensemble.parameters.compactMap(\.grad) + [shared])
+                }
+                let values = shared.scalars(as: Double.self)
+                anyNonFinite = values.last! > 0
+                statistics = Array(values.dropLast())
+                for i in 0...output.terms.count { statistics[i] /= Double(distributed.size) }
+                withoutGradients { for gradient in ensemble.parameters.compactMap(\.grad) { gradient.mul_(1 / Double(distributed.size)) } }
+            }
+            if anyNonFinite {
+                try handleNonFinite(output, epoch: epoch, step: index, localFinite: finite)
+                state.step = index + 1
+                continue
+            }
+            optimizer.step()
+            if let distributed {
+                let buffers = ensemble.namedBuffers().map(\.tensor)
+                if !buffers.isEmpty { try collective { try distributed.broadcast(buffers, from: 0) } }
+            }
+            for (term, value) in zip(output.terms, statistics) {
+                state.sums[term.name, default: 0] += value
+                state.weights[term.name] = term.weight
+            }
+            state.total += statistics[output.terms.count]
+            state.correct += statistics[output.terms.count + 1]
+            state.seen += batches[index].count
+            state.batches += 1
+            state.step = index + 1
+            state.seconds = resumedSeconds + Date().timeIntervalSince(start)
+            progress(.batch(epoch: epoch + 1, epochs: config.epochs, batch: index + 1, batches: batches.count,
+                            loss: state.total / Double(max(state.batches, 1)), accuracy: state.correct / Double(max(state.seen, 1)),
+                            imagesPerSecond: Double(state.seen) / Swift.max(state.seconds, 1e-9)))
+            if index + 1 < batches.count && shouldStop() {
+                partial = state
+                return nil
+            }
+        }
+        let trainSeconds = resumedSeconds + Date().timeIntervalSince(start)
+        let accuracy = ensemble.cleanAccuracy(on: testLoader)
+        let count = Double(max(state.batches, 1))
+        var losses = state.sums.mapValues { $0 / count }
+        losses["total"] = state.total / count
+        return EpochMetrics(epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: state.weights,
+                            trainAccuracy: state.correct / Double(max(state.seen, 1)), testAccuracy: accuracy.ensemble,
+                            memberTestAccuracy: accuracy.members, seconds: resumedSeconds + Date().timeIntervalSince(start),
+                            imagesPerSecond: Double(state.seen) / Swift.max(trainSeconds, 1e-9),
+                            settings: settings.isEmpty ? nil : settings)
+    }
+
+    /// This rank's rows of a global batch (all of it without distribution).
+    private func shard(_ batch: Batch) -> Batch {
+        guard let distributed else { return batch }
+        let size = batch.count / distributed.size
+        let range = (distributed.rank * size)..<((distributed.rank + 1) * size)
+        return Batch(images: batch.images[range], labels: batch.labels[range], pairedImages: batch.pairedImages?[range])
+    }
+
+    /// Whether every accumulated gradient is finite (one reduction per parameter, one sync).
+    private func gradientsAreFinite() -> Bool {
+        let sums = ensemble.parameters.compactMap { $0.grad?.sum() }
+        guard !sums.isEmpty else { return true }
+        return Tensor.stack(sums).sum().isFinite().item() == 1
+    }
+
+    /// Stops with a message naming the epoch, batch and term, or skips the batch.
+    private func handleNonFinite(_ output: ObjectiveOutput, epoch: Int, step: Int, localFinite: Bool) throws {
+        optimizer.zeroGrad()
+        let culprit = output.terms.first { !$0.value.item().isFinite }.map { "loss term '\($0.name)' is \($0.value.item())" }
+            ?? (localFinite ? "a gradient on another rank is not finite" : "a gradient is not finite")
+        switch config.onNonFinite {
+        case .skip:
+            skippedBatches += 1
+            logger.warning("epoch \(epoch + 1), batch \(step + 1): \(culprit); batch skipped")
+        case .stop:
+            let kept = completedEpochs > 0 ? "the last good checkpoint (epoch \(completedEpochs)) is kept in \(run.url.path)" : "no checkpoint was written yet"
+            throw EDLCMError("epoch \(epoch + 1), batch \(step + 1): \(culprit); \(kept) (lower --lr, or pass --on-nonfinite skip to skip such batches)")
+        }
+    }
+
+    /// Runs a collective, turning a failure into one line that names this rank.
+    private func collective(_ body: () throws -> Void) throws {
+        do { try body() } catch let error as TorchError {
+            throw EDLCMError("\(error.message) (rank \(distributed?.rank ?? 0) of \(distributed?.size ?? 1); a peer stopped or timed out)")
+        }
+    }
+
+    // MARK: - Checkpoints
+
+    private func saveCheckpoint() throws {
+        guard isWriter else { return }
+        try run.writeCheckpoint(ensemble, optimizer: optimizer, metadata: CheckpointMetadata(
+            spec: config.modelSpec, members: config.members, output: config.ensembleOutput, method: config.method,
+            epoch: completedEpochs, config: config, progress: partial))
+    }
+}
+
+extension TrainingConfig {
+    /// The settings (as resolved for the dataset) in which a run made with these settings and a
+    /// resumption with `other` differ, beyond those a resumption may change (the epoch count, the
+    /// thread count and the non-finite policy): "--lr (0.05 recorded, 0.3 given)".
+    package func resumeConflicts(with other: TrainingConfig) -> [String] {
+        var recorded = resolved, given = other.resolved
+        recorded.epochs = 0; given.epochs = 0
+        recorded.runtime = RuntimeSettings(); given.runtime = RuntimeSettings()
+        recorded.onNonFinite = .stop; given.onNonFinite = .stop
+        let a = recorded.flattened, b = given.flattened
+        return Set(a.keys).union(b.keys).sorted().compactMap { key in
+            a[key] == b[key] ? nil : "--\(key) (\(a[key]?.compactText ?? "unset") recorded, \(b[key]?.compactText ?? "unset") given)"
+        }
+    }
+}
+
+/// Thrown when training stopped on request (SIGINT or SIGTERM) after writing a checkpoint.
+public struct TrainingStopped: Error, CustomStringConvertible {
+    /// The 1-based epoch and the batches of it completed.
+    public let epoch: Int
+    public let step: Int
+    public let run: String
+
+    public var description: String {
+        "stopped during epoch \(epoch) after batch \(step); checkpoint written to \(run)/checkpoint.safetensors — continue with the same command plus --resume"
+    }
+}
+
+/// The sums of an epoch in progress, saved in a checkpoint written mid-epoch.
+public struct EpochProgress: Codable, Equatable, Sendable {
+    /// Batches of the epoch done (the next one to run).
+    public var step = 0
+    public var batches = 0
+    public var sums: [String: Double] = [:]
+    public var weights: [String: Double] = [:]
+    public var total = 0.0
+    public var correct = 0.0
+    public var seen = 0
+    public var seconds = 0.0
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import EDLCM
+@testable import EDLCMAttacks
+@testable import EDLCMBenchmark
+@testable import EDLCMCore
+@testable import EDLCMData
+@testable import EDLCMDefenses
+@testable import EDLCMEvaluation
+@testable import EDLCMModels
+@testable import EDLCMReport
+@testable import EDLCMTraining
+
+private let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+private let python = "/usr/bin/python3"
+
+/// Collects every `data-key`/`data-value` pair of the page's tables, per run row.
+private func tableValues(_ html: String) -> [(run: String, key: String, value: Double)] {
+    var result: [(String, String, Double)] = []
+    var currentRun = ""
+    let pattern = try! NSRegularExpression(pattern: #"data-run="([^"]*)"|data-value="([^"]*)" data-key="([^"]*)""#)
+    for match in pattern.matches(in: html, range: NSRange(html.startIndex..., in: html)) {
+        if let range = Range(match.range(at: 1), in: html) {
+            currentRun = String(html[range])
+        } else if let value = Range(match.range(at: 2), in: html), let key = Range(match.range(at: 3), in: html), let number = Double(html[value]) {
+            result.append((currentRun, String(html[key]), number))
+        }
+    }
+    return result
+}
+
+@Suite("edlcm report", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
+struct ReportTests {
+    /// Two tiny trained, analysed and evaluated runs, shared by the tests below.
+    static let fixture: Result<(URL, [URL]), any Error> = Result {
+        let root = try temporaryDirectory()
+        var runs: [URL] = []
+        for method in ["baseline", "edlcm"] {
+            let run = root.appendingPathComponent(method)
+            let train = try runProcess(edlcmBinary, ["train", "--method", method, "--members", "2", "--epochs", "2", "--train-limit", "512", "--batch-size", "64", "--test-limit", "200", "--out", run.path])
+            guard train.status == 0 else { throw EDLCMError("train failed: \(train.output)") }
+            let analyze = try runProcess(edlcmBinary, ["analyze", "--run", run.path, "--samples", "50", "--power-iterations", "5"])
+            guard analyze.status == 0 else { throw EDLCMError("analyze failed: \(analyze.output)") }
+            let evaluate = try runProcess(edlcmBinary, EvaluateFixture.arguments(run: run))
+            guard evaluate.status == 0 else { throw EDLCMError("evaluate failed: \(evaluate.output)") }
+            runs.append(run)
+        }
+        return (root, runs)
+    }
+
+    @Test func everyTableNumberMatchesItsJSON() throws {
+        let (root, runs) = try Self.fixture.get()
+        let out = root.appendingPathComponent("report.html")
+        let result = try runProcess(edlcmBinary, ["report"] + runs.map(\.path) + ["--out", out.path])
+        #expect(result.status == 0, "\(result.output)")
+        let html = try String(contentsOf: out, encoding: .utf8)
+        // Self-contained: no external scripts, styles, fonts or images.
+        #expect(!html.contains("<script"))
+        #expect(!html.contains("http://") || html.components(separatedBy: "http://").count - 1 == html.components(separatedBy: "xmlns=\"http://www.w3.org/2000/svg\"").count - 1)
+        #expect(!html.contains("https://"))
+        let values = tableValues(html)
+        #expect(values.count > 10)
+        for run in runs {
+            let summary = try RunSummary(folder: run)
+            let evaluation = try #require(summary.evaluation)
+            let analysis = try #require(summary.analysis)
+            let rows = values.filter { $0.run == run.lastPathComponent }
+            func value(_ key: String) -> Double? { rows.first { $0.key == key }?.value }
+            #expect(value("clean") == evaluation.clean.accuracy)
+            for record in evaluation.robustness { #expect(value("robust:\(record.epsilon)") == record.worstCaseAccuracy) }
+            #expect(value("mean_hvp_cosine") == analysis.report.meanHVPCosine)
+            #expect(value("mean_gradient_cosine") == analysis.report.meanGradientCosine)
+            #expect(value("training_seconds") == summary.metrics.reduce(0) { $0 + $1.seconds })
+            if let matrix = evaluation.transferability.first { #expect(value("mean_transfer") == ReportBuilder.meanTransfer(matrix)) }
+            for (member, eigenvalue) in analysis.report.topEigenvalue.enumerated() {
+                #expect(values.contains { $0.key == "top_eigenvalue:\(member)" && $0.value == eigenvalue })
+            }
+        }
+        // The page names the commands that made the numbers.
+        #expect(html.contains("edlcm") && html.contains(" train ") && html.contains(" evaluate ") && html.contains(" analyze "))
+        // A run keeps its colour in every chart: the curvature term exists only for the second
+        // run (edlcm), and its one line is drawn in the second palette colour, as in the others.
+        let curvature = try #require(html.range(of: "loss: curvature"))
+        let chart = html[curvature.lowerBound...]
+        let svg = String(chart[..<(chart.range(of: "</svg>")?.lowerBound ?? chart.endIndex)])
+        #expect(svg.contains("stroke=\"\(SVGChart.palette[1])\""))
+        #expect(!svg.contains("stroke=\"\(SVGChart.palette[0])\""))
+    }
+
+    @Test func markdownHasTheSameTables() throws {
+        let (root, runs) = try Self.fixture.get()
+        let out = root.appendingPathComponent("report.md")
+        let result = try runProcess(edlcmBinary, ["report"] + runs.map(\.path) + ["--out", out.path, "--format", "markdown"])
+        #expect(result.status == 0, "\(result.output)")
+        let markdown = try String(contentsOf: out, encoding: .utf8)
+        #expect(markdown.contains("| run | method | clean |"))
+        #expect(markdown.contains("| baseline | baseline |"))
+        #expect(markdown.contains("| edlcm | edlcm |"))
+        #expect(markdown.contains("HVP cosine"))
+        #expect(!markdown.contains("<svg"))
+    }
+
+    /// Looks at the page as a person would: headless Chromium renders it and the screenshot has
+    /// charts in it (many non-white pixels, the line colours and the heatmap colours present).
+    @Test(.enabled(if: chromium != nil, "needs Debian's chromium")) func renderedPageShowsCharts() throws {
+        let (root, runs) = try Self.fixture.get()
+        let out = root.appendingPathComponent("report.html")
+        #expect(try runProcess(edlcmBinary, ["report"] + runs.map(\.path) + ["--out", out.path]).status == 0)
+        let screenshot = root.appendingPathComponent("report.png")
+        let shot = try runProcess(chromium!, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(screenshot.path)",
+                                              "--window-size=1280,6000", out.absoluteString])
+        #expect(FileManager.default.fileExists(atPath: screenshot.path), "\(shot.output)")
+        let script = """
+        import sys
+        from PIL import Image
+        image = Image.open(sys.argv[1]).convert("RGB")
+        pixels = list(image.getdata())
+        non_white = sum(1 for p in pixels if p != (255, 255, 255)) / len(pixels)
+        def near(colour, tolerance=12):
+            return sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, colour)))
+        blue = near((0, 114, 178)); orange = near((213, 94, 0))
+        viridis_dark = near((68, 1, 84), 30); viridis_light = near((253, 231, 37), 40)
+        print(f"{non_white:.4f} {blue} {orange} {viridis_dark + viridis_light}")
+        """
+        let result = try runProcess(python, ["-c", script, screenshot.path])
+        let numbers = result.output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try #require(numbers.count == 4, "\(result.output)")
+        #expect(numbers[0] > 0.03, "the page is nearly blank: \(numbers[0])")
+        #expect(numbers[1] > 200, "no run-1 line colour in the charts")
+        #expect(numbers[2] > 200, "no run-2 line colour in the charts")
+        #expect(numbers[3] > 500, "no heatmap colours")
+    }
+}
+
+/// Small evaluation settings for report fixtures (seconds, not minutes, in a debug build).
+enum EvaluateFixture {
+    static func arguments(run: URL) -> [String] {
+        ["evaluate", "--run", run.path, "--samples", "20", "--eps", "0.05", "0.1", "--steps", "3", "--attacks", "fgsm", "pgd",
+         "--matrix-samples", "10", "--check-samples", "10", "--queries", "50", "--threads", "2"]
+    }
+}
