@@ -7,7 +7,9 @@ import PackageDescription
 let libtorch = ProcessInfo.processInfo.environment["LIBTORCH"]
 let torchInclude = libtorch.map { "\($0)/include" } ?? "/usr/include"
 // USE_C10D_GLOO exposes c10d's Gloo process group (distributed training; headers from libgloo-dev).
-let torchCxxFlags = ["-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-Wno-deprecated-declarations", "-DUSE_C10D_GLOO"]
+let torchCxxFlags = [
+    "-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-Wno-deprecated-declarations", "-DUSE_C10D_GLOO",
+]
 let torchLinkFlags = libtorch.map { ["-L\($0)/lib", "-Xlinker", "-rpath", "-Xlinker", "\($0)/lib"] } ?? []
 
 let package = Package(
@@ -49,7 +51,10 @@ let package = Package(
         .target(name: "EDLCMAttacks", dependencies: ["EDLCMModels", "EDLCMCore", "Torch"]),
         .target(
             name: "EDLCMTraining",
-            dependencies: ["EDLCMDefenses", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "EDLCMDefenses", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "EDLCMEvaluation",
@@ -58,13 +63,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "EDLCMReport", dependencies: ["EDLCMEvaluation", "EDLCMTraining", "EDLCMModels", "EDLCMData", "EDLCMCore"]),
-        .target(name: "EDLCMBenchmark", dependencies: ["EDLCMTraining", "EDLCMAttacks", "EDLCMDefenses", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch"]),
+        .target(
+            name: "EDLCMReport", dependencies: ["EDLCMEvaluation", "EDLCMTraining", "EDLCMModels", "EDLCMData", "EDLCMCore"]),
+        .target(
+            name: "EDLCMBenchmark",
+            dependencies: ["EDLCMTraining", "EDLCMAttacks", "EDLCMDefenses", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch"]),
         // Everything above in one import.
         .target(
             name: "EDLCM",
             dependencies: [
-                "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation", "EDLCMReport",
+                "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
+                "EDLCMReport",
                 "EDLCMBenchmark",
             ]
         ),

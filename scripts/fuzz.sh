@@ -3,7 +3,7 @@
 #   scripts/fuzz.sh RUNS [TARGET...]     targets: idx cifar jpeg safetensors config records
 # RUNS is the number of executions per target for this sitting (libFuzzer's -runs). The corpus of
 # each target persists in .build-fuzz/corpus/TARGET, so several sittings add up; each sitting's
-# counts are appended to fuzz/runs.log (date, target, executions, seconds, corpus size).
+# counts are appended to fuzz/runs.log (date, commit, target, executions, seconds, corpus size).
 # Crashing inputs are written to fuzz/crashes/TARGET/; copy each into fuzz/regressions/TARGET/
 # (after fixing the bug) so that `make test` replays it forever.
 set -euo pipefail
@@ -14,6 +14,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(idx cifar jpeg safetensors config records)
 
 scratch=.build-fuzz
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo "+changes")
 swift build --product edlcm-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --scratch-path "$scratch"
 for target in "${targets[@]}"; do
     corpus="$scratch/corpus/$target"
@@ -31,7 +32,7 @@ for target in "${targets[@]}"; do
         "${dictionary[@]}" -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1 || status=$?
     tail -n 12 "$log"
     executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$target" "${executed:-0}" "$(( $(date +%s) - start ))" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$target" "${executed:-0}" "$(( $(date +%s) - start ))" \
         "$(ls "$corpus" | wc -l)" "$([ $status -eq 0 ] && echo ok || echo "FAILED ($status)")" >> fuzz/runs.log
     rm -f "$log"
     [ $status -eq 0 ] || { echo "edlcm-fuzz $target failed; the input is in $crashes/"; exit $status; }

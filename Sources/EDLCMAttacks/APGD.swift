@@ -36,8 +36,10 @@ public struct APGD: Attack {
         /// ρ, the fraction of increasing steps below which η is halved (the paper: 0.75).
         public var rho: Double = 0.75
 
-        public init(loss: AttackLoss = .crossEntropy, steps: Int = 100, restarts: Int = 1, initialStepFactor: Double = 2,
-                    momentum: Double = 0.75, rho: Double = 0.75) {
+        public init(
+            loss: AttackLoss = .crossEntropy, steps: Int = 100, restarts: Int = 1, initialStepFactor: Double = 2,
+            momentum: Double = 0.75, rho: Double = 0.75
+        ) {
             self.loss = loss
             self.steps = steps
             self.restarts = restarts
@@ -98,7 +100,8 @@ public struct APGD: Attack {
             switch context.norm {
             case .linf:
                 let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
-                let scale = u.abs().flattened(startAxis: 1).max(alongAxis: 1).values.reshaped(to: [active.count] + rowShape.map { _ in 1 })
+                let scale = u.abs().flattened(startAxis: 1).max(alongAxis: 1).values.reshaped(
+                    to: [active.count] + rowShape.map { _ in 1 })
                 start = state.ball.center + u / (scale + 1e-12) * context.epsilon
             case .l2:
                 let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) }
@@ -125,7 +128,8 @@ public struct APGD: Attack {
                     state.x = state.ball.project(state.x + (z - state.x) * a + previousStep * (1 - a))
                 }
                 let needsGradient = iteration < c.steps - 1
-                evaluation = evaluateLoss(state.x, labels: state.y, targets: state.t, target: target, loss: c.loss, gradient: needsGradient)
+                evaluation = evaluateLoss(
+                    state.x, labels: state.y, targets: state.t, target: target, loss: c.loss, gradient: needsGradient)
                 state.grad = evaluation.gradient ?? state.grad
                 state.lossValues = evaluation.loss
                 record(&state, decision: evaluation.decision, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
@@ -168,7 +172,8 @@ public struct APGD: Attack {
     }
 
     /// Marks newly fooled examples (keeping their iterate) and, with early stopping, drops them.
-    private func record(_ state: inout State, decision: Tensor, fooled: inout [Bool], rows: inout [Tensor?], stopOnSuccess: Bool) {
+    private func record(_ state: inout State, decision: Tensor, fooled: inout [Bool], rows: inout [Tensor?], stopOnSuccess: Bool)
+    {
         let success = attackSucceeded(decision, labels: state.y, targets: state.t)
         var keep: [Int] = []
         for (row, succeeded) in success.enumerated() {
@@ -210,7 +215,9 @@ public struct APGD: Attack {
             t = targets?.indexSelected(alongAxis: 0, indices: selection)
             x = self.ball.center
             let empty = Tensor.zeros([0])
-            (grad, lossValues, xPrevious, xBest, gradBest, lossBest, lossPrevious) = (empty, empty, empty, empty, empty, empty, empty)
+            (grad, lossValues, xPrevious, xBest, gradBest, lossBest, lossPrevious) = (
+                empty, empty, empty, empty, empty, empty, empty
+            )
             (stepSize, increases, reducedLastCheck, lossBestLastCheck) = (empty, empty, empty, empty)
         }
 
@@ -263,7 +270,9 @@ extension APGD.Configuration: AttackConfiguration {
         let name = loss == .dlr ? "APGD-DLR" : "APGD-CE"
         try requireSetting(steps >= 1, name, "steps must be at least 1, got \(steps)")
         try requireSetting(restarts >= 1, name, "restarts must be at least 1, got \(restarts)")
-        try requireSetting(initialStepFactor > 0 && initialStepFactor.isFinite, name, "initial step factor must be positive, got \(initialStepFactor)")
+        try requireSetting(
+            initialStepFactor > 0 && initialStepFactor.isFinite, name,
+            "initial step factor must be positive, got \(initialStepFactor)")
         try requireSetting((0...1).contains(momentum), name, "momentum must be in [0, 1], got \(momentum)")
         try requireSetting((0...1).contains(rho), name, "ρ must be in [0, 1], got \(rho)")
     }

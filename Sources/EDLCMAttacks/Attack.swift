@@ -94,7 +94,9 @@ extension Attack {
         }
         let needed = minimumClassCount(targeted: context.isTargeted)
         guard target.classCount >= needed else {
-            throw EDLCMError("\(displayName)\(context.isTargeted ? " (targeted)" : "") needs at least \(needed) classes, the model has \(target.classCount)")
+            throw EDLCMError(
+                "\(displayName)\(context.isTargeted ? " (targeted)" : "") needs at least \(needed) classes, the model has \(target.classCount)"
+            )
         }
         guard context.seeds.count == count else {
             throw EDLCMError("\(displayName): \(context.seeds.count) seeds for \(count) images (one per image)")
@@ -111,7 +113,8 @@ extension Attack {
     ///   = target class when targeted).
     /// - Throws: ``EDLCMError`` when the request is invalid (see ``validate(_:target:count:)``) or
     ///   the images leave [0, 1].
-    public func perturb(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext) throws -> AttackOutput {
+    public func perturb(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext) throws -> AttackOutput
+    {
         guard images.rank >= 2, labels.shape == [images.shape[0]] else {
             throw EDLCMError("\(displayName): \(labels.shape) labels for images of shape \(images.shape)")
         }
@@ -126,7 +129,8 @@ extension Attack {
         return withEvaluationMode(of: target) {
             let raw = run(images, labels: labels, target: target, context: context)
             return withoutGradients {
-                let adversarial = PerturbationBall(center: images, norm: context.norm, epsilon: context.epsilon).project(raw.detached())
+                let adversarial = PerturbationBall(center: images, norm: context.norm, epsilon: context.epsilon).project(
+                    raw.detached())
                 let success = attackSucceeded(target.forward(adversarial).decision, labels: labels, targets: context.targets)
                 return AttackOutput(adversarial: adversarial, success: success)
             }
@@ -137,7 +141,8 @@ extension Attack {
     public func configurationJSON() -> JSONValue {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(configuration), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        guard let data = try? encoder.encode(configuration), let value = try? JSONDecoder().decode(JSONValue.self, from: data)
+        else { return .null }
         return value
     }
 }

@@ -47,7 +47,8 @@ public enum AttackLoss: String, Codable, CaseIterable, Sendable {
             return -(classScore(scores, labels) - bestOtherScore(scores, excluding: labels)) / denominator
         case let (.dlr, targets?):
             let sorted = scores.sorted(alongAxis: 1, descending: true).values
-            let denominator = sorted.selected(alongAxis: 1, index: 0)
+            let denominator =
+                sorted.selected(alongAxis: 1, index: 0)
                 - (sorted.selected(alongAxis: 1, index: 2) + sorted.selected(alongAxis: 1, index: 3)) * 0.5 + 1e-12
             return -(classScore(scores, labels) - classScore(scores, targets)) / denominator
         }

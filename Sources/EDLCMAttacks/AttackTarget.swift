@@ -71,7 +71,10 @@ public enum TargetObjective: Codable, Hashable, Sendable, CustomStringConvertibl
     public init(from decoder: any Decoder) throws {
         let name = try decoder.singleValueContainer().decode(String.self)
         guard let objective = TargetObjective(name: name) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown target '\(name)' (probabilities, logits, member-losses, memberN)"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "unknown target '\(name)' (probabilities, logits, member-losses, memberN)"))
         }
         self = objective
     }
@@ -94,7 +97,8 @@ public struct EnsembleTarget: AttackTarget {
     /// - Precondition: a `.member(i)` objective names an existing member.
     public init(ensemble: Ensemble, objective: TargetObjective) {
         if case let .member(index) = objective {
-            precondition(ensemble.members.indices.contains(index), "EnsembleTarget: no member \(index) in \(ensemble.members.count)")
+            precondition(
+                ensemble.members.indices.contains(index), "EnsembleTarget: no member \(index) in \(ensemble.members.count)")
         }
         self.ensemble = ensemble
         self.objective = objective
@@ -118,9 +122,12 @@ public struct EnsembleTarget: AttackTarget {
         let decision = ensemble.combine(logits)
         switch objective {
         case .probabilities:
-            return TargetOutput(decision: decision, lossInputs: [ensemble.output == .averagedProbabilities ? decision : logAveragedSoftmax(logits)])
+            return TargetOutput(
+                decision: decision,
+                lossInputs: [ensemble.output == .averagedProbabilities ? decision : logAveragedSoftmax(logits)])
         case .logits:
-            return TargetOutput(decision: decision, lossInputs: [ensemble.output == .averagedLogits ? decision : averagedLogits(logits)])
+            return TargetOutput(
+                decision: decision, lossInputs: [ensemble.output == .averagedLogits ? decision : averagedLogits(logits)])
         case .memberLosses, .member:
             return TargetOutput(decision: decision, lossInputs: logits)
         }

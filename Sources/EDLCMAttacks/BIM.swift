@@ -45,6 +45,8 @@ public struct BIM: Attack {
 extension BIM.Configuration: AttackConfiguration {
     public func validate() throws {
         if let steps { try requireSetting(steps >= 1, "BIM", "steps must be at least 1, got \(steps)") }
-        if let stepSize { try requireSetting(stepSize > 0 && stepSize.isFinite, "BIM", "step size must be positive, got \(stepSize)") }
+        if let stepSize {
+            try requireSetting(stepSize > 0 && stepSize.isFinite, "BIM", "step size must be positive, got \(stepSize)")
+        }
     }
 }

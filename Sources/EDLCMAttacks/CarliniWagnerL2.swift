@@ -33,8 +33,10 @@ public struct CarliniWagnerL2: Attack {
         /// Stop a search step when the loss has not fallen by 0.01 % over a tenth of the iterations.
         public var abortEarly: Bool = true
 
-        public init(binarySearchSteps: Int = 9, maxIterations: Int = 10_000, learningRate: Double = 0.01,
-                    initialConstant: Double = 1e-3, confidence: Double = 0, abortEarly: Bool = true) {
+        public init(
+            binarySearchSteps: Int = 9, maxIterations: Int = 10_000, learningRate: Double = 0.01,
+            initialConstant: Double = 1e-3, confidence: Double = 0, abortEarly: Bool = true
+        ) {
             self.binarySearchSteps = binarySearchSteps
             self.maxIterations = maxIterations
             self.learningRate = learningRate
@@ -79,13 +81,15 @@ public struct CarliniWagnerL2: Attack {
             var succeededThisStep = [Bool](repeating: false, count: count)
             var previousLoss = Double.infinity
             for iteration in 0..<c.maxIterations {
-                let (adversarial, distances, totalLoss, gradient, decision) = withGradients { () -> (Tensor, Tensor, Double, Tensor, Tensor) in
+                let (adversarial, distances, totalLoss, gradient, decision) = withGradients {
+                    () -> (Tensor, Tensor, Double, Tensor, Tensor) in
                     let w = modifier.requiringGrad()
                     let adversarial = ((w0 + w).tanh() + 1) * 0.5
                     let distances = (adversarial - images).squared().flattened(startAxis: 1).sum(alongAxes: [1])
                     let output = target.forward(adversarial)
                     let margins = output.lossInputs.map { scores -> Tensor in
-                        let value = targets.map { bestOtherScore(scores, excluding: $0) - classScore(scores, $0) }
+                        let value =
+                            targets.map { bestOtherScore(scores, excluding: $0) - classScore(scores, $0) }
                             ?? (classScore(scores, labels) - bestOtherScore(scores, excluding: labels))
                         return value.clamped(min: -c.confidence)
                     }
@@ -135,7 +139,8 @@ public struct CarliniWagnerL2: Attack {
     private func succeeded(_ decision: Tensor, labels: Tensor, targets: Tensor?, confidence: Double) -> [Bool] {
         let basic = attackSucceeded(decision, labels: labels, targets: targets)
         guard confidence > 0 else { return basic }
-        let margin = targets.map { classScore(decision, $0) - bestOtherScore(decision, excluding: $0) }
+        let margin =
+            targets.map { classScore(decision, $0) - bestOtherScore(decision, excluding: $0) }
             ?? (bestOtherScore(decision, excluding: labels) - classScore(decision, labels))
         return zip(basic, (margin .>= confidence).scalars(as: Bool.self)).map { $0 && $1 }
     }
@@ -145,8 +150,10 @@ extension CarliniWagnerL2.Configuration: AttackConfiguration {
     public func validate() throws {
         try requireSetting(binarySearchSteps >= 1, "CW-L2", "binary search steps must be at least 1, got \(binarySearchSteps)")
         try requireSetting(maxIterations >= 1, "CW-L2", "iterations must be at least 1, got \(maxIterations)")
-        try requireSetting(learningRate > 0 && learningRate.isFinite, "CW-L2", "learning rate must be positive, got \(learningRate)")
-        try requireSetting(initialConstant > 0 && initialConstant.isFinite, "CW-L2", "initial constant must be positive, got \(initialConstant)")
+        try requireSetting(
+            learningRate > 0 && learningRate.isFinite, "CW-L2", "learning rate must be positive, got \(learningRate)")
+        try requireSetting(
+            initialConstant > 0 && initialConstant.isFinite, "CW-L2", "initial constant must be positive, got \(initialConstant)")
         try requireSetting(confidence >= 0 && confidence.isFinite, "CW-L2", "confidence must be ≥ 0, got \(confidence)")
     }
 }

@@ -27,8 +27,10 @@ public struct DiverseInputsFGSM: Attack {
         /// The loss (the paper: cross-entropy).
         public var loss: AttackLoss = .crossEntropy
 
-        public init(steps: Int? = nil, stepSize: Double? = nil, probability: Double = 0.5, resizeRate: Double = 0.9,
-                    decay: Double = 0, loss: AttackLoss = .crossEntropy) {
+        public init(
+            steps: Int? = nil, stepSize: Double? = nil, probability: Double = 0.5, resizeRate: Double = 0.9,
+            decay: Double = 0, loss: AttackLoss = .crossEntropy
+        ) {
             self.steps = steps
             self.stepSize = stepSize
             self.probability = probability
@@ -52,17 +54,21 @@ public struct DiverseInputsFGSM: Attack {
         let c = configuration
         let steps = c.steps ?? kurakinSteps(epsilon: context.epsilon)
         let stepSize = c.stepSize ?? kurakinStepSize(epsilon: context.epsilon, steps: c.steps)
-        return IterativeAscent(loss: c.loss, steps: steps, stepSize: stepSize, randomStart: false,
-                               momentum: c.decay > 0 ? c.decay : nil,
-                               diversity: InputDiversity(probability: c.probability, resizeRate: c.resizeRate))
-            .run(images, labels: labels, target: target, context: context)
+        return IterativeAscent(
+            loss: c.loss, steps: steps, stepSize: stepSize, randomStart: false,
+            momentum: c.decay > 0 ? c.decay : nil,
+            diversity: InputDiversity(probability: c.probability, resizeRate: c.resizeRate)
+        )
+        .run(images, labels: labels, target: target, context: context)
     }
 }
 
 extension DiverseInputsFGSM.Configuration: AttackConfiguration {
     public func validate() throws {
         if let steps { try requireSetting(steps >= 1, "DI²-FGSM", "steps must be at least 1, got \(steps)") }
-        if let stepSize { try requireSetting(stepSize > 0 && stepSize.isFinite, "DI²-FGSM", "step size must be positive, got \(stepSize)") }
+        if let stepSize {
+            try requireSetting(stepSize > 0 && stepSize.isFinite, "DI²-FGSM", "step size must be positive, got \(stepSize)")
+        }
         try requireSetting((0...1).contains(probability), "DI²-FGSM", "probability must be in [0, 1], got \(probability)")
         try requireSetting(resizeRate > 0 && resizeRate < 1, "DI²-FGSM", "resize rate must be in (0, 1), got \(resizeRate)")
         try requireSetting(decay >= 0 && decay.isFinite, "DI²-FGSM", "decay must be ≥ 0, got \(decay)")

@@ -64,8 +64,11 @@ struct IterativeAscent {
             var y = labels.indexSelected(alongAxis: 0, indices: selection)
             var t = context.targets?.indexSelected(alongAxis: 0, indices: selection)
             var generators = exampleGenerators(active.map { context.seeds[$0] }, stream: UInt64(restart))
-            var batchGenerator = SeededGenerator(seed: AttackSeed.mix(active.map { context.seeds[$0] } + [UInt64(restart), 0xD1]))
-            var x = randomStart ? context.norm.randomStart(around: ball.center, epsilon: context.epsilon, generators: &generators) : ball.center
+            var batchGenerator = SeededGenerator(
+                seed: AttackSeed.mix(active.map { context.seeds[$0] } + [UInt64(restart), 0xD1]))
+            var x =
+                randomStart
+                ? context.norm.randomStart(around: ball.center, epsilon: context.epsilon, generators: &generators) : ball.center
             var velocity: Tensor?
 
             // The final iterate needs no forward pass here when no later restart depends on its
@@ -81,8 +84,9 @@ struct IterativeAscent {
                     break
                 }
                 let transform = isFinal ? nil : diversity?.transform(height: height, width: width, using: &batchGenerator)
-                let evaluation = evaluateLoss(x, labels: y, targets: t, target: target, loss: loss, confidence: confidence,
-                                              transform: transform, gradient: !isFinal)
+                let evaluation = evaluateLoss(
+                    x, labels: y, targets: t, target: target, loss: loss, confidence: confidence,
+                    transform: transform, gradient: !isFinal)
                 var lossValues = evaluation.loss
                 var gradient = evaluation.gradient
                 if transform == nil {
@@ -97,7 +101,10 @@ struct IterativeAscent {
                         if !(context.stopOnSuccess && fooled[example]) { keep.append(row) }
                     }
                     if keep.count < active.count {
-                        if keep.isEmpty { active = []; break }
+                        if keep.isEmpty {
+                            active = []
+                            break
+                        }
                         let kept = Tensor(keep.map(Int64.init))
                         active = keep.map { active[$0] }
                         ball = ball.selecting(kept)

@@ -25,8 +25,10 @@ public struct MIM: Attack {
         /// The loss (the paper: cross-entropy).
         public var loss: AttackLoss = .crossEntropy
 
-        public init(steps: Int = 10, decay: Double = 1, stepSizeFactor: Double = 1, randomStart: Bool = false,
-                    restarts: Int = 1, loss: AttackLoss = .crossEntropy) {
+        public init(
+            steps: Int = 10, decay: Double = 1, stepSizeFactor: Double = 1, randomStart: Bool = false,
+            restarts: Int = 1, loss: AttackLoss = .crossEntropy
+        ) {
             self.steps = steps
             self.decay = decay
             self.stepSizeFactor = stepSizeFactor
@@ -48,9 +50,11 @@ public struct MIM: Attack {
 
     public func run(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext) -> Tensor {
         let c = configuration
-        return IterativeAscent(loss: c.loss, steps: c.steps, stepSize: c.stepSizeFactor * context.epsilon / Double(Swift.max(c.steps, 1)),
-                               randomStart: c.randomStart, restarts: c.restarts, momentum: c.decay)
-            .run(images, labels: labels, target: target, context: context)
+        return IterativeAscent(
+            loss: c.loss, steps: c.steps, stepSize: c.stepSizeFactor * context.epsilon / Double(Swift.max(c.steps, 1)),
+            randomStart: c.randomStart, restarts: c.restarts, momentum: c.decay
+        )
+        .run(images, labels: labels, target: target, context: context)
     }
 }
 
@@ -59,6 +63,7 @@ extension MIM.Configuration: AttackConfiguration {
         try requireSetting(steps >= 1, "MIM", "steps must be at least 1, got \(steps)")
         try requireSetting(restarts >= 1, "MIM", "restarts must be at least 1, got \(restarts)")
         try requireSetting(decay >= 0 && decay.isFinite, "MIM", "decay must be ≥ 0, got \(decay)")
-        try requireSetting(stepSizeFactor > 0 && stepSizeFactor.isFinite, "MIM", "step size factor must be positive, got \(stepSizeFactor)")
+        try requireSetting(
+            stepSizeFactor > 0 && stepSizeFactor.isFinite, "MIM", "step size factor must be positive, got \(stepSizeFactor)")
     }
 }

@@ -26,8 +26,10 @@ public struct PGD: Attack {
         /// κ, the cap of the margin loss.
         public var confidence: Double = 50
 
-        public init(steps: Int = 40, stepSizeFactor: Double = 2.5, restarts: Int = 1, randomStart: Bool = true,
-                    loss: AttackLoss = .crossEntropy, confidence: Double = 50) {
+        public init(
+            steps: Int = 40, stepSizeFactor: Double = 2.5, restarts: Int = 1, randomStart: Bool = true,
+            loss: AttackLoss = .crossEntropy, confidence: Double = 50
+        ) {
             self.steps = steps
             self.stepSizeFactor = stepSizeFactor
             self.restarts = restarts
@@ -49,10 +51,12 @@ public struct PGD: Attack {
 
     public func run(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext) -> Tensor {
         let c = configuration
-        return IterativeAscent(loss: c.loss, confidence: c.confidence, steps: c.steps,
-                               stepSize: c.stepSizeFactor * context.epsilon / Double(Swift.max(c.steps, 1)),
-                               randomStart: c.randomStart, restarts: c.restarts)
-            .run(images, labels: labels, target: target, context: context)
+        return IterativeAscent(
+            loss: c.loss, confidence: c.confidence, steps: c.steps,
+            stepSize: c.stepSizeFactor * context.epsilon / Double(Swift.max(c.steps, 1)),
+            randomStart: c.randomStart, restarts: c.restarts
+        )
+        .run(images, labels: labels, target: target, context: context)
     }
 }
 
@@ -60,7 +64,8 @@ extension PGD.Configuration: AttackConfiguration {
     public func validate() throws {
         try requireSetting(steps >= 1, "PGD", "steps must be at least 1, got \(steps)")
         try requireSetting(restarts >= 1, "PGD", "restarts must be at least 1, got \(restarts)")
-        try requireSetting(stepSizeFactor > 0 && stepSizeFactor.isFinite, "PGD", "step size factor must be positive, got \(stepSizeFactor)")
+        try requireSetting(
+            stepSizeFactor > 0 && stepSizeFactor.isFinite, "PGD", "step size factor must be positive, got \(stepSizeFactor)")
         try requireSetting(confidence > 0, "PGD", "the margin cap κ must be positive, got \(confidence)")
     }
 }

@@ -52,18 +52,19 @@ public struct SquareAttack: Attack {
     /// piecewise-constant schedule).
     public static func fraction(initial: Double, iteration: Int, total: Int) -> Double {
         let it = Int(Double(iteration) / Double(Swift.max(total, 1)) * 10_000)
-        let divisor: Double = switch it {
-        case 11...50: 2
-        case 51...200: 4
-        case 201...500: 8
-        case 501...1000: 16
-        case 1001...2000: 32
-        case 2001...4000: 64
-        case 4001...6000: 128
-        case 6001...8000: 256
-        case 8001...10_000: 512
-        default: 1
-        }
+        let divisor: Double =
+            switch it {
+            case 11...50: 2
+            case 51...200: 4
+            case 201...500: 8
+            case 501...1000: 16
+            case 1001...2000: 32
+            case 2001...4000: 64
+            case 4001...6000: 128
+            case 6001...8000: 256
+            case 8001...10_000: 512
+            default: 1
+            }
         return initial / divisor
     }
 
@@ -72,15 +73,19 @@ public struct SquareAttack: Attack {
         var generators = exampleGenerators(context.seeds, stream: 0x5C)
         let initial = configuration.initialFraction ?? 0.8
         switch context.norm {
-        case .linf: return runLinf(images, labels: labels, target: target, context: context, initial: initial, generators: &generators)
-        case .l2: return runL2(images, labels: labels, target: target, context: context, initial: initial, generators: &generators)
+        case .linf:
+            return runLinf(images, labels: labels, target: target, context: context, initial: initial, generators: &generators)
+        case .l2:
+            return runL2(images, labels: labels, target: target, context: context, initial: initial, generators: &generators)
         }
     }
 
     /// The L∞ search, on tensors: window masks and signs are drawn per example in Swift and
     /// applied as broadcast masks.
-    private func runLinf(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext,
-                         initial: Double, generators: inout [SeededGenerator]) -> Tensor {
+    private func runLinf(
+        _ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext,
+        initial: Double, generators: inout [SeededGenerator]
+    ) -> Tensor {
         withoutGradients {
             let shape = images.shape
             let (count, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
@@ -88,7 +93,8 @@ public struct SquareAttack: Attack {
             // Vertical stripes: one sign per example, channel and column.
             let stripes = perExampleTensor(&generators, rowShape: [channels, 1, width]) { $0.nextSign() }
             var best = (images + stripes * epsilon).clamped(to: 0...1)
-            var (lossMin, marginMin) = scores(best, rows: Array(0..<count), target: target, labels: labels, targets: context.targets)
+            var (lossMin, marginMin) = scores(
+                best, rows: Array(0..<count), target: target, labels: labels, targets: context.targets)
             for iteration in 0..<Swift.max(configuration.queries - 1, 0) {
                 let active = (0..<count).filter { marginMin[$0] > 0 }
                 if active.isEmpty { break }
@@ -97,7 +103,8 @@ public struct SquareAttack: Attack {
                 let current = best.indexSelected(alongAxis: 0, indices: rows)
                 let delta = current - x
                 let p = Self.fraction(initial: initial, iteration: iteration, total: configuration.queries)
-                let side = Swift.min(Swift.max(Int((p * Double(height * width)).squareRoot().rounded()), 1), Swift.max(height - 1, 1))
+                let side = Swift.min(
+                    Swift.max(Int((p * Double(height * width)).squareRoot().rounded()), 1), Swift.max(height - 1, 1))
                 var rowMask = [Float](repeating: 0, count: active.count * height)
                 var columnMask = [Float](repeating: 0, count: active.count * width)
                 for (row, example) in active.enumerated() {
@@ -106,7 +113,8 @@ public struct SquareAttack: Attack {
                     for r in top..<Swift.min(top + side, height) { rowMask[row * height + r] = 1 }
                     for c in left..<Swift.min(left + side, width) { columnMask[row * width + c] = 1 }
                 }
-                let window = Tensor(rowMask, shape: [active.count, 1, height, 1]) * Tensor(columnMask, shape: [active.count, 1, 1, width])
+                let window =
+                    Tensor(rowMask, shape: [active.count, 1, height, 1]) * Tensor(columnMask, shape: [active.count, 1, 1, width])
                 let outside = 1 - window
                 // Draw ±ε per channel, redrawing (as the reference code does) while the window
                 // would leave the image unchanged.
@@ -119,7 +127,8 @@ public struct SquareAttack: Attack {
                     }
                     let values = Tensor(signs, shape: [active.count, channels, 1, 1]) * epsilon
                     candidate = (x + delta * outside + window * values).clamped(to: 0...1)
-                    let changed = (((candidate - current).abs() .>= 1e-7).converted(to: .float32) * window)
+                    let changed =
+                        (((candidate - current).abs() .>= 1e-7).converted(to: .float32) * window)
                         .flattened(startAxis: 1).sum(alongAxes: [1]) .> 0.0
                     let changedRows = changed.scalars(as: Bool.self)
                     pending = pending.filter { !changedRows[$0] }
@@ -144,8 +153,10 @@ public struct SquareAttack: Attack {
     }
 
     /// The L2 search, in Swift arrays (its windows carry per-window norm bookkeeping).
-    private func runL2(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext,
-                       initial: Double, generators: inout [SeededGenerator]) -> Tensor {
+    private func runL2(
+        _ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext,
+        initial: Double, generators: inout [SeededGenerator]
+    ) -> Tensor {
         let shape = images.shape
         let (count, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
         let size = channels * height * width
@@ -168,10 +179,13 @@ public struct SquareAttack: Attack {
             proposals.reserveCapacity(active.count * size)
             for example in active {
                 let range = example * size..<(example + 1) * size
-                proposals += geometry.bumpStep(clean[range], best: best[range], fraction: p, epsilon: epsilon, generator: &generators[example])
+                proposals += geometry.bumpStep(
+                    clean[range], best: best[range], fraction: p, epsilon: epsilon, generator: &generators[example])
             }
             let (loss, margin) = withoutGradients {
-                scores(Tensor(proposals, shape: [active.count, channels, height, width]), rows: active, target: target, labels: labels, targets: context.targets)
+                scores(
+                    Tensor(proposals, shape: [active.count, channels, height, width]), rows: active, target: target,
+                    labels: labels, targets: context.targets)
             }
             for (row, example) in active.enumerated() where loss[row] < lossMin[example] {
                 lossMin[example] = loss[row]
@@ -184,7 +198,9 @@ public struct SquareAttack: Attack {
 
     /// The loss to minimise and the margin (≤ 0 once fooled) of candidate images [m, …], one row
     /// per example in `rows`, from one forward pass without gradients.
-    private func scores(_ candidates: Tensor, rows: [Int], target: any AttackTarget, labels: Tensor, targets: Tensor?) -> (loss: [Float], margin: [Float]) {
+    private func scores(_ candidates: Tensor, rows: [Int], target: any AttackTarget, labels: Tensor, targets: Tensor?) -> (
+        loss: [Float], margin: [Float]
+    ) {
         withoutGradients {
             let selection = Tensor(rows.map(Int64.init))
             let decision = target.forward(candidates).decision
@@ -237,12 +253,16 @@ public struct SquareAttack: Attack {
 
         /// The L2 proposal: clear window 2, put a new bump (plus the old content) in window 1 with
         /// the freed and unused norm budget, and rescale the perturbation to norm ε.
-        func bumpStep(_ x: ArraySlice<Float>, best: ArraySlice<Float>, fraction: Double, epsilon: Float, generator: inout SeededGenerator) -> [Float] {
+        func bumpStep(
+            _ x: ArraySlice<Float>, best: ArraySlice<Float>, fraction: Double, epsilon: Float, generator: inout SeededGenerator
+        ) -> [Float] {
             var side = Swift.max(Int((fraction * Double(height * width)).squareRoot().rounded()), 3)
             if side % 2 == 0 { side += 1 }
             side = Swift.max(Swift.min(side, height - 1, width - 1), 1)
-            let top1 = generator.nextInt(below: Swift.max(height - side, 1)), left1 = generator.nextInt(below: Swift.max(width - side, 1))
-            let top2 = generator.nextInt(below: Swift.max(height - side, 1)), left2 = generator.nextInt(below: Swift.max(width - side, 1))
+            let top1 = generator.nextInt(below: Swift.max(height - side, 1)),
+                left1 = generator.nextInt(below: Swift.max(width - side, 1))
+            let top2 = generator.nextInt(below: Swift.max(height - side, 1)),
+                left2 = generator.nextInt(below: Swift.max(width - side, 1))
             var delta = zip(best, x).map { $0 - $1 }
             let imageNorm = delta.reduce(0) { $0 + $1 * $1 }.squareRoot()
             func inWindow(_ r: Int, _ c: Int, _ top: Int, _ left: Int) -> Bool {
@@ -265,16 +285,20 @@ public struct SquareAttack: Attack {
                 var update = [Float](repeating: 0, count: side * side)
                 for r in 0..<side {
                     for c in 0..<side {
-                        update[r * side + c] = bump[r * side + c] * sign + delta[index(channel, top1 + r, left1 + c)] / (1e-10 + windowNorm)
+                        update[r * side + c] =
+                            bump[r * side + c] * sign + delta[index(channel, top1 + r, left1 + c)] / (1e-10 + windowNorm)
                     }
                 }
                 let updateNorm = update.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                let budget = (Swift.max(epsilon * epsilon - imageNorm * imageNorm, 0) / Float(channels) + unionSquares).squareRoot()
+                let budget = (Swift.max(epsilon * epsilon - imageNorm * imageNorm, 0) / Float(channels) + unionSquares)
+                    .squareRoot()
                 updates[channel] = update.map { $0 / Swift.max(updateNorm, 1e-12) * budget }
             }
             for channel in 0..<channels {
                 for r in 0..<side { for c in 0..<side { delta[index(channel, top2 + r, left2 + c)] = 0 } }
-                for r in 0..<side { for c in 0..<side { delta[index(channel, top1 + r, left1 + c)] = updates[channel][r * side + c] } }
+                for r in 0..<side {
+                    for c in 0..<side { delta[index(channel, top1 + r, left1 + c)] = updates[channel][r * side + c] }
+                }
             }
             return rescaled(x, delta: delta, epsilon: epsilon)
         }
@@ -296,7 +320,9 @@ public struct SquareAttack: Attack {
                 let rowRange = Swift.max(corner.0, 0)..<Swift.min(corner.0 + 2 * counter + 1, rows)
                 let columnRange = Swift.max(corner.1, 0)..<Swift.min(corner.1 + 2 * counter + 1, columns)
                 if !rowRange.isEmpty && !columnRange.isEmpty {
-                    for r in rowRange { for c in columnRange { delta[r * columns + c] += 1 / Float((counter + 1) * (counter + 1)) } }
+                    for r in rowRange {
+                        for c in columnRange { delta[r * columns + c] += 1 / Float((counter + 1) * (counter + 1)) }
+                    }
                 }
                 corner = (corner.0 - 1, corner.1 - 1)
             }
@@ -325,7 +351,9 @@ extension SquareAttack.Configuration: AttackConfiguration {
     public func validate() throws {
         try requireSetting(queries >= 1, "Square", "queries must be at least 1, got \(queries)")
         if let initialFraction {
-            try requireSetting(initialFraction > 0 && initialFraction <= 1, "Square", "initial fraction must be in (0, 1], got \(initialFraction)")
+            try requireSetting(
+                initialFraction > 0 && initialFraction <= 1, "Square",
+                "initial fraction must be in (0, 1], got \(initialFraction)")
         }
     }
 }

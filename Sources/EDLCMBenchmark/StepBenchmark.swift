@@ -63,16 +63,21 @@ public enum StepBenchmark {
 
     /// Runs `warmup` untimed and `steps` timed steps of one configuration (for an attack case, one
     /// untimed PGD-2 and ``attackRuns(steps:)`` timed PGD-50 runs).
-    public static func run(_ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution,
-                           lowMemory: Bool = false) throws -> BenchmarkResult {
-        if benchmark.isAttack { return try runAttack(benchmark, runs: attackRuns(steps: steps), seed: seed, denseKernel: denseKernel) }
+    public static func run(
+        _ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution,
+        lowMemory: Bool = false
+    ) throws -> BenchmarkResult {
+        if benchmark.isAttack {
+            return try runAttack(benchmark, runs: attackRuns(steps: steps), seed: seed, denseKernel: denseKernel)
+        }
         let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
         ensemble.train()
         let optimizer = SGD(parameters: ensemble.parameters, learningRate: 0.01, momentum: 0.9)
         // EDLCM with the training defaults (the cost of a step does not depend on their values).
         var config = TrainingConfig()
         config.method = .edlcm
-        let objective: any EnsembleObjective = benchmark.isEDLCM
+        let objective: any EnsembleObjective =
+            benchmark.isEDLCM
             ? EDLCMObjective(options: config.edlcmOptions, lowMemory: lowMemory)
             : BaselineObjective()
         let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
@@ -85,10 +90,12 @@ public enum StepBenchmark {
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { step() }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let flopsPerStep = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
-        return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
-                               secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
-                               gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory)
+        let flopsPerStep =
+            Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
+        return BenchmarkResult(
+            name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
+            secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
+            gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory)
     }
 
     /// Seeds the generator, then builds three freshly initialised members of the case's
@@ -108,11 +115,13 @@ public enum StepBenchmark {
 
     /// PGD-50 against a freshly initialised ensemble on uniform random images: the attack's cost
     /// does not depend on the weights when no example leaves the batch early.
-    static func runAttack(_ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel) throws -> BenchmarkResult {
+    static func runAttack(_ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel) throws -> BenchmarkResult
+    {
         let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
         let images = batch.images, labels = batch.labels
         let target = EnsembleTarget(ensemble: ensemble, objective: .probabilities)
-        let context = AttackContext(epsilon: 0.1, norm: .linf, seeds: (0..<benchmark.batchSize).map(UInt64.init), stopOnSuccess: false)
+        let context = AttackContext(
+            epsilon: 0.1, norm: .linf, seeds: (0..<benchmark.batchSize).map(UInt64.init), stopOnSuccess: false)
         func attack(steps: Int) throws {
             _ = try PGD(PGD.Configuration(steps: steps)).perturb(images, labels: labels, target: target, context: context)
         }
@@ -122,9 +131,10 @@ public enum StepBenchmark {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         // Each iteration: a forward pass and an input-gradient pass (≈ 2 forwards) of 3 members.
         let flops = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize * 2 * attackSteps * runs)
-        return BenchmarkResult(name: benchmark.rawValue, imagesPerSecond: Double(runs * benchmark.batchSize) / seconds,
-                               secondsPerStep: seconds / Double(runs), steps: runs, threads: Runtime.threadCount,
-                               gflops: flops / seconds / 1e9, denseKernel: denseKernel, lowMemory: false)
+        return BenchmarkResult(
+            name: benchmark.rawValue, imagesPerSecond: Double(runs * benchmark.batchSize) / seconds,
+            secondsPerStep: seconds / Double(runs), steps: runs, threads: Runtime.threadCount,
+            gflops: flops / seconds / 1e9, denseKernel: denseKernel, lowMemory: false)
     }
 
     /// The reference for "achieved GFLOP/s": the best rate libtorch reaches on this thread count,
@@ -164,7 +174,10 @@ public enum StepBenchmark {
                 height = (height + 2 * conv.padding - shape[2]) / conv.stride + 1
                 width = (width + 2 * conv.padding - shape[3]) / conv.stride + 1
                 total += 2 * shape[0] * shape[1] * shape[2] * shape[3] * height * width
-                if network is SmallCNN { height /= 2; width /= 2 }
+                if network is SmallCNN {
+                    height /= 2
+                    width /= 2
+                }
             } else if let layer = module as? Linear {
                 total += 2 * layer.weight.shape[0] * layer.weight.shape[1]
             }
@@ -198,7 +211,8 @@ public enum StepBenchmark {
 /// The process's peak resident memory in bytes (Linux `VmHWM`).
 public func peakResidentBytes() -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+    else { return 0 }
     let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
     return kilobytes * 1024
 }

@@ -7,7 +7,8 @@ import Torch
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure an ensemble's diversity (HVP and gradient cosines) and curvature on test images.",
-        discussion: "Writes a JSON report (default: RUN/analysis.json) and prints the matrices." + settingsHelp(AnalysisConfig.self)
+        discussion: "Writes a JSON report (default: RUN/analysis.json) and prints the matrices."
+            + settingsHelp(AnalysisConfig.self)
     )
 
     @OptionGroup var runFolderOption: RunFolderOption
@@ -25,22 +26,29 @@ struct Analyze: ParsableCommand {
         try checkOutputFile(output)
         try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
         let test = try trained.testSet(dataDirectory: config.data.directory)
-        let subset = test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seeding.seed))
+        let subset = test.subset(
+            stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seeding.seed))
         let loader = DataLoader(subset, batchSize: subset.count)
         let batch = loader.batch(Array(0..<subset.count))
         Runtime.seed(config.seeding.seed)
-        let report = DiversityAnalysis.analyse(trained.ensemble, images: batch.images, labels: batch.labels, config: config.settings)
+        let report = DiversityAnalysis.analyse(
+            trained.ensemble, images: batch.images, labels: batch.labels, config: config.settings)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(try encoder.encode(AnalysisRecord(report: report, run: runFolder, command: CommandLine.arguments,
-                                                                   libtorchVersion: Runtime.libtorchVersion)), to: output)
+        try writeFileAtomically(
+            try encoder.encode(
+                AnalysisRecord(
+                    report: report, run: runFolder, command: CommandLine.arguments,
+                    libtorchVersion: Runtime.libtorchVersion)), to: output)
         print("HVP cosine (mean off-diagonal \(String(format: "%.4f", report.meanHVPCosine))):")
         print(formatMatrix(report.hvpCosine))
         print("input-gradient cosine (mean off-diagonal \(String(format: "%.4f", report.meanGradientCosine))):")
         print(formatMatrix(report.gradientCosine))
         for (index, value) in report.topEigenvalue.enumerated() {
-            print(String(format: "member%d: ‖Hz‖ %.4f  ‖d‖² %.4f  top eigenvalue %.4f  ‖∇ₓℓ‖ %.4f", index, report.hvpNorm[index],
-                         report.curvatureLoss[index], value, report.gradientNorm[index]))
+            print(
+                String(
+                    format: "member%d: ‖Hz‖ %.4f  ‖d‖² %.4f  top eigenvalue %.4f  ‖∇ₓℓ‖ %.4f", index, report.hvpNorm[index],
+                    report.curvatureLoss[index], value, report.gradientNorm[index]))
         }
         print("wrote \(output.path)")
     }
@@ -60,5 +68,7 @@ func checkOutputFile(_ url: URL) throws {
     guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
         throw EDLCMError("--out \(url.path): the folder \(parent.path) does not exist")
     }
-    guard FileManager.default.isWritableFile(atPath: parent.path) else { throw EDLCMError("--out \(url.path): the folder is not writable") }
+    guard FileManager.default.isWritableFile(atPath: parent.path) else {
+        throw EDLCMError("--out \(url.path): the folder is not writable")
+    }
 }

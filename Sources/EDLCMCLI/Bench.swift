@@ -3,17 +3,16 @@ import EDLCM
 import Foundation
 import Torch
 
-
 /// `edlcm bench`: images/s, peak memory and estimated GFLOP/s of training steps on synthetic data,
 /// with the GFLOP/s as a share of the best rate a large convolution reaches on the same threads.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark training steps (plain and EDLCM) and PGD-50, small CNN and ResNet-20, on synthetic batches.",
         discussion: """
-        Each configuration runs in a fresh child process so that its peak memory is its own. \
-        "% of peak" compares the estimated GFLOP/s with a large 3×3 convolution's on the same threads. \
-        bench/compare.sh runs the same steps in PyTorch from Python and prints the ratios.
-        """ + settingsHelp(BenchConfig.self)
+            Each configuration runs in a fresh child process so that its peak memory is its own. \
+            "% of peak" compares the estimated GFLOP/s with a large 3×3 convolution's on the same threads. \
+            bench/compare.sh runs the same steps in PyTorch from Python and prints the ratios.
+            """ + settingsHelp(BenchConfig.self)
     )
 
     @OptionGroup var settings: SettingsOptions<BenchConfig>
@@ -48,28 +47,41 @@ struct Bench: ParsableCommand {
             if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
                 process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             }
-            process.arguments = ["bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads", String(Runtime.threadCount), "--dense-kernel", denseKernel.rawValue] + (lowMemory ? ["--low-memory"] : [])
+            process.arguments =
+                [
+                    "bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads",
+                    String(Runtime.threadCount), "--dense-kernel", denseKernel.rawValue,
+                ] + (lowMemory ? ["--low-memory"] : [])
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0,
-                  let line = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                let line = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else {
                 throw EDLCMError("bench: the \(benchmark.rawValue) child process failed")
             }
             if json {
                 print(String(decoding: data, as: UTF8.self), terminator: "")
             } else {
-                print(benchmark.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) + String(format: " %7.1f  %7.3f  %11.0f  %12.1f  %9.0f  %7d",
-                             line["images_per_second"] as? Double ?? 0, line["seconds_per_step"] as? Double ?? 0,
-                             line["peak_rss_mb"] as? Double ?? 0, line["gflops"] as? Double ?? 0, line["percent_of_peak"] as? Double ?? 0,
-                             line["threads"] as? Int ?? 0))
+                print(
+                    benchmark.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)
+                        + String(
+                            format: " %7.1f  %7.3f  %11.0f  %12.1f  %9.0f  %7d",
+                            line["images_per_second"] as? Double ?? 0, line["seconds_per_step"] as? Double ?? 0,
+                            line["peak_rss_mb"] as? Double ?? 0, line["gflops"] as? Double ?? 0,
+                            line["percent_of_peak"] as? Double ?? 0,
+                            line["threads"] as? Int ?? 0))
                 peaks.append(line["peak_gflops"] as? Double ?? 0)
             }
         }
         if !json, let peak = peaks.max() {
-            print(String(format: "peak: %.1f GFLOP/s, the best of a 512-channel 3×3 convolution on these threads (the most this libtorch reaches here)", peak))
+            print(
+                String(
+                    format:
+                        "peak: %.1f GFLOP/s, the best of a 512-channel 3×3 convolution on these threads (the most this libtorch reaches here)",
+                    peak))
         }
     }
 }

@@ -18,7 +18,8 @@ struct EDLCMCommand: ParsableCommand {
     static func main() {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["EDLCM_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            handler.logLevel =
+                ProcessInfo.processInfo.environment["EDLCM_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             return handler
         }
         Runtime.retainFreedMemory()

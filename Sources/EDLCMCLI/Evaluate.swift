@@ -11,15 +11,15 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a trained ensemble's adversarial robustness.",
         discussion: """
-        Rebuilds the ensemble from --run's checkpoint, draws a seeded stratified subset of the test split, and at \
-        each ε runs the attacks on every objective (log-averaged softmax, averaged logits, sum of member losses), \
-        then the transfer attacks crafted on --surrogates, keeping a per-image worst case; then the members' \
-        transferability matrix and the gradient-masking sanity checks. Writes --out (JSON) and, beside it, .csv, \
-        .md and .state.json; an interrupted evaluation resumes from the state when run again with the same \
-        settings. Defaults are sized for a quick CPU evaluation; for a full-strength one use for example \
-        --steps 100 --restarts 5 --queries 5000 (see docs/evaluation.md). Attacks: \
-        \(AttackName.allCases.map(\.rawValue).joined(separator: ", ")).
-        """ + settingsHelp(EvaluationConfig.self)
+            Rebuilds the ensemble from --run's checkpoint, draws a seeded stratified subset of the test split, and at \
+            each ε runs the attacks on every objective (log-averaged softmax, averaged logits, sum of member losses), \
+            then the transfer attacks crafted on --surrogates, keeping a per-image worst case; then the members' \
+            transferability matrix and the gradient-masking sanity checks. Writes --out (JSON) and, beside it, .csv, \
+            .md and .state.json; an interrupted evaluation resumes from the state when run again with the same \
+            settings. Defaults are sized for a quick CPU evaluation; for a full-strength one use for example \
+            --steps 100 --restarts 5 --queries 5000 (see docs/evaluation.md). Attacks: \
+            \(AttackName.allCases.map(\.rawValue).joined(separator: ", ")).
+            """ + settingsHelp(EvaluationConfig.self)
     )
 
     @OptionGroup var runFolderOption: RunFolderOption
@@ -39,7 +39,8 @@ struct Evaluate: ParsableCommand {
         let settings = try resolvedConfig()
         let outPath = out ?? URL(fileURLWithPath: runFolder).appendingPathComponent("evaluation.json").path
         let display = EvaluationProgress()
-        let session = try EvaluationSession(config: settings, runFolder: runFolder, out: outPath, command: CommandLine.arguments) { members, epoch, epochs in
+        let session = try EvaluationSession(config: settings, runFolder: runFolder, out: outPath, command: CommandLine.arguments)
+        { members, epoch, epochs in
             display.surrogate(members: members, epoch: epoch, epochs: epochs)
         }
         let start = Date()
@@ -51,7 +52,9 @@ struct Evaluate: ParsableCommand {
         let result = try session.run(progress: { display.handle($0) }, shouldStop: { interruptRequested })
         display.finish()
         print(EvaluationSummary.text(result))
-        print(String(format: "evaluated in %.1f s; results: %@, %@, %@", Date().timeIntervalSince(start),
-                     session.files.json.path, session.files.csv.path, session.files.markdown.path))
+        print(
+            String(
+                format: "evaluated in %.1f s; results: %@, %@, %@", Date().timeIntervalSince(start),
+                session.files.json.path, session.files.csv.path, session.files.markdown.path))
     }
 }

@@ -55,24 +55,37 @@ enum EvaluationSummary {
     static func text(_ result: EvaluationResult) -> String {
         var lines: [String] = []
         func pct(_ value: Double) -> String { String(format: "%5.1f%%", value * 100) }
-        lines.append("clean accuracy on \(result.samples.count) test images: \(pct(result.clean.accuracy)) (members: \(result.clean.memberAccuracies.map(pct).joined(separator: ", ")))")
+        lines.append(
+            "clean accuracy on \(result.samples.count) test images: \(pct(result.clean.accuracy)) (members: \(result.clean.memberAccuracies.map(pct).joined(separator: ", ")))"
+        )
         for record in result.robustness {
-            lines.append(String(format: "ε=%-8g worst-case robust accuracy %@  (suite %@)", record.epsilon, pct(record.worstCaseAccuracy), pct(record.suiteAccuracy)))
+            lines.append(
+                String(
+                    format: "ε=%-8g worst-case robust accuracy %@  (suite %@)", record.epsilon, pct(record.worstCaseAccuracy),
+                    pct(record.suiteAccuracy)))
             for unit in record.units {
-                lines.append("    \(unit.attack.padding(toLength: 9, withPad: " ", startingAt: 0)) \(unit.target.padding(toLength: 14, withPad: " ", startingAt: 0)) fooled \(unit.succeeded)/\(unit.attacked), accuracy after \(pct(unit.accuracyAfter))")
+                lines.append(
+                    "    \(unit.attack.padding(toLength: 9, withPad: " ", startingAt: 0)) \(unit.target.padding(toLength: 14, withPad: " ", startingAt: 0)) fooled \(unit.succeeded)/\(unit.attacked), accuracy after \(pct(unit.accuracyAfter))"
+                )
             }
             for transfer in result.transfer where transfer.epsilon == record.epsilon {
-                lines.append("    transfer \(transfer.surrogate)/\(transfer.attack): target accuracy \(pct(transfer.targetAccuracy)), newly broken \(transfer.newlyBroken)")
+                lines.append(
+                    "    transfer \(transfer.surrogate)/\(transfer.attack): target accuracy \(pct(transfer.targetAccuracy)), newly broken \(transfer.newlyBroken)"
+                )
             }
         }
         for matrix in result.transferability {
-            lines.append(String(format: "transferability ε=%g (%d images; rows crafted on, columns %@):", matrix.epsilon, matrix.images, matrix.models.joined(separator: " ")))
+            lines.append(
+                String(
+                    format: "transferability ε=%g (%d images; rows crafted on, columns %@):", matrix.epsilon, matrix.images,
+                    matrix.models.joined(separator: " ")))
             for (index, row) in matrix.success.enumerated() {
                 lines.append("    \(matrix.models[index]): " + row.map(pct).joined(separator: " "))
             }
         }
         for check in result.sanityChecks {
-            let numbers = check.measurements.prefix(8).map { String(format: "%@ %.3g", $0.label, $0.value) }.joined(separator: "; ")
+            let numbers = check.measurements.prefix(8).map { String(format: "%@ %.3g", $0.label, $0.value) }.joined(
+                separator: "; ")
             lines.append("[\(check.passed ? "PASS" : "FAIL")] \(check.name.rawValue): \(numbers)")
             for failure in check.failures { lines.append("       \(failure)") }
         }

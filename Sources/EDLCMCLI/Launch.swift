@@ -7,9 +7,9 @@ struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start N local worker processes for data-parallel training (like torchrun).",
         discussion: """
-        Each worker runs `edlcm <command> … --distributed` with RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR \
-        and MASTER_PORT set. If a worker fails, the others are stopped and the exit status names the rank.
-        """
+            Each worker runs `edlcm <command> … --distributed` with RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR \
+            and MASTER_PORT set. If a worker fails, the others are stopped and the exit status names the rank.
+            """
     )
 
     @Option(help: "Number of worker processes.")
@@ -26,8 +26,12 @@ struct Launch: ParsableCommand {
 
     func validate() throws {
         guard (1...64).contains(nproc) else { throw ValidationError("--nproc must be in 1...64, got \(nproc)") }
-        if let masterPort, !(1024...65535).contains(masterPort) { throw ValidationError("--master-port must be in 1024...65535, got \(masterPort)") }
-        guard !arguments.isEmpty else { throw ValidationError("give the command to run after --, e.g. edlcm launch --nproc 2 -- train --out runs/x") }
+        if let masterPort, !(1024...65535).contains(masterPort) {
+            throw ValidationError("--master-port must be in 1024...65535, got \(masterPort)")
+        }
+        guard !arguments.isEmpty else {
+            throw ValidationError("give the command to run after --, e.g. edlcm launch --nproc 2 -- train --out runs/x")
+        }
     }
 
     var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
@@ -53,7 +57,9 @@ struct Launch: ParsableCommand {
         for signalNumber in [SIGINT, SIGTERM] { signal(signalNumber, SIG_IGN) }
         let forward = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: signalNumber)
-            source.setEventHandler { for worker in workers where worker.isRunning { kill(worker.processIdentifier, signalNumber) } }
+            source.setEventHandler {
+                for worker in workers where worker.isRunning { kill(worker.processIdentifier, signalNumber) }
+            }
             source.resume()
             return source
         }
@@ -61,7 +67,9 @@ struct Launch: ParsableCommand {
         var failure: (rank: Int, description: String)?
         var failedAt: Date?
         while workers.contains(where: \.isRunning) {
-            if failure == nil, let rank = workers.indices.first(where: { !workers[$0].isRunning && workers[$0].terminationStatus != 0 }) {
+            if failure == nil,
+                let rank = workers.indices.first(where: { !workers[$0].isRunning && workers[$0].terminationStatus != 0 })
+            {
                 failure = (rank, describeExit(workers[rank]))
                 failedAt = Date()
             }
@@ -93,9 +101,13 @@ struct Launch: ParsableCommand {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
         guard bound == 0 else { throw EDLCMError("launch: cannot bind a socket on 127.0.0.1 to find a free port") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -21,7 +21,8 @@ final class ProgressDisplay {
             if batch == 1 { epochStart = Date() }
             let elapsed = Date().timeIntervalSince(epochStart)
             let eta = elapsed / Double(batch) * Double(batches - batch)
-            let status = String(format: "loss %.4f  acc %5.1f%%  %6.0f img/s  ETA %@", loss, accuracy * 100, imagesPerSecond, duration(eta))
+            let status = String(
+                format: "loss %.4f  acc %5.1f%%  %6.0f img/s  ETA %@", loss, accuracy * 100, imagesPerSecond, duration(eta))
             if isTerminal {
                 let width = 24
                 let filled = width * batch / max(batches, 1)
@@ -33,11 +34,16 @@ final class ProgressDisplay {
             }
         case let .epoch(metrics, epochs):
             if isTerminal { write("\r\u{1B}[2K") }
-            let losses = metrics.losses.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ")
-            let settings = (metrics.settings ?? [:]).sorted { $0.key < $1.key }.map { String(format: "  %@ %g", $0.key, $0.value) }.joined()
-            write(String(format: "epoch %d/%d  %@%@  train acc %.2f%%  test acc %.2f%%  lr %.4g  %.1f s  %.0f img/s\n",
-                         metrics.epoch, epochs, losses, settings, metrics.trainAccuracy * 100, metrics.testAccuracy * 100,
-                         metrics.learningRate, metrics.seconds, metrics.imagesPerSecond))
+            let losses = metrics.losses.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(
+                separator: ", ")
+            let settings = (metrics.settings ?? [:]).sorted { $0.key < $1.key }.map {
+                String(format: "  %@ %g", $0.key, $0.value)
+            }.joined()
+            write(
+                String(
+                    format: "epoch %d/%d  %@%@  train acc %.2f%%  test acc %.2f%%  lr %.4g  %.1f s  %.0f img/s\n",
+                    metrics.epoch, epochs, losses, settings, metrics.trainAccuracy * 100, metrics.testAccuracy * 100,
+                    metrics.learningRate, metrics.seconds, metrics.imagesPerSecond))
         }
     }
 

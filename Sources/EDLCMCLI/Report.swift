@@ -9,9 +9,9 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write one self-contained HTML (or Markdown) report comparing run folders.",
         discussion: """
-        Reads each run's config.json, metrics.jsonl and, when present, analysis.json (edlcm analyze) \
-        and evaluation.json (edlcm evaluate). The page has no external scripts, fonts or images.
-        """
+            Reads each run's config.json, metrics.jsonl and, when present, analysis.json (edlcm analyze) \
+            and evaluation.json (edlcm evaluate). The page has no external scripts, fonts or images.
+            """
     )
 
     @Argument(help: "Run folders to compare.")
@@ -31,7 +31,8 @@ struct Report: ParsableCommand {
         let output = URL(fileURLWithPath: out)
         try checkOutputFile(output)
         let summaries = try runs.map { try RunSummary(folder: URL(fileURLWithPath: $0)) }
-        let text = format == .html
+        let text =
+            format == .html
             ? ReportBuilder.html(summaries, command: CommandLine.arguments)
             : ReportBuilder.markdown(summaries, command: CommandLine.arguments)
         try writeFileAtomically(Data(text.utf8), to: output)

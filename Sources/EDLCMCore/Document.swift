@@ -57,8 +57,9 @@ public enum Document {
     ) throws -> Value {
         let label = label ?? url.path
         let data = try readFile(url, label: label, maxBytes: limits.maxBytes)
-        return try decode(type, from: data, format: format ?? DocumentFormat(path: url.path), limits: limits,
-                          label: label, configure: configure)
+        return try decode(
+            type, from: data, format: format ?? DocumentFormat(path: url.path), limits: limits,
+            label: label, configure: configure)
     }
 
     /// Decodes `data` after checking it against `limits`.
@@ -98,7 +99,8 @@ public enum Document {
         }
     }
 
-    private static func labelled<Result>(_ label: String, _ format: DocumentFormat, _ body: () throws -> Result) throws -> Result {
+    private static func labelled<Result>(_ label: String, _ format: DocumentFormat, _ body: () throws -> Result) throws -> Result
+    {
         do {
             return try body()
         } catch let error as DecodingError {
@@ -158,7 +160,8 @@ public enum Document {
         var lines: [String: Int] = [:]
         switch format {
         case .yaml:
-            guard let text = String(data: data, encoding: .utf8), case let .mapping(mapping)? = try? Yams.compose(yaml: text) else { return [:] }
+            guard let text = String(data: data, encoding: .utf8), case let .mapping(mapping)? = try? Yams.compose(yaml: text)
+            else { return [:] }
             for key in mapping.keys {
                 if case let .scalar(name) = key, let mark = key.mark, lines[name.string] == nil { lines[name.string] = mark.line }
             }
@@ -182,7 +185,8 @@ public enum Document {
                     var next = end + 1
                     while next < bytes.count, bytes[next] == UInt8(ascii: " ") || bytes[next] == UInt8(ascii: "\t") { next += 1 }
                     if depth == 1, next < bytes.count, bytes[next] == UInt8(ascii: ":"),
-                       let key = try? JSONDecoder().decode(String.self, from: Data(bytes[(start - 1)...end])), lines[key] == nil {
+                        let key = try? JSONDecoder().decode(String.self, from: Data(bytes[(start - 1)...end])), lines[key] == nil
+                    {
                         lines[key] = line
                     }
                     index = end
@@ -204,8 +208,12 @@ public enum Document {
     /// Decodes JSON Lines held in memory; `name` names the file in errors.
     ///
     /// - Throws: ``EDLCMError`` "`name`: line N: …".
-    public static func decodeLines<Value: Decodable>(_ type: Value.Type, from data: Data, limits: DocumentLimits, name: String) throws -> [Value] {
-        guard data.count <= limits.maxBytes else { throw EDLCMError("\(name): \(data.count) bytes, more than the limit of \(limits.maxBytes)") }
+    public static func decodeLines<Value: Decodable>(_ type: Value.Type, from data: Data, limits: DocumentLimits, name: String)
+        throws -> [Value]
+    {
+        guard data.count <= limits.maxBytes else {
+            throw EDLCMError("\(name): \(data.count) bytes, more than the limit of \(limits.maxBytes)")
+        }
         var values: [Value] = []
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
         where !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
@@ -247,7 +255,9 @@ public enum Document {
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 depth += 1
                 values += 1
-                if depth > limits.maxDepth { throw EDLCMError("\(at(line))nested deeper than \(limits.maxDepth) levels, the limit") }
+                if depth > limits.maxDepth {
+                    throw EDLCMError("\(at(line))nested deeper than \(limits.maxDepth) levels, the limit")
+                }
             case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
             case UInt8(ascii: ","):
                 values += 1
@@ -271,7 +281,11 @@ public enum Document {
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             /// An open collection: its anchor, the value count when it opened, the deepest level inside.
-            struct Frame { var anchor: String?; var valuesAtStart: Int; var deepest: Int }
+            struct Frame {
+                var anchor: String?
+                var valuesAtStart: Int
+                var deepest: Int
+            }
             var frames: [Frame] = []
             var anchors: [String: (values: Int, depth: Int)] = [:]
             var values = 0
@@ -282,11 +296,14 @@ public enum Document {
             func count(_ added: Int, depth added_depth: Int, line: Int) throws {
                 values += added
                 guard values <= limits.maxValues else {
-                    throw EDLCMError("line \(line): more than \(limits.maxValues) values\(aliases ? " (aliases expanded)" : ""), the limit")
+                    throw EDLCMError(
+                        "line \(line): more than \(limits.maxValues) values\(aliases ? " (aliases expanded)" : ""), the limit")
                 }
                 let depth = frames.count + added_depth
                 guard depth <= limits.maxDepth else {
-                    throw EDLCMError("line \(line): nested deeper than \(limits.maxDepth) levels\(aliases ? " (aliases expanded)" : ""), the limit")
+                    throw EDLCMError(
+                        "line \(line): nested deeper than \(limits.maxDepth) levels\(aliases ? " (aliases expanded)" : ""), the limit"
+                    )
                 }
                 if !frames.isEmpty { frames[frames.count - 1].deepest = max(frames[frames.count - 1].deepest, depth) }
             }
@@ -311,7 +328,8 @@ public enum Document {
                     aliases = true
                     try count(target.values, depth: target.depth, line: line)
                 case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
-                    let anchor = event.type == YAML_SEQUENCE_START_EVENT
+                    let anchor =
+                        event.type == YAML_SEQUENCE_START_EVENT
                         ? name(event.data.sequence_start.anchor) : name(event.data.mapping_start.anchor)
                     try count(1, depth: 1, line: line)
                     frames.append(Frame(anchor: anchor, valuesAtStart: values - 1, deepest: frames.count + 1))

@@ -1,4 +1,3 @@
-
 /// A seeded, reproducible random number generator: xoshiro256** (Blackman and Vigna, 2018),
 /// with its 256-bit state filled from the seed by SplitMix64.
 ///

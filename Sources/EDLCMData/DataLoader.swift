@@ -96,7 +96,8 @@ public struct DataLoader {
             let top = generator.nextInt(below: 2 * padding + 1)
             let left = generator.nextInt(below: 2 * padding + 1)
             let flip = generator.nextInt(below: 2) == 1
-            let crop = padded[index].sliced(alongAxis: 1, from: top, to: top + height).sliced(alongAxis: 2, from: left, to: left + width)
+            let crop = padded[index].sliced(alongAxis: 1, from: top, to: top + height).sliced(
+                alongAxis: 2, from: left, to: left + width)
             return flip ? crop.flipped(alongAxes: [2]) : crop
         }
         return Tensor.stack(crops, alongAxis: 0)

@@ -82,8 +82,11 @@ extension DatasetName: SettingChoice {}
 
 /// Where a dataset's files are, shared by every command that reads a dataset.
 public struct DataFolderSettings: SettingsGroup {
-    @Setting("Folder holding the dataset files (MNIST and CIFAR in their standard binary formats, Tiny ImageNet as unpacked).",
-             key: "data-dir", defaultText: "train: Debian's Fashion-MNIST folder, required for the others; evaluate and analyze: the folder the run recorded")
+    @Setting(
+        "Folder holding the dataset files (MNIST and CIFAR in their standard binary formats, Tiny ImageNet as unpacked).",
+        key: "data-dir",
+        defaultText:
+            "train: Debian's Fashion-MNIST folder, required for the others; evaluate and analyze: the folder the run recorded")
     public var directory: String? = nil
 
     public init() {}

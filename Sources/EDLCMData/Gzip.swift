@@ -31,7 +31,8 @@ enum Gzip {
         // The trailer's ISIZE (uncompressed size mod 2^32) is a hint only; cap what it reserves.
         if input.count >= 18 {
             let n = input.count
-            let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16
+            let isize =
+                Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16
                 | Int(input[n - 1]) << 24
             let cap = min(1 << 30, checkedProduct([input.count, 1032]) ?? (1 << 30))
             output.reserveCapacity(min(isize, cap))

@@ -109,8 +109,7 @@ public enum TinyImageNet {
             "Tiny ImageNet file wnids.txt not found in folder \(directory.path) or \(subfolder.path)")
     }
 
-    private static func trainItems(root: URL, wnids: [String]) throws -> [(url: URL, label: Int32)]
-    {
+    private static func trainItems(root: URL, wnids: [String]) throws -> [(url: URL, label: Int32)] {
         let train = root.appendingPathComponent("train")
         guard FileBytes.isDirectory(train) else {
             throw EDLCMError("Tiny ImageNet folder train not found in folder \(root.path)")

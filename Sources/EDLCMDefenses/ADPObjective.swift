@@ -61,7 +61,8 @@ public struct ADPObjective: EnsembleObjective {
         let mean = sumOfTensors(probabilities) / Double(probabilities.count)
         let entropy = -(mean * (mean + 1e-20).log()).sum(alongAxis: 1).mean()
         let nonTrue = labels.oneHot(classCount: classCount) .== 0
-        let predictions = Tensor.stack(probabilities.map { $0.masked(by: nonTrue).reshaped(to: [batchSize, classCount - 1]) }, alongAxis: 1)
+        let predictions = Tensor.stack(
+            probabilities.map { $0.masked(by: nonTrue).reshaped(to: [batchSize, classCount - 1]) }, alongAxis: 1)
         let unit = predictions / predictions.norm(p: 2, alongAxes: [2], keepingDims: true).clamped(min: 1e-12)
         let identity = Tensor.eye(logits.count, dtype: unit.dtype).unsqueezed(axis: 0)
         let gram = unit.matmul(unit.transposed(1, 2)) + identity * options.determinantOffset

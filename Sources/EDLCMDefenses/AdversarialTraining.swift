@@ -68,20 +68,23 @@ public struct AdversarialTraining: EnsembleObjective {
     }
 
     public func accumulateGradients(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
-        wrapped.accumulateGradients(ensemble: ensemble, batch: adversarialBatch(ensemble: ensemble, batch: batch), context: context)
+        wrapped.accumulateGradients(
+            ensemble: ensemble, batch: adversarialBatch(ensemble: ensemble, batch: batch), context: context)
     }
 
     /// The batch with ``adversarialImages(ensemble:images:labels:)`` in place of its images.
     func adversarialBatch(ensemble: Ensemble, batch: Batch) -> Batch {
-        Batch(images: adversarialImages(ensemble: ensemble, images: batch.images, labels: batch.labels),
-              labels: batch.labels, pairedImages: batch.pairedImages)
+        Batch(
+            images: adversarialImages(ensemble: ensemble, images: batch.images, labels: batch.labels),
+            labels: batch.labels, pairedImages: batch.pairedImages)
     }
 
     /// The batch with its first ⌊f·B⌉ images replaced by PGD examples of the ensemble.
     func adversarialImages(ensemble: Ensemble, images: Tensor, labels: Tensor) -> Tensor {
         let count = images.shape[0]
         let replaced = min(count, max(1, Int((options.fraction * Double(count)).rounded())))
-        let search = TrainingPerturbation(epsilon: options.epsilon, stepSize: options.stepSize, steps: options.steps, randomStart: true, goal: .maximize)
+        let search = TrainingPerturbation(
+            epsilon: options.epsilon, stepSize: options.stepSize, steps: options.steps, randomStart: true, goal: .maximize)
         let wasTraining = ensemble.isTraining
         ensemble.eval()
         defer { ensemble.setTraining(wasTraining) }

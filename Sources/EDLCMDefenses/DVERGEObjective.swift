@@ -85,8 +85,9 @@ public struct DVERGEObjective: EnsembleObjective {
     /// those of the target images.
     func distill(member: any Classifier, source: Tensor, target: Tensor, layer: Int) -> Tensor {
         let targetFeatures = withoutGradients { member.features(target, at: layer) }
-        let search = TrainingPerturbation(epsilon: options.epsilon, stepSize: options.stepSize, steps: options.steps,
-                                          randomStart: false, goal: .minimize, momentum: options.momentum)
+        let search = TrainingPerturbation(
+            epsilon: options.epsilon, stepSize: options.stepSize, steps: options.steps,
+            randomStart: false, goal: .minimize, momentum: options.momentum)
         return search.perturb(source) { mseLoss(member.features($0, at: layer), targetFeatures) }
     }
 

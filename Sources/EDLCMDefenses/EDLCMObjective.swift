@@ -21,8 +21,10 @@ public struct EDLCMOptions: Codable, Equatable, Sendable {
     /// Ramp h (from 10 %) and the regulariser weights (from 0) linearly over these epochs.
     public var warmupEpochs: Double
 
-    public init(alpha: Double, beta: Double, gradientAlpha: Double, h: Double, direction: ProbeDirection,
-                sharing: ProbeSharing, absoluteCosine: Bool, warmupEpochs: Double) {
+    public init(
+        alpha: Double, beta: Double, gradientAlpha: Double, h: Double, direction: ProbeDirection,
+        sharing: ProbeSharing, absoluteCosine: Bool, warmupEpochs: Double
+    ) {
         self.alpha = alpha
         self.beta = beta
         self.gradientAlpha = gradientAlpha
@@ -76,11 +78,16 @@ public struct EDLCMObjective: EnsembleObjective {
             terms.append(LossTerm(name: "curvature", value: meanSquaredNorm(products), weight: options.beta * factor))
         }
         if options.alpha != 0 && products.count > 1 {
-            terms.append(LossTerm(name: "dispersion", value: meanPairwiseCosine(products, absolute: options.absoluteCosine), weight: options.alpha * factor))
+            terms.append(
+                LossTerm(
+                    name: "dispersion", value: meanPairwiseCosine(products, absolute: options.absoluteCosine),
+                    weight: options.alpha * factor))
         }
         if options.gradientAlpha != 0 && gradients.count > 1 {
-            terms.append(LossTerm(name: "gradient_dispersion", value: meanPairwiseCosine(gradients, absolute: options.absoluteCosine),
-                                  weight: options.gradientAlpha * factor))
+            terms.append(
+                LossTerm(
+                    name: "gradient_dispersion", value: meanPairwiseCosine(gradients, absolute: options.absoluteCosine),
+                    weight: options.gradientAlpha * factor))
         }
         return terms
     }
@@ -90,9 +97,11 @@ public struct EDLCMObjective: EnsembleObjective {
             return BaselineObjective().loss(ensemble: ensemble, batch: batch, context: context)
         }
         let factor = warmup(context)
-        let probe = HessianProbe(ensemble: ensemble, images: batch.images, labels: batch.labels, h: step(factor: factor), direction: options.direction,
-                                 sharing: options.sharing, createGraph: true, needProducts: needsProducts)
-        let terms = [LossTerm(name: "ce", value: memberCrossEntropySum(probe.logits, batch.labels))]
+        let probe = HessianProbe(
+            ensemble: ensemble, images: batch.images, labels: batch.labels, h: step(factor: factor), direction: options.direction,
+            sharing: options.sharing, createGraph: true, needProducts: needsProducts)
+        let terms =
+            [LossTerm(name: "ce", value: memberCrossEntropySum(probe.logits, batch.labels))]
             + regulariserTerms(products: probe.products, gradients: probe.gradients, factor: factor)
         return ObjectiveOutput(terms: terms, memberLogits: probe.logits)
     }
@@ -125,9 +134,13 @@ public struct EDLCMObjective: EnsembleObjective {
         let buffers = ensemble.namedBuffers().map { $0.tensor.cloned() }
         // Only detached values leave this closure, so the first pass's graphs are freed here.
         let (productValues, gradientValues, directions) = { () -> ([Tensor], [Tensor], [Tensor]) in
-            let probe = HessianProbe(ensemble: ensemble, images: batch.images, labels: labels, h: h, direction: options.direction,
-                                     sharing: options.sharing, createGraph: false, needProducts: needsProducts)
-            return (probe.products.map { $0.detached() }, probe.gradients.map { $0.detached() }, probe.directions.map { $0.detached() })
+            let probe = HessianProbe(
+                ensemble: ensemble, images: batch.images, labels: labels, h: h, direction: options.direction,
+                sharing: options.sharing, createGraph: false, needProducts: needsProducts)
+            return (
+                probe.products.map { $0.detached() }, probe.gradients.map { $0.detached() },
+                probe.directions.map { $0.detached() }
+            )
         }()
         withoutGradients { for (buffer, saved) in zip(ensemble.namedBuffers().map(\.tensor), buffers) { buffer.copy_(saved) } }
         // The regularisers on leaf copies of dₘ and gₘ, and their gradients.
@@ -147,22 +160,26 @@ public struct EDLCMObjective: EnsembleObjective {
         var losses: [Tensor] = [], logits: [Tensor] = []
         for (index, member) in ensemble.members.enumerated() {
             let x = batch.images.detached().requiringGrad()
-            let (memberLogits, memberGradients) = HessianProbe.inputGradients(of: [member], at: x, labels: labels, createGraph: true)
+            let (memberLogits, memberGradients) = HessianProbe.inputGradients(
+                of: [member], at: x, labels: labels, createGraph: true)
             let crossEntropyLoss = crossEntropy(logits: memberLogits[0], labels: labels)
             var surrogate = crossEntropyLoss
             if let coefficient = gradientCoefficients[index] {
                 surrogate = surrogate + (coefficient * memberGradients[0]).sum()
             }
             if needsProducts, let coefficient = productCoefficients[index] {
-                let product = HessianProbe.product(of: member, images: batch.images, labels: labels, h: h, direction: directions[index],
-                                                   gradient: memberGradients[0], createGraph: true)
+                let product = HessianProbe.product(
+                    of: member, images: batch.images, labels: labels, h: h, direction: directions[index],
+                    gradient: memberGradients[0], createGraph: true)
                 surrogate = surrogate + (coefficient * product).sum()
             }
             member.backpropagate(surrogate)
             losses.append(crossEntropyLoss.detached())
             logits.append(memberLogits[0].detached())
         }
-        let detachedTerms = [LossTerm(name: "ce", value: sumOfTensors(losses))] + terms.map { LossTerm(name: $0.name, value: $0.value.detached(), weight: $0.weight) }
+        let detachedTerms =
+            [LossTerm(name: "ce", value: sumOfTensors(losses))]
+            + terms.map { LossTerm(name: $0.name, value: $0.value.detached(), weight: $0.weight) }
         return ObjectiveOutput(terms: detachedTerms, memberLogits: logits)
     }
 }

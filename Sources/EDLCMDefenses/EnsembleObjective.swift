@@ -105,7 +105,8 @@ public struct BaselineObjective: EnsembleObjective {
 
     public func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
         let logits = ensemble.firstOrderMemberLogits(batch.images)
-        return ObjectiveOutput(terms: [LossTerm(name: "ce", value: memberCrossEntropySum(logits, batch.labels))], memberLogits: logits)
+        return ObjectiveOutput(
+            terms: [LossTerm(name: "ce", value: memberCrossEntropySum(logits, batch.labels))], memberLogits: logits)
     }
 
     /// The members' losses are independent, so each member's graph is built, backpropagated and
@@ -134,4 +135,3 @@ func sumOfTensors(_ tensors: [Tensor]) -> Tensor {
     precondition(!tensors.isEmpty, "sumOfTensors: no tensors")
     return tensors.dropFirst().reduce(tensors[0], +)
 }
-

@@ -28,10 +28,13 @@ public struct GALObjective: EnsembleObjective {
         let weight = 1 / Double(ensemble.members.count)
         guard lambda != 0 else {
             let logits = ensemble.memberLogits(batch.images)
-            return ObjectiveOutput(terms: [LossTerm(name: "ce", value: memberCrossEntropySum(logits, batch.labels), weight: weight)], memberLogits: logits)
+            return ObjectiveOutput(
+                terms: [LossTerm(name: "ce", value: memberCrossEntropySum(logits, batch.labels), weight: weight)],
+                memberLogits: logits)
         }
         let input = batch.images.detached().requiringGrad()
-        let (logits, gradients) = HessianProbe.inputGradients(of: ensemble.members, at: input, labels: batch.labels, createGraph: true)
+        let (logits, gradients) = HessianProbe.inputGradients(
+            of: ensemble.members, at: input, labels: batch.labels, createGraph: true)
         let terms = [
             LossTerm(name: "ce", value: memberCrossEntropySum(logits, batch.labels), weight: weight),
             LossTerm(name: "coherence", value: Self.coherence(gradients), weight: lambda),

@@ -53,8 +53,10 @@ public struct HessianProbe {
     ///   - sharing: one z for all members or one each.
     ///   - createGraph: keep everything differentiable (training) or not (analysis).
     ///   - needProducts: skip the second gradient when only gₘ is needed.
-    public init(ensemble: Ensemble, images: Tensor, labels: Tensor, h: Double, direction: ProbeDirection,
-                sharing: ProbeSharing, createGraph: Bool, needProducts: Bool = true) {
+    public init(
+        ensemble: Ensemble, images: Tensor, labels: Tensor, h: Double, direction: ProbeDirection,
+        sharing: ProbeSharing, createGraph: Bool, needProducts: Bool = true
+    ) {
         let x = images.detached().requiringGrad()
         let (logits, gradients) = Self.inputGradients(of: ensemble.members, at: x, labels: labels, createGraph: createGraph)
         self.logits = logits
@@ -67,27 +69,32 @@ public struct HessianProbe {
         let directions: [Tensor]
         switch (direction, sharing) {
         case (.gradientSign, .shared):
-            let ensembleGradient = Self.ensembleGradient(ensemble: ensemble, x: x, logits: logits, memberGradients: gradients, labels: labels)
+            let ensembleGradient = Self.ensembleGradient(
+                ensemble: ensemble, x: x, logits: logits, memberGradients: gradients, labels: labels)
             directions = Array(repeating: Self.unitPerExample(ensembleGradient.sign()), count: logits.count)
         case (.gradientSign, .perMember):
             directions = gradients.map { Self.unitPerExample($0.detached().sign()) }
         case (.rademacher, _), (.gaussian, _):
             let draw = { () -> Tensor in
-                let noise = direction == .gaussian ? images.randnLike() : (images.randLike() .< 0.5).converted(to: images.dtype) * 2 - 1
+                let noise =
+                    direction == .gaussian ? images.randnLike() : (images.randLike() .< 0.5).converted(to: images.dtype) * 2 - 1
                 return Self.unitPerExample(noise)
             }
             directions = sharing == .shared ? Array(repeating: draw(), count: logits.count) : logits.map { _ in draw() }
         }
         self.directions = directions
         products = zip(ensemble.members, zip(directions, gradients)).map { member, pair in
-            Self.product(of: member, images: images, labels: labels, h: h, direction: pair.0, gradient: pair.1, createGraph: createGraph)
+            Self.product(
+                of: member, images: images, labels: labels, h: h, direction: pair.0, gradient: pair.1, createGraph: createGraph)
         }
     }
 
     /// One member's finite-difference HVP d = (∇ₓℓ(x + h·z) − g)/h, with g = ∇ₓℓ(x) already
     /// computed (ℓ the summed cross-entropy; the shifted pass in the member's current mode).
-    static func product(of member: any Classifier, images: Tensor, labels: Tensor, h: Double, direction z: Tensor,
-                        gradient g: Tensor, createGraph: Bool) -> Tensor {
+    static func product(
+        of member: any Classifier, images: Tensor, labels: Tensor, h: Double, direction z: Tensor,
+        gradient g: Tensor, createGraph: Bool
+    ) -> Tensor {
         let shifted = (images.detached() + h * z).requiringGrad()
         let shiftedLoss = crossEntropy(logits: member(shifted), labels: labels, reduction: .sum)
         let shiftedGradient = grad(of: shiftedLoss, withRespectTo: shifted, createGraph: createGraph)
@@ -99,15 +106,19 @@ public struct HessianProbe {
     /// For the log-averaged softmax it needs no backward pass: with p̄ = (1/M) Σₘ pₘ,
     /// ∇ₓ(−log p̄_y) = Σₘ wₘ ∇ₓ(−log pₘ,y) with per-example weights wₘ = pₘ,y / Σₖ pₖ,y, and the
     /// member gradients are already computed. For averaged logits it is one extra backward pass.
-    static func ensembleGradient(ensemble: Ensemble, x: Tensor, logits: [Tensor], memberGradients: [Tensor], labels: Tensor) -> Tensor {
+    static func ensembleGradient(ensemble: Ensemble, x: Tensor, logits: [Tensor], memberGradients: [Tensor], labels: Tensor)
+        -> Tensor
+    {
         switch ensemble.output {
         case .averagedProbabilities:
             let index = labels.unsqueezed(axis: 1)
             let trueClass = logits.map { $0.detached().softmax(alongAxis: 1).gathered(alongAxis: 1, indices: index) }
             let total = trueClass.dropFirst().reduce(trueClass[0], +)
             let shape = [-1] + Array(repeating: 1, count: x.rank - 1)
-            return zip(trueClass, memberGradients).map { weight, gradient in (weight / total).reshaped(to: shape) * gradient.detached() }
-                .reduce(x.zerosLike(), +)
+            return zip(trueClass, memberGradients).map { weight, gradient in
+                (weight / total).reshaped(to: shape) * gradient.detached()
+            }
+            .reduce(x.zerosLike(), +)
         case .averagedLogits:
             let loss = crossEntropy(logits: ensemble.combine(logits), labels: labels, reduction: .sum)
             return grad(of: loss, withRespectTo: x, retainGraph: true).detached()
@@ -123,11 +134,15 @@ public struct HessianProbe {
     ///     this very tensor, so a caller can differentiate through them with respect to it).
     ///   - labels: int64 labels.
     ///   - createGraph: keep the gradients differentiable (double backpropagation).
-    public static func inputGradients(of members: [any Classifier], at input: Tensor, labels: Tensor,
-                                      createGraph: Bool) -> (logits: [Tensor], gradients: [Tensor]) {
+    public static func inputGradients(
+        of members: [any Classifier], at input: Tensor, labels: Tensor,
+        createGraph: Bool
+    ) -> (logits: [Tensor], gradients: [Tensor]) {
         let logits = members.map { $0(input) }
         let gradients = logits.map {
-            grad(of: crossEntropy(logits: $0, labels: labels, reduction: .sum), withRespectTo: input, retainGraph: true, createGraph: createGraph)
+            grad(
+                of: crossEntropy(logits: $0, labels: labels, reduction: .sum), withRespectTo: input, retainGraph: true,
+                createGraph: createGraph)
         }
         return (logits, gradients)
     }
@@ -173,8 +188,9 @@ extension ProbeSharing: SettingChoice {}
 /// HVP transferability metric (`analyze`): one declaration, so that the metric measures what the
 /// training penalises unless told otherwise.
 public struct HVPSettings: SettingsGroup {
-    @Setting("Finite-difference step h of the Hessian-vector products (EDLCM/CURE training, the HVP metric), an L2 distance in [0, 1] pixel space.",
-             .positive)
+    @Setting(
+        "Finite-difference step h of the Hessian-vector products (EDLCM/CURE training, the HVP metric), an L2 distance in [0, 1] pixel space.",
+        .positive)
     public var h = 0.5
     @Setting("Probe direction z: gradient-sign, rademacher or gaussian.") public var direction: ProbeDirection = .gradientSign
     @Setting("One probe for all members (shared, from the ensemble loss) or one each (per-member).", key: "probe")

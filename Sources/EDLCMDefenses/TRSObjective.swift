@@ -70,7 +70,8 @@ public struct TRSObjective: EnsembleObjective {
             let input = batch.images.detached().requiringGrad()
             let probe = HessianProbe.inputGradients(of: ensemble.members, at: input, labels: batch.labels, createGraph: true)
             logits = probe.logits
-            similarity = LossTerm(name: "similarity", value: meanPairwiseCosine(probe.gradients, absolute: true), weight: options.lambdaA)
+            similarity = LossTerm(
+                name: "similarity", value: meanPairwiseCosine(probe.gradients, absolute: true), weight: options.lambdaA)
         } else {
             logits = ensemble.memberLogits(batch.images)
         }
@@ -79,8 +80,10 @@ public struct TRSObjective: EnsembleObjective {
         if options.lambdaB != 0 {
             let delta = options.delta(epoch: context.epoch, totalEpochs: context.totalEpochs)
             let smoothBatch = smoothnessBatch(members: ensemble.members, images: batch.images, labels: batch.labels, delta: delta)
-            let smoothGradients = HessianProbe.inputGradients(of: ensemble.members, at: smoothBatch.requiringGrad(), labels: batch.labels,
-                                                              createGraph: true).gradients
+            let smoothGradients = HessianProbe.inputGradients(
+                of: ensemble.members, at: smoothBatch.requiringGrad(), labels: batch.labels,
+                createGraph: true
+            ).gradients
             terms.append(LossTerm(name: "smoothness", value: meanSquaredNorm(smoothGradients), weight: options.lambdaB))
         }
         return ObjectiveOutput(terms: terms, memberLogits: logits)
@@ -91,10 +94,14 @@ public struct TRSObjective: EnsembleObjective {
         let count = images.shape[0]
         let clean = count / 2
         guard delta > 0, clean < count else { return images.detached() }
-        let search = TrainingPerturbation(epsilon: delta, stepSize: delta / 3, steps: options.steps, randomStart: true, goal: .maximize)
+        let search = TrainingPerturbation(
+            epsilon: delta, stepSize: delta / 3, steps: options.steps, randomStart: true, goal: .maximize)
         let targets = labels[clean..<count]
         let moved = search.perturb(images[clean..<count]) { x in
-            sumOfTensors(HessianProbe.inputGradients(of: members, at: x, labels: targets, createGraph: true).gradients.map { $0.squared().sum() })
+            sumOfTensors(
+                HessianProbe.inputGradients(of: members, at: x, labels: targets, createGraph: true).gradients.map {
+                    $0.squared().sum()
+                })
         }
         return Tensor.concatenate([images[0..<clean].detached(), moved], alongAxis: 0)
     }

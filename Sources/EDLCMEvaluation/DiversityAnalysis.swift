@@ -71,8 +71,9 @@ public enum DiversityAnalysis {
             let x = images[start..<end]
             let y = labels[start..<end]
             let weight = Double(end - start) / Double(count)
-            let probe = HessianProbe(ensemble: ensemble, images: x, labels: y, h: config.hvp.h, direction: config.hvp.direction,
-                                     sharing: config.hvp.sharing, createGraph: false)
+            let probe = HessianProbe(
+                ensemble: ensemble, images: x, labels: y, h: config.hvp.h, direction: config.hvp.direction,
+                sharing: config.hvp.sharing, createGraph: false)
             for i in 0..<members {
                 hvpNorm[i] += probe.products[i].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]).mean().item() * weight
                 curvature[i] += probe.products[i].flattened(startAxis: 1).squared().sum(alongAxis: 1).mean().item() * weight
@@ -82,13 +83,17 @@ public enum DiversityAnalysis {
                     gradCos[i][j] += meanCosine(probe.gradients[i], probe.gradients[j]).item() * weight
                 }
                 let member = ensemble.members[i]
-                eigen[i] += dominantEigenvalue(of: { crossEntropy(logits: member($0), labels: y, reduction: .sum) }, at: x,
-                                               iterations: config.powerIterations).mean().item() * weight
+                eigen[i] +=
+                    dominantEigenvalue(
+                        of: { crossEntropy(logits: member($0), labels: y, reduction: .sum) }, at: x,
+                        iterations: config.powerIterations
+                    ).mean().item() * weight
             }
         }
-        return DiversityReport(config: config, samples: count, hvpCosine: hvpCos, meanHVPCosine: offDiagonalMean(hvpCos, count: members) ?? 0,
-                               gradientCosine: gradCos, meanGradientCosine: offDiagonalMean(gradCos, count: members) ?? 0, hvpNorm: hvpNorm,
-                               curvatureLoss: curvature, topEigenvalue: eigen, gradientNorm: gradNorm)
+        return DiversityReport(
+            config: config, samples: count, hvpCosine: hvpCos, meanHVPCosine: offDiagonalMean(hvpCos, count: members) ?? 0,
+            gradientCosine: gradCos, meanGradientCosine: offDiagonalMean(gradCos, count: members) ?? 0, hvpNorm: hvpNorm,
+            curvatureLoss: curvature, topEigenvalue: eigen, gradientNorm: gradNorm)
     }
 
     /// Per example, the eigenvalue of largest magnitude of the Hessian of `loss` with respect to
@@ -127,7 +132,10 @@ public struct AnalysisRecord: Codable, Sendable {
     public var libtorchVersion: String
     public var edlcmVersion: String
 
-    public init(report: DiversityReport, run: String, command: [String], libtorchVersion: String, edlcmVersion: String = EDLCMCore.edlcmVersion) {
+    public init(
+        report: DiversityReport, run: String, command: [String], libtorchVersion: String,
+        edlcmVersion: String = EDLCMCore.edlcmVersion
+    ) {
         self.report = report
         self.run = run
         self.command = command

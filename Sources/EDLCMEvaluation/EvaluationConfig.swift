@@ -22,11 +22,14 @@ public enum EvaluationMode: String, SettingChoice {
 public struct EvaluationConfig: SettingsGroup {
     @Setting("Attacks of the suite, run in this order at each ε (white-box, then score-based black-box).")
     public var attacks: [AttackName] = [.apgdCE, .apgdDLR, .square]
-    @Setting("Radii, ascending (decimals or fractions like 8/255).", .ifSet(.each(.nonNegative)), key: "eps",
-             defaultText: "the dataset's usual ones: L∞ 0.1, 0.2 for (Fashion-)MNIST, 4/255, 8/255 for CIFAR, 2/255, 4/255 for Tiny ImageNet")
+    @Setting(
+        "Radii, ascending (decimals or fractions like 8/255).", .ifSet(.each(.nonNegative)), key: "eps",
+        defaultText:
+            "the dataset's usual ones: L∞ 0.1, 0.2 for (Fashion-)MNIST, 4/255, 8/255 for CIFAR, 2/255, 4/255 for Tiny ImageNet")
     public var epsilons: [Double]? = nil
     @Setting("Threat model.") public var norm: PerturbationNorm = .linf
-    @Setting("Iterations of every iterative attack (the papers use 40–100; see docs/evaluation.md).", .atLeast(1)) public var steps = 20
+    @Setting("Iterations of every iterative attack (the papers use 40–100; see docs/evaluation.md).", .atLeast(1)) public
+        var steps = 20
     @Setting("Random restarts of PGD, PGD-CW, APGD and M-PGD.", .atLeast(1)) public var restarts = 1
     @Setting("Square attack queries per image.", .atLeast(1)) public var queries = 300
     @Setting("Evaluate a seeded stratified subset of this many test images, or all of them.", .ifSet(.atLeast(1)))
@@ -35,7 +38,9 @@ public struct EvaluationConfig: SettingsGroup {
     @Setting("Objectives of the white-box attacks (the worst is reported): probabilities, logits, member-losses.")
     public var targets: [TargetObjective] = TargetObjective.ensembleAware
     @Setting("Targeted attacks toward a seeded random wrong class per image, instead of untargeted.") public var targeted = false
-    @Setting("cascade: each attack only on the images still robust (AutoAttack's way); independent: every attack on every clean-correct image (per-attack numbers too, slower).")
+    @Setting(
+        "cascade: each attack only on the images still robust (AutoAttack's way); independent: every attack on every clean-correct image (per-attack numbers too, slower)."
+    )
     public var mode: EvaluationMode = .cascade
     @Setting("Stop attacking an image at its first success (off only for benchmarks).") public var earlyStop = true
     @Setting("Images per attack batch.", .atLeast(1)) public var batchSize = 250
@@ -49,7 +54,8 @@ public struct EvaluationConfig: SettingsGroup {
     @Setting("Compute the members' transferability matrix.") public var matrix = true
     @Setting("At most this many images (all members correct) for the matrix.", .atLeast(1)) public var matrixSamples = 200
     @Setting("Run the gradient-masking sanity checks.") public var checks = true
-    @Setting("At most this many clean-correct images for the sanity checks' own attack runs.", .atLeast(1)) public var checkSamples = 100
+    @Setting("At most this many clean-correct images for the sanity checks' own attack runs.", .atLeast(1)) public
+        var checkSamples = 100
     public var data = DataFolderSettings()
     public var runtime = RuntimeSettings()
 
@@ -83,11 +89,13 @@ public struct EvaluationConfig: SettingsGroup {
         func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
             if !condition { throw EDLCMError(message()) }
         }
-        try require(!attacks.isEmpty || !surrogates.isEmpty || !trainSurrogates.isEmpty || checks || matrix,
-                    "--attacks: nothing to run (no attacks, surrogates, matrix or checks)")
+        try require(
+            !attacks.isEmpty || !surrogates.isEmpty || !trainSurrogates.isEmpty || checks || matrix,
+            "--attacks: nothing to run (no attacks, surrogates, matrix or checks)")
         try require(Set(attacks).count == attacks.count, "--attacks lists an attack twice")
         for attack in attacks where AttackName.transferAttacks.contains(attack) {
-            throw EDLCMError("--attacks: \(attack.rawValue) is a transfer attack; list it in --transfer-attacks and give --surrogates")
+            throw EDLCMError(
+                "--attacks: \(attack.rawValue) is a transfer attack; list it in --transfer-attacks and give --surrogates")
         }
         for attack in transferAttacks where !attack.usesGradients {
             throw EDLCMError("--transfer-attacks: \(attack.rawValue) reads no gradients, so it cannot be crafted on a surrogate")
@@ -102,7 +110,10 @@ public struct EvaluationConfig: SettingsGroup {
         try require(!targets.isEmpty, "--targets needs at least one objective")
         try require(Set(targets).count == targets.count, "--targets lists an objective twice")
         for target in targets {
-            if case .member = target { throw EDLCMError("--targets: \(target) is for the transferability matrix; use probabilities, logits or member-losses") }
+            if case .member = target {
+                throw EDLCMError(
+                    "--targets: \(target) is for the transferability matrix; use probabilities, logits or member-losses")
+            }
         }
     }
 

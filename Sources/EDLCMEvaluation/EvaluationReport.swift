@@ -12,7 +12,8 @@ public enum EvaluationReport {
     public static func json(_ result: EvaluationResult) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(result)
     }
 
@@ -25,9 +26,12 @@ public enum EvaluationReport {
 
     /// Decodes the bytes of a result file; `name` names it in errors.
     public static func decode(_ data: Data, name: String) throws -> EvaluationResult {
-        try Document.decode(EvaluationResult.self, from: data, format: .json, limits: .records,
-                            label: "\(name): not an edlcm evaluation result") { decoder in
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try Document.decode(
+            EvaluationResult.self, from: data, format: .json, limits: .records,
+            label: "\(name): not an edlcm evaluation result"
+        ) { decoder in
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+                positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         }
     }
 
@@ -39,7 +43,9 @@ public enum EvaluationReport {
             rows.append([section, epsilon.map { String(format: "%g", $0) } ?? "", attack, target, metric, number(value)])
         }
         add("clean", nil, "", "ensemble", "accuracy", result.clean.accuracy)
-        for (index, accuracy) in result.clean.memberAccuracies.enumerated() { add("clean", nil, "", "member\(index)", "accuracy", accuracy) }
+        for (index, accuracy) in result.clean.memberAccuracies.enumerated() {
+            add("clean", nil, "", "member\(index)", "accuracy", accuracy)
+        }
         for record in result.robustness {
             add("worst_case", record.epsilon, "", "", "accuracy", record.worstCaseAccuracy)
             add("worst_case", record.epsilon, "", "", "suite_accuracy", record.suiteAccuracy)
@@ -55,23 +61,35 @@ public enum EvaluationReport {
             for attack in record.attacks {
                 add("attack", record.epsilon, attack.attack, "", "newly_broken", Double(attack.newlyBroken))
                 add("attack", record.epsilon, attack.attack, "", "accuracy_after", attack.accuracyAfter)
-                if let standalone = attack.standaloneAccuracy { add("attack", record.epsilon, attack.attack, "", "standalone_accuracy", standalone) }
+                if let standalone = attack.standaloneAccuracy {
+                    add("attack", record.epsilon, attack.attack, "", "standalone_accuracy", standalone)
+                }
             }
         }
         for record in result.transfer {
-            add("transfer", record.epsilon, record.attack, "surrogate:\(record.surrogate)", "surrogate_success", record.surrogateSuccess)
-            add("transfer", record.epsilon, record.attack, "surrogate:\(record.surrogate)", "target_accuracy", record.targetAccuracy)
-            add("transfer", record.epsilon, record.attack, "surrogate:\(record.surrogate)", "newly_broken", Double(record.newlyBroken))
+            add(
+                "transfer", record.epsilon, record.attack, "surrogate:\(record.surrogate)", "surrogate_success",
+                record.surrogateSuccess)
+            add(
+                "transfer", record.epsilon, record.attack, "surrogate:\(record.surrogate)", "target_accuracy",
+                record.targetAccuracy)
+            add(
+                "transfer", record.epsilon, record.attack, "surrogate:\(record.surrogate)", "newly_broken",
+                Double(record.newlyBroken))
         }
         for matrix in result.transferability {
             for (i, row) in matrix.success.enumerated() {
-                for (j, value) in row.enumerated() { add("transferability", matrix.epsilon, "pgd", matrix.models[i], "success_on:\(matrix.models[j])", value) }
+                for (j, value) in row.enumerated() {
+                    add("transferability", matrix.epsilon, "pgd", matrix.models[i], "success_on:\(matrix.models[j])", value)
+                }
             }
             add("transferability", matrix.epsilon, "pgd", "", "images", Double(matrix.images))
         }
         for check in result.sanityChecks {
             add("sanity", nil, "", check.name.rawValue, "passed", check.passed ? 1 : 0)
-            for measurement in check.measurements { add("sanity", nil, "", check.name.rawValue, measurement.label, measurement.value) }
+            for measurement in check.measurements {
+                add("sanity", nil, "", check.name.rawValue, measurement.label, measurement.value)
+            }
         }
         return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
@@ -81,7 +99,8 @@ public enum EvaluationReport {
     }
 
     private static func csvField(_ field: String) -> String {
-        field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+        field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+            ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
     }
 
     private static func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
@@ -96,14 +115,19 @@ public enum EvaluationReport {
         let model = result.model
         lines.append("# Robustness evaluation" + (model.run.isEmpty ? "" : " of `\(model.run)`"))
         lines.append("")
-        let worst = result.robustness.map { "\(epsilon($0.epsilon)) **\(percent($0.worstCaseAccuracy))**" }.joined(separator: ", ")
-        lines.append("**Worst-case robust accuracy** (per image, over every attack, objective, restart and surrogate; the number to quote), \(settings.norm.rawValue): \(worst) — on \(result.samples.count) test images, clean accuracy \(percent(result.clean.accuracy)).")
+        let worst = result.robustness.map { "\(epsilon($0.epsilon)) **\(percent($0.worstCaseAccuracy))**" }.joined(
+            separator: ", ")
+        lines.append(
+            "**Worst-case robust accuracy** (per image, over every attack, objective, restart and surrogate; the number to quote), \(settings.norm.rawValue): \(worst) — on \(result.samples.count) test images, clean accuracy \(percent(result.clean.accuracy))."
+        )
         lines.append("")
         let passed = result.sanityChecks.filter(\.passed).count
         if !result.sanityChecks.isEmpty {
-            lines.append(result.allChecksPassed
-                ? "Gradient-masking sanity checks: all \(passed) passed."
-                : "Gradient-masking sanity checks: **\(result.sanityChecks.count - passed) of \(result.sanityChecks.count) FAILED** — treat the robust accuracies as upper bounds that the attacks may not have reached.")
+            lines.append(
+                result.allChecksPassed
+                    ? "Gradient-masking sanity checks: all \(passed) passed."
+                    : "Gradient-masking sanity checks: **\(result.sanityChecks.count - passed) of \(result.sanityChecks.count) FAILED** — treat the robust accuracies as upper bounds that the attacks may not have reached."
+            )
             lines.append("")
         }
         lines.append("## The command that made every number")
@@ -115,14 +139,29 @@ public enum EvaluationReport {
         lines.append("| setting | value |")
         lines.append("|---|---|")
         let rows: [(String, String)] = [
-            ("model", "\(model.members) × \(model.architecture), \(model.method), output \(model.output), \(model.dataset), \(model.epochs) epochs, training seed \(model.trainingSeed)"),
+            (
+                "model",
+                "\(model.members) × \(model.architecture), \(model.method), output \(model.output), \(model.dataset), \(model.epochs) epochs, training seed \(model.trainingSeed)"
+            ),
             ("checkpoint sha256", "`\(model.checkpointSHA256)`"),
-            ("samples", "\(result.samples.count) test images (seeded stratified subset, seed \(settings.seeding.seed); indices sha256 `\(result.samples.indicesSHA256.prefix(16))…`)"),
-            ("threat model", "\(settings.norm.rawValue), ε ∈ {\((settings.epsilons ?? []).map { String(format: "%g", $0) }.joined(separator: ", "))}, \(settings.targeted ? "targeted (seeded random wrong class)" : "untargeted")"),
+            (
+                "samples",
+                "\(result.samples.count) test images (seeded stratified subset, seed \(settings.seeding.seed); indices sha256 `\(result.samples.indicesSHA256.prefix(16))…`)"
+            ),
+            (
+                "threat model",
+                "\(settings.norm.rawValue), ε ∈ {\((settings.epsilons ?? []).map { String(format: "%g", $0) }.joined(separator: ", "))}, \(settings.targeted ? "targeted (seeded random wrong class)" : "untargeted")"
+            ),
             ("attacks", settings.attacks.map(\.rawValue).joined(separator: ", ") + " (\(settings.mode.rawValue))"),
             ("objectives", settings.targets.map(\.description).joined(separator: ", ")),
-            ("budget", "\(settings.steps) steps, \(settings.restarts) restart(s), \(settings.queries) Square queries, early stop \(settings.earlyStop ? "on" : "off")"),
-            ("versions", "edlcm \(result.provenance.edlcmVersion), libtorch \(result.provenance.libtorchVersion), \(result.provenance.threads) thread(s)"),
+            (
+                "budget",
+                "\(settings.steps) steps, \(settings.restarts) restart(s), \(settings.queries) Square queries, early stop \(settings.earlyStop ? "on" : "off")"
+            ),
+            (
+                "versions",
+                "edlcm \(result.provenance.edlcmVersion), libtorch \(result.provenance.libtorchVersion), \(result.provenance.threads) thread(s)"
+            ),
             ("time", "\(result.provenance.started) → \(result.provenance.finished)"),
         ]
         for (key, value) in rows { lines.append("| \(key) | \(cell(value)) |") }
@@ -133,21 +172,29 @@ public enum EvaluationReport {
         lines.append("| model | accuracy |")
         lines.append("|---|---|")
         lines.append("| ensemble | \(percent(result.clean.accuracy)) |")
-        for (index, accuracy) in result.clean.memberAccuracies.enumerated() { lines.append("| member\(index) | \(percent(accuracy)) |") }
+        for (index, accuracy) in result.clean.memberAccuracies.enumerated() {
+            lines.append("| member\(index) | \(percent(accuracy)) |")
+        }
         lines.append("")
 
         if !result.robustness.isEmpty {
             lines.append("## Robust accuracy")
             lines.append("")
-            lines.append(settings.mode == .cascade
-                ? "Each run attacks only the images every earlier run failed on; a cell is the worst-case accuracy after that run, with the images it newly broke in parentheses."
-                : "Each run attacks every clean-correct image; a cell is the worst-case accuracy after that run, with the images it newly broke in parentheses.")
+            lines.append(
+                settings.mode == .cascade
+                    ? "Each run attacks only the images every earlier run failed on; a cell is the worst-case accuracy after that run, with the images it newly broke in parentheses."
+                    : "Each run attacks every clean-correct image; a cell is the worst-case accuracy after that run, with the images it newly broke in parentheses."
+            )
             lines.append("")
-            lines.append("| attack | objective | " + result.robustness.map { epsilon($0.epsilon) }.joined(separator: " | ") + " |")
+            lines.append(
+                "| attack | objective | " + result.robustness.map { epsilon($0.epsilon) }.joined(separator: " | ") + " |")
             lines.append("|---|---|" + String(repeating: "---|", count: result.robustness.count))
-            lines.append("| clean | | " + result.robustness.map { _ in percent(result.clean.accuracy) }.joined(separator: " | ") + " |")
+            lines.append(
+                "| clean | | " + result.robustness.map { _ in percent(result.clean.accuracy) }.joined(separator: " | ") + " |")
             if result.robustness.count > 1 {
-                lines.append("| broken at a smaller ε | | " + result.robustness.map { "\($0.inheritedBroken)" }.joined(separator: " | ") + " |")
+                lines.append(
+                    "| broken at a smaller ε | | " + result.robustness.map { "\($0.inheritedBroken)" }.joined(separator: " | ")
+                        + " |")
             }
             for (index, unit) in result.robustness[0].units.enumerated() {
                 let cells = result.robustness.map { record -> String in
@@ -157,9 +204,13 @@ public enum EvaluationReport {
                 }
                 lines.append("| \(unit.attack) | \(unit.target) | " + cells.joined(separator: " | ") + " |")
             }
-            lines.append("| **worst case, suite** | | " + result.robustness.map { "**\(percent($0.suiteAccuracy))**" }.joined(separator: " | ") + " |")
+            lines.append(
+                "| **worst case, suite** | | "
+                    + result.robustness.map { "**\(percent($0.suiteAccuracy))**" }.joined(separator: " | ") + " |")
             if !result.transfer.isEmpty {
-                lines.append("| **worst case, with transfer** | | " + result.robustness.map { "**\(percent($0.worstCaseAccuracy))**" }.joined(separator: " | ") + " |")
+                lines.append(
+                    "| **worst case, with transfer** | | "
+                        + result.robustness.map { "**\(percent($0.worstCaseAccuracy))**" }.joined(separator: " | ") + " |")
             }
             lines.append("")
             if settings.mode == .independent {
@@ -168,7 +219,10 @@ public enum EvaluationReport {
                 lines.append("| attack | " + result.robustness.map { epsilon($0.epsilon) }.joined(separator: " | ") + " |")
                 lines.append("|---|" + String(repeating: "---|", count: result.robustness.count))
                 for (index, attack) in result.robustness[0].attacks.enumerated() {
-                    let cells = result.robustness.map { record in record.attacks.indices.contains(index) ? (record.attacks[index].standaloneAccuracy.map(percent) ?? "–") : "" }
+                    let cells = result.robustness.map { record in
+                        record.attacks.indices.contains(index)
+                            ? (record.attacks[index].standaloneAccuracy.map(percent) ?? "–") : ""
+                    }
                     lines.append("| \(attack.attack) | " + cells.joined(separator: " | ") + " |")
                 }
                 lines.append("")
@@ -178,12 +232,15 @@ public enum EvaluationReport {
         if !result.transfer.isEmpty {
             lines.append("## Transfer attacks")
             lines.append("")
-            lines.append("| surrogate | members | clean | attack | ε | success on surrogate | target accuracy | newly broken | cache |")
+            lines.append(
+                "| surrogate | members | clean | attack | ε | success on surrogate | target accuracy | newly broken | cache |")
             lines.append("|---|---|---|---|---|---|---|---|---|")
             let surrogates = Dictionary(uniqueKeysWithValues: result.surrogates.map { ($0.name, $0) })
             for record in result.transfer {
                 let surrogate = surrogates[record.surrogate]
-                lines.append("| \(cell(record.surrogate)) | \(surrogate.map { String($0.members) } ?? "") | \(surrogate.map { percent($0.cleanAccuracy) } ?? "") | \(record.attack) | \(String(format: "%g", record.epsilon)) | \(percent(record.surrogateSuccess)) | \(percent(record.targetAccuracy)) | \(record.newlyBroken) | \(record.reused ? "reused" : "written") |")
+                lines.append(
+                    "| \(cell(record.surrogate)) | \(surrogate.map { String($0.members) } ?? "") | \(surrogate.map { percent($0.cleanAccuracy) } ?? "") | \(record.attack) | \(String(format: "%g", record.epsilon)) | \(percent(record.surrogateSuccess)) | \(percent(record.targetAccuracy)) | \(record.newlyBroken) | \(record.reused ? "reused" : "written") |"
+                )
             }
             lines.append("")
         }
@@ -191,7 +248,9 @@ public enum EvaluationReport {
         for matrix in result.transferability {
             lines.append("## Transferability matrix, \(epsilon(matrix.epsilon))")
             lines.append("")
-            lines.append("Success of PGD crafted on the row's member against the column's model, over \(matrix.images) images every member classifies correctly.")
+            lines.append(
+                "Success of PGD crafted on the row's member against the column's model, over \(matrix.images) images every member classifies correctly."
+            )
             lines.append("")
             lines.append("| crafted on ↓ / evaluated on → | " + matrix.models.joined(separator: " | ") + " |")
             lines.append("|---|" + String(repeating: "---|", count: matrix.models.count))
@@ -209,7 +268,8 @@ public enum EvaluationReport {
             for check in result.sanityChecks {
                 let numbers = check.measurements.map { measurement in
                     let isCount = measurement.label.hasSuffix("non-finite") || measurement.label.hasSuffix("mean |g|")
-                    return "\(measurement.label) \(isCount ? String(format: "%.3g", measurement.value) : percent(measurement.value))"
+                    return
+                        "\(measurement.label) \(isCount ? String(format: "%.3g", measurement.value) : percent(measurement.value))"
                 }.joined(separator: "; ")
                 let verdict = check.passed ? "pass" : "**FAIL**: " + check.failures.joined(separator: "; ")
                 lines.append("| \(check.name.rawValue) | \(cell(verdict)) | \(cell(check.rule)) | \(cell(numbers)) |")

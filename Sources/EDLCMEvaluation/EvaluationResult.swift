@@ -87,8 +87,10 @@ public struct ModelRecord: Codable, Equatable, Sendable {
     public var epochs: Int
     public var trainingSeed: UInt64
 
-    public init(run: String, checkpointSHA256: String, members: Int, architecture: String, output: String, method: String,
-                dataset: String, epochs: Int, trainingSeed: UInt64) {
+    public init(
+        run: String, checkpointSHA256: String, members: Int, architecture: String, output: String, method: String,
+        dataset: String, epochs: Int, trainingSeed: UInt64
+    ) {
         self.run = run
         self.checkpointSHA256 = checkpointSHA256
         self.members = members

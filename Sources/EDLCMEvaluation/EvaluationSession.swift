@@ -64,8 +64,10 @@ public final class EvaluationSession {
     ///   - progress: told about surrogate training (members, epoch, epochs).
     /// - Throws: ``EDLCMError`` for invalid settings, a missing or unreadable run, data or
     ///   surrogate, an unusable `--out`, or a state file of another unfinished evaluation.
-    public init(config validated: Validated<EvaluationConfig>, runFolder: String, out: String, command: [String],
-                progress: (_ members: Int, _ epoch: Int, _ epochs: Int) -> Void = { _, _, _ in }) throws {
+    public init(
+        config validated: Validated<EvaluationConfig>, runFolder: String, out: String, command: [String],
+        progress: (_ members: Int, _ epoch: Int, _ epochs: Int) -> Void = { _, _, _ in }
+    ) throws {
         let config = validated.settings
         let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         files = try EvaluationFiles(out: out)
@@ -79,7 +81,10 @@ public final class EvaluationSession {
         self.config = resolved
 
         let test = try trained.testSet(dataDirectory: config.data.directory)
-        let positions = config.samples.map { stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: config.seeding.seed) }
+        let positions =
+            config.samples.map {
+                stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: config.seeding.seed)
+            }
             ?? Array(0..<test.count)
         let loader = DataLoader(test, batchSize: 500)
         let batch = loader.batch(positions)
@@ -88,7 +93,9 @@ public final class EvaluationSession {
         for path in config.surrogates {
             let surrogate = try Surrogate.load(runFolder: URL(fileURLWithPath: path))
             if surrogate.trainingSeed == training.seeding.seed {
-                logger.warning("surrogate \(path) was trained with the target's seed \(training.seeding.seed); its members may start from the same weights")
+                logger.warning(
+                    "surrogate \(path) was trained with the target's seed \(training.seeding.seed); its members may start from the same weights"
+                )
             }
             surrogates.append(surrogate)
         }
@@ -97,17 +104,21 @@ public final class EvaluationSession {
         for members in config.trainSurrogates {
             let seed = SurrogateTrainer.seed(forMembers: members, targetSeed: training.seeding.seed)
             let folder = files.surrogates.appendingPathComponent("members\(members)-seed\(seed)", isDirectory: true)
-            try SurrogateTrainer.train(members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder, command: command) { progress(members, $0, $1) }
+            try SurrogateTrainer.train(
+                members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder, command: command
+            ) { progress(members, $0, $1) }
             surrogates.append(try Surrogate.load(runFolder: folder, trainedHere: true))
         }
 
         let model = ModelRecord(
-            run: trained.run.url.path, checkpointSHA256: try sha256Hex(of: trained.run.checkpointURL), members: trained.metadata.members,
+            run: trained.run.url.path, checkpointSHA256: try sha256Hex(of: trained.run.checkpointURL),
+            members: trained.metadata.members,
             architecture: trained.metadata.spec.architecture.rawValue, output: trained.metadata.output.rawValue,
             method: trained.metadata.method.rawValue, dataset: training.dataset.rawValue, epochs: trained.metadata.epoch,
             trainingSeed: training.seeding.seed)
-        let input = EvaluationInput(ensemble: trained.ensemble, images: batch.images, labels: batch.labels, sampleIndices: positions,
-                                    surrogates: surrogates, model: model)
+        let input = EvaluationInput(
+            ensemble: trained.ensemble, images: batch.images, labels: batch.labels, sampleIndices: positions,
+            surrogates: surrogates, model: model)
         evaluator = try Evaluator(config: Validated(derived: resolved), input: input, stateURL: files.state, command: command)
     }
 
@@ -118,7 +129,9 @@ public final class EvaluationSession {
     ///   - shouldStop: asked after every batch; true stops with the state saved.
     /// - Throws: ``EDLCMError`` when an attack or a file write fails, or when stopped.
     @discardableResult
-    public func run(progress: (EvaluationEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }) throws -> EvaluationResult {
+    public func run(progress: (EvaluationEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }) throws
+        -> EvaluationResult
+    {
         let result = try evaluator.run(progress: progress, shouldStop: shouldStop)
         try EvaluationReport.write(result, to: files)
         return result

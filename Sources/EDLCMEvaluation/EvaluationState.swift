@@ -47,12 +47,15 @@ package struct EvaluationState: Codable {
     package static func decode(_ data: Data, name: String) throws -> EvaluationState {
         let state: EvaluationState
         do {
-            state = try Document.decode(EvaluationState.self, from: data, format: .json, limits: .records,
-                                        label: "\(name): not an evaluation state file")
+            state = try Document.decode(
+                EvaluationState.self, from: data, format: .json, limits: .records,
+                label: "\(name): not an evaluation state file")
         } catch let error as EDLCMError {
             throw EDLCMError("\(error.message); delete it to start over")
         }
-        guard state.format == formatName else { throw EDLCMError("\(name): state format '\(state.format)', expected '\(formatName)'") }
+        guard state.format == formatName else {
+            throw EDLCMError("\(name): state format '\(state.format)', expected '\(formatName)'")
+        }
         return state
     }
 
@@ -102,9 +105,9 @@ struct TransferOutcome: Codable {
 func processorSeconds() -> Double {
     var usage = rusage()
     #if canImport(Glibc)
-    getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
     #else
-    getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF, &usage)
     #endif
     return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
         + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6

@@ -20,7 +20,9 @@ public struct EvaluationInput {
     public var surrogates: [Surrogate]
     public var model: ModelRecord
 
-    public init(ensemble: Ensemble, images: Tensor, labels: Tensor, sampleIndices: [Int], surrogates: [Surrogate] = [], model: ModelRecord) {
+    public init(
+        ensemble: Ensemble, images: Tensor, labels: Tensor, sampleIndices: [Int], surrogates: [Surrogate] = [], model: ModelRecord
+    ) {
         self.ensemble = ensemble
         self.images = images
         self.labels = labels
@@ -77,34 +79,53 @@ public final class Evaluator {
     ///   - command: the command line, recorded with the results.
     /// - Throws: ``EDLCMError`` for invalid settings, images that do not fit the model, or a
     ///   state file of an unfinished evaluation with other settings.
-    public init(config validated: Validated<EvaluationConfig>, input: EvaluationInput, stateURL: URL?, command: [String],
-                thresholds: SanityThresholds = SanityThresholds()) throws {
+    public init(
+        config validated: Validated<EvaluationConfig>, input: EvaluationInput, stateURL: URL?, command: [String],
+        thresholds: SanityThresholds = SanityThresholds()
+    ) throws {
         let config = validated.settings
-        guard let epsilons = config.epsilons else { throw EDLCMError("evaluation: no radii (set --eps or resolve the dataset's defaults)") }
+        guard let epsilons = config.epsilons else {
+            throw EDLCMError("evaluation: no radii (set --eps or resolve the dataset's defaults)")
+        }
         self.epsilons = Array(Set(epsilons)).sorted()
         let spec = input.ensemble.members[0].spec
         let count = input.sampleIndices.count
         guard input.images.shape == [count, spec.channels, spec.height, spec.width] else {
-            throw EDLCMError("evaluation: images of shape \(input.images.shape) for \(count) samples of a \(spec.channels)×\(spec.height)×\(spec.width) model")
+            throw EDLCMError(
+                "evaluation: images of shape \(input.images.shape) for \(count) samples of a \(spec.channels)×\(spec.height)×\(spec.width) model"
+            )
         }
-        guard input.labels.shape == [count], count > 0 else { throw EDLCMError("evaluation: \(input.labels.shape) labels for \(count) samples") }
+        guard input.labels.shape == [count], count > 0 else {
+            throw EDLCMError("evaluation: \(input.labels.shape) labels for \(count) samples")
+        }
         for surrogate in input.surrogates {
             let other = surrogate.ensemble.members[0].spec
-            guard other.channels == spec.channels, other.height == spec.height, other.width == spec.width, other.classCount == spec.classCount else {
-                throw EDLCMError("--surrogates \(surrogate.run.isEmpty ? surrogate.name : surrogate.run): a \(other.channels)×\(other.height)×\(other.width) model with \(other.classCount) classes cannot stand in for a \(spec.channels)×\(spec.height)×\(spec.width) one with \(spec.classCount)")
+            guard other.channels == spec.channels, other.height == spec.height, other.width == spec.width,
+                other.classCount == spec.classCount
+            else {
+                throw EDLCMError(
+                    "--surrogates \(surrogate.run.isEmpty ? surrogate.name : surrogate.run): a \(other.channels)×\(other.height)×\(other.width) model with \(other.classCount) classes cannot stand in for a \(spec.channels)×\(spec.height)×\(spec.width) one with \(spec.classCount)"
+                )
             }
             guard surrogate.checkpointSHA256 != input.model.checkpointSHA256 else {
-                throw EDLCMError("--surrogates \(surrogate.run.isEmpty ? surrogate.name : surrogate.run): is the evaluated model itself; a transfer attack needs a held-out surrogate")
+                throw EDLCMError(
+                    "--surrogates \(surrogate.run.isEmpty ? surrogate.name : surrogate.run): is the evaluated model itself; a transfer attack needs a held-out surrogate"
+                )
             }
         }
         if input.surrogates.count != Set(input.surrogates.map(\.name)).count {
-            throw EDLCMError("--surrogates: two surrogates share the name '\(input.surrogates.map(\.name).first { n in input.surrogates.filter { $0.name == n }.count > 1 }!)'")
+            throw EDLCMError(
+                "--surrogates: two surrogates share the name '\(input.surrogates.map(\.name).first { n in input.surrogates.filter { $0.name == n }.count > 1 }!)'"
+            )
         }
         self.config = config
         self.input = input
         self.stateURL = stateURL
         self.thresholds = thresholds
-        targetClasses = config.targeted ? Self.targetClasses(labels: input.labels, indices: input.sampleIndices, classCount: spec.classCount, seed: config.seeding.seed) : nil
+        targetClasses =
+            config.targeted
+            ? Self.targetClasses(
+                labels: input.labels, indices: input.sampleIndices, classCount: spec.classCount, seed: config.seeding.seed) : nil
 
         let fingerprint = Self.fingerprint(config: config, epsilons: self.epsilons, input: input, thresholds: thresholds)
         if let stateURL, FileManager.default.fileExists(atPath: stateURL.path) {
@@ -116,7 +137,9 @@ public final class Evaluator {
             } else if saved.finished {
                 state = EvaluationState(fingerprint: fingerprint, command: command)
             } else {
-                throw EDLCMError("\(stateURL.path): holds an unfinished evaluation with other settings, model or images; run the same command to resume it, or delete the file to start over")
+                throw EDLCMError(
+                    "\(stateURL.path): holds an unfinished evaluation with other settings, model or images; run the same command to resume it, or delete the file to start over"
+                )
             }
         } else {
             state = EvaluationState(fingerprint: fingerprint, command: command)
@@ -132,7 +155,9 @@ public final class Evaluator {
         return Tensor(values)
     }
 
-    static func fingerprint(config: EvaluationConfig, epsilons: [Double], input: EvaluationInput, thresholds: SanityThresholds) -> String {
+    static func fingerprint(config: EvaluationConfig, epsilons: [Double], input: EvaluationInput, thresholds: SanityThresholds)
+        -> String
+    {
         var settings = config.fingerprintSettings
         settings.epsilons = epsilons
         let encoder = JSONEncoder()
@@ -158,7 +183,9 @@ public final class Evaluator {
     func checkpoint() throws {
         try saveState()
         if stopCheck() {
-            throw EDLCMError("evaluation interrupted; its state is saved\(stateURL.map { " in \($0.path)" } ?? ""): run the same command again to resume")
+            throw EDLCMError(
+                "evaluation interrupted; its state is saved\(stateURL.map { " in \($0.path)" } ?? ""): run the same command again to resume"
+            )
         }
     }
 
@@ -173,7 +200,9 @@ public final class Evaluator {
     /// - Returns: the results, which ``EvaluationReport`` writes as JSON, CSV and Markdown.
     /// - Throws: ``EDLCMError`` when the state cannot be written, an attack rejects its settings
     ///   (an unsupported norm, too few classes), or `shouldStop` asked to stop.
-    public func run(progress: (EvaluationEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }) throws -> EvaluationResult {
+    public func run(progress: (EvaluationEvent) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }) throws
+        -> EvaluationResult
+    {
         stopCheck = shouldStop
         defer { stopCheck = { false } }
         if let resumedRuns, let stateURL { progress(.resumed(path: stateURL.path, finishedRuns: resumedRuns)) }
@@ -200,11 +229,15 @@ public final class Evaluator {
                     inherited += 1
                 }
             }
-            let record = try runSuite(e: e, epsilon: epsilon, cleanCorrect: cleanCorrect, robust: &robust, brokenBy: &brokenBy[e], progress: progress)
+            let record = try runSuite(
+                e: e, epsilon: epsilon, cleanCorrect: cleanCorrect, robust: &robust, brokenBy: &brokenBy[e], progress: progress)
             let suiteAccuracy = Double(robust.count) / Double(sampleCount)
-            transferRecords += try runTransfer(e: e, epsilon: epsilon, cleanCorrect: cleanCorrect, robust: &robust, brokenBy: &brokenBy[e], progress: progress)
-            records.append(EpsilonRecord(epsilon: epsilon, worstCaseAccuracy: Double(robust.count) / Double(sampleCount), suiteAccuracy: suiteAccuracy,
-                                         inheritedBroken: inherited, units: record.units, attacks: record.attacks))
+            transferRecords += try runTransfer(
+                e: e, epsilon: epsilon, cleanCorrect: cleanCorrect, robust: &robust, brokenBy: &brokenBy[e], progress: progress)
+            records.append(
+                EpsilonRecord(
+                    epsilon: epsilon, worstCaseAccuracy: Double(robust.count) / Double(sampleCount), suiteAccuracy: suiteAccuracy,
+                    inheritedBroken: inherited, units: record.units, attacks: record.attacks))
         }
         var matrices: [TransferabilityMatrix] = []
         if config.matrix {
@@ -220,7 +253,8 @@ public final class Evaluator {
         }
         state.finished = true
         try saveState()
-        return assemble(clean: clean, records: records, transfer: transferRecords, matrices: matrices, checks: checks, brokenBy: brokenBy)
+        return assemble(
+            clean: clean, records: records, transfer: transferRecords, matrices: matrices, checks: checks, brokenBy: brokenBy)
     }
 
     /// Clean correctness of the deployed ensemble and of each member (computed once, then kept in the state).
@@ -261,8 +295,10 @@ public final class Evaluator {
     }
 
     /// The suite at one radius: every attack on every objective, in order.
-    private func runSuite(e: Int, epsilon: Double, cleanCorrect: [Int], robust: inout Set<Int>, brokenBy: inout [String?],
-                          progress: (EvaluationEvent) -> Void) throws -> (units: [UnitRecord], attacks: [AttackSummary]) {
+    private func runSuite(
+        e: Int, epsilon: Double, cleanCorrect: [Int], robust: inout Set<Int>, brokenBy: inout [String?],
+        progress: (EvaluationEvent) -> Void
+    ) throws -> (units: [UnitRecord], attacks: [AttackSummary]) {
         var units: [UnitRecord] = []
         var summaries: [AttackSummary] = []
         for (attackIndex, name) in config.attacks.enumerated() {
@@ -275,11 +311,14 @@ public final class Evaluator {
                 let targetName = objective?.description ?? "deployed"
                 let label = "\(name.rawValue)/\(targetName)"
                 let key = "suite/\(Self.format(epsilon))/\(label)"
-                let target = objective.map { EnsembleTarget(ensemble: input.ensemble, objective: $0) } ?? EnsembleTarget.deployed(input.ensemble)
+                let target =
+                    objective.map { EnsembleTarget(ensemble: input.ensemble, objective: $0) }
+                    ?? EnsembleTarget.deployed(input.ensemble)
                 let queue = config.mode == .cascade ? robust.sorted() : cleanCorrect
-                let outcome = try runAttack(key: key, label: String(format: "ε=%g %@", epsilon, label), attack: attack, target: target,
-                                            epsilon: epsilon, positions: queue, targeted: config.targeted, stopOnSuccess: config.earlyStop,
-                                            progress: progress)
+                let outcome = try runAttack(
+                    key: key, label: String(format: "ε=%g %@", epsilon, label), attack: attack, target: target,
+                    epsilon: epsilon, positions: queue, targeted: config.targeted, stopOnSuccess: config.earlyStop,
+                    progress: progress)
                 var unitNew = 0
                 for position in outcome.succeeded where robust.contains(position) {
                     robust.remove(position)
@@ -290,32 +329,44 @@ public final class Evaluator {
                 fooledByAttack.formUnion(outcome.succeeded)
                 if outcome.succeeded.count > (strongest?.1 ?? -1) { strongest = (targetName, outcome.succeeded.count) }
                 let after = Double(robust.count) / Double(sampleCount)
-                units.append(UnitRecord(attack: name.rawValue, target: targetName, attacked: outcome.attacked.count, succeeded: outcome.succeeded.count,
-                                        newlyBroken: unitNew, accuracyAfter: after, seconds: outcome.seconds, cpuSeconds: outcome.cpuSeconds))
-                progress(.runFinished(String(format: "ε=%g %@", epsilon, label), attacked: outcome.attacked.count, succeeded: outcome.succeeded.count,
-                                      accuracyAfter: after, seconds: outcome.seconds))
+                units.append(
+                    UnitRecord(
+                        attack: name.rawValue, target: targetName, attacked: outcome.attacked.count,
+                        succeeded: outcome.succeeded.count,
+                        newlyBroken: unitNew, accuracyAfter: after, seconds: outcome.seconds, cpuSeconds: outcome.cpuSeconds))
+                progress(
+                    .runFinished(
+                        String(format: "ε=%g %@", epsilon, label), attacked: outcome.attacked.count,
+                        succeeded: outcome.succeeded.count,
+                        accuracyAfter: after, seconds: outcome.seconds))
             }
             let after = Double(robust.count) / Double(sampleCount)
-            let standalone: Double? = config.mode == .independent
+            let standalone: Double? =
+                config.mode == .independent
                 ? Double(cleanCorrect.filter { !fooledByAttack.contains($0) }.count) / Double(sampleCount)
                 : (e == 0 && attackIndex == 0 ? after : nil)
-            summaries.append(AttackSummary(attack: name.rawValue, newlyBroken: newlyBroken, accuracyAfter: after,
-                                           standaloneAccuracy: standalone, strongestTarget: strongest?.0))
+            summaries.append(
+                AttackSummary(
+                    attack: name.rawValue, newlyBroken: newlyBroken, accuracyAfter: after,
+                    standaloneAccuracy: standalone, strongestTarget: strongest?.0))
         }
         return (units, summaries)
     }
 
     /// Transfer attacks at one radius: examples crafted on each surrogate (or read from its
     /// cache), evaluated on the target.
-    private func runTransfer(e: Int, epsilon: Double, cleanCorrect: [Int], robust: inout Set<Int>, brokenBy: inout [String?],
-                             progress: (EvaluationEvent) -> Void) throws -> [TransferRecord] {
+    private func runTransfer(
+        e: Int, epsilon: Double, cleanCorrect: [Int], robust: inout Set<Int>, brokenBy: inout [String?],
+        progress: (EvaluationEvent) -> Void
+    ) throws -> [TransferRecord] {
         var records: [TransferRecord] = []
         for surrogate in input.surrogates {
             for name in config.transferAttacks {
                 let label = "transfer:\(surrogate.name)/\(name.rawValue)"
                 let key = "transfer/\(Self.format(epsilon))/\(surrogate.name)/\(name.rawValue)"
-                let outcome = try transferOutcome(key: key, label: String(format: "ε=%g %@", epsilon, label), surrogate: surrogate,
-                                                  attack: name, epsilon: epsilon, progress: progress)
+                let outcome = try transferOutcome(
+                    key: key, label: String(format: "ε=%g %@", epsilon, label), surrogate: surrogate,
+                    attack: name, epsilon: epsilon, progress: progress)
                 var newlyBroken = 0
                 for position in outcome.succeeded where robust.contains(position) {
                     robust.remove(position)
@@ -323,13 +374,16 @@ public final class Evaluator {
                     newlyBroken += 1
                 }
                 let fooled = Set(outcome.succeeded)
-                records.append(TransferRecord(
-                    surrogate: surrogate.name, attack: name.rawValue, epsilon: epsilon,
-                    surrogateSuccess: Double(outcome.surrogateSucceeded) / Double(sampleCount),
-                    targetAccuracy: Double(cleanCorrect.filter { !fooled.contains($0) }.count) / Double(sampleCount),
-                    newlyBroken: newlyBroken, cache: outcome.cache, reused: outcome.reused))
-                progress(.runFinished(String(format: "ε=%g %@", epsilon, label), attacked: sampleCount, succeeded: outcome.succeeded.count,
-                                      accuracyAfter: Double(robust.count) / Double(sampleCount), seconds: outcome.seconds))
+                records.append(
+                    TransferRecord(
+                        surrogate: surrogate.name, attack: name.rawValue, epsilon: epsilon,
+                        surrogateSuccess: Double(outcome.surrogateSucceeded) / Double(sampleCount),
+                        targetAccuracy: Double(cleanCorrect.filter { !fooled.contains($0) }.count) / Double(sampleCount),
+                        newlyBroken: newlyBroken, cache: outcome.cache, reused: outcome.reused))
+                progress(
+                    .runFinished(
+                        String(format: "ε=%g %@", epsilon, label), attacked: sampleCount, succeeded: outcome.succeeded.count,
+                        accuracyAfter: Double(robust.count) / Double(sampleCount), seconds: outcome.seconds))
             }
         }
         return records
@@ -340,8 +394,10 @@ public final class Evaluator {
         name.makeAttack(AttackBudget(steps: config.transferSteps, restarts: 1))
     }
 
-    private func transferOutcome(key: String, label: String, surrogate: Surrogate, attack name: AttackName, epsilon: Double,
-                                 progress: (EvaluationEvent) -> Void) throws -> TransferOutcome {
+    private func transferOutcome(
+        key: String, label: String, surrogate: Surrogate, attack name: AttackName, epsilon: Double,
+        progress: (EvaluationEvent) -> Void
+    ) throws -> TransferOutcome {
         if let done = state.transfer[key] { return done }
         let start = Date()
         let attack = transferAttack(name)
@@ -350,7 +406,8 @@ public final class Evaluator {
             "configuration": attack.configurationJSON(), "epsilon": .number(epsilon), "norm": .string(config.norm.rawValue),
             "seed": .string(String(config.seeding.seed)), "targeted": .bool(config.targeted),
             "samples_sha256": .string(sha256Hex(of: Data(input.sampleIndices.map(String.init).joined(separator: ",").utf8))),
-            "labels_sha256": .string(sha256Hex(of: Data(input.labels.scalars(as: Int64.self).map(String.init).joined(separator: ",").utf8))),
+            "labels_sha256": .string(
+                sha256Hex(of: Data(input.labels.scalars(as: Int64.self).map(String.init).joined(separator: ",").utf8))),
         ])
         let cache = surrogate.cacheDirectory.map { TransferCache(directory: $0, settings: settings) }
         let all = Array(0..<sampleCount)
@@ -366,7 +423,9 @@ public final class Evaluator {
             let target = EnsembleTarget.deployed(surrogate.ensemble)
             for (index, batch) in batches(all).enumerated() {
                 let (images, labels) = slice(batch)
-                let context = AttackContext(epsilon: epsilon, norm: config.norm, targets: targets(batch), seeds: seeds(batch, key: key), stopOnSuccess: false)
+                let context = AttackContext(
+                    epsilon: epsilon, norm: config.norm, targets: targets(batch), seeds: seeds(batch, key: key),
+                    stopOnSuccess: false)
                 pieces.append(try attack.perturb(images, labels: labels, target: target, context: context).adversarial)
                 progress(.batch(label, done: Swift.min((index + 1) * config.batchSize, sampleCount), total: sampleCount))
             }
@@ -387,13 +446,16 @@ public final class Evaluator {
                         let labels = input.labels.indexSelected(alongAxis: 0, indices: selection)
                         let onTarget = attackSucceeded(input.ensemble(images), labels: labels, targets: targets(batch))
                         succeeded += zip(batch, onTarget).filter(\.1).map(\.0)
-                        surrogateSucceeded += attackSucceeded(surrogate.ensemble(images), labels: labels, targets: targets(batch)).filter { $0 }.count
+                        surrogateSucceeded +=
+                            attackSucceeded(surrogate.ensemble(images), labels: labels, targets: targets(batch)).filter { $0 }
+                            .count
                     }
                 }
             }
         }
-        let outcome = TransferOutcome(succeeded: succeeded, surrogateSucceeded: surrogateSucceeded, cache: cache?.url.path, reused: reused,
-                                      seconds: Date().timeIntervalSince(start))
+        let outcome = TransferOutcome(
+            succeeded: succeeded, surrogateSucceeded: surrogateSucceeded, cache: cache?.url.path, reused: reused,
+            seconds: Date().timeIntervalSince(start))
         state.transfer[key] = outcome
         try checkpoint()
         return outcome
@@ -404,10 +466,14 @@ public final class Evaluator {
     /// Runs one attack on `positions` in batches, resuming a partial run with the same key, and
     /// records which positions it fooled. Seeds come from `seedKey` (default: `key`) and each
     /// image's test-set index, so they do not depend on batching or on which images are attacked.
-    func runAttack(key: String, seedKey: String? = nil, label: String, attack: any Attack, target: any AttackTarget, epsilon: Double,
-                   positions: [Int], targeted: Bool, stopOnSuccess: Bool, progress: (EvaluationEvent) -> Void) throws -> UnitOutcome {
+    func runAttack(
+        key: String, seedKey: String? = nil, label: String, attack: any Attack, target: any AttackTarget, epsilon: Double,
+        positions: [Int], targeted: Bool, stopOnSuccess: Bool, progress: (EvaluationEvent) -> Void
+    ) throws -> UnitOutcome {
         if let done = state.units[key] { return done }
-        var partial = state.partial?.key == key ? state.partial! : PartialUnit(key: key, queue: positions, nextBatch: 0, succeeded: [], seconds: 0, cpuSeconds: 0)
+        var partial =
+            state.partial?.key == key
+            ? state.partial! : PartialUnit(key: key, queue: positions, nextBatch: 0, succeeded: [], seconds: 0, cpuSeconds: 0)
         let chunks = batches(partial.queue)
         progress(.runStarted(label, images: partial.queue.count))
         for index in partial.nextBatch..<chunks.count {
@@ -415,8 +481,9 @@ public final class Evaluator {
             let cpuStart = processorSeconds()
             let batch = chunks[index]
             let (images, labels) = slice(batch)
-            let context = AttackContext(epsilon: epsilon, norm: config.norm, targets: targeted ? targets(batch) : nil,
-                                        seeds: seeds(batch, key: seedKey ?? key), stopOnSuccess: stopOnSuccess)
+            let context = AttackContext(
+                epsilon: epsilon, norm: config.norm, targets: targeted ? targets(batch) : nil,
+                seeds: seeds(batch, key: seedKey ?? key), stopOnSuccess: stopOnSuccess)
             let output = try attack.perturb(images, labels: labels, target: target, context: context)
             partial.succeeded += zip(batch, output.success).filter(\.1).map(\.0)
             partial.nextBatch = index + 1
@@ -424,9 +491,11 @@ public final class Evaluator {
             partial.cpuSeconds += processorSeconds() - cpuStart
             state.partial = partial
             try checkpoint()
-            progress(.batch(label, done: Swift.min((index + 1) * config.batchSize, partial.queue.count), total: partial.queue.count))
+            progress(
+                .batch(label, done: Swift.min((index + 1) * config.batchSize, partial.queue.count), total: partial.queue.count))
         }
-        let outcome = UnitOutcome(attacked: partial.queue, succeeded: partial.succeeded, seconds: partial.seconds, cpuSeconds: partial.cpuSeconds)
+        let outcome = UnitOutcome(
+            attacked: partial.queue, succeeded: partial.succeeded, seconds: partial.seconds, cpuSeconds: partial.cpuSeconds)
         state.units[key] = outcome
         state.partial = nil
         try saveState()
@@ -435,13 +504,18 @@ public final class Evaluator {
 
     /// Positions in batches of the configured size.
     func batches(_ positions: [Int]) -> [[Int]] {
-        stride(from: 0, to: positions.count, by: config.batchSize).map { Array(positions[$0..<Swift.min($0 + config.batchSize, positions.count)]) }
+        stride(from: 0, to: positions.count, by: config.batchSize).map {
+            Array(positions[$0..<Swift.min($0 + config.batchSize, positions.count)])
+        }
     }
 
     /// The images and labels at `positions`.
     func slice(_ positions: [Int]) -> (Tensor, Tensor) {
         let selection = Tensor(positions.map(Int64.init))
-        return (input.images.indexSelected(alongAxis: 0, indices: selection), input.labels.indexSelected(alongAxis: 0, indices: selection))
+        return (
+            input.images.indexSelected(alongAxis: 0, indices: selection),
+            input.labels.indexSelected(alongAxis: 0, indices: selection)
+        )
     }
 
     /// The target classes at `positions` in targeted mode, nil otherwise.

@@ -12,15 +12,21 @@ extension Evaluator {
     /// BIM, PGD (the evaluation's steps and restarts) and Square (its queries) at every radius; at
     /// the largest radius PGD with twice the steps and with one more restart.
     var checkAttacks: (everyRadius: [(name: String, attack: any Attack)], largestRadius: [(name: String, attack: any Attack)]) {
-        (everyRadius: [
-            ("fgsm", FGSM()),
-            ("bim", BIM(BIM.Configuration(steps: config.steps))),
-            ("pgd", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts))),
-            ("square", SquareAttack(SquareAttack.Configuration(queries: config.queries))),
-        ], largestRadius: [
-            ("pgd-\(2 * config.steps)-steps", PGD(PGD.Configuration(steps: 2 * config.steps, restarts: config.restarts))),
-            ("pgd-\(config.restarts + 1)-restarts", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts + 1))),
-        ])
+        (
+            everyRadius: [
+                ("fgsm", FGSM()),
+                ("bim", BIM(BIM.Configuration(steps: config.steps))),
+                ("pgd", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts))),
+                ("square", SquareAttack(SquareAttack.Configuration(queries: config.queries))),
+            ],
+            largestRadius: [
+                ("pgd-\(2 * config.steps)-steps", PGD(PGD.Configuration(steps: 2 * config.steps, restarts: config.restarts))),
+                (
+                    "pgd-\(config.restarts + 1)-restarts",
+                    PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts + 1))
+                ),
+            ]
+        )
     }
 
     /// The images the sanity checks attack: the first `checkSamples` clean-correct ones.
@@ -43,9 +49,11 @@ extension Evaluator {
         func run(_ name: String, _ attack: any Attack, epsilon: Double, seedKey: String? = nil) throws -> Set<Int> {
             guard count > 0 else { return [] }
             let key = "check/\(Self.format(epsilon))/\(name)"
-            let outcome = try runAttack(key: key, seedKey: seedKey.map { "check/\(Self.format(epsilon))/\($0)" }, label: String(format: "check ε=%g %@", epsilon, name),
-                                        attack: attack, target: target, epsilon: epsilon, positions: positions, targeted: false,
-                                        stopOnSuccess: true, progress: progress)
+            let outcome = try runAttack(
+                key: key, seedKey: seedKey.map { "check/\(Self.format(epsilon))/\($0)" },
+                label: String(format: "check ε=%g %@", epsilon, name),
+                attack: attack, target: target, epsilon: epsilon, positions: positions, targeted: false,
+                stopOnSuccess: true, progress: progress)
             return Set(outcome.succeeded)
         }
         let attacks = checkAttacks
@@ -80,10 +88,11 @@ extension Evaluator {
         for objective in config.targets {
             gradients.append(try gradientStatistics(objective, progress: progress))
         }
-        return SanityMeasurements(images: count, epsilons: epsilons, fgsm: fgsm, bim: bim, pgd: pgdAccuracy, whiteBox: whiteBox, square: square,
-                                  transfer: transfer, pgdMoreSteps: accuracy(stronger[0]), pgdMoreRestarts: accuracy(stronger[1]),
-                                  unboundedRadius: radius, unbounded: accuracy(unbounded), gradients: gradients,
-                                  steps: config.steps, restarts: config.restarts)
+        return SanityMeasurements(
+            images: count, epsilons: epsilons, fgsm: fgsm, bim: bim, pgd: pgdAccuracy, whiteBox: whiteBox, square: square,
+            transfer: transfer, pgdMoreSteps: accuracy(stronger[0]), pgdMoreRestarts: accuracy(stronger[1]),
+            unboundedRadius: radius, unbounded: accuracy(unbounded), gradients: gradients,
+            steps: config.steps, restarts: config.restarts)
     }
 
     /// Input-gradient statistics of the margin loss on one objective over every evaluated image.
@@ -108,8 +117,9 @@ extension Evaluator {
                 }
             }
         }
-        let statistics = GradientStatistics(target: objective.description, images: sampleCount, nonFinite: nonFinite, zero: zero,
-                                            meanAbsolute: meanAbsolute / Double(sampleCount))
+        let statistics = GradientStatistics(
+            target: objective.description, images: sampleCount, nonFinite: nonFinite, zero: zero,
+            meanAbsolute: meanAbsolute / Double(sampleCount))
         state.gradients[key] = statistics
         try saveState()
         return statistics

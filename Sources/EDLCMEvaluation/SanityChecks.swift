@@ -96,9 +96,11 @@ public struct SanityMeasurements: Codable, Equatable, Sendable {
     public var steps: Int
     public var restarts: Int
 
-    public init(images: Int, epsilons: [Double], fgsm: [Double], bim: [Double], pgd: [Double], whiteBox: [Double], square: [Double],
-                transfer: [String: [Double]], pgdMoreSteps: Double, pgdMoreRestarts: Double, unboundedRadius: Double, unbounded: Double,
-                gradients: [GradientStatistics], steps: Int, restarts: Int) {
+    public init(
+        images: Int, epsilons: [Double], fgsm: [Double], bim: [Double], pgd: [Double], whiteBox: [Double], square: [Double],
+        transfer: [String: [Double]], pgdMoreSteps: Double, pgdMoreRestarts: Double, unboundedRadius: Double, unbounded: Double,
+        gradients: [GradientStatistics], steps: Int, restarts: Int
+    ) {
         self.images = images
         self.epsilons = epsilons
         self.fgsm = fgsm
@@ -120,9 +122,13 @@ public struct SanityMeasurements: Codable, Equatable, Sendable {
 /// The rules of the sanity checks, as pure functions of the measurements.
 public enum SanityChecks {
     /// Decides every check.
-    public static func evaluate(_ m: SanityMeasurements, thresholds t: SanityThresholds = SanityThresholds()) -> [SanityCheckResult] {
-        [iterativeBeatsSingleStep(m, t), whiteBoxBeatsBlackBox(m, t), accuracyFallsWithEpsilon(m, t),
-         unboundedReachesZero(m, t), moreEffortDoesNotHelp(m, t), gradientsFiniteAndNonZero(m, t)]
+    public static func evaluate(_ m: SanityMeasurements, thresholds t: SanityThresholds = SanityThresholds())
+        -> [SanityCheckResult]
+    {
+        [
+            iterativeBeatsSingleStep(m, t), whiteBoxBeatsBlackBox(m, t), accuracyFallsWithEpsilon(m, t),
+            unboundedReachesZero(m, t), moreEffortDoesNotHelp(m, t), gradientsFiniteAndNonZero(m, t),
+        ]
     }
 
     private static func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
@@ -135,113 +141,153 @@ public enum SanityChecks {
     private static func eps(_ value: Double) -> String { String(format: "ε=%g", value) }
 
     private static func noImages(_ name: SanityCheckName, _ rule: String) -> SanityCheckResult {
-        SanityCheckResult(name: name, passed: false, rule: rule, measurements: [], failures: ["no clean-correct images to attack"])
+        SanityCheckResult(
+            name: name, passed: false, rule: rule, measurements: [], failures: ["no clean-correct images to attack"])
     }
 
     /// BIM (the iterated FGSM, from the same clean start) must do at least as well as FGSM at
     /// every radius, and strictly better at the largest unless FGSM already leaves ≤ floor.
     static func iterativeBeatsSingleStep(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "at every ε, accuracy under BIM (\(m.steps) steps) ≤ FGSM + \(percent(t.tolerance)) (at least one image); at the largest ε strictly below FGSM unless FGSM ≤ \(percent(t.floor))"
+        let rule =
+            "at every ε, accuracy under BIM (\(m.steps) steps) ≤ FGSM + \(percent(t.tolerance)) (at least one image); at the largest ε strictly below FGSM unless FGSM ≤ \(percent(t.floor))"
         guard m.images > 0, let last = m.epsilons.indices.last else { return noImages(.iterativeBeatsSingleStep, rule) }
         var failures: [String] = []
         var measurements: [Measurement] = []
         for (index, epsilon) in m.epsilons.enumerated() {
-            measurements += [Measurement("FGSM \(eps(epsilon))", m.fgsm[index]), Measurement("BIM \(eps(epsilon))", m.bim[index])]
+            measurements += [
+                Measurement("FGSM \(eps(epsilon))", m.fgsm[index]), Measurement("BIM \(eps(epsilon))", m.bim[index]),
+            ]
             if m.bim[index] > m.fgsm[index] + slack(t, images: m.images) {
-                failures.append("\(eps(epsilon)): BIM leaves \(percent(m.bim[index])), more than FGSM's \(percent(m.fgsm[index]))")
+                failures.append(
+                    "\(eps(epsilon)): BIM leaves \(percent(m.bim[index])), more than FGSM's \(percent(m.fgsm[index]))")
             }
         }
         if !(m.bim[last] < m.fgsm[last] || m.fgsm[last] <= t.floor + 1e-9) {
-            failures.append("\(eps(m.epsilons[last])): iterating does not help (BIM \(percent(m.bim[last])), FGSM \(percent(m.fgsm[last])))")
+            failures.append(
+                "\(eps(m.epsilons[last])): iterating does not help (BIM \(percent(m.bim[last])), FGSM \(percent(m.fgsm[last])))")
         }
-        return SanityCheckResult(name: .iterativeBeatsSingleStep, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
+        return SanityCheckResult(
+            name: .iterativeBeatsSingleStep, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// The white-box worst case (FGSM, BIM, PGD) must be at least as strong as the Square attack
     /// and as every transfer source, at every radius.
     static func whiteBoxBeatsBlackBox(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "at every ε, white-box accuracy (worst of FGSM, BIM, PGD) ≤ accuracy under Square and under each transfer source + \(percent(t.tolerance)) (at least one image)"
+        let rule =
+            "at every ε, white-box accuracy (worst of FGSM, BIM, PGD) ≤ accuracy under Square and under each transfer source + \(percent(t.tolerance)) (at least one image)"
         guard m.images > 0 else { return noImages(.whiteBoxBeatsBlackBox, rule) }
         var failures: [String] = []
         var measurements: [Measurement] = []
         for (index, epsilon) in m.epsilons.enumerated() {
-            measurements += [Measurement("white-box \(eps(epsilon))", m.whiteBox[index]), Measurement("Square \(eps(epsilon))", m.square[index])]
+            measurements += [
+                Measurement("white-box \(eps(epsilon))", m.whiteBox[index]),
+                Measurement("Square \(eps(epsilon))", m.square[index]),
+            ]
             var blackBox = [("Square", m.square[index])]
             for source in m.transfer.keys.sorted() {
                 measurements.append(Measurement("transfer \(source) \(eps(epsilon))", m.transfer[source]![index]))
                 blackBox.append(("transfer \(source)", m.transfer[source]![index]))
             }
             for (name, accuracy) in blackBox where m.whiteBox[index] > accuracy + slack(t, images: m.images) {
-                failures.append("\(eps(epsilon)): \(name) leaves \(percent(accuracy)), below white-box \(percent(m.whiteBox[index]))")
+                failures.append(
+                    "\(eps(epsilon)): \(name) leaves \(percent(accuracy)), below white-box \(percent(m.whiteBox[index]))")
             }
         }
-        return SanityCheckResult(name: .whiteBoxBeatsBlackBox, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
+        return SanityCheckResult(
+            name: .whiteBoxBeatsBlackBox, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// White-box accuracy must not rise with ε, must fall below clean at the largest radius, and
     /// (with several radii) must be lower at the largest than at the smallest unless already ≤ floor.
     static func accuracyFallsWithEpsilon(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "white-box accuracy never rises by more than \(percent(t.tolerance)) (at least one image) as ε grows, is below clean (100%) at the largest ε, and is lower at the largest ε than at the smallest unless ≤ \(percent(t.floor)) there"
-        guard m.images > 0, let first = m.whiteBox.first, let last = m.whiteBox.last else { return noImages(.accuracyFallsWithEpsilon, rule) }
+        let rule =
+            "white-box accuracy never rises by more than \(percent(t.tolerance)) (at least one image) as ε grows, is below clean (100%) at the largest ε, and is lower at the largest ε than at the smallest unless ≤ \(percent(t.floor)) there"
+        guard m.images > 0, let first = m.whiteBox.first, let last = m.whiteBox.last else {
+            return noImages(.accuracyFallsWithEpsilon, rule)
+        }
         var failures: [String] = []
         var measurements = [Measurement("clean ε=0", 1)]
         for (index, epsilon) in m.epsilons.enumerated() {
             measurements.append(Measurement("white-box \(eps(epsilon))", m.whiteBox[index]))
             if index > 0, m.whiteBox[index] > m.whiteBox[index - 1] + slack(t, images: m.images) {
-                failures.append("accuracy rises from \(percent(m.whiteBox[index - 1])) at \(eps(m.epsilons[index - 1])) to \(percent(m.whiteBox[index])) at \(eps(epsilon))")
+                failures.append(
+                    "accuracy rises from \(percent(m.whiteBox[index - 1])) at \(eps(m.epsilons[index - 1])) to \(percent(m.whiteBox[index])) at \(eps(epsilon))"
+                )
             }
         }
         if last >= 1 { failures.append("no image broken even at \(eps(m.epsilons.last!))") }
         if m.epsilons.count > 1, !(last < first || first <= t.floor + 1e-9) {
-            failures.append("accuracy does not fall from \(eps(m.epsilons.first!)) (\(percent(first))) to \(eps(m.epsilons.last!)) (\(percent(last)))")
+            failures.append(
+                "accuracy does not fall from \(eps(m.epsilons.first!)) (\(percent(first))) to \(eps(m.epsilons.last!)) (\(percent(last)))"
+            )
         }
-        return SanityCheckResult(name: .accuracyFallsWithEpsilon, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
+        return SanityCheckResult(
+            name: .accuracyFallsWithEpsilon, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// PGD with a radius holding the whole [0, 1] box must leave accuracy at about zero.
     static func unboundedReachesZero(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "PGD (\(m.steps) steps) with an unbounded radius (ε=\(String(format: "%g", m.unboundedRadius))) leaves accuracy ≤ \(percent(t.floor))"
+        let rule =
+            "PGD (\(m.steps) steps) with an unbounded radius (ε=\(String(format: "%g", m.unboundedRadius))) leaves accuracy ≤ \(percent(t.floor))"
         guard m.images > 0 else { return noImages(.unboundedReachesZero, rule) }
         let passed = m.unbounded <= t.floor + 1e-9
-        return SanityCheckResult(name: .unboundedReachesZero, passed: passed, rule: rule,
-                                 measurements: [Measurement("PGD unbounded", m.unbounded)],
-                                 failures: passed ? [] : ["an unbounded attack leaves \(percent(m.unbounded)) correct"])
+        return SanityCheckResult(
+            name: .unboundedReachesZero, passed: passed, rule: rule,
+            measurements: [Measurement("PGD unbounded", m.unbounded)],
+            failures: passed ? [] : ["an unbounded attack leaves \(percent(m.unbounded)) correct"])
     }
 
     /// Doubling PGD's steps, or adding a restart, must not raise accuracy at the largest radius.
     static func moreEffortDoesNotHelp(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "at the largest ε, PGD with \(2 * m.steps) steps and PGD with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) (at least one image) more than PGD with \(m.steps) steps and \(m.restarts) restart(s)"
+        let rule =
+            "at the largest ε, PGD with \(2 * m.steps) steps and PGD with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) (at least one image) more than PGD with \(m.steps) steps and \(m.restarts) restart(s)"
         guard m.images > 0, let base = m.pgd.last else { return noImages(.moreEffortDoesNotHelp, rule) }
         var failures: [String] = []
         if m.pgdMoreSteps > base + slack(t, images: m.images) {
             failures.append("\(2 * m.steps) steps leave \(percent(m.pgdMoreSteps)), more than \(m.steps) steps' \(percent(base))")
         }
         if m.pgdMoreRestarts > base + slack(t, images: m.images) {
-            failures.append("\(m.restarts + 1) restarts leave \(percent(m.pgdMoreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))")
+            failures.append(
+                "\(m.restarts + 1) restarts leave \(percent(m.pgdMoreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))"
+            )
         }
-        return SanityCheckResult(name: .moreEffortDoesNotHelp, passed: failures.isEmpty, rule: rule,
-                                 measurements: [Measurement("PGD \(m.steps) steps", base), Measurement("PGD \(2 * m.steps) steps", m.pgdMoreSteps),
-                                                Measurement("PGD \(m.restarts + 1) restarts", m.pgdMoreRestarts)],
-                                 failures: failures)
+        return SanityCheckResult(
+            name: .moreEffortDoesNotHelp, passed: failures.isEmpty, rule: rule,
+            measurements: [
+                Measurement("PGD \(m.steps) steps", base), Measurement("PGD \(2 * m.steps) steps", m.pgdMoreSteps),
+                Measurement("PGD \(m.restarts + 1) restarts", m.pgdMoreRestarts),
+            ],
+            failures: failures)
     }
 
     /// The margin-loss input gradient must be finite everywhere and non-zero on all but ≤ floor
     /// of the images, for every objective.
     static func gradientsFiniteAndNonZero(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
-        let rule = "for every objective, the margin loss's input gradient is finite on every image and zero (max |g| ≤ \(t.zeroGradient)) on at most \(percent(t.floor)) of them"
+        let rule =
+            "for every objective, the margin loss's input gradient is finite on every image and zero (max |g| ≤ \(t.zeroGradient)) on at most \(percent(t.floor)) of them"
         guard !m.gradients.isEmpty, m.gradients.allSatisfy({ $0.images > 0 }) else {
-            return SanityCheckResult(name: .gradientsFiniteAndNonZero, passed: false, rule: rule, measurements: [], failures: ["no gradients measured"])
+            return SanityCheckResult(
+                name: .gradientsFiniteAndNonZero, passed: false, rule: rule, measurements: [], failures: ["no gradients measured"]
+            )
         }
         var failures: [String] = []
         var measurements: [Measurement] = []
         for statistics in m.gradients {
             let zeroFraction = Double(statistics.zero) / Double(statistics.images)
-            measurements += [Measurement("\(statistics.target) non-finite", Double(statistics.nonFinite)),
-                             Measurement("\(statistics.target) zero fraction", zeroFraction),
-                             Measurement("\(statistics.target) mean |g|", statistics.meanAbsolute)]
-            if statistics.nonFinite > 0 { failures.append("\(statistics.target): \(statistics.nonFinite) images have non-finite gradients") }
-            if zeroFraction > t.floor + 1e-9 { failures.append("\(statistics.target): \(percent(zeroFraction)) of images have zero gradients") }
+            measurements += [
+                Measurement("\(statistics.target) non-finite", Double(statistics.nonFinite)),
+                Measurement("\(statistics.target) zero fraction", zeroFraction),
+                Measurement("\(statistics.target) mean |g|", statistics.meanAbsolute),
+            ]
+            if statistics.nonFinite > 0 {
+                failures.append("\(statistics.target): \(statistics.nonFinite) images have non-finite gradients")
+            }
+            if zeroFraction > t.floor + 1e-9 {
+                failures.append("\(statistics.target): \(percent(zeroFraction)) of images have zero gradients")
+            }
         }
-        return SanityCheckResult(name: .gradientsFiniteAndNonZero, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
+        return SanityCheckResult(
+            name: .gradientsFiniteAndNonZero, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures
+        )
     }
 }

@@ -23,8 +23,10 @@ public struct Surrogate {
     /// Where crafted examples are cached; nil disables caching.
     public let cacheDirectory: URL?
 
-    public init(name: String, ensemble: Ensemble, run: String = "", checkpointSHA256: String, trainingSeed: UInt64,
-                trainedHere: Bool = false, cacheDirectory: URL? = nil) {
+    public init(
+        name: String, ensemble: Ensemble, run: String = "", checkpointSHA256: String, trainingSeed: UInt64,
+        trainedHere: Bool = false, cacheDirectory: URL? = nil
+    ) {
         self.name = name
         self.ensemble = ensemble
         self.run = run
@@ -68,8 +70,10 @@ public enum SurrogateTrainer {
     /// - Returns: the run folder.
     /// - Throws: ``EDLCMError`` when the data cannot be read, or `folder` holds a run with other settings.
     @discardableResult
-    public static func train(members: Int, like base: TrainingConfig, epochs: Int?, into folder: URL, command: [String] = [],
-                             progress: (Int, Int) -> Void = { _, _ in }) throws -> URL {
+    public static func train(
+        members: Int, like base: TrainingConfig, epochs: Int?, into folder: URL, command: [String] = [],
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> URL {
         var config = base
         config.members = members
         config.method = .baseline
@@ -114,9 +118,9 @@ struct TransferCache {
     /// The cached examples, or nil when there are none for this key (or the file is unusable).
     func load(expectedShape: [Int]) -> Tensor? {
         guard FileManager.default.fileExists(atPath: url.path),
-              let loaded = try? Checkpoint.load(from: url),
-              loaded.metadata["edlcm.transfer.key"] == key,
-              let tensor = loaded.tensors["adversarial"], tensor.shape == expectedShape, tensor.dtype == .float32
+            let loaded = try? Checkpoint.load(from: url),
+            loaded.metadata["edlcm.transfer.key"] == key,
+            let tensor = loaded.tensors["adversarial"], tensor.shape == expectedShape, tensor.dtype == .float32
         else { return nil }
         return tensor
     }
@@ -125,8 +129,9 @@ struct TransferCache {
     func save(_ adversarial: Tensor, logger: Logger) {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try Checkpoint.save([("adversarial", adversarial.contiguous())],
-                                metadata: ["format": "pt", "edlcm.transfer.key": key, "edlcm.transfer.settings": settings.compactText], to: url)
+            try Checkpoint.save(
+                [("adversarial", adversarial.contiguous())],
+                metadata: ["format": "pt", "edlcm.transfer.key": key, "edlcm.transfer.settings": settings.compactText], to: url)
         } catch {
             logger.warning("cannot cache transfer examples in \(directory.path): \(describe(error))")
         }

@@ -20,7 +20,8 @@ extension Evaluator {
     func transferabilityMatrices(clean: CleanOutcome, progress: (EvaluationEvent) -> Void) throws -> [TransferabilityMatrix] {
         let ensemble = input.ensemble
         let memberCount = ensemble.members.count
-        let images = Array((0..<sampleCount).filter { position in clean.members.allSatisfy { $0[position] } }.prefix(config.matrixSamples))
+        let images = Array(
+            (0..<sampleCount).filter { position in clean.members.allSatisfy { $0[position] } }.prefix(config.matrixSamples))
         let models = (0..<memberCount).map { "member\($0)" } + ["ensemble"]
         let attack = matrixAttack
         var matrices: [TransferabilityMatrix] = []
@@ -39,22 +40,29 @@ extension Evaluator {
                     let target = EnsembleTarget(ensemble: ensemble, objective: .member(member))
                     for batch in batches(images) {
                         let (batchImages, labels) = slice(batch)
-                        let context = AttackContext(epsilon: epsilon, norm: config.norm, seeds: seeds(batch, key: key), stopOnSuccess: false)
-                        let adversarial = try attack.perturb(batchImages, labels: labels, target: target, context: context).adversarial
+                        let context = AttackContext(
+                            epsilon: epsilon, norm: config.norm, seeds: seeds(batch, key: key), stopOnSuccess: false)
+                        let adversarial = try attack.perturb(batchImages, labels: labels, target: target, context: context)
+                            .adversarial
                         withEvaluationMode(of: target) {
                             withoutGradients {
                                 let logits = ensemble.firstOrderMemberLogits(adversarial)
                                 for (index, memberLogits) in logits.enumerated() {
-                                    tally[index] += attackSucceeded(memberLogits, labels: labels, targets: nil).filter { $0 }.count
+                                    tally[index] +=
+                                        attackSucceeded(memberLogits, labels: labels, targets: nil).filter { $0 }.count
                                 }
-                                tally[memberCount] += attackSucceeded(ensemble.combine(logits), labels: labels, targets: nil).filter { $0 }.count
+                                tally[memberCount] +=
+                                    attackSucceeded(ensemble.combine(logits), labels: labels, targets: nil).filter { $0 }.count
                             }
                         }
                     }
                     counts = tally
                     state.matrix[key] = counts
                     try checkpoint()
-                    progress(.runFinished(label, attacked: images.count, succeeded: counts[member], accuracyAfter: nil, seconds: Date().timeIntervalSince(start)))
+                    progress(
+                        .runFinished(
+                            label, attacked: images.count, succeeded: counts[member], accuracyAfter: nil,
+                            seconds: Date().timeIntervalSince(start)))
                 }
                 rows.append(counts.map { images.isEmpty ? 0 : Double($0) / Double(images.count) })
             }

@@ -41,10 +41,14 @@ enum FuzzTarget: String, CaseIterable {
                 _ = try CheckpointMetadata(decoding: archive.metadata, source: "fuzz")
             case .config:
                 for format in [DocumentFormat.json, .yaml] {
-                    if let config = try? Document.decode(TrainingConfig.self, from: data, format: format, limits: .settings, label: "fuzz") {
+                    if let config = try? Document.decode(
+                        TrainingConfig.self, from: data, format: format, limits: .settings, label: "fuzz")
+                    {
                         _ = try? config.validate()
                     }
-                    if let config = try? Document.decode(EvaluationConfig.self, from: data, format: format, limits: .settings, label: "fuzz") {
+                    if let config = try? Document.decode(
+                        EvaluationConfig.self, from: data, format: format, limits: .settings, label: "fuzz")
+                    {
                         _ = try? config.validate()
                     }
                 }

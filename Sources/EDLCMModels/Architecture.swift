@@ -36,8 +36,10 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public var mean: [Double]
     public var std: [Double]
 
-    public init(architecture: Architecture, channels: Int, height: Int, width: Int, classCount: Int,
-                widthMultiplier: Int = 1, mean: [Double], std: [Double]) {
+    public init(
+        architecture: Architecture, channels: Int, height: Int, width: Int, classCount: Int,
+        widthMultiplier: Int = 1, mean: [Double], std: [Double]
+    ) {
         self.architecture = architecture
         self.channels = channels
         self.height = height
@@ -52,9 +54,13 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     ///
     /// - Throws: ``EDLCMError`` naming the bad field.
     public func validate() throws {
-        guard channels >= 1, height >= 4, width >= 4 else { throw EDLCMError("model: input \(channels)×\(height)×\(width) is too small (at least 1×4×4)") }
+        guard channels >= 1, height >= 4, width >= 4 else {
+            throw EDLCMError("model: input \(channels)×\(height)×\(width) is too small (at least 1×4×4)")
+        }
         guard classCount >= 2 else { throw EDLCMError("model: classCount must be at least 2, got \(classCount)") }
-        guard (1...16).contains(widthMultiplier) else { throw EDLCMError("model: width multiplier must be in 1...16, got \(widthMultiplier)") }
+        guard (1...16).contains(widthMultiplier) else {
+            throw EDLCMError("model: width multiplier must be in 1...16, got \(widthMultiplier)")
+        }
         guard mean.count == channels, std.count == channels else {
             throw EDLCMError("model: mean and std need \(channels) values each, got \(mean.count) and \(std.count)")
         }

@@ -62,5 +62,6 @@ public final class Ensemble: Layer {
 
 /// log((1/M) Σₘ softmax(zₘ)): the log of the members' averaged probabilities, [B, K].
 package func averagedLogProbabilities(_ logits: [Tensor]) -> Tensor {
-    Tensor.stack(logits.map { $0.logSoftmax(alongAxis: 1) }, alongAxis: 0).logSumExp(alongAxes: [0]) - Foundation.log(Double(logits.count))
+    Tensor.stack(logits.map { $0.logSoftmax(alongAxis: 1) }, alongAxis: 0).logSumExp(alongAxes: [0])
+        - Foundation.log(Double(logits.count))
 }

@@ -45,7 +45,9 @@ public final class ResNet20: Classifier {
     }
 
     public var children: [(name: String, module: any Module)] {
-        [("conv1", conv1), ("bn1", bn1)] + stages.enumerated().map { ("layer\($0.offset + 1)", $0.element) } + [("linear", linear)]
+        [("conv1", conv1), ("bn1", bn1)] + stages.enumerated().map { ("layer\($0.offset + 1)", $0.element) } + [
+            ("linear", linear)
+        ]
     }
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
@@ -62,7 +64,8 @@ public final class ResNet20: Classifier {
     /// Block 0: the stem (conv1, bn1); blocks 1…9: the basic blocks in order (stage 1 first); each
     /// before its final ReLU, as DVERGE's `get_features(before_relu=True)` returns them.
     public func features(_ input: Tensor, at layer: Int) -> Tensor {
-        precondition((0..<featureLayerCount).contains(layer), "ResNet20.features: layer \(layer) is not in 0..<\(featureLayerCount)")
+        precondition(
+            (0..<featureLayerCount).contains(layer), "ResNet20.features: layer \(layer) is not in 0..<\(featureLayerCount)")
         var x = bn1(conv1(normalization(input)))
         guard layer > 0 else { return x }
         x = x.relu()

@@ -42,7 +42,8 @@ public final class SmallCNN: Classifier {
     /// ReLU. (ReLU and max-pooling commute exactly, so ReLU of a convolution block's features is the
     /// block's output in ``callAsFunction(_:)``.)
     public func features(_ input: Tensor, at layer: Int) -> Tensor {
-        precondition((0..<featureLayerCount).contains(layer), "SmallCNN.features: layer \(layer) is not in 0..<\(featureLayerCount)")
+        precondition(
+            (0..<featureLayerCount).contains(layer), "SmallCNN.features: layer \(layer) is not in 0..<\(featureLayerCount)")
         var x = maxPool2d(conv1(normalization(input)), kernelSize: (2, 2))
         if layer == 0 { return x }
         x = maxPool2d(conv2(x.relu()), kernelSize: (2, 2))

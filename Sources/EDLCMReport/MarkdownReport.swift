@@ -13,7 +13,10 @@ extension ReportBuilder {
         let radii = epsilons(runs)
         lines.append("## Comparison")
         lines.append("")
-        let header = ["run", "method", "clean"] + radii.map { "robust ε=\(SVGChart.label($0))" } + ["mean HVP cos", "mean grad cos", "mean transfer", "training", "masking checks"]
+        let header =
+            ["run", "method", "clean"] + radii.map { "robust ε=\(SVGChart.label($0))" } + [
+                "mean HVP cos", "mean grad cos", "mean transfer", "training", "masking checks",
+            ]
         lines.append("| " + header.joined(separator: " | ") + " |")
         lines.append("|" + String(repeating: "---|", count: header.count))
         let bests = ColumnBests(rows, radii: radii)
@@ -21,9 +24,12 @@ extension ReportBuilder {
             func mark(_ text: String, _ isBest: Bool) -> String { isBest ? "**\(text)**" : text }
             var cells = [row.run, row.method, mark(percent(row.clean), bests.clean == index)]
             cells += radii.enumerated().map { mark(percent(row.robust[$0.element]), bests.robust[$0.offset] == index) }
-            cells += [mark(decimal(row.meanHVPCosine), bests.hvpCosine == index), mark(decimal(row.meanGradientCosine), bests.gradientCosine == index),
-                      mark(percent(row.meanTransferRate), bests.transfer == index), duration(row.trainingSeconds),
-                      row.checksPassed.map { $0 ? "all pass" : "FAIL" } ?? "–"]
+            cells += [
+                mark(decimal(row.meanHVPCosine), bests.hvpCosine == index),
+                mark(decimal(row.meanGradientCosine), bests.gradientCosine == index),
+                mark(percent(row.meanTransferRate), bests.transfer == index), duration(row.trainingSeconds),
+                row.checksPassed.map { $0 ? "all pass" : "FAIL" } ?? "–",
+            ]
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
         lines.append("")
@@ -31,10 +37,13 @@ extension ReportBuilder {
             if let report = run.analysis?.report {
                 lines.append("### \(run.name): HVP cosine (mean off-diagonal \(decimal(report.meanHVPCosine)))")
                 lines.append("")
-                lines.append(matrix(report.hvpCosine, labels: (0..<report.hvpCosine.count).map { "m\($0)" }) { String(format: "%.3f", $0) })
+                lines.append(
+                    matrix(report.hvpCosine, labels: (0..<report.hvpCosine.count).map { "m\($0)" }) { String(format: "%.3f", $0) }
+                )
             }
             for transfer in run.evaluation?.transferability ?? [] {
-                lines.append("### \(run.name): PGD transferability at ε=\(SVGChart.label(transfer.epsilon)) (\(transfer.images) images)")
+                lines.append(
+                    "### \(run.name): PGD transferability at ε=\(SVGChart.label(transfer.epsilon)) (\(transfer.images) images)")
                 lines.append("")
                 lines.append(matrix(transfer.success, labels: transfer.models) { String(format: "%.1f%%", $0 * 100) })
             }
@@ -44,7 +53,9 @@ extension ReportBuilder {
                 lines.append("| check | result | rule |")
                 lines.append("|---|---|---|")
                 for check in evaluation.sanityChecks {
-                    lines.append("| \(check.name.rawValue) | \(check.passed ? "pass" : "**FAIL**") | \(check.rule.replacingOccurrences(of: "|", with: "\\|")) |")
+                    lines.append(
+                        "| \(check.name.rawValue) | \(check.passed ? "pass" : "**FAIL**") | \(check.rule.replacingOccurrences(of: "|", with: "\\|")) |"
+                    )
                 }
                 lines.append("")
             }
@@ -63,7 +74,9 @@ extension ReportBuilder {
     }
 
     static func matrix(_ values: [[Double]], labels: [String], format: (Double) -> String) -> String {
-        var lines = ["| from \\ to | " + labels.joined(separator: " | ") + " |", "|---|" + String(repeating: "---|", count: labels.count)]
+        var lines = [
+            "| from \\ to | " + labels.joined(separator: " | ") + " |", "|---|" + String(repeating: "---|", count: labels.count),
+        ]
         for (index, row) in values.enumerated() {
             lines.append("| \(index < labels.count ? labels[index] : "") | " + row.map(format).joined(separator: " | ") + " |")
         }

@@ -39,7 +39,8 @@ public enum ReportBuilder {
             return ComparisonRow(
                 run: run.name, method: run.record.config.method.rawValue,
                 clean: evaluation?.clean.accuracy ?? run.metrics.last?.testAccuracy,
-                robust: robust, meanHVPCosine: run.analysis?.report.meanHVPCosine, meanGradientCosine: run.analysis?.report.meanGradientCosine,
+                robust: robust, meanHVPCosine: run.analysis?.report.meanHVPCosine,
+                meanGradientCosine: run.analysis?.report.meanGradientCosine,
                 meanTransferRate: evaluation?.transferability.first.flatMap(meanTransfer), trainingSeconds: run.trainingSeconds,
                 checksPassed: evaluation.map(\.allChecksPassed))
         }

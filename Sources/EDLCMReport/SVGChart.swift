@@ -61,8 +61,10 @@ public enum SVGChart {
     /// - Parameters:
     ///   - yRange: fixed y-axis range (for accuracies, 0...1); nil fits the data.
     ///   - percent: label the y axis in percent.
-    public static func lineChart(title: String, xLabel: String, yLabel: String, series: [Series], yRange: ClosedRange<Double>? = nil,
-                                 percent: Bool = false, width: Int = 440, height: Int = 280) -> String {
+    public static func lineChart(
+        title: String, xLabel: String, yLabel: String, series: [Series], yRange: ClosedRange<Double>? = nil,
+        percent: Bool = false, width: Int = 440, height: Int = 280
+    ) -> String {
         let left = 58.0, right = 12.0, top = 30.0, bottom = 44.0
         let legendHeight = Double(((series.count + 1) / 2) * 16)
         let plotWidth = Double(width) - left - right
@@ -75,37 +77,50 @@ public enum SVGChart {
             return svg
         }
         let xRange = xMin == xMax ? (xMin - 1)...(xMax + 1) : xMin...xMax
-        var yRange = yRange ?? {
-            let pad = (yMaxData - yMinData) * 0.08
-            return yMinData == yMaxData ? (yMinData - 1)...(yMaxData + 1) : (yMinData - pad)...(yMaxData + pad)
-        }()
+        var yRange =
+            yRange
+            ?? {
+                let pad = (yMaxData - yMinData) * 0.08
+                return yMinData == yMaxData ? (yMinData - 1)...(yMaxData + 1) : (yMinData - pad)...(yMaxData + pad)
+            }()
         let yTicks = niceTicks(yRange)
-        if let first = yTicks.first, let last = yTicks.last { yRange = min(first, yRange.lowerBound)...max(last, yRange.upperBound) }
+        if let first = yTicks.first, let last = yTicks.last {
+            yRange = min(first, yRange.lowerBound)...max(last, yRange.upperBound)
+        }
         func px(_ x: Double) -> Double { left + (x - xRange.lowerBound) / (xRange.upperBound - xRange.lowerBound) * plotWidth }
-        func py(_ y: Double) -> Double { top + (1 - (y - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound)) * plotHeight }
+        func py(_ y: Double) -> Double {
+            top + (1 - (y - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound)) * plotHeight
+        }
         // Grid and axes.
         for tick in yTicks {
             let y = py(tick)
             svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y))\" class=\"grid\"/>"
-            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\" class=\"tick\">\(percent ? label(tick * 100) + "%" : label(tick))</text>"
+            svg +=
+                "<text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\" class=\"tick\">\(percent ? label(tick * 100) + "%" : label(tick))</text>"
         }
         let xTicks = Set(xs).count <= 8 ? Array(Set(xs)).sorted() : niceTicks(xRange)
         for tick in xTicks {
             let x = px(tick)
-            svg += "<line x1=\"\(f(x))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight + 4))\" class=\"axis\"/>"
-            svg += "<text x=\"\(f(x))\" y=\"\(f(top + plotHeight + 16))\" text-anchor=\"middle\" class=\"tick\">\(label(tick))</text>"
+            svg +=
+                "<line x1=\"\(f(x))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight + 4))\" class=\"axis\"/>"
+            svg +=
+                "<text x=\"\(f(x))\" y=\"\(f(top + plotHeight + 16))\" text-anchor=\"middle\" class=\"tick\">\(label(tick))</text>"
         }
         svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" class=\"frame\"/>"
-        svg += "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(top + plotHeight + 32))\" text-anchor=\"middle\" class=\"label\">\(escape(xLabel))</text>"
-        svg += "<text transform=\"translate(14 \(f(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"label\">\(escape(yLabel))</text>"
+        svg +=
+            "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(top + plotHeight + 32))\" text-anchor=\"middle\" class=\"label\">\(escape(xLabel))</text>"
+        svg +=
+            "<text transform=\"translate(14 \(f(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"label\">\(escape(yLabel))</text>"
         // Lines and markers.
         for (index, line) in series.enumerated() {
             let colour = palette[(line.colourIndex ?? index) % palette.count]
             let points = line.points.filter { $0.x.isFinite && $0.y.isFinite }
             let path = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")><title>\(escape(line.name))</title></polyline>"
+            svg +=
+                "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")><title>\(escape(line.name))</title></polyline>"
             for point in points {
-                svg += "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"3\" fill=\"\(colour)\"><title>\(escape(line.name)): \(label(point.x)), \(percent ? label(point.y * 100) + "%" : label(point.y))</title></circle>"
+                svg +=
+                    "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"3\" fill=\"\(colour)\"><title>\(escape(line.name)): \(label(point.x)), \(percent ? label(point.y * 100) + "%" : label(point.y))</title></circle>"
             }
         }
         // Legend, two columns under the plot.
@@ -113,7 +128,8 @@ public enum SVGChart {
             let x = left + Double(index % 2) * plotWidth / 2
             let y = top + plotHeight + 44 + Double(index / 2) * 16
             let colour = palette[(line.colourIndex ?? index) % palette.count]
-            svg += "<line x1=\"\(f(x))\" y1=\"\(f(y - 4))\" x2=\"\(f(x + 18))\" y2=\"\(f(y - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")/>"
+            svg +=
+                "<line x1=\"\(f(x))\" y1=\"\(f(y - 4))\" x2=\"\(f(x + 18))\" y2=\"\(f(y - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")/>"
             svg += "<text x=\"\(f(x + 24))\" y=\"\(f(y))\" class=\"legend\">\(escape(line.name))</text>"
         }
         return svg + "</svg>"
@@ -124,25 +140,31 @@ public enum SVGChart {
     /// - Parameters:
     ///   - range: the colour scale's domain; values outside are clamped.
     ///   - format: how a cell's number is printed.
-    public static func heatmap(title: String, rowLabels: [String], columnLabels: [String], values: [[Double]],
-                               range: ClosedRange<Double>, format: (Double) -> String) -> String {
+    public static func heatmap(
+        title: String, rowLabels: [String], columnLabels: [String], values: [[Double]],
+        range: ClosedRange<Double>, format: (Double) -> String
+    ) -> String {
         let cell = 46.0
         let left = 80.0, top = 48.0
         let width = Int(left + cell * Double(columnLabels.count) + 70)
         let height = Int(top + cell * Double(rowLabels.count) + 20)
         var svg = header(width: width, height: height, title: title)
         for (column, name) in columnLabels.enumerated() {
-            svg += "<text x=\"\(f(left + cell * (Double(column) + 0.5)))\" y=\"\(f(top - 6))\" text-anchor=\"middle\" class=\"tick\">\(escape(name))</text>"
+            svg +=
+                "<text x=\"\(f(left + cell * (Double(column) + 0.5)))\" y=\"\(f(top - 6))\" text-anchor=\"middle\" class=\"tick\">\(escape(name))</text>"
         }
         for (row, name) in rowLabels.enumerated() {
-            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(top + cell * (Double(row) + 0.5) + 4))\" text-anchor=\"end\" class=\"tick\">\(escape(name))</text>"
+            svg +=
+                "<text x=\"\(f(left - 6))\" y=\"\(f(top + cell * (Double(row) + 0.5) + 4))\" text-anchor=\"end\" class=\"tick\">\(escape(name))</text>"
             for column in columnLabels.indices {
                 let value = row < values.count && column < values[row].count ? values[row][column] : .nan
                 let t = value.isFinite ? min(max((value - range.lowerBound) / (range.upperBound - range.lowerBound), 0), 1) : 0
                 let (colour, dark) = value.isFinite ? scale(t) : ("#dddddd", false)
                 let x = left + cell * Double(column), y = top + cell * Double(row)
-                svg += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(colour)\"><title>\(escape(name)) → \(escape(columnLabels[column])): \(value.isFinite ? format(value) : "n/a")</title></rect>"
-                svg += "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y + cell / 2 + 4))\" text-anchor=\"middle\" class=\"cell\" fill=\"\(dark ? "#ffffff" : "#111111")\">\(value.isFinite ? format(value) : "–")</text>"
+                svg +=
+                    "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(colour)\"><title>\(escape(name)) → \(escape(columnLabels[column])): \(value.isFinite ? format(value) : "n/a")</title></rect>"
+                svg +=
+                    "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y + cell / 2 + 4))\" text-anchor=\"middle\" class=\"cell\" fill=\"\(dark ? "#ffffff" : "#111111")\">\(value.isFinite ? format(value) : "–")</text>"
             }
         }
         // Colour bar.
@@ -150,7 +172,8 @@ public enum SVGChart {
         let barHeight = cell * Double(rowLabels.count)
         for step in 0..<20 {
             let t = 1 - Double(step) / 19
-            svg += "<rect x=\"\(f(barX))\" y=\"\(f(top + barHeight * Double(step) / 20))\" width=\"12\" height=\"\(f(barHeight / 20 + 0.5))\" fill=\"\(scale(t).0)\"/>"
+            svg +=
+                "<rect x=\"\(f(barX))\" y=\"\(f(top + barHeight * Double(step) / 20))\" width=\"12\" height=\"\(f(barHeight / 20 + 0.5))\" fill=\"\(scale(t).0)\"/>"
         }
         svg += "<text x=\"\(f(barX + 16))\" y=\"\(f(top + 8))\" class=\"tick\">\(label(range.upperBound))</text>"
         svg += "<text x=\"\(f(barX + 16))\" y=\"\(f(top + barHeight))\" class=\"tick\">\(label(range.lowerBound))</text>"

@@ -47,11 +47,15 @@ public struct TrainingSetup {
     ///   - objective: a custom loss instead of the one `config.method` names (an extension point).
     /// - Throws: ``EDLCMError`` for invalid settings, unreadable data, a folder that already holds a
     ///   run (without `resume`), or a checkpoint (the run's or `from`'s) that does not match the settings.
-    public static func prepare(config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
-                               objective: (any EnsembleObjective)? = nil) throws -> TrainingSetup {
+    public static func prepare(
+        config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+        objective: (any EnsembleObjective)? = nil
+    ) throws -> TrainingSetup {
         let config = config.settings.resolved
         if let distributed, config.batchSize % distributed.size != 0 {
-            throw EDLCMError("--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)")
+            throw EDLCMError(
+                "--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)"
+            )
         }
         try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
         let data = try TrainingData(config)
@@ -69,7 +73,9 @@ public struct TrainingSetup {
             }
             let conflicts = record.config.resumeConflicts(with: config)
             guard conflicts.isEmpty else {
-                throw EDLCMError("--resume: the settings differ from the run in \(output.path): \(conflicts.joined(separator: ", ")); only --epochs and --threads may change")
+                throw EDLCMError(
+                    "--resume: the settings differ from the run in \(output.path): \(conflicts.joined(separator: ", ")); only --epochs and --threads may change"
+                )
             }
             if run.hasCheckpoint {
                 let checkpoint = try run.readCheckpoint()
@@ -86,19 +92,24 @@ public struct TrainingSetup {
                 record.commands.append(command)
                 try run.writeRecord(record)
             }
-            Logger(label: "edlcm.train").info("resuming \(output.path) after epoch \(completed)\(partial.map { ", batch \($0.step)" } ?? "")")
+            Logger(label: "edlcm.train").info(
+                "resuming \(output.path) after epoch \(completed)\(partial.map { ", batch \($0.step)" } ?? "")")
         } else if isWriter {
             let initialWeights = try config.from.map { try loadInitialWeights(from: $0, into: ensemble, config: config) }
-            try RunDirectory.create(output).writeRecord(RunRecord(
-                config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
-                threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
-                dataset: try DatasetRecord(name: config.dataset, directory: data.directory, trainCount: data.train.count, testCount: data.test.count),
-                initialWeights: initialWeights))
+            try RunDirectory.create(output).writeRecord(
+                RunRecord(
+                    config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
+                    threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
+                    dataset: try DatasetRecord(
+                        name: config.dataset, directory: data.directory, trainCount: data.train.count, testCount: data.test.count),
+                    initialWeights: initialWeights))
         }
         return TrainingSetup(
             config: config, run: run, ensemble: ensemble, optimizer: optimizer, objective: objective ?? makeObjective(config),
-            trainLoader: DataLoader(data.train, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seeding.seed),
-            testLoader: DataLoader(data.test, batchSize: 500), distributed: distributed, completedEpochs: completed, partial: partial)
+            trainLoader: DataLoader(
+                data.train, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seeding.seed),
+            testLoader: DataLoader(data.test, batchSize: 500), distributed: distributed, completedEpochs: completed,
+            partial: partial)
     }
 
     /// Copies the weights of the checkpoint at `path` (a run folder or its checkpoint.safetensors)
@@ -106,32 +117,40 @@ public struct TrainingSetup {
     ///
     /// - Throws: ``EDLCMError`` naming the file when it is missing, unreadable, not an EDLCM
     ///   checkpoint, or holds another architecture or member count than `config` asks for.
-    static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws -> InitialWeightsRecord {
+    static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws
+        -> InitialWeightsRecord
+    {
         var url = URL(fileURLWithPath: path)
         if FileBytes.isDirectory(url) { url = RunDirectory(url: url).checkpointURL }
         let checkpoint = try StoredCheckpoint(reading: url, role: "--from")
         try checkpoint.loadWeights(into: ensemble, spec: config.modelSpec)
-        return InitialWeightsRecord(path: url.path, sha256: try sha256Hex(of: url), method: checkpoint.metadata.method, epoch: checkpoint.metadata.epoch)
+        return InitialWeightsRecord(
+            path: url.path, sha256: try sha256Hex(of: url), method: checkpoint.metadata.method, epoch: checkpoint.metadata.epoch)
     }
 
     static func makeOptimizer(_ config: TrainingConfig, parameters: [Tensor]) -> any Optimizer {
         switch config.optimizer {
-        case .sgd: SGD(parameters: parameters, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        case .sgd:
+            SGD(
+                parameters: parameters, learningRate: config.learningRate, momentum: config.momentum,
+                weightDecay: config.weightDecay)
         case .adam: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
-        case .adamw: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
+        case .adamw:
+            Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
         }
     }
 
     /// The method's objective, wrapped in adversarial training when the settings ask for it.
     static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
-        let objective: any EnsembleObjective = switch config.method {
-        case .baseline: BaselineObjective()
-        case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions, lowMemory: config.memory.lowMemory)
-        case .adp: ADPObjective(options: config.adpOptions)
-        case .gal: GALObjective(lambda: config.galLambda)
-        case .dverge: DVERGEObjective(options: config.dvergeOptions)
-        case .trs: TRSObjective(options: config.trsOptions)
-        }
+        let objective: any EnsembleObjective =
+            switch config.method {
+            case .baseline: BaselineObjective()
+            case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions, lowMemory: config.memory.lowMemory)
+            case .adp: ADPObjective(options: config.adpOptions)
+            case .gal: GALObjective(lambda: config.galLambda)
+            case .dverge: DVERGEObjective(options: config.dvergeOptions)
+            case .trs: TRSObjective(options: config.trsOptions)
+            }
         switch config.adversarial {
         case .disabled: return objective
         case .pgd: return AdversarialTraining(wrapping: objective, options: config.adversarialOptions)
@@ -153,8 +172,14 @@ struct TrainingData {
         let seed = config.seeding.seed
         let train = try DatasetReader.load(config.dataset, split: .train, directory: directory)
         let test = try DatasetReader.load(config.dataset, split: .test, directory: directory)
-        self.train = config.trainLimit.map { train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: seed)) } ?? train
-        self.test = config.testLimit.map { test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: seed &+ 1)) } ?? test
+        self.train =
+            config.trainLimit.map {
+                train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: seed))
+            } ?? train
+        self.test =
+            config.testLimit.map {
+                test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: seed &+ 1))
+            } ?? test
     }
 }
 
@@ -187,25 +212,34 @@ public final class Trainer {
 
     /// A trainer for a prepared run.
     public init(_ setup: TrainingSetup) {
-        (config, run, ensemble, optimizer, objective) = (setup.config, setup.run, setup.ensemble, setup.optimizer, setup.objective)
+        (config, run, ensemble, optimizer, objective) = (
+            setup.config, setup.run, setup.ensemble, setup.optimizer, setup.objective
+        )
         (trainLoader, testLoader, distributed) = (setup.trainLoader, setup.testLoader, setup.distributed)
         (completedEpochs, partial) = (setup.completedEpochs, setup.partial)
     }
 
     /// Sets up the run (``TrainingSetup/prepare(config:output:resume:command:distributed:objective:)``) and a trainer for it.
-    public convenience init(config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
-                            objective: (any EnsembleObjective)? = nil) throws {
-        self.init(try TrainingSetup.prepare(config: config, output: output, resume: resume, command: command, distributed: distributed,
-                                            objective: objective))
+    public convenience init(
+        config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+        objective: (any EnsembleObjective)? = nil
+    ) throws {
+        self.init(
+            try TrainingSetup.prepare(
+                config: config, output: output, resume: resume, command: command, distributed: distributed,
+                objective: objective))
     }
 
     /// Checks the settings, then sets up the run and a trainer for it (for library callers).
     ///
     /// - Throws: ``EDLCMError`` for invalid settings, and what ``TrainingSetup/prepare(config:output:resume:command:distributed:objective:)`` throws.
-    public convenience init(config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
-                            objective: (any EnsembleObjective)? = nil) throws {
-        try self.init(config: config.validated(), output: output, resume: resume, command: command, distributed: distributed,
-                      objective: objective)
+    public convenience init(
+        config: TrainingConfig, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
+        objective: (any EnsembleObjective)? = nil
+    ) throws {
+        try self.init(
+            config: config.validated(), output: output, resume: resume, command: command, distributed: distributed,
+            objective: objective)
     }
 
     /// Runs the remaining epochs.
@@ -259,8 +293,11 @@ public final class Trainer {
             optimizer.zeroGrad()
             let output = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context)
             let total = output.total
-            var statistics = output.terms.map { $0.value.item() } + [total.item(),
-                withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) }]
+            var statistics =
+                output.terms.map { $0.value.item() } + [
+                    total.item(),
+                    withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) },
+                ]
             let finite = statistics.allSatisfy(\.isFinite) && gradientsAreFinite()
             var anyNonFinite = !finite
             if let distributed {
@@ -274,7 +311,9 @@ public final class Trainer {
                 anyNonFinite = values.last! > 0
                 statistics = Array(values.dropLast())
                 for i in 0...output.terms.count { statistics[i] /= Double(distributed.size) }
-                withoutGradients { for gradient in ensemble.parameters.compactMap(\.grad) { gradient.mul_(1 / Double(distributed.size)) } }
+                withoutGradients {
+                    for gradient in ensemble.parameters.compactMap(\.grad) { gradient.mul_(1 / Double(distributed.size)) }
+                }
             }
             if anyNonFinite {
                 try handleNonFinite(output, epoch: epoch, step: index, localFinite: finite)
@@ -296,9 +335,11 @@ public final class Trainer {
             state.batches += 1
             state.step = index + 1
             state.seconds = resumedSeconds + Date().timeIntervalSince(start)
-            progress(.batch(epoch: epoch + 1, epochs: config.epochs, batch: index + 1, batches: batches.count,
-                            loss: state.total / Double(max(state.batches, 1)), accuracy: state.correct / Double(max(state.seen, 1)),
-                            imagesPerSecond: Double(state.seen) / Swift.max(state.seconds, 1e-9)))
+            progress(
+                .batch(
+                    epoch: epoch + 1, epochs: config.epochs, batch: index + 1, batches: batches.count,
+                    loss: state.total / Double(max(state.batches, 1)), accuracy: state.correct / Double(max(state.seen, 1)),
+                    imagesPerSecond: Double(state.seen) / Swift.max(state.seconds, 1e-9)))
             if index + 1 < batches.count && shouldStop() {
                 partial = state
                 return nil
@@ -309,11 +350,12 @@ public final class Trainer {
         let count = Double(max(state.batches, 1))
         var losses = state.sums.mapValues { $0 / count }
         losses["total"] = state.total / count
-        return EpochMetrics(epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: state.weights,
-                            trainAccuracy: state.correct / Double(max(state.seen, 1)), testAccuracy: accuracy.ensemble,
-                            memberTestAccuracy: accuracy.members, seconds: resumedSeconds + Date().timeIntervalSince(start),
-                            imagesPerSecond: Double(state.seen) / Swift.max(trainSeconds, 1e-9),
-                            settings: settings.isEmpty ? nil : settings)
+        return EpochMetrics(
+            epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: state.weights,
+            trainAccuracy: state.correct / Double(max(state.seen, 1)), testAccuracy: accuracy.ensemble,
+            memberTestAccuracy: accuracy.members, seconds: resumedSeconds + Date().timeIntervalSince(start),
+            imagesPerSecond: Double(state.seen) / Swift.max(trainSeconds, 1e-9),
+            settings: settings.isEmpty ? nil : settings)
     }
 
     /// This rank's rows of a global batch (all of it without distribution).
@@ -334,22 +376,29 @@ public final class Trainer {
     /// Stops with a message naming the epoch, batch and term, or skips the batch.
     private func handleNonFinite(_ output: ObjectiveOutput, epoch: Int, step: Int, localFinite: Bool) throws {
         optimizer.zeroGrad()
-        let culprit = output.terms.first { !$0.value.item().isFinite }.map { "loss term '\($0.name)' is \($0.value.item())" }
+        let culprit =
+            output.terms.first { !$0.value.item().isFinite }.map { "loss term '\($0.name)' is \($0.value.item())" }
             ?? (localFinite ? "a gradient on another rank is not finite" : "a gradient is not finite")
         switch config.onNonFinite {
         case .skip:
             skippedBatches += 1
             logger.warning("epoch \(epoch + 1), batch \(step + 1): \(culprit); batch skipped")
         case .stop:
-            let kept = completedEpochs > 0 ? "the last good checkpoint (epoch \(completedEpochs)) is kept in \(run.url.path)" : "no checkpoint was written yet"
-            throw EDLCMError("epoch \(epoch + 1), batch \(step + 1): \(culprit); \(kept) (lower --lr, or pass --on-nonfinite skip to skip such batches)")
+            let kept =
+                completedEpochs > 0
+                ? "the last good checkpoint (epoch \(completedEpochs)) is kept in \(run.url.path)"
+                : "no checkpoint was written yet"
+            throw EDLCMError(
+                "epoch \(epoch + 1), batch \(step + 1): \(culprit); \(kept) (lower --lr, or pass --on-nonfinite skip to skip such batches)"
+            )
         }
     }
 
     /// Runs a collective, turning a failure into one line that names this rank.
     private func collective(_ body: () throws -> Void) throws {
         do { try body() } catch let error as TorchError {
-            throw EDLCMError("\(error.message) (rank \(distributed?.rank ?? 0) of \(distributed?.size ?? 1); a peer stopped or timed out)")
+            throw EDLCMError(
+                "\(error.message) (rank \(distributed?.rank ?? 0) of \(distributed?.size ?? 1); a peer stopped or timed out)")
         }
     }
 
@@ -357,9 +406,11 @@ public final class Trainer {
 
     private func saveCheckpoint() throws {
         guard isWriter else { return }
-        try run.writeCheckpoint(ensemble, optimizer: optimizer, metadata: CheckpointMetadata(
-            spec: config.modelSpec, members: config.members, output: config.ensembleOutput, method: config.method,
-            epoch: completedEpochs, config: config, progress: partial))
+        try run.writeCheckpoint(
+            ensemble, optimizer: optimizer,
+            metadata: CheckpointMetadata(
+                spec: config.modelSpec, members: config.members, output: config.ensembleOutput, method: config.method,
+                epoch: completedEpochs, config: config, progress: partial))
     }
 }
 
@@ -369,12 +420,16 @@ extension TrainingConfig {
     /// thread count and the non-finite policy): "--lr (0.05 recorded, 0.3 given)".
     package func resumeConflicts(with other: TrainingConfig) -> [String] {
         var recorded = resolved, given = other.resolved
-        recorded.epochs = 0; given.epochs = 0
-        recorded.runtime = RuntimeSettings(); given.runtime = RuntimeSettings()
-        recorded.onNonFinite = .stop; given.onNonFinite = .stop
+        recorded.epochs = 0
+        given.epochs = 0
+        recorded.runtime = RuntimeSettings()
+        given.runtime = RuntimeSettings()
+        recorded.onNonFinite = .stop
+        given.onNonFinite = .stop
         let a = recorded.flattened, b = given.flattened
         return Set(a.keys).union(b.keys).sorted().compactMap { key in
-            a[key] == b[key] ? nil : "--\(key) (\(a[key]?.compactText ?? "unset") recorded, \(b[key]?.compactText ?? "unset") given)"
+            a[key] == b[key]
+                ? nil : "--\(key) (\(a[key]?.compactText ?? "unset") recorded, \(b[key]?.compactText ?? "unset") given)"
         }
     }
 }

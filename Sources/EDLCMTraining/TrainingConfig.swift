@@ -57,7 +57,8 @@ public struct TrainingConfig: SettingsGroup {
     public var data = DataFolderSettings()
     @Setting("Member architecture.", key: "arch") public var architecture: Architecture = .cnn
     @Setting("Channel-width multiplier of every member.", .within(1...16)) public var width = 1
-    @Setting("Number of ensemble members: at least 2 for an ensemble, 1 or more for cure.", .within(1...64)) public var members = 3
+    @Setting("Number of ensemble members: at least 2 for an ensemble, 1 or more for cure.", .within(1...64)) public var members =
+        3
     @Setting("Training method (formulas, defaults and sources of the baselines: docs/baselines.md).")
     public var method: TrainingMethod = .baseline
     @Setting("How members are combined: probabilities (log of the averaged softmax) or logits.")
@@ -77,7 +78,8 @@ public struct TrainingConfig: SettingsGroup {
     public var trainLimit: Int? = nil
     @Setting("Evaluate on a stratified, seeded subset of this many test images.", .ifSet(.atLeast(1)), defaultText: "all")
     public var testLimit: Int? = nil
-    @Setting("Random crop (padding 4) and horizontal flip.", defaultText: "on for CIFAR and Tiny ImageNet, off for (Fashion-)MNIST")
+    @Setting(
+        "Random crop (padding 4) and horizontal flip.", defaultText: "on for CIFAR and Tiny ImageNet, off for (Fashion-)MNIST")
     public var augment: Bool? = nil
     public var runtime = RuntimeSettings()
 
@@ -91,8 +93,9 @@ public struct TrainingConfig: SettingsGroup {
     @Setting("EDLCM/CURE: ramp h (from 10 %) and the regulariser weights (from 0) over this many epochs.", .nonNegative)
     public var warmupEpochs = 0.0
     public var memory = MemorySettings()
-    @Setting("On a NaN or infinite loss or gradient: stop (naming the epoch, batch and term; the last good checkpoint stays) or skip the batch.",
-             key: "on-nonfinite")
+    @Setting(
+        "On a NaN or infinite loss or gradient: stop (naming the epoch, batch and term; the last good checkpoint stays) or skip the batch.",
+        key: "on-nonfinite")
     public var onNonFinite: NonFinitePolicy = .stop
 
     // The baselines (see docs/baselines.md). An unset setting takes its paper's value for the dataset
@@ -100,24 +103,32 @@ public struct TrainingConfig: SettingsGroup {
     @Setting("ADP: weight α of the ensemble entropy.", .nonNegative) public var adpAlpha = 2.0
     @Setting("ADP: weight β of the log-determinant of the non-true-class predictions.", .nonNegative) public var adpBeta = 0.5
     @Setting("GAL: weight λ of the log-sum-exp of pairwise input-gradient cosines.", .nonNegative) public var galLambda = 0.5
-    @Setting("TRS: weight λ_a of the mean pairwise |cos| of input gradients.", .ifSet(.nonNegative), defaultText: PaperDefaults.perDataset(\.trsLambdaA))
+    @Setting(
+        "TRS: weight λ_a of the mean pairwise |cos| of input gradients.", .ifSet(.nonNegative),
+        defaultText: PaperDefaults.perDataset(\.trsLambdaA))
     public var trsLambdaA: Double? = nil
-    @Setting("TRS: weight λ_b of the mean squared input-gradient norm.", .ifSet(.nonNegative), defaultText: PaperDefaults.perDataset(\.trsLambdaB))
+    @Setting(
+        "TRS: weight λ_b of the mean squared input-gradient norm.", .ifSet(.nonNegative),
+        defaultText: PaperDefaults.perDataset(\.trsLambdaB))
     public var trsLambdaB: Double? = nil
-    @Setting("TRS: L∞ radius δ₀ of the smoothness search in the first epoch.", .ifSet(.radius(allowingZero: true)),
-             defaultText: PaperDefaults.perDataset(\.trsDeltaStart))
+    @Setting(
+        "TRS: L∞ radius δ₀ of the smoothness search in the first epoch.", .ifSet(.radius(allowingZero: true)),
+        defaultText: PaperDefaults.perDataset(\.trsDeltaStart))
     public var trsDeltaStart: Double? = nil
-    @Setting("TRS: radius δ_M that δ ramps towards, linearly per epoch.", .ifSet(.radius(allowingZero: true)),
-             defaultText: PaperDefaults.perDataset(\.trsDeltaEnd))
+    @Setting(
+        "TRS: radius δ_M that δ ramps towards, linearly per epoch.", .ifSet(.radius(allowingZero: true)),
+        defaultText: PaperDefaults.perDataset(\.trsDeltaEnd))
     public var trsDeltaEnd: Double? = nil
     @Setting("TRS: steps (of δ/3) of the smoothness search.", .within(1...1000)) public var trsSteps = 6
-    @Setting("DVERGE: L∞ radius of the feature distillation.", .ifSet(.radius()), defaultText: PaperDefaults.perDataset(\.dvergeEps))
+    @Setting(
+        "DVERGE: L∞ radius of the feature distillation.", .ifSet(.radius()), defaultText: PaperDefaults.perDataset(\.dvergeEps))
     public var dvergeEps: Double? = nil
     @Setting("DVERGE: step of the distillation.", .ifSet(.positive), defaultText: PaperDefaults.dvergeStepText)
     public var dvergeStep: Double? = nil
     @Setting("DVERGE: steps of the distillation.", .within(1...1000)) public var dvergeSteps = 10
-    @Setting("DVERGE: distil at this block (0-based; cnn 0...\(Architecture.cnn.featureLayerCount - 1), resnet20 0...\(Architecture.resnet20.featureLayerCount - 1)) in every epoch.",
-             defaultText: "a seeded random block per epoch")
+    @Setting(
+        "DVERGE: distil at this block (0-based; cnn 0...\(Architecture.cnn.featureLayerCount - 1), resnet20 0...\(Architecture.resnet20.featureLayerCount - 1)) in every epoch.",
+        defaultText: "a seeded random block per epoch")
     public var dvergeLayer: Int? = nil
     @Setting("DVERGE: momentum of the distillation's L1-normalised gradient, 0 for plain signed steps.", .nonNegative)
     public var dvergeMomentum = 1.0
@@ -131,8 +142,9 @@ public struct TrainingConfig: SettingsGroup {
     public var advSteps: Int? = nil
     @Setting("Adversarial training: fraction of each batch replaced by adversarial examples.", .unitInterval)
     public var advFraction = 1.0
-    @Setting("Start from the weights (not the optimizer state) of this run folder or checkpoint.safetensors, same architecture and members.",
-             Check { $0?.isEmpty == true ? "must name a run folder or checkpoint file" : nil }, defaultText: "fresh weights")
+    @Setting(
+        "Start from the weights (not the optimizer state) of this run folder or checkpoint.safetensors, same architecture and members.",
+        Check { $0?.isEmpty == true ? "must name a run folder or checkpoint file" : nil }, defaultText: "fresh weights")
     public var from: String? = nil
 
     public init() {}
@@ -149,7 +161,8 @@ public struct TrainingConfig: SettingsGroup {
         if let dvergeLayer {
             let count = architecture.featureLayerCount
             guard (0..<count).contains(dvergeLayer) else {
-                throw EDLCMError("--dverge-layer must be in 0...\(count - 1) for --arch \(architecture.rawValue), got \(dvergeLayer)")
+                throw EDLCMError(
+                    "--dverge-layer must be in 0...\(count - 1) for --arch \(architecture.rawValue), got \(dvergeLayer)")
             }
         }
     }
@@ -171,9 +184,10 @@ public struct TrainingConfig: SettingsGroup {
 
     /// The regulariser settings: α, β and γ_g as given for EDLCM; β alone for CURE.
     public var edlcmOptions: EDLCMOptions {
-        EDLCMOptions(alpha: method == .cure ? 0 : alpha, beta: beta, gradientAlpha: method == .cure ? 0 : gradAlpha, h: hvp.h,
-                     direction: hvp.direction, sharing: method == .cure ? .perMember : hvp.sharing, absoluteCosine: absoluteCosine,
-                     warmupEpochs: warmupEpochs)
+        EDLCMOptions(
+            alpha: method == .cure ? 0 : alpha, beta: beta, gradientAlpha: method == .cure ? 0 : gradAlpha, h: hvp.h,
+            direction: hvp.direction, sharing: method == .cure ? .perMember : hvp.sharing, absoluteCosine: absoluteCosine,
+            warmupEpochs: warmupEpochs)
     }
 
     /// The per-dataset paper values that unset baseline settings take.
@@ -185,8 +199,9 @@ public struct TrainingConfig: SettingsGroup {
     /// TRS's settings, unset ones from the paper for the dataset.
     public var trsOptions: TRSOptions {
         let d = paperDefaults
-        return TRSOptions(lambdaA: trsLambdaA ?? d.trsLambdaA, lambdaB: trsLambdaB ?? d.trsLambdaB,
-                          deltaStart: trsDeltaStart ?? d.trsDeltaStart, deltaEnd: trsDeltaEnd ?? d.trsDeltaEnd, steps: trsSteps)
+        return TRSOptions(
+            lambdaA: trsLambdaA ?? d.trsLambdaA, lambdaB: trsLambdaB ?? d.trsLambdaB,
+            deltaStart: trsDeltaStart ?? d.trsDeltaStart, deltaEnd: trsDeltaEnd ?? d.trsDeltaEnd, steps: trsSteps)
     }
 
     /// DVERGE's settings, unset ones from the paper for the dataset (an unset step keeps the
@@ -195,8 +210,9 @@ public struct TrainingConfig: SettingsGroup {
         let d = paperDefaults
         let epsilon = dvergeEps ?? d.dvergeEps
         let step = dvergeStep ?? dvergeEps.map { d.dvergeStep * $0 / d.dvergeEps } ?? d.dvergeStep
-        return DVERGEOptions(epsilon: epsilon, stepSize: step, steps: dvergeSteps,
-                             momentum: dvergeMomentum, fixedLayer: dvergeLayer, seed: seeding.seed)
+        return DVERGEOptions(
+            epsilon: epsilon, stepSize: step, steps: dvergeSteps,
+            momentum: dvergeMomentum, fixedLayer: dvergeLayer, seed: seeding.seed)
     }
 
     /// Adversarial training's settings, unset ones from the paper for the dataset (an unset step
@@ -205,8 +221,9 @@ public struct TrainingConfig: SettingsGroup {
         let d = paperDefaults
         let epsilon = advEps ?? d.advEps
         let step = advStep ?? advEps.map { d.advStep * $0 / d.advEps } ?? d.advStep
-        return AdversarialTrainingOptions(epsilon: epsilon, stepSize: step,
-                                          steps: advSteps ?? d.advSteps, fraction: advFraction)
+        return AdversarialTrainingOptions(
+            epsilon: epsilon, stepSize: step,
+            steps: advSteps ?? d.advSteps, fraction: advFraction)
     }
 
     /// These settings with every unset dataset-dependent baseline setting filled in, as recorded
@@ -225,7 +242,9 @@ public struct TrainingConfig: SettingsGroup {
 
     /// The model every member is built from.
     public var modelSpec: ModelSpec {
-        ModelSpec(architecture: architecture, channels: dataset.channels, height: dataset.height, width: dataset.width,
-                  classCount: dataset.classCount, widthMultiplier: width, mean: dataset.normalization.mean, std: dataset.normalization.std)
+        ModelSpec(
+            architecture: architecture, channels: dataset.channels, height: dataset.height, width: dataset.width,
+            classCount: dataset.classCount, widthMultiplier: width, mean: dataset.normalization.mean,
+            std: dataset.normalization.std)
     }
 }

@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Crash-safe file replacement, shared by checkpoints and every other file the tools write.
@@ -46,7 +46,9 @@ public enum AtomicFile {
         }
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let temporaryName = ".\(stem).tmp-\(getpid())-\(suffix)"
-        let temporaryPath = directory == "/" ? "/" + temporaryName
+        let temporaryPath =
+            directory == "/"
+            ? "/" + temporaryName
             : (path.contains("/") ? directory + "/" + temporaryName : temporaryName)
 
         var fd: Int32
@@ -66,10 +68,14 @@ public enum AtomicFile {
                     let n = posixWrite(fd, base + written, min(buffer.count - written, 1 << 30))
                     if n < 0 {
                         if errno == EINTR { continue }
-                        throw failure("writing temporary file \(SafeTensors.quoted(temporaryPath)) at byte \(written) of \(buffer.count)", errno)
+                        throw failure(
+                            "writing temporary file \(SafeTensors.quoted(temporaryPath)) at byte \(written) of \(buffer.count)",
+                            errno)
                     }
                     if n == 0 {
-                        throw failure("writing temporary file \(SafeTensors.quoted(temporaryPath)) at byte \(written) of \(buffer.count)", EIO)
+                        throw failure(
+                            "writing temporary file \(SafeTensors.quoted(temporaryPath)) at byte \(written) of \(buffer.count)",
+                            EIO)
                     }
                     written += n
                 }
@@ -113,10 +119,10 @@ public enum AtomicFile {
 @inline(__always)
 private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Glibc)
-    return Glibc.write(fd, buffer, count)
+        return Glibc.write(fd, buffer, count)
     #elseif canImport(Musl)
-    return Musl.write(fd, buffer, count)
+        return Musl.write(fd, buffer, count)
     #else
-    return Darwin.write(fd, buffer, count)
+        return Darwin.write(fd, buffer, count)
     #endif
 }

@@ -35,7 +35,9 @@ public enum Checkpoint {
     /// The raw little-endian bytes and header fields of one tensor.
     static func entry(for tensor: Tensor, name: String, path: String) throws -> SafeTensors.Entry {
         let dtype = tensor.dtype
-        guard let format = SafeTensors.DType(dtype) else { throw TorchError("\(path): tensor '\(name)' has dtype \(dtype), which safetensors cannot store") }
+        guard let format = SafeTensors.DType(dtype) else {
+            throw TorchError("\(path): tensor '\(name)' has dtype \(dtype), which safetensors cannot store")
+        }
         let bytes = [UInt8](unsafeUninitializedCapacity: tensor.scalarCount * dtype.byteSize) { buffer, initialized in
             let status = ct_copy_data(tensor.handle, UnsafeMutableRawPointer(buffer.baseAddress), buffer.count)
             initialized = status == 0 ? buffer.count : 0
@@ -54,11 +56,15 @@ public enum Checkpoint {
         let status = entry.data.withUnsafeBytes { bytes in
             shape.withUnsafeBufferPointer { dims in
                 var placeholder: Int64 = 0
-                return ct_from_data(bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, dims.baseAddress ?? withUnsafePointer(to: &placeholder) { $0 },
-                                    Int64(shape.count), entry.dtype.tensorDType.rawValue, &out)
+                return ct_from_data(
+                    bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!,
+                    dims.baseAddress ?? withUnsafePointer(to: &placeholder) { $0 },
+                    Int64(shape.count), entry.dtype.tensorDType.rawValue, &out)
             }
         }
-        guard status == 0, let out else { throw TorchError("\(path): tensor '\(name)' could not be created: \(lastTorchError())") }
+        guard status == 0, let out else {
+            throw TorchError("\(path): tensor '\(name)' could not be created: \(lastTorchError())")
+        }
         return Tensor(owning: out)
     }
 }

@@ -1,22 +1,22 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `read(2)`, spelled so that it does not collide with ``SafeTensors/read(from:)``.
 @inline(__always)
 private func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
     #if canImport(Glibc)
-    return Glibc.read(fd, buffer, count)
+        return Glibc.read(fd, buffer, count)
     #elseif canImport(Musl)
-    return Musl.read(fd, buffer, count)
+        return Musl.read(fd, buffer, count)
     #else
-    return Darwin.read(fd, buffer, count)
+        return Darwin.read(fd, buffer, count)
     #endif
 }
 
@@ -58,21 +58,27 @@ extension SafeTensors {
         }
         let headerLength = Int(rawLength)
         guard headerLength <= bytes.count - 8 else {
-            throw fail("header length \(headerLength) (file bytes 0..<8) is larger than the \(bytes.count - 8) bytes after the prefix (file is \(bytes.count) bytes)")
+            throw fail(
+                "header length \(headerLength) (file bytes 0..<8) is larger than the \(bytes.count - 8) bytes after the prefix (file is \(bytes.count) bytes)"
+            )
         }
         let headerEnd = 8 + headerLength
         let bufferLength = bytes.count - headerEnd
 
         // Header text.
         if let bad = firstInvalidUTF8Offset(in: bytes, from: 8, to: headerEnd) {
-            throw fail("header is not valid UTF-8: invalid byte 0x\(hexByte(bytes[bad])) at file offset \(bad) (header spans file bytes 8..<\(headerEnd))")
+            throw fail(
+                "header is not valid UTF-8: invalid byte 0x\(hexByte(bytes[bad])) at file offset \(bad) (header spans file bytes 8..<\(headerEnd))"
+            )
         }
         var parser = HeaderJSONParser(bytes: bytes, start: 8, end: headerEnd)
         let root: HeaderJSON
         do {
             root = try parser.parseDocument()
         } catch let error as HeaderJSONParser.SyntaxError {
-            throw fail("header is not valid JSON: \(error.problem) at file offset \(error.offset) (header spans file bytes 8..<\(headerEnd))")
+            throw fail(
+                "header is not valid JSON: \(error.problem) at file offset \(error.offset) (header spans file bytes 8..<\(headerEnd))"
+            )
         }
         guard case .object(let members) = root else {
             throw fail("header JSON is not an object (found \(root.kindName) at file offset \(parser.firstValueOffset))")
@@ -107,13 +113,17 @@ extension SafeTensors {
                             throw fail("duplicate key \(quoted(pair.key)) in \(metadataKey) at file offset \(pair.keyOffset)")
                         }
                         guard case .string(let value) = pair.value else {
-                            throw fail("\(metadataKey) value for key \(quoted(pair.key)) is not a string (found \(pair.value.kindName) after file offset \(pair.keyOffset))")
+                            throw fail(
+                                "\(metadataKey) value for key \(quoted(pair.key)) is not a string (found \(pair.value.kindName) after file offset \(pair.keyOffset))"
+                            )
                         }
                         archive.metadata[pair.key] = value
                     }
                     continue
                 default:
-                    throw fail("\(metadataKey) is not an object of strings (found \(member.value.kindName) after file offset \(member.keyOffset))")
+                    throw fail(
+                        "\(metadataKey) is not an object of strings (found \(member.value.kindName) after file offset \(member.keyOffset))"
+                    )
                 }
             }
 
@@ -202,10 +212,14 @@ extension SafeTensors {
                 throw failTensor("data_offsets [\(begin), \(end)] have begin > end")
             }
             guard end <= bufferLength else {
-                throw failTensor("data_offsets [\(begin), \(end)] end beyond the \(bufferLength)-byte data buffer (file bytes \(headerEnd)..<\(bytes.count))")
+                throw failTensor(
+                    "data_offsets [\(begin), \(end)] end beyond the \(bufferLength)-byte data buffer (file bytes \(headerEnd)..<\(bytes.count))"
+                )
             }
             guard end - begin == byteCount else {
-                throw failTensor("data_offsets [\(begin), \(end)] hold \(end - begin) bytes but shape \(describe(shape: shape)) of \(dtype.rawValue) needs \(count) × \(dtype.byteSize) = \(byteCount) bytes")
+                throw failTensor(
+                    "data_offsets [\(begin), \(end)] hold \(end - begin) bytes but shape \(describe(shape: shape)) of \(dtype.rawValue) needs \(count) × \(dtype.byteSize) = \(byteCount) bytes"
+                )
             }
 
             let data = Array(bytes[(headerEnd + begin)..<(headerEnd + end)])
@@ -225,16 +239,22 @@ extension SafeTensors {
         var previous: Located?
         for item in located {
             if item.begin < covered, let previous {
-                throw fail("tensors \(quoted(previous.name)) data_offsets [\(previous.begin), \(previous.end)] and \(quoted(item.name)) data_offsets [\(item.begin), \(item.end)] overlap (file bytes \(headerEnd + item.begin)..<\(headerEnd + covered))")
+                throw fail(
+                    "tensors \(quoted(previous.name)) data_offsets [\(previous.begin), \(previous.end)] and \(quoted(item.name)) data_offsets [\(item.begin), \(item.end)] overlap (file bytes \(headerEnd + item.begin)..<\(headerEnd + covered))"
+                )
             }
             if item.begin > covered {
-                throw fail("data buffer bytes \(covered)..<\(item.begin) (file bytes \(headerEnd + covered)..<\(headerEnd + item.begin)) are not covered by any tensor (gap before tensor \(quoted(item.name)))")
+                throw fail(
+                    "data buffer bytes \(covered)..<\(item.begin) (file bytes \(headerEnd + covered)..<\(headerEnd + item.begin)) are not covered by any tensor (gap before tensor \(quoted(item.name)))"
+                )
             }
             covered = item.end
             previous = item
         }
         guard covered == bufferLength else {
-            throw fail("data buffer bytes \(covered)..<\(bufferLength) (file bytes \(headerEnd + covered)..<\(bytes.count)) are not covered by any tensor (trailing bytes after the last tensor)")
+            throw fail(
+                "data buffer bytes \(covered)..<\(bufferLength) (file bytes \(headerEnd + covered)..<\(bytes.count)) are not covered by any tensor (trailing bytes after the last tensor)"
+            )
         }
         return archive
     }
@@ -318,12 +338,20 @@ extension SafeTensors {
             var high: UInt8 = 0xBF
             switch lead {
             case 0xC2...0xDF: trailing = 1
-            case 0xE0: trailing = 2; low = 0xA0
+            case 0xE0:
+                trailing = 2
+                low = 0xA0
             case 0xE1...0xEC, 0xEE...0xEF: trailing = 2
-            case 0xED: trailing = 2; high = 0x9F
-            case 0xF0: trailing = 3; low = 0x90
+            case 0xED:
+                trailing = 2
+                high = 0x9F
+            case 0xF0:
+                trailing = 3
+                low = 0x90
             case 0xF1...0xF3: trailing = 3
-            case 0xF4: trailing = 3; high = 0x8F
+            case 0xF4:
+                trailing = 3
+                high = 0x8F
             default: return index
             }
             for step in 1...trailing {
@@ -440,9 +468,15 @@ extension SafeTensors {
             case UInt8(ascii: "["): return try parseArray()
             case UInt8(ascii: "\""): return .string(try parseString())
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
-            case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-            case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-            case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+            case UInt8(ascii: "t"):
+                try expectLiteral("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try expectLiteral("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try expectLiteral("null")
+                return .null
             default:
                 throw SyntaxError(problem: "expected a value but found \(describeByte(at: position))", offset: position)
             }
@@ -502,7 +536,9 @@ extension SafeTensors {
                 }
                 switch bytes[position] {
                 case UInt8(ascii: ","): position += 1
-                case UInt8(ascii: "}"): position += 1; return .object(members)
+                case UInt8(ascii: "}"):
+                    position += 1
+                    return .object(members)
                 default:
                     throw SyntaxError(problem: "expected ',' or '}' but found \(describeByte(at: position))", offset: position)
                 }
@@ -528,7 +564,9 @@ extension SafeTensors {
                 }
                 switch bytes[position] {
                 case UInt8(ascii: ","): position += 1
-                case UInt8(ascii: "]"): position += 1; return .array(elements)
+                case UInt8(ascii: "]"):
+                    position += 1
+                    return .array(elements)
                 default:
                     throw SyntaxError(problem: "expected ',' or ']' but found \(describeByte(at: position))", offset: position)
                 }
@@ -618,7 +656,8 @@ extension SafeTensors {
                     return String(decoding: scratch, as: UTF8.self)
                 }
                 if byte < 0x20 {
-                    throw SyntaxError(problem: "unescaped control character 0x\(SafeTensors.hexByte(byte)) in string", offset: position)
+                    throw SyntaxError(
+                        problem: "unescaped control character 0x\(SafeTensors.hexByte(byte)) in string", offset: position)
                 }
                 if byte != UInt8(ascii: "\\") {
                     position += 1
@@ -646,8 +685,9 @@ extension SafeTensors {
                     var code = try parseHex4()
                     if (0xD800...0xDBFF).contains(code) {
                         guard end - position >= 2,
-                              bytes[position] == UInt8(ascii: "\\"),
-                              bytes[position + 1] == UInt8(ascii: "u") else {
+                            bytes[position] == UInt8(ascii: "\\"),
+                            bytes[position + 1] == UInt8(ascii: "u")
+                        else {
                             throw SyntaxError(problem: "lone leading surrogate in \\u escape", offset: escapeStart)
                         }
                         position += 2

@@ -1,13 +1,12 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-
 
 extension SafeTensors {
     /// Serializes an archive to the bytes of a safetensors file.
@@ -98,7 +97,9 @@ extension SafeTensors {
                 throw failTensor("byte size of shape \(describe(shape: entry.shape)) × \(entry.dtype.rawValue) overflows")
             }
             guard entry.data.count == needed else {
-                throw failTensor("data is \(entry.data.count) bytes but shape \(describe(shape: entry.shape)) of \(entry.dtype.rawValue) needs \(count) × \(entry.dtype.byteSize) = \(needed) bytes")
+                throw failTensor(
+                    "data is \(entry.data.count) bytes but shape \(describe(shape: entry.shape)) of \(entry.dtype.rawValue) needs \(count) × \(entry.dtype.byteSize) = \(needed) bytes"
+                )
             }
             totalBytes += needed  // Cannot overflow: every `data` array exists in memory.
         }
@@ -154,7 +155,8 @@ extension SafeTensors {
         let padding = (8 - header.count % 8) % 8
         header.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
         guard header.count <= maxHeaderLength else {
-            throw TorchError("\(context): header would be \(header.count) bytes, over the \(maxHeaderLength)-byte limit readers accept")
+            throw TorchError(
+                "\(context): header would be \(header.count) bytes, over the \(maxHeaderLength)-byte limit readers accept")
         }
 
         // File bytes.

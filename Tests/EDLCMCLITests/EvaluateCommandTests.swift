@@ -31,7 +31,8 @@ private func edlcm(_ arguments: [String]) throws -> (status: Int32, out: String,
 }
 
 private func temporaryFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("edlcm-cli-tests-\(UUID().uuidString)", isDirectory: true)
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "edlcm-cli-tests-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
@@ -41,8 +42,11 @@ struct EvaluateCommandTests {
     @Test("help lists the flags")
     func help() {
         let help = Evaluate.helpMessage()
-        for flag in ["--run", "--attacks", "--eps", "--norm", "--steps", "--restarts", "--samples", "--surrogates", "--out",
-                     "--train-surrogates", "--targets", "--[no-]targeted", "--mode <cascade|independent>", "--[no-]checks", "--[no-]matrix", "--queries", "--seed"] {
+        for flag in [
+            "--run", "--attacks", "--eps", "--norm", "--steps", "--restarts", "--samples", "--surrogates", "--out",
+            "--train-surrogates", "--targets", "--[no-]targeted", "--mode <cascade|independent>", "--[no-]checks",
+            "--[no-]matrix", "--queries", "--seed",
+        ] {
             #expect(help.contains(flag), "help does not mention \(flag)")
         }
         #expect(EDLCMCommand.configuration.subcommands.contains { ObjectIdentifier($0) == ObjectIdentifier(Evaluate.self) })
@@ -53,7 +57,8 @@ struct EvaluateCommandTests {
         let command = try Evaluate.parse([
             "--run", "r", "--attacks", "pgd,apgd-dlr", "square", "--eps", "8/255", "0.1", "--norm", "linf", "--steps", "7",
             "--restarts", "3", "--samples", "all", "--seed", "5", "--targets", "logits", "--targeted", "--mode", "independent",
-            "--no-early-stop", "--surrogates", "s1", "s2", "--train-surrogates", "1", "3", "--transfer-attacks", "m-pgd", "--no-matrix",
+            "--no-early-stop", "--surrogates", "s1", "s2", "--train-surrogates", "1", "3", "--transfer-attacks", "m-pgd",
+            "--no-matrix",
             "--check-samples", "50",
         ])
         let config = try command.resolvedConfig()
@@ -70,19 +75,34 @@ struct EvaluateCommandTests {
 
     @Test("bad flags give one-line errors")
     func badFlags() throws {
-        #expect(throws: EDLCMError("the value 'pgdd' is invalid for '--attacks': expected one of \(AttackName.allCases.map(\.rawValue).joined(separator: ", "))")) {
+        #expect(
+            throws: EDLCMError(
+                "the value 'pgdd' is invalid for '--attacks': expected one of \(AttackName.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        ) {
             try Evaluate.parse(["--run", "r", "--attacks", "pgdd"]).resolvedConfig()
         }
-        #expect(throws: EDLCMError("--eps must be ≥ 0, got -0.1")) { try Evaluate.parse(["--run", "r", "--eps=-0.1"]).resolvedConfig() }
-        #expect(throws: EDLCMError("the value 'ten' is invalid for '--eps': expected <x> …")) { try Evaluate.parse(["--run", "r", "--eps", "ten"]).resolvedConfig() }
+        #expect(throws: EDLCMError("--eps must be ≥ 0, got -0.1")) {
+            try Evaluate.parse(["--run", "r", "--eps=-0.1"]).resolvedConfig()
+        }
+        #expect(throws: EDLCMError("the value 'ten' is invalid for '--eps': expected <x> …")) {
+            try Evaluate.parse(["--run", "r", "--eps", "ten"]).resolvedConfig()
+        }
         #expect(throws: EDLCMError("--eps 1.5 exceeds 1, the whole [0, 1] range of an L∞ perturbation")) {
             try Evaluate.parse(["--run", "r", "--eps", "1.5"]).resolvedConfig()
         }
-        #expect(throws: EDLCMError("the value 'many' is invalid for '--samples': expected <n>")) { try Evaluate.parse(["--run", "r", "--samples", "many"]).resolvedConfig() }
-        #expect(throws: EDLCMError("the value 'mean' is invalid for '--targets': expected one of probabilities, logits, member-losses")) {
+        #expect(throws: EDLCMError("the value 'many' is invalid for '--samples': expected <n>")) {
+            try Evaluate.parse(["--run", "r", "--samples", "many"]).resolvedConfig()
+        }
+        #expect(
+            throws: EDLCMError(
+                "the value 'mean' is invalid for '--targets': expected one of probabilities, logits, member-losses")
+        ) {
             try Evaluate.parse(["--run", "r", "--targets", "mean"]).resolvedConfig()
         }
-        #expect(throws: EDLCMError("--steps must be at least 1, got 0")) { try Evaluate.parse(["--run", "r", "--steps", "0"]).resolvedConfig() }
+        #expect(throws: EDLCMError("--steps must be at least 1, got 0")) {
+            try Evaluate.parse(["--run", "r", "--steps", "0"]).resolvedConfig()
+        }
     }
 
     @Test("errors about files name the file, and exit with status 1")
@@ -95,7 +115,9 @@ struct EvaluateCommandTests {
         #expect(result.error == "edlcm: error: \(missing.path): no such run folder\n")
         #expect(!FileManager.default.fileExists(atPath: missing.path), "nothing is created for a missing run")
         result = try edlcm(["evaluate", "--run", folder.path])
-        #expect(result.error == "edlcm: error: \(folder.path): no checkpoint.safetensors in this folder (not a finished epoch of a run)\n")
+        #expect(
+            result.error
+                == "edlcm: error: \(folder.path): no checkpoint.safetensors in this folder (not a finished epoch of a run)\n")
         result = try edlcm(["evaluate", "--run", folder.path, "--attacks", "nope"])
         #expect(result.status == 1 && result.error.hasPrefix("edlcm: error: the value 'nope' is invalid for '--attacks'"))
     }
@@ -106,20 +128,26 @@ struct EvaluateCommandTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = folder.appendingPathComponent("run")
         // One libtorch thread: tests run in parallel, and oversubscribed OpenMP threads stall.
-        let trained = try edlcm(["train", "--members", "2", "--epochs", "1", "--train-limit", "256", "--batch-size", "64",
-                                 "--test-limit", "50", "--threads", "1", "--out", run.path])
+        let trained = try edlcm([
+            "train", "--members", "2", "--epochs", "1", "--train-limit", "256", "--batch-size", "64",
+            "--test-limit", "50", "--threads", "1", "--out", run.path,
+        ])
         try #require(trained.status == 0, "train failed: \(trained.error)")
         let out = folder.appendingPathComponent("results/eval.json")
-        let arguments = ["evaluate", "--run", run.path, "--out", out.path, "--samples", "24", "--eps", "0.05", "0.1", "--attacks", "fgsm,square",
-                         "--targets", "probabilities", "--steps", "2", "--queries", "10", "--check-samples", "8", "--matrix-samples", "8",
-                         "--threads", "1"]
+        let arguments = [
+            "evaluate", "--run", run.path, "--out", out.path, "--samples", "24", "--eps", "0.05", "0.1", "--attacks",
+            "fgsm,square",
+            "--targets", "probabilities", "--steps", "2", "--queries", "10", "--check-samples", "8", "--matrix-samples", "8",
+            "--threads", "1",
+        ]
         let first = try edlcm(arguments)
         try #require(first.status == 0, "evaluate failed: \(first.error)")
         #expect(first.out.contains("worst-case robust accuracy"))
         #expect(first.out.contains("[PASS]") || first.out.contains("[FAIL]"))
         #expect(first.error.contains("== sanity checks"), "progress goes to stderr")
         for name in ["eval.json", "eval.csv", "eval.md", "eval.state.json"] {
-            #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("results/\(name)").path), "\(name) missing")
+            #expect(
+                FileManager.default.fileExists(atPath: folder.appendingPathComponent("results/\(name)").path), "\(name) missing")
         }
         let result = try EvaluationReport.read(from: out)
         #expect(result.samples.count == 24 && result.settings.epsilons == [0.05, 0.1])
@@ -138,6 +166,10 @@ struct EvaluateCommandTests {
 
         // --out may not be a folder.
         let bad = try edlcm(["evaluate", "--run", run.path, "--out", folder.path + "/results"])
-        #expect(bad.status == 1 && bad.error == "edlcm: error: --out \(folder.path)/results: must name a .json file (the .csv, .md and .state.json files go beside it)\n")
+        #expect(
+            bad.status == 1
+                && bad.error
+                    == "edlcm: error: --out \(folder.path)/results: must name a .json file (the .csv, .md and .state.json files go beside it)\n"
+        )
     }
 }

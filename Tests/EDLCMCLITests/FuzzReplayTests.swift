@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Replays the fuzz seeds and every saved regression input through the replay build of
 /// `edlcm-fuzz`: each must exit 0 (a parser error is fine; a trap is not).
@@ -9,7 +9,8 @@ struct FuzzReplayTests {
     @Test(arguments: ["idx", "cifar", "jpeg", "safetensors", "config", "records"])
     func replaysSeedsAndRegressions(target: String) throws {
         let binary = URL(fileURLWithPath: edlcmBinary).deletingLastPathComponent().appendingPathComponent("edlcm-fuzz").path
-        try #require(FileManager.default.isExecutableFile(atPath: binary), "build edlcm-fuzz first (swift build --build-tests builds it)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: binary), "build edlcm-fuzz first (swift build --build-tests builds it)")
         let files = ["seeds", "regressions"].flatMap { kind -> [String] in
             let folder = repositoryRoot.appendingPathComponent("fuzz/\(kind)/\(target)")
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []

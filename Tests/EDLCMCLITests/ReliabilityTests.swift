@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -16,10 +17,15 @@ import Torch
 /// Model tensors of a run's checkpoint (weights and buffers, not optimizer or generator state).
 private func modelTensors(_ run: URL) throws -> [String: [UInt8]] {
     let tensors = try Checkpoint.load(from: run.appendingPathComponent("checkpoint.safetensors")).tensors
-    return tensors.filter { $0.key.hasPrefix("member") }.mapValues { $0.converted(to: .float64).scalars(as: Double.self).withUnsafeBytes { Array($0) } }
+    return tensors.filter { $0.key.hasPrefix("member") }.mapValues {
+        $0.converted(to: .float64).scalars(as: Double.self).withUnsafeBytes { Array($0) }
+    }
 }
 
-private let tinyRun = ["train", "--members", "2", "--epochs", "3", "--train-limit", "2560", "--test-limit", "100", "--batch-size", "64", "--seed", "5", "--threads", "1"]
+private let tinyRun = [
+    "train", "--members", "2", "--epochs", "3", "--train-limit", "2560", "--test-limit", "100", "--batch-size", "64", "--seed",
+    "5", "--threads", "1",
+]
 
 private func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
     let process = Process()
@@ -32,7 +38,9 @@ private func launch(_ arguments: [String], environment: [String: String] = [:]) 
     return process
 }
 
-@Suite("Reliability: kills, signals, resumes", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
+@Suite(
+    "Reliability: kills, signals, resumes", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"),
+    .serialized)
 struct ReliabilityTests {
     @Test func sigkillAtRandomMomentsNeverTearsACheckpointAndResumesToTheSameWeights() throws {
         let directory = try temporaryDirectory()
@@ -53,7 +61,9 @@ struct ReliabilityTests {
             // build): once the run folder is there, after 0 to 2 s more.
             let config = killed.appendingPathComponent("config.json")
             let launched = Date()
-            while process.isRunning && !FileManager.default.fileExists(atPath: config.path) && Date().timeIntervalSince(launched) < 60 {
+            while process.isRunning && !FileManager.default.fileExists(atPath: config.path)
+                && Date().timeIntervalSince(launched) < 60
+            {
                 Thread.sleep(forTimeInterval: 0.02)
             }
             let deadline = Date().addingTimeInterval(Double(generator.nextInt(below: 2000)) / 1000)
@@ -67,7 +77,9 @@ struct ReliabilityTests {
                 if FileManager.default.fileExists(atPath: checkpoint.path) {
                     #expect(throws: Never.self) { _ = try Checkpoint.load(from: checkpoint) }
                 }
-                let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: killed.path)) ?? []).filter { !["config.json", "metrics.jsonl", "checkpoint.safetensors"].contains($0) }
+                let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: killed.path)) ?? []).filter {
+                    !["config.json", "metrics.jsonl", "checkpoint.safetensors"].contains($0)
+                }
                 #expect(leftovers.allSatisfy { $0.hasPrefix(".") }, "unexpected files \(leftovers)")
                 if kills >= 20 { break }
             } else {
@@ -88,7 +100,10 @@ struct ReliabilityTests {
     @Test func sigintCheckpointsMidEpochAndResumesExactly() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let arguments = ["train", "--members", "2", "--epochs", "2", "--train-limit", "1280", "--test-limit", "100", "--batch-size", "32", "--seed", "9", "--threads", "1"]
+        let arguments = [
+            "train", "--members", "2", "--epochs", "2", "--train-limit", "1280", "--test-limit", "100", "--batch-size", "32",
+            "--seed", "9", "--threads", "1",
+        ]
         let reference = directory.appendingPathComponent("reference")
         #expect(try runProcess(edlcmBinary, arguments + ["--out", reference.path]).status == 0)
 
@@ -100,7 +115,8 @@ struct ReliabilityTests {
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        while process.isRunning && !FileManager.default.fileExists(atPath: interrupted.appendingPathComponent("config.json").path) {
+        while process.isRunning && !FileManager.default.fileExists(atPath: interrupted.appendingPathComponent("config.json").path)
+        {
             Thread.sleep(forTimeInterval: 0.05)
         }
         Thread.sleep(forTimeInterval: 1.5)
@@ -108,7 +124,10 @@ struct ReliabilityTests {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130, "\(output)")
-        #expect(output.contains("checkpoint written to \(interrupted.path)/checkpoint.safetensors — continue with the same command plus --resume"))
+        #expect(
+            output.contains(
+                "checkpoint written to \(interrupted.path)/checkpoint.safetensors — continue with the same command plus --resume")
+        )
         let metadata = try Checkpoint.load(from: interrupted.appendingPathComponent("checkpoint.safetensors")).metadata
         #expect(metadata["edlcm.epoch_progress"] != nil, "the stop should land mid-epoch")
 
@@ -122,12 +141,16 @@ struct ReliabilityTests {
     }
 }
 
-@Suite("Distributed training on loopback", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
+@Suite(
+    "Distributed training on loopback", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized)
 struct DistributedTrainingTests {
     private func compare(method: String) throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let arguments = ["train", "--method", method, "--members", "2", "--epochs", "1", "--train-limit", "256", "--test-limit", "100", "--batch-size", "64", "--seed", "3", "--threads", "1"]
+        let arguments = [
+            "train", "--method", method, "--members", "2", "--epochs", "1", "--train-limit", "256", "--test-limit", "100",
+            "--batch-size", "64", "--seed", "3", "--threads", "1",
+        ]
         let single = directory.appendingPathComponent("single")
         let pair = directory.appendingPathComponent("pair")
         let one = try runProcess(edlcmBinary, arguments + ["--out", single.path])
@@ -160,8 +183,11 @@ struct DistributedTrainingTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = String(Int.random(in: 30000..<60000))
-        let arguments = ["train", "--distributed", "--members", "2", "--epochs", "20", "--train-limit", "640", "--test-limit", "100", "--batch-size", "64", "--threads", "1",
-                         "--out", directory.appendingPathComponent("run").path]
+        let arguments = [
+            "train", "--distributed", "--members", "2", "--epochs", "20", "--train-limit", "640", "--test-limit", "100",
+            "--batch-size", "64", "--threads", "1",
+            "--out", directory.appendingPathComponent("run").path,
+        ]
         let environment = ["MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "WORLD_SIZE": "2"]
         let rank0 = Process()
         rank0.executableURL = URL(fileURLWithPath: edlcmBinary)
@@ -174,7 +200,8 @@ struct DistributedTrainingTests {
         let rank1 = try launch(arguments, environment: environment.merging(["RANK": "1"]) { $1 })
         let metrics = directory.appendingPathComponent("run/metrics.jsonl")
         let started = Date()
-        while rank0.isRunning && !FileManager.default.fileExists(atPath: metrics.path) && Date().timeIntervalSince(started) < 120 {
+        while rank0.isRunning && !FileManager.default.fileExists(atPath: metrics.path) && Date().timeIntervalSince(started) < 120
+        {
             Thread.sleep(forTimeInterval: 0.1)
         }
         kill(rank1.processIdentifier, SIGKILL)
@@ -189,10 +216,14 @@ struct DistributedTrainingTests {
     }
 
     @Test func launchNamesTheFailingRank() throws {
-        let result = try runProcess(edlcmBinary, ["launch", "--nproc", "2", "--grace", "5", "--", "train", "--members", "1", "--out", "/tmp/never"])
+        let result = try runProcess(
+            edlcmBinary, ["launch", "--nproc", "2", "--grace", "5", "--", "train", "--members", "1", "--out", "/tmp/never"])
         #expect(result.status == 1)
         #expect(result.output.contains("edlcm: error: --members must be at least 2 (an ensemble), got 1"))
-        #expect(result.output.contains("edlcm: error: launch: rank 0 of 2 exited with status 1; the other workers were stopped")
-            || result.output.contains("edlcm: error: launch: rank 1 of 2 exited with status 1; the other workers were stopped"))
+        #expect(
+            result.output.contains("edlcm: error: launch: rank 0 of 2 exited with status 1; the other workers were stopped")
+                || result.output.contains(
+                    "edlcm: error: launch: rank 1 of 2 exited with status 1; the other workers were stopped")
+        )
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -12,7 +13,9 @@ import TestSupport
 @testable import EDLCMReport
 @testable import EDLCMTraining
 
-private let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+private let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+}
 private let python = "/usr/bin/python3"
 
 /// Collects every `data-key`/`data-value` pair of the page's tables, per run row.
@@ -23,7 +26,9 @@ private func tableValues(_ html: String) -> [(run: String, key: String, value: D
     for match in pattern.matches(in: html, range: NSRange(html.startIndex..., in: html)) {
         if let range = Range(match.range(at: 1), in: html) {
             currentRun = String(html[range])
-        } else if let value = Range(match.range(at: 2), in: html), let key = Range(match.range(at: 3), in: html), let number = Double(html[value]) {
+        } else if let value = Range(match.range(at: 2), in: html), let key = Range(match.range(at: 3), in: html),
+            let number = Double(html[value])
+        {
             result.append((currentRun, String(html[key]), number))
         }
     }
@@ -38,9 +43,15 @@ struct ReportTests {
         var runs: [URL] = []
         for method in ["baseline", "edlcm"] {
             let run = root.appendingPathComponent(method)
-            let train = try runProcess(edlcmBinary, ["train", "--method", method, "--members", "2", "--epochs", "2", "--train-limit", "512", "--batch-size", "64", "--test-limit", "200", "--out", run.path])
+            let train = try runProcess(
+                edlcmBinary,
+                [
+                    "train", "--method", method, "--members", "2", "--epochs", "2", "--train-limit", "512", "--batch-size", "64",
+                    "--test-limit", "200", "--out", run.path,
+                ])
             guard train.status == 0 else { throw EDLCMError("train failed: \(train.output)") }
-            let analyze = try runProcess(edlcmBinary, ["analyze", "--run", run.path, "--samples", "50", "--power-iterations", "5"])
+            let analyze = try runProcess(
+                edlcmBinary, ["analyze", "--run", run.path, "--samples", "50", "--power-iterations", "5"])
             guard analyze.status == 0 else { throw EDLCMError("analyze failed: \(analyze.output)") }
             let evaluate = try runProcess(edlcmBinary, EvaluateFixture.arguments(run: run))
             guard evaluate.status == 0 else { throw EDLCMError("evaluate failed: \(evaluate.output)") }
@@ -57,7 +68,11 @@ struct ReportTests {
         let html = try String(contentsOf: out, encoding: .utf8)
         // Self-contained: no external scripts, styles, fonts or images.
         #expect(!html.contains("<script"))
-        #expect(!html.contains("http://") || html.components(separatedBy: "http://").count - 1 == html.components(separatedBy: "xmlns=\"http://www.w3.org/2000/svg\"").count - 1)
+        #expect(
+            !html.contains("http://")
+                || html.components(separatedBy: "http://").count - 1 == html.components(
+                    separatedBy: "xmlns=\"http://www.w3.org/2000/svg\""
+                ).count - 1)
         #expect(!html.contains("https://"))
         let values = tableValues(html)
         #expect(values.count > 10)
@@ -72,7 +87,9 @@ struct ReportTests {
             #expect(value("mean_hvp_cosine") == analysis.report.meanHVPCosine)
             #expect(value("mean_gradient_cosine") == analysis.report.meanGradientCosine)
             #expect(value("training_seconds") == summary.metrics.reduce(0) { $0 + $1.seconds })
-            if let matrix = evaluation.transferability.first { #expect(value("mean_transfer") == ReportBuilder.meanTransfer(matrix)) }
+            if let matrix = evaluation.transferability.first {
+                #expect(value("mean_transfer") == ReportBuilder.meanTransfer(matrix))
+            }
             for (member, eigenvalue) in analysis.report.topEigenvalue.enumerated() {
                 #expect(values.contains { $0.key == "top_eigenvalue:\(member)" && $0.value == eigenvalue })
             }
@@ -108,23 +125,29 @@ struct ReportTests {
         let out = root.appendingPathComponent("report.html")
         #expect(try runProcess(edlcmBinary, ["report"] + runs.map(\.path) + ["--out", out.path]).status == 0)
         let screenshot = root.appendingPathComponent("report.png")
-        let shot = try runProcess(chromium!, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(screenshot.path)",
-                                              "--window-size=1280,6000", out.absoluteString])
+        let shot = try runProcess(
+            chromium!,
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(screenshot.path)",
+                "--window-size=1280,6000", out.absoluteString,
+            ])
         #expect(FileManager.default.fileExists(atPath: screenshot.path), "\(shot.output)")
         let script = """
-        import sys
-        from PIL import Image
-        image = Image.open(sys.argv[1]).convert("RGB")
-        pixels = list(image.getdata())
-        non_white = sum(1 for p in pixels if p != (255, 255, 255)) / len(pixels)
-        def near(colour, tolerance=12):
-            return sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, colour)))
-        blue = near((0, 114, 178)); orange = near((213, 94, 0))
-        viridis_dark = near((68, 1, 84), 30); viridis_light = near((253, 231, 37), 40)
-        print(f"{non_white:.4f} {blue} {orange} {viridis_dark + viridis_light}")
-        """
+            import sys
+            from PIL import Image
+            image = Image.open(sys.argv[1]).convert("RGB")
+            pixels = list(image.getdata())
+            non_white = sum(1 for p in pixels if p != (255, 255, 255)) / len(pixels)
+            def near(colour, tolerance=12):
+                return sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, colour)))
+            blue = near((0, 114, 178)); orange = near((213, 94, 0))
+            viridis_dark = near((68, 1, 84), 30); viridis_light = near((253, 231, 37), 40)
+            print(f"{non_white:.4f} {blue} {orange} {viridis_dark + viridis_light}")
+            """
         let result = try runProcess(python, ["-c", script, screenshot.path])
-        let numbers = result.output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let numbers = result.output.split(separator: " ").compactMap {
+            Double($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         try #require(numbers.count == 4, "\(result.output)")
         #expect(numbers[0] > 0.03, "the page is nearly blank: \(numbers[0])")
         #expect(numbers[1] > 200, "no run-1 line colour in the charts")
@@ -136,7 +159,9 @@ struct ReportTests {
 /// Small evaluation settings for report fixtures (seconds, not minutes, in a debug build).
 enum EvaluateFixture {
     static func arguments(run: URL) -> [String] {
-        ["evaluate", "--run", run.path, "--samples", "20", "--eps", "0.05", "0.1", "--steps", "3", "--attacks", "fgsm", "pgd",
-         "--matrix-samples", "10", "--check-samples", "10", "--queries", "50", "--threads", "2"]
+        [
+            "evaluate", "--run", run.path, "--samples", "20", "--eps", "0.05", "0.1", "--steps", "3", "--attacks", "fgsm", "pgd",
+            "--matrix-samples", "10", "--check-samples", "10", "--queries", "50", "--threads", "2",
+        ]
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
-import Testing
 import TestSupport
-@testable import EDLCMCLI
+import Testing
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
+@testable import EDLCMCLI
 @testable import EDLCMCore
 @testable import EDLCMData
 @testable import EDLCMDefenses
@@ -17,45 +18,65 @@ import TestSupport
 let edlcmBinary: String = {
     let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
     let candidate = bundle.appendingPathComponent("edlcm").path
-    return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : repositoryRoot.appendingPathComponent(".build/debug/edlcm").path
+    return FileManager.default.isExecutableFile(atPath: candidate)
+        ? candidate : repositoryRoot.appendingPathComponent(".build/debug/edlcm").path
 }()
 
 @Suite("edlcm train: flags, help and errors")
 struct TrainCommandTests {
     @Test func helpExplainsEveryFlagWithItsDefault() {
         // The settings' help is wrapped; compare it with single spaces.
-        let help = EDLCMCommand.helpMessage(for: Train.self, columns: 200).split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        for flag in ["--dataset", "--data-dir", "--arch", "--members", "--method", "--epochs", "--batch-size", "--optimizer", "--lr",
-                     "--momentum", "--weight-decay", "--schedule", "--seed", "--train-limit", "--test-limit", "--out", "--resume", "--config"] {
+        let help = EDLCMCommand.helpMessage(for: Train.self, columns: 200).split(whereSeparator: \.isWhitespace).joined(
+            separator: " ")
+        for flag in [
+            "--dataset", "--data-dir", "--arch", "--members", "--method", "--epochs", "--batch-size", "--optimizer", "--lr",
+            "--momentum", "--weight-decay", "--schedule", "--seed", "--train-limit", "--test-limit", "--out", "--resume",
+            "--config",
+        ] {
             #expect(help.contains(flag), "help lacks \(flag)")
         }
         #expect(help.contains("Number of ensemble members: at least 2 for an ensemble, 1 or more for cure (default: 3)."))
         #expect(help.contains("Base learning rate (default: 0.05)."))
         #expect(help.contains("--dataset <fashion-mnist|mnist|cifar10|cifar100|tiny-imagenet>"))
-        for flag in ["--adp-alpha", "--adp-beta", "--gal-lambda", "--trs-lambda-a", "--trs-lambda-b", "--trs-delta-start", "--trs-delta-end",
-                     "--trs-steps", "--dverge-eps", "--dverge-step", "--dverge-steps", "--dverge-layer", "--dverge-momentum", "--adversarial",
-                     "--adv-eps", "--adv-step", "--adv-steps", "--adv-fraction", "--from"] {
+        for flag in [
+            "--adp-alpha", "--adp-beta", "--gal-lambda", "--trs-lambda-a", "--trs-lambda-b", "--trs-delta-start",
+            "--trs-delta-end",
+            "--trs-steps", "--dverge-eps", "--dverge-step", "--dverge-steps", "--dverge-layer", "--dverge-momentum",
+            "--adversarial",
+            "--adv-eps", "--adv-step", "--adv-steps", "--adv-fraction", "--from",
+        ] {
             #expect(help.contains(flag), "help lacks \(flag)")
         }
         #expect(help.contains("--method <baseline|edlcm|cure|adp|gal|dverge|trs>"))
         #expect(help.contains("ADP: weight α of the ensemble entropy (default: 2)."))
-        #expect(help.contains("TRS: weight λ_a of the mean pairwise |cos| of input gradients (default: 20 for CIFAR-10/100 and Tiny ImageNet, 10 for MNIST and Fashion-MNIST)."))
-        #expect(help.contains("Adversarial training: L∞ radius ε (default: 8/255 for CIFAR-10/100 and Tiny ImageNet, 0.3 for MNIST, 0.1 for Fashion-MNIST)."))
+        #expect(
+            help.contains(
+                "TRS: weight λ_a of the mean pairwise |cos| of input gradients (default: 20 for CIFAR-10/100 and Tiny ImageNet, 10 for MNIST and Fashion-MNIST)."
+            ))
+        #expect(
+            help.contains(
+                "Adversarial training: L∞ radius ε (default: 8/255 for CIFAR-10/100 and Tiny ImageNet, 0.3 for MNIST, 0.1 for Fashion-MNIST)."
+            ))
         #expect(help.contains("Adversarial training: PGD step (default: ε/4, ε/30 for MNIST)."))
     }
 
     @Test func baselineFlagsSetTheirConfigKeys() throws {
-        let arguments = ["--method", "trs", "--adp-alpha", "1", "--adp-beta", "0.25", "--gal-lambda", "0.75", "--trs-lambda-a", "5",
-                         "--trs-lambda-b", "1.5", "--trs-delta-start", "0.02", "--trs-delta-end", "0.04", "--trs-steps", "3", "--dverge-eps", "0.05",
-                         "--dverge-step", "0.01", "--dverge-steps", "4", "--dverge-layer", "2", "--dverge-momentum", "0", "--adversarial", "pgd",
-                         "--adv-eps", "0.2", "--adv-step", "0.02", "--adv-steps", "7", "--adv-fraction", "0.5", "--from", "runs/plain", "--out", "/tmp/x"]
+        let arguments = [
+            "--method", "trs", "--adp-alpha", "1", "--adp-beta", "0.25", "--gal-lambda", "0.75", "--trs-lambda-a", "5",
+            "--trs-lambda-b", "1.5", "--trs-delta-start", "0.02", "--trs-delta-end", "0.04", "--trs-steps", "3", "--dverge-eps",
+            "0.05",
+            "--dverge-step", "0.01", "--dverge-steps", "4", "--dverge-layer", "2", "--dverge-momentum", "0", "--adversarial",
+            "pgd",
+            "--adv-eps", "0.2", "--adv-step", "0.02", "--adv-steps", "7", "--adv-fraction", "0.5", "--from", "runs/plain",
+            "--out", "/tmp/x",
+        ]
         let config = try Train.parse(arguments).resolvedConfig()
         let json = #"""
-        {"method": "trs", "adp-alpha": 1, "adp-beta": 0.25, "gal-lambda": 0.75, "trs-lambda-a": 5, "trs-lambda-b": 1.5,
-         "trs-delta-start": 0.02, "trs-delta-end": 0.04, "trs-steps": 3, "dverge-eps": 0.05, "dverge-step": 0.01, "dverge-steps": 4,
-         "dverge-layer": 2, "dverge-momentum": 0, "adversarial": "pgd", "adv-eps": 0.2, "adv-step": 0.02, "adv-steps": 7,
-         "adv-fraction": 0.5, "from": "runs/plain"}
-        """#
+            {"method": "trs", "adp-alpha": 1, "adp-beta": 0.25, "gal-lambda": 0.75, "trs-lambda-a": 5, "trs-lambda-b": 1.5,
+             "trs-delta-start": 0.02, "trs-delta-end": 0.04, "trs-steps": 3, "dverge-eps": 0.05, "dverge-step": 0.01, "dverge-steps": 4,
+             "dverge-layer": 2, "dverge-momentum": 0, "adversarial": "pgd", "adv-eps": 0.2, "adv-step": 0.02, "adv-steps": 7,
+             "adv-fraction": 0.5, "from": "runs/plain"}
+            """#
         #expect(config.settings == (try JSONDecoder().decode(TrainingConfig.self, from: Data(json.utf8))))
         #expect(throws: EDLCMError("--dverge-layer must be in 0...2 for --arch cnn, got 5")) {
             _ = try Train.parse(["--dverge-layer", "5", "--out", "/tmp/x"]).resolvedConfig()
@@ -71,8 +92,12 @@ struct TrainCommandTests {
         let file = directory.appendingPathComponent("dverge.yaml")
         try String(text[start.upperBound..<end.lowerBound]).write(to: file, atomically: true, encoding: .utf8)
         let config = try Train.parse(["--config", file.path, "--out", "/tmp/x"]).resolvedConfig()
-        #expect(config.method == .dverge && config.adversarial == .pgd && config.architecture == .resnet20 && config.dataset == .cifar10)
-        #expect(config.from == "runs/plain-resnet20" && config.dvergeLayer == 5 && config.advEps == 8.0 / 255 && config.advSteps == 10)
+        #expect(
+            config.method == .dverge && config.adversarial == .pgd && config.architecture == .resnet20
+                && config.dataset == .cifar10)
+        #expect(
+            config.from == "runs/plain-resnet20" && config.dvergeLayer == 5 && config.advEps == 8.0 / 255 && config.advSteps == 10
+        )
     }
 
     @Test(.enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"))
@@ -98,8 +123,12 @@ struct TrainCommandTests {
             let record = try String(contentsOf: out.appendingPathComponent("config.json"), encoding: .utf8)
             #expect(record.contains("\"dverge-eps\" : 0.35") && record.contains("\"trs-lambda-a\" : 10"), "\(record)")
         }
-        #expect(try String(contentsOf: directory.appendingPathComponent("dverge/config.json"), encoding: .utf8).contains("\"initial_weights\""))
-        #expect(try String(contentsOf: directory.appendingPathComponent("edlcm-low-memory/config.json"), encoding: .utf8).contains("\"low-memory\" : true"))
+        #expect(
+            try String(contentsOf: directory.appendingPathComponent("dverge/config.json"), encoding: .utf8).contains(
+                "\"initial_weights\""))
+        #expect(
+            try String(contentsOf: directory.appendingPathComponent("edlcm-low-memory/config.json"), encoding: .utf8).contains(
+                "\"low-memory\" : true"))
         #expect(try Train.parse(["--low-memory", "--out", "/tmp/x"]).resolvedConfig().memory.lowMemory)
         #expect(try JSONDecoder().decode(TrainingConfig.self, from: Data(#"{"low-memory": true}"#.utf8)).memory.lowMemory)
     }
@@ -143,10 +172,22 @@ struct TrainCommandTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let cases: [([String], String)] = [
-            (["train", "--members", "1", "--out", directory.path], "edlcm: error: --members must be at least 2 (an ensemble), got 1\n"),
-            (["train", "--method", "magic", "--out", directory.path], "edlcm: error: the value 'magic' is invalid for '--method': expected one of baseline, edlcm, cure, adp, gal, dverge, trs\n"),
-            (["train", "--dataset", "cifar10", "--out", directory.path], "edlcm: error: --dataset cifar10 needs --data-dir (the folder holding its files)\n"),
-            (["train", "--lr", "fast", "--out", directory.path], "edlcm: error: the value 'fast' is invalid for '--lr': expected <x>\n"),
+            (
+                ["train", "--members", "1", "--out", directory.path],
+                "edlcm: error: --members must be at least 2 (an ensemble), got 1\n"
+            ),
+            (
+                ["train", "--method", "magic", "--out", directory.path],
+                "edlcm: error: the value 'magic' is invalid for '--method': expected one of baseline, edlcm, cure, adp, gal, dverge, trs\n"
+            ),
+            (
+                ["train", "--dataset", "cifar10", "--out", directory.path],
+                "edlcm: error: --dataset cifar10 needs --data-dir (the folder holding its files)\n"
+            ),
+            (
+                ["train", "--lr", "fast", "--out", directory.path],
+                "edlcm: error: the value 'fast' is invalid for '--lr': expected <x>\n"
+            ),
         ]
         for (arguments, expected) in cases {
             let result = try runProcess(edlcmBinary, arguments)
@@ -170,7 +211,8 @@ struct BenchCommandTests {
     /// 2 per PGD iteration), and the share of the measured peak.
     @Test(arguments: [("cnn-plain", 3.0), ("cnn-pgd", 2.0 * 50)])
     func jsonLineIsConsistent(name: String, passes: Double) throws {
-        let (status, output) = try runProcess(edlcmBinary, ["bench", "--json", "--cases", name, "--steps", "1", "--threads", "1"])
+        let (status, output) = try runProcess(
+            edlcmBinary, ["bench", "--json", "--cases", name, "--steps", "1", "--threads", "1"])
         #expect(status == 0, "\(output)")
         let lines = output.split(separator: "\n").filter { $0.hasPrefix("{") }
         try #require(lines.count == 1, "\(output)")

@@ -35,7 +35,9 @@ struct AttackBoundsTests {
         let (images, labels) = AttackFixtures.dataset(count: 24, seed: 41)
         let epsilon = norm == .linf ? 0.15 : 1.2
         // Without early stopping the attacks keep moving, so the bounds are tested at full stretch.
-        let output = try runAttack(Self.smallAttack(name), on: ensemble, images: images, labels: labels, epsilon: epsilon, norm: norm, stopOnSuccess: false)
+        let output = try runAttack(
+            Self.smallAttack(name), on: ensemble, images: images, labels: labels, epsilon: epsilon, norm: norm,
+            stopOnSuccess: false)
         let delta = output.adversarial - images
         #expect(output.adversarial.shape == images.shape)
         #expect(output.adversarial.min().item() >= 0)
@@ -57,15 +59,18 @@ struct AttackBoundsTests {
         let attack = PGD(PGD.Configuration(steps: 3))
         let target = EnsembleTarget.deployed(ensemble)
         func run(_ seeds: [UInt64]) throws -> [Float] {
-            try attack.perturb(images, labels: labels, target: target,
-                               context: AttackContext(epsilon: 0.1, norm: .linf, seeds: seeds, stopOnSuccess: false)).adversarial.scalars(as: Float.self)
+            try attack.perturb(
+                images, labels: labels, target: target,
+                context: AttackContext(epsilon: 0.1, norm: .linf, seeds: seeds, stopOnSuccess: false)
+            ).adversarial.scalars(as: Float.self)
         }
         let seeds = (0..<16).map { UInt64($0) * 7 }
         #expect(try run(seeds) == run(seeds))
         #expect(try run(seeds) != run(seeds.map { $0 + 1 }))
         // An image's example does not depend on the batch it is attacked in.
-        let alone = try attack.perturb(images[3..<4], labels: labels[3..<4], target: target,
-                                       context: AttackContext(epsilon: 0.1, norm: .linf, seeds: [seeds[3]], stopOnSuccess: false))
+        let alone = try attack.perturb(
+            images[3..<4], labels: labels[3..<4], target: target,
+            context: AttackContext(epsilon: 0.1, norm: .linf, seeds: [seeds[3]], stopOnSuccess: false))
         assertClose(alone.adversarial[0], try run(seeds)[(3 * 64)..<(4 * 64)].map(Double.init), atol: 1e-6)
     }
 
@@ -87,7 +92,8 @@ struct AttackBoundsTests {
         let ensemble = AttackFixtures.ensemble()
         let (images, labels) = AttackFixtures.dataset(count: 8, seed: 44)
         for name in [AttackName.pgd, .apgdCE, .square, .fgsm] {
-            let output = try runAttack(name.makeAttack(AttackBudget(steps: 2, queries: 5)), on: ensemble, images: images, labels: labels, epsilon: 0)
+            let output = try runAttack(
+                name.makeAttack(AttackBudget(steps: 2, queries: 5)), on: ensemble, images: images, labels: labels, epsilon: 0)
             #expect((output.adversarial - images).abs().max().item() == 0, "\(name)")
         }
     }
@@ -109,8 +115,9 @@ struct AttackBoundsTests {
             _ = try runAttack(FGSM(), on: ensemble, images: images * 2, labels: labels, epsilon: 0.1)
         }
         #expect(throws: EDLCMError("PGD: 3 seeds for 4 images (one per image)")) {
-            try PGD().perturb(images, labels: labels, target: EnsembleTarget.deployed(ensemble),
-                              context: AttackContext(epsilon: 0.1, norm: .linf, seeds: [1, 2, 3]))
+            try PGD().perturb(
+                images, labels: labels, target: EnsembleTarget.deployed(ensemble),
+                context: AttackContext(epsilon: 0.1, norm: .linf, seeds: [1, 2, 3]))
         }
         // DLR needs 3 classes (4 targeted): a 4-class model supports both, and a targeted request
         // on a model with fewer classes is refused.
@@ -118,28 +125,33 @@ struct AttackBoundsTests {
         let threeLabels = Tensor(labels.scalars(as: Int64.self).map { $0 % 3 })
         let threeTargets = Tensor(labels.scalars(as: Int64.self).map { ($0 + 1) % 3 })
         #expect(throws: EDLCMError("APGD-DLR (targeted) needs at least 4 classes, the model has 3")) {
-            try APGD(APGD.Configuration(loss: .dlr, steps: 2)).perturb(images, labels: threeLabels, target: threeClass,
+            try APGD(APGD.Configuration(loss: .dlr, steps: 2)).perturb(
+                images, labels: threeLabels, target: threeClass,
                 context: AttackContext(epsilon: 0.1, norm: .linf, targets: threeTargets, seeds: [1, 2, 3, 4]))
         }
         #expect(throws: Never.self) {
-            try APGD(APGD.Configuration(loss: .dlr, steps: 2)).perturb(images, labels: threeLabels, target: threeClass,
+            try APGD(APGD.Configuration(loss: .dlr, steps: 2)).perturb(
+                images, labels: threeLabels, target: threeClass,
                 context: AttackContext(epsilon: 0.1, norm: .linf, seeds: [1, 2, 3, 4]))
         }
     }
 
     @Test("documented configurations decode, and unknown keys are refused")
     func configurationsDecode() throws {
-        let json = #"{"steps": 100, "restarts": 5, "stepSizeFactor": 2.5, "randomStart": true, "loss": "margin", "confidence": 50}"#
+        let json =
+            #"{"steps": 100, "restarts": 5, "stepSizeFactor": 2.5, "randomStart": true, "loss": "margin", "confidence": 50}"#
         let decoded = try JSONDecoder().decode(PGD.Configuration.self, from: Data(json.utf8))
         #expect(decoded == PGD.Configuration(steps: 100, restarts: 5, loss: .margin))
-        let square = try JSONDecoder().decode(SquareAttack.Configuration.self, from: Data(#"{"queries": 5000, "initialFraction": 0.8}"#.utf8))
+        let square = try JSONDecoder().decode(
+            SquareAttack.Configuration.self, from: Data(#"{"queries": 5000, "initialFraction": 0.8}"#.utf8))
         #expect(square.queries == 5000)
         // Each attack's configuration survives a JSON round trip.
         for name in AttackName.allCases {
             let value = name.makeAttack().configurationJSON()
             #expect(value != .null, "\(name)")
         }
-        let config = try JSONDecoder().decode(EvaluationConfig.self, from: Data(#"{"attacks": ["pgd", "square"], "eps": [0.1], "steps": 50}"#.utf8))
+        let config = try JSONDecoder().decode(
+            EvaluationConfig.self, from: Data(#"{"attacks": ["pgd", "square"], "eps": [0.1], "steps": 50}"#.utf8))
         #expect(config.attacks == [.pgd, .square] && config.epsilons == [0.1] && config.steps == 50 && config.restarts == 1)
         #expect(throws: EDLCMError("unknown key 'step' (did you mean 'steps'?)")) {
             try JSONDecoder().decode(EvaluationConfig.self, from: Data(#"{"step": 50}"#.utf8))

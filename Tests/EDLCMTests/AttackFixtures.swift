@@ -151,7 +151,8 @@ final class NoisyGradientClassifier: Classifier {
         let logits = base(input)
         let features = input.flattened(startAxis: 1)
         let count = features.shape[1] * spec.classCount
-        let weights = Tensor((0..<count).map { _ in Float(generator.nextGaussian() * scale) }, shape: [features.shape[1], spec.classCount])
+        let weights = Tensor(
+            (0..<count).map { _ in Float(generator.nextGaussian() * scale) }, shape: [features.shape[1], spec.classCount])
         let decoy = features.matmul(weights)
         return logits + (decoy - decoy.detached())
     }
@@ -163,8 +164,9 @@ func runAttack(
     norm: PerturbationNorm = .linf, objective: TargetObjective? = nil, targets: Tensor? = nil, stopOnSuccess: Bool = true
 ) throws -> AttackOutput {
     let target = objective.map { EnsembleTarget(ensemble: ensemble, objective: $0) } ?? EnsembleTarget.deployed(ensemble)
-    let context = AttackContext(epsilon: epsilon, norm: norm, targets: targets, seeds: (0..<labels.shape[0]).map(UInt64.init),
-                                stopOnSuccess: stopOnSuccess)
+    let context = AttackContext(
+        epsilon: epsilon, norm: norm, targets: targets, seeds: (0..<labels.shape[0]).map(UInt64.init),
+        stopOnSuccess: stopOnSuccess)
     return try attack.perturb(images, labels: labels, target: target, context: context)
 }
 
@@ -197,8 +199,10 @@ final class ShatteredClassifier: Classifier {
 }
 
 /// Checks |actual − expected| ≤ atol + rtol·|expected| elementwise, reporting the worst element.
-func assertClose(_ actual: Tensor, _ expected: [Double], rtol: Double = 1e-5, atol: Double = 1e-6,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
+func assertClose(
+    _ actual: Tensor, _ expected: [Double], rtol: Double = 1e-5, atol: Double = 1e-6,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     let values = actual.scalars(as: Double.self)
     #expect(values.count == expected.count, "count \(values.count) ≠ \(expected.count)", sourceLocation: sourceLocation)
     for (index, (a, e)) in zip(values, expected).enumerated() where !(Swift.abs(a - e) <= atol + rtol * Swift.abs(e)) {
@@ -213,7 +217,8 @@ func expectError(startingWith prefix: String, sourceLocation: SourceLocation = #
         try body()
         Issue.record("no error thrown; expected one starting with '\(prefix)'", sourceLocation: sourceLocation)
     } catch let error as EDLCMError {
-        #expect(error.message.hasPrefix(prefix), "'\(error.message)' does not start with '\(prefix)'", sourceLocation: sourceLocation)
+        #expect(
+            error.message.hasPrefix(prefix), "'\(error.message)' does not start with '\(prefix)'", sourceLocation: sourceLocation)
     } catch {
         Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
     }

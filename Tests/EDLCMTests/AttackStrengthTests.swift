@@ -21,8 +21,10 @@ struct AttackStrengthTests {
         let ensemble = AttackFixtures.ensemble()
         let (images, labels) = AttackFixtures.dataset(count: 120, seed: 51)
         let fgsm = rate(try runAttack(FGSM(), on: ensemble, images: images, labels: labels, epsilon: 0.15).success)
-        let bim = rate(try runAttack(BIM(BIM.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: 0.15).success)
-        let pgd = rate(try runAttack(PGD(PGD.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: 0.15).success)
+        let bim = rate(
+            try runAttack(BIM(BIM.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: 0.15).success)
+        let pgd = rate(
+            try runAttack(PGD(PGD.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: 0.15).success)
         #expect(fgsm > 0.3 && fgsm < 0.95, "FGSM \(fgsm): the radius should leave room to improve")
         #expect(pgd > fgsm, "PGD \(pgd) vs FGSM \(fgsm)")
         #expect(bim >= fgsm, "BIM \(bim) vs FGSM \(fgsm)")
@@ -33,8 +35,12 @@ struct AttackStrengthTests {
         let ensemble = AttackFixtures.ensemble()
         let (images, labels) = AttackFixtures.dataset(count: 120, seed: 52)
         for epsilon in [0.12, 0.15] {
-            let pgd = rate(try runAttack(PGD(PGD.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: epsilon).success)
-            let apgd = rate(try runAttack(APGD(APGD.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: epsilon).success)
+            let pgd = rate(
+                try runAttack(PGD(PGD.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: epsilon)
+                    .success)
+            let apgd = rate(
+                try runAttack(APGD(APGD.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: epsilon)
+                    .success)
             #expect(apgd >= pgd, "ε \(epsilon): APGD-CE \(apgd) vs PGD \(pgd)")
             #expect(apgd > 0.05, "ε \(epsilon): APGD-CE \(apgd) should fool some images")
         }
@@ -45,10 +51,12 @@ struct AttackStrengthTests {
         let ensemble = AttackFixtures.ensemble()
         let (images, labels) = AttackFixtures.dataset(count: 24, seed: 53)
         let epsilon = 2.0
-        let pgd = try runAttack(PGD(PGD.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: epsilon,
-                                norm: .l2, stopOnSuccess: false)
-        let cw = try runAttack(CarliniWagnerL2(CarliniWagnerL2.Configuration(binarySearchSteps: 6, maxIterations: 60, learningRate: 0.05)),
-                               on: ensemble, images: images, labels: labels, epsilon: epsilon, norm: .l2)
+        let pgd = try runAttack(
+            PGD(PGD.Configuration(steps: 10)), on: ensemble, images: images, labels: labels, epsilon: epsilon,
+            norm: .l2, stopOnSuccess: false)
+        let cw = try runAttack(
+            CarliniWagnerL2(CarliniWagnerL2.Configuration(binarySearchSteps: 6, maxIterations: 60, learningRate: 0.05)),
+            on: ensemble, images: images, labels: labels, epsilon: epsilon, norm: .l2)
         #expect(rate(pgd.success) == 1)
         #expect(rate(cw.success) >= rate(pgd.success) - 0.1, "CW \(rate(cw.success)) vs PGD \(rate(pgd.success))")
         let pgdNorms = PerturbationNorm.l2.norms(pgd.adversarial - images).scalars(as: Double.self)
@@ -66,16 +74,21 @@ struct AttackStrengthTests {
         let masked = Ensemble(members: [1, 2, 3].map { RoundingClassifier(base: AttackFixtures.member(seed: $0)) })
         masked.eval()
         #expect(!(try runAttack(FGSM(), on: masked, images: images, labels: labels, epsilon: 0.2).success.contains(true)))
-        #expect(rate(try runAttack(PGD(PGD.Configuration(steps: 5)), on: masked, images: images, labels: labels, epsilon: 0.2).success) <= 0.05)
+        #expect(
+            rate(
+                try runAttack(PGD(PGD.Configuration(steps: 5)), on: masked, images: images, labels: labels, epsilon: 0.2).success)
+                <= 0.05)
         // With gradient recording off everywhere, Square still works: it only reads scores.
         let square = try withoutGradients {
-            try runAttack(SquareAttack(SquareAttack.Configuration(queries: 100)), on: masked, images: images, labels: labels, epsilon: 0.2)
+            try runAttack(
+                SquareAttack(SquareAttack.Configuration(queries: 100)), on: masked, images: images, labels: labels, epsilon: 0.2)
         }
         #expect(rate(square.success) > 0.5, "Square fooled \(rate(square.success))")
         // L2 as well, on the plain model.
         let plain = AttackFixtures.ensemble()
-        let squareL2 = try runAttack(SquareAttack(SquareAttack.Configuration(queries: 60)), on: plain, images: images[0..<16], labels: labels[0..<16],
-                                     epsilon: 1.5, norm: .l2)
+        let squareL2 = try runAttack(
+            SquareAttack(SquareAttack.Configuration(queries: 60)), on: plain, images: images[0..<16], labels: labels[0..<16],
+            epsilon: 1.5, norm: .l2)
         #expect(rate(squareL2.success) > 0.5, "Square L2 fooled \(rate(squareL2.success))")
     }
 
@@ -84,7 +97,10 @@ struct AttackStrengthTests {
         let ensemble = AttackFixtures.ensemble()
         let (images, labels) = AttackFixtures.dataset(count: 40, seed: 55)
         let targets = Tensor(labels.scalars(as: Int64.self).map { ($0 + 1) % 4 })
-        for attack in [PGD(PGD.Configuration(steps: 10)) as any Attack, APGD(APGD.Configuration(loss: .dlr, steps: 10)), SquareAttack(SquareAttack.Configuration(queries: 100))] {
+        for attack in [
+            PGD(PGD.Configuration(steps: 10)) as any Attack, APGD(APGD.Configuration(loss: .dlr, steps: 10)),
+            SquareAttack(SquareAttack.Configuration(queries: 100)),
+        ] {
             let output = try runAttack(attack, on: ensemble, images: images, labels: labels, epsilon: 0.3, targets: targets)
             let predictions = withoutGradients { ensemble(output.adversarial).argmax(alongAxis: 1) }.scalars(as: Int64.self)
             #expect(output.success == zip(predictions, targets.scalars(as: Int64.self)).map { $0 == $1 }, "\(attack.displayName)")
@@ -110,7 +126,8 @@ struct AttackStrengthTests {
         let lse0 = Foundation.log(Foundation.exp(3.0) + Foundation.exp(1.0) + Foundation.exp(2.0) + 1)
         let lse1 = Foundation.log(1 + Foundation.exp(4.0) + Foundation.exp(1.0) + Foundation.exp(2.0))
         assertClose(AttackLoss.crossEntropy.values(scores, labels: labels, targets: nil), [lse0 - 3, lse1 - 4], rtol: 1e-5)
-        assertClose(AttackLoss.crossEntropy.values(scores, labels: labels, targets: targets), [-(lse0 - 2), -(lse1 - 2)], rtol: 1e-5)
+        assertClose(
+            AttackLoss.crossEntropy.values(scores, labels: labels, targets: targets), [-(lse0 - 2), -(lse1 - 2)], rtol: 1e-5)
     }
 
     @Test("the ensemble-aware objectives compute what they name")
@@ -120,7 +137,8 @@ struct AttackStrengthTests {
         withoutGradients {
             let logits = ensemble.memberLogits(images)
             let probabilities = EnsembleTarget(ensemble: ensemble, objective: .probabilities).forward(images)
-            let meanProbability = (logits[0].softmax(alongAxis: 1) + logits[1].softmax(alongAxis: 1) + logits[2].softmax(alongAxis: 1)) / 3
+            let meanProbability =
+                (logits[0].softmax(alongAxis: 1) + logits[1].softmax(alongAxis: 1) + logits[2].softmax(alongAxis: 1)) / 3
             assertClose(probabilities.lossInputs[0], meanProbability.log().scalars(as: Double.self), atol: 1e-5)
             assertClose(probabilities.decision, ensemble(images).scalars(as: Double.self), atol: 1e-6)
             let averaged = EnsembleTarget(ensemble: ensemble, objective: .logits).forward(images)

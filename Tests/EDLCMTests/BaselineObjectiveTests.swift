@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -70,7 +71,10 @@ private func labels(_ values: [Int64]) -> Tensor {
 /// CE is Wᵀ(p − e₀) = (W[1] − W[0]) / 2: (−½, ½), (½, −½) and (−½, −½). Pairwise cosines: −1
 /// for the first two, 0 for the others; every squared norm is ½.
 private func gradientMembers() -> [LinearClassifier] {
-    [LinearClassifier(weight: [[1, 0], [0, 1]]), LinearClassifier(weight: [[0, 1], [1, 0]]), LinearClassifier(weight: [[1, 1], [0, 0]])]
+    [
+        LinearClassifier(weight: [[1, 0], [0, 1]]), LinearClassifier(weight: [[0, 1], [1, 0]]),
+        LinearClassifier(weight: [[1, 1], [0, 0]]),
+    ]
 }
 
 @Suite("Baseline objectives: hand-computed values", .exclusiveRandomGenerator)
@@ -82,7 +86,8 @@ struct BaselineObjectiveTests {
         let b = LinearClassifier(weight: zero, bias: [0.25, 0.5, 0.25].map { Foundation.log($0) })
         let ensemble = Ensemble(members: [a, b])
         let batch = Batch(images: zeroImages(2), labels: labels([0, 2]))
-        let output = ADPObjective(options: ADPOptions(alpha: 2, beta: 0.5)).loss(ensemble: ensemble, batch: batch, context: firstStep)
+        let output = ADPObjective(options: ADPOptions(alpha: 2, beta: 0.5)).loss(
+            ensemble: ensemble, batch: batch, context: firstStep)
         // CE: member a pays ln 2 (y = 0) and 2 ln 2 (y = 2), member b 2 ln 2 twice; batch means summed.
         let ce = 1.5 * ln2 + 2 * ln2
         // p̄ = (3/8, 3/8, 1/4) for both examples: H = ¾ ln(8/3) + ¼ ln 4.
@@ -103,14 +108,16 @@ struct BaselineObjectiveTests {
     @Test func adpStaysFiniteForIdenticalMembers() {
         let member = { LinearClassifier(weight: [[0.0, 0], [0, 0], [0, 0]], bias: [0.1, 0.2, 0.3]) }
         let ensemble = Ensemble(members: [member(), member(), member()])
-        let output = ADPObjective(options: ADPOptions(alpha: 2, beta: 0.5)).loss(ensemble: ensemble, batch: Batch(images: zeroImages(1), labels: labels([1])), context: firstStep)
+        let output = ADPObjective(options: ADPOptions(alpha: 2, beta: 0.5)).loss(
+            ensemble: ensemble, batch: Batch(images: zeroImages(1), labels: labels([1])), context: firstStep)
         // Three equal unit vectors: G = 11ᵀ + εI has eigenvalues 3 + ε, ε, ε.
         assertClose([output.terms[2].value.item()], [Foundation.log((3 + 1e-6) * 1e-12)], rtol: 1e-6)
     }
 
     @Test func galIsTheLogSumExpOfPairwiseGradientCosines() {
         let members = gradientMembers()
-        let three = GALObjective(lambda: 0.5).loss(ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(1), labels: labels([0])), context: firstStep)
+        let three = GALObjective(lambda: 0.5).loss(
+            ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(1), labels: labels([0])), context: firstStep)
         #expect(three.terms.map(\.name) == ["ce", "coherence"])
         #expect(three.terms.map(\.weight) == [1.0 / 3, 0.5])
         // Uniform predictions: CE = ln 2 per member. Cosines −1, 0, 0: log(e⁻¹ + 2).
@@ -118,10 +125,13 @@ struct BaselineObjectiveTests {
         assertClose(three.terms.map { $0.value.item() }, [3 * ln2, coherence], rtol: 1e-12)
         assertClose([three.total.item()], [ln2 + 0.5 * coherence], rtol: 1e-12)
         // Two members: the log-sum-exp of one cosine is the cosine.
-        let two = GALObjective(lambda: 0.5).loss(ensemble: Ensemble(members: Array(members[0..<2])), batch: Batch(images: zeroImages(1), labels: labels([0])), context: firstStep)
+        let two = GALObjective(lambda: 0.5).loss(
+            ensemble: Ensemble(members: Array(members[0..<2])), batch: Batch(images: zeroImages(1), labels: labels([0])),
+            context: firstStep)
         assertClose([two.terms[1].value.item()], [-1], rtol: 1e-12)
         // Per-example cosines of a hand-made set: log(e^{1/√2} + 1 + e^{1/√2}) and log(e⁻¹ + 1 + 1).
-        let a = Tensor([1.0, 0, 0, 2], shape: [2, 2]), b = Tensor([1.0, 1, 0, -2], shape: [2, 2]), c = Tensor([0.0, 1, 3, 0], shape: [2, 2])
+        let a = Tensor([1.0, 0, 0, 2], shape: [2, 2]), b = Tensor([1.0, 1, 0, -2], shape: [2, 2]),
+            c = Tensor([0.0, 1, 3, 0], shape: [2, 2])
         let r = 1 / Foundation.sqrt(2.0)
         let expected = (Foundation.log(2 * Foundation.exp(r) + 1) + Foundation.log(Foundation.exp(-1.0) + 2)) / 2
         assertClose(GALObjective.coherence([a, b, c]), [expected], rtol: 1e-12)
@@ -131,21 +141,28 @@ struct BaselineObjectiveTests {
         let members = gradientMembers()
         for count in [1, 4] {
             let input = zeroImages(count).requiringGrad()
-            let gradients = HessianProbe.inputGradients(of: members, at: input, labels: labels(Array(repeating: 0, count: count)), createGraph: false).gradients
+            let gradients = HessianProbe.inputGradients(
+                of: members, at: input, labels: labels(Array(repeating: 0, count: count)), createGraph: false
+            ).gradients
             assertClose(gradients[0].flattened(), Array(repeating: [-0.5, 0.5], count: count).flatMap { $0 }, rtol: 1e-12)
             assertClose(gradients[2].flattened(), Array(repeating: [-0.5, -0.5], count: count).flatMap { $0 }, rtol: 1e-12)
         }
         // So the gradient terms do not change when the batch repeats the same example.
         let options = TRSOptions(lambdaA: 1, lambdaB: 1, deltaStart: 0, deltaEnd: 0)
-        let one = TRSObjective(options: options).loss(ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(1), labels: labels([0])), context: firstStep)
-        let four = TRSObjective(options: options).loss(ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(4), labels: labels([0, 0, 0, 0])), context: firstStep)
+        let one = TRSObjective(options: options).loss(
+            ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(1), labels: labels([0])), context: firstStep)
+        let four = TRSObjective(options: options).loss(
+            ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(4), labels: labels([0, 0, 0, 0])),
+            context: firstStep)
         assertClose(four.terms.map { $0.value.item() }, one.terms.map { $0.value.item() }, rtol: 1e-12)
     }
 
     @Test func trsMatchesAHandComputationOnACleanSmoothnessBatch() {
         // δ = 0: the smoothness batch is the clean batch.
         let options = TRSOptions(lambdaA: 20, lambdaB: 2.5, deltaStart: 0, deltaEnd: 0)
-        let output = TRSObjective(options: options).loss(ensemble: Ensemble(members: gradientMembers()), batch: Batch(images: zeroImages(2), labels: labels([0, 0])), context: firstStep)
+        let output = TRSObjective(options: options).loss(
+            ensemble: Ensemble(members: gradientMembers()), batch: Batch(images: zeroImages(2), labels: labels([0, 0])),
+            context: firstStep)
         #expect(output.terms.map(\.name) == ["ce", "similarity", "smoothness"])
         #expect(output.terms.map(\.weight) == [1, 20, 2.5])
         // |cos|: 1, 0, 0 → 1/3. ‖g‖² = ½ for every member and example.
@@ -162,13 +179,17 @@ struct BaselineObjectiveTests {
         let moved = objective.smoothnessBatch(members: members, images: zeroImages(2), labels: labels([0, 0]), delta: 0.5)
         assertClose(moved.flattened(), [0, 0, 0, 0.5], rtol: 0, atol: 1e-12)
         Runtime.seed(4)
-        let output = objective.loss(ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(2), labels: labels([0, 0])), context: firstStep)
+        let output = objective.loss(
+            ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(2), labels: labels([0, 0])), context: firstStep)
         let p1 = 1 / (1 + Foundation.exp(-0.5))
         assertClose([output.terms[2].value.item()], [(0.5 + 2 * p1 * p1) / 2], rtol: 1e-12)
         // The radius ramps per epoch from δ₀ towards δ_M.
         let ramp = TRSOptions(lambdaA: 1, lambdaB: 1, deltaStart: 0.01, deltaEnd: 0.03)
         assertClose([0, 5, 9].map { ramp.delta(epoch: $0, totalEpochs: 10) }, [0.01, 0.02, 0.028], rtol: 1e-12)
-        #expect(TRSObjective(options: ramp).epochSettings(epoch: 5, totalEpochs: 10, ensemble: Ensemble(members: members)) == ["trs_delta": ramp.delta(epoch: 5, totalEpochs: 10)])
+        #expect(
+            TRSObjective(options: ramp).epochSettings(epoch: 5, totalEpochs: 10, ensemble: Ensemble(members: members)) == [
+                "trs_delta": ramp.delta(epoch: 5, totalEpochs: 10)
+            ])
     }
 
     @Test func dvergeTrainsEachMemberOnTheOthersDistilledImages() {
@@ -181,8 +202,10 @@ struct BaselineObjectiveTests {
         let source = Tensor([0.5, 0.5], shape: [1, 1, 1, 2]), target = Tensor([0.9, 0.1], shape: [1, 1, 1, 2])
         let options = DVERGEOptions(epsilon: 0.2, stepSize: 0.1, steps: 1, momentum: 1, fixedLayer: 0, seed: 0)
         let objective = DVERGEObjective(options: options)
-        assertClose(objective.distill(member: first, source: source, target: target, layer: 0).flattened(), [0.6, 0.4], rtol: 1e-12)
-        assertClose(objective.distill(member: second, source: source, target: target, layer: 0).flattened(), [0.4, 0.4], rtol: 1e-12)
+        assertClose(
+            objective.distill(member: first, source: source, target: target, layer: 0).flattened(), [0.6, 0.4], rtol: 1e-12)
+        assertClose(
+            objective.distill(member: second, source: source, target: target, layer: 0).flattened(), [0.4, 0.4], rtol: 1e-12)
         let batch = Batch(images: source, labels: labels([0]), pairedImages: target)
         let output = objective.loss(ensemble: Ensemble(members: [first, second]), batch: batch, context: firstStep)
         // Member 1 on x′₂: z = (0.4, 0.4), CE = ln 2. Member 2 on x′₁: z = (1.4, 0), CE = ln(1 + e^−1.4).
@@ -200,8 +223,11 @@ struct BaselineObjectiveTests {
         }
         let source = Tensor.rand([5, 1, 1, 4], dtype: .float64), target = Tensor.rand([5, 1, 1, 4], dtype: .float64)
         let y = labels([0, 1, 2, 1, 0])
-        let objective = DVERGEObjective(options: DVERGEOptions(epsilon: 0.07, stepSize: 0.007, steps: 10, momentum: 1, fixedLayer: 0, seed: 0))
-        let output = objective.loss(ensemble: Ensemble(members: members), batch: Batch(images: source, labels: y, pairedImages: target), context: firstStep)
+        let objective = DVERGEObjective(
+            options: DVERGEOptions(epsilon: 0.07, stepSize: 0.007, steps: 10, momentum: 1, fixedLayer: 0, seed: 0))
+        let output = objective.loss(
+            ensemble: Ensemble(members: members), batch: Batch(images: source, labels: y, pairedImages: target),
+            context: firstStep)
         let distilled = members.map { objective.distill(member: $0, source: source, target: target, layer: 0) }
         var expected = 0.0
         for i in 0..<3 {
@@ -239,7 +265,9 @@ struct TrainingPerturbationTests {
         let down = TrainingPerturbation(epsilon: 0.1, stepSize: 0.03, steps: 2, randomStart: false, goal: .minimize)
         assertClose(down.perturb(x) { $0.sum() }, [0.44, 0.89, 0, 0.24], rtol: 1e-6)
         Runtime.seed(1)
-        let random = TrainingPerturbation(epsilon: 0.1, stepSize: 0.03, steps: 0, randomStart: true, goal: .maximize).perturb(x) { $0.sum() }
+        let random = TrainingPerturbation(epsilon: 0.1, stepSize: 0.03, steps: 0, randomStart: true, goal: .maximize).perturb(x) {
+            $0.sum()
+        }
         #expect((random - x).abs().max().item() <= 0.1 + 1e-7)
         #expect((random - x).abs().max().item() > 0)
         #expect(random.min().item() >= 0 && random.max().item() <= 1)
@@ -266,7 +294,8 @@ struct TrainingPerturbationTests {
         let paired = Tensor.rand([4, 1, 1, 2], dtype: .float64)
         let y = labels([0, 1, 1, 0])
         let recorder = RecordingObjective()
-        let training = AdversarialTraining(wrapping: recorder, options: AdversarialTrainingOptions(epsilon: 0.1, stepSize: 0.05, steps: 5))
+        let training = AdversarialTraining(
+            wrapping: recorder, options: AdversarialTrainingOptions(epsilon: 0.1, stepSize: 0.05, steps: 5))
         _ = training.loss(ensemble: ensemble, batch: Batch(images: images, labels: y, pairedImages: paired), context: firstStep)
         // The search ran in evaluation mode; the wrapped objective ran in training mode.
         #expect(members[0].modes.dropLast().allSatisfy { !$0 } && members[0].modes.count == 6)
@@ -281,7 +310,8 @@ struct TrainingPerturbationTests {
         }
         #expect(ensembleLoss(seen.images) > ensembleLoss(images) + 0.01)
         // Half the batch: the first two examples are replaced, the last two kept.
-        let half = AdversarialTraining(wrapping: recorder, options: AdversarialTrainingOptions(epsilon: 0.1, stepSize: 0.05, steps: 5, fraction: 0.5))
+        let half = AdversarialTraining(
+            wrapping: recorder, options: AdversarialTrainingOptions(epsilon: 0.1, stepSize: 0.05, steps: 5, fraction: 0.5))
         _ = half.loss(ensemble: ensemble, batch: Batch(images: images, labels: y), context: firstStep)
         let mixed = recorder.batches[1].images
         #expect(mixed[2..<4].scalars(as: Double.self) == images[2..<4].scalars(as: Double.self))
@@ -290,7 +320,8 @@ struct TrainingPerturbationTests {
 
     @Test func theModifierPassesThroughWhatTheWrappedObjectiveNeeds() {
         let options = AdversarialTrainingOptions(epsilon: 0.1, stepSize: 0.025, steps: 10)
-        let dverge = DVERGEObjective(options: DVERGEOptions(epsilon: 0.07, stepSize: 0.007, steps: 10, momentum: 1, fixedLayer: 2, seed: 0))
+        let dverge = DVERGEObjective(
+            options: DVERGEOptions(epsilon: 0.07, stepSize: 0.007, steps: 10, momentum: 1, fixedLayer: 2, seed: 0))
         let wrapped = AdversarialTraining(wrapping: dverge, options: options)
         let ensemble = Ensemble(members: [LinearClassifier(weight: [[1, 0]]), LinearClassifier(weight: [[0, 1]])])
         #expect(wrapped.needsPairedImages)
@@ -310,17 +341,20 @@ struct BaselineMemberCountTests {
         config.advSteps = 2
         Runtime.seed(UInt64(members))
         let images = Tensor.rand([8, 1, 28, 28])
-        let batch = Batch(images: images, labels: Tensor((0..<8).map { Int64($0 % 10) }), pairedImages: images.flipped(alongAxes: [0]))
+        let batch = Batch(
+            images: images, labels: Tensor((0..<8).map { Int64($0 % 10) }), pairedImages: images.flipped(alongAxes: [0]))
         for method in [TrainingMethod.adp, .gal, .dverge, .trs] {
             config.method = method
             for adversarial in [AdversarialTrainingMode.disabled, .pgd] where adversarial == .disabled || method == .trs {
                 config.adversarial = adversarial
                 try config.validate()
                 let ensemble = Ensemble(spec: config.modelSpec, count: members)
-                let output = TrainingSetup.makeObjective(config.resolved).loss(ensemble: ensemble, batch: batch, context: firstStep)
+                let output = TrainingSetup.makeObjective(config.resolved).loss(
+                    ensemble: ensemble, batch: batch, context: firstStep)
                 for term in output.terms {
                     let value = term.value.item()
-                    #expect(value.isFinite && value != 0, "\(method) \(adversarial) with \(members) members: \(term.name) = \(value)")
+                    #expect(
+                        value.isFinite && value != 0, "\(method) \(adversarial) with \(members) members: \(term.name) = \(value)")
                 }
                 #expect(output.memberLogits.count == members)
                 output.total.backward()
@@ -393,16 +427,20 @@ struct BaselineSettingsTests {
 
     @Test func flagsKeysDecodeAndRoundTrip() throws {
         let json = #"""
-        {"method": "dverge", "adp-alpha": 1, "adp-beta": 0.25, "gal-lambda": 0.75, "trs-lambda-a": 5, "trs-lambda-b": 1.5,
-         "trs-delta-start": 0.02, "trs-delta-end": 0.04, "trs-steps": 3, "dverge-eps": 0.05, "dverge-step": 0.01, "dverge-steps": 4,
-         "dverge-layer": 2, "dverge-momentum": 0, "adversarial": "pgd", "adv-eps": 0.2, "adv-step": 0.02, "adv-steps": 7,
-         "adv-fraction": 0.5, "from": "runs/plain"}
-        """#
+            {"method": "dverge", "adp-alpha": 1, "adp-beta": 0.25, "gal-lambda": 0.75, "trs-lambda-a": 5, "trs-lambda-b": 1.5,
+             "trs-delta-start": 0.02, "trs-delta-end": 0.04, "trs-steps": 3, "dverge-eps": 0.05, "dverge-step": 0.01, "dverge-steps": 4,
+             "dverge-layer": 2, "dverge-momentum": 0, "adversarial": "pgd", "adv-eps": 0.2, "adv-step": 0.02, "adv-steps": 7,
+             "adv-fraction": 0.5, "from": "runs/plain"}
+            """#
         let config = try JSONDecoder().decode(TrainingConfig.self, from: Data(json.utf8))
         #expect(config.method == .dverge && config.adversarial == .pgd && config.from == "runs/plain")
-        #expect([config.adpAlpha, config.adpBeta, config.galLambda, config.dvergeMomentum, config.advFraction] == [1, 0.25, 0.75, 0, 0.5])
+        #expect(
+            [config.adpAlpha, config.adpBeta, config.galLambda, config.dvergeMomentum, config.advFraction] == [
+                1, 0.25, 0.75, 0, 0.5,
+            ])
         #expect(config.trsOptions == TRSOptions(lambdaA: 5, lambdaB: 1.5, deltaStart: 0.02, deltaEnd: 0.04, steps: 3))
-        #expect(config.dvergeOptions == DVERGEOptions(epsilon: 0.05, stepSize: 0.01, steps: 4, momentum: 0, fixedLayer: 2, seed: 0))
+        #expect(
+            config.dvergeOptions == DVERGEOptions(epsilon: 0.05, stepSize: 0.01, steps: 4, momentum: 0, fixedLayer: 2, seed: 0))
         #expect(config.adversarialOptions == AdversarialTrainingOptions(epsilon: 0.2, stepSize: 0.02, steps: 7, fraction: 0.5))
         try config.validate()
         #expect(try JSONDecoder().decode(TrainingConfig.self, from: JSONEncoder().encode(config)) == config)
@@ -425,12 +463,20 @@ struct BaselineSettingsTests {
         #expect(message { $0.dvergeEps = 0 } == "--dverge-eps must be in (0, 1], got 0")
         #expect(message { $0.dvergeStep = -0.1 } == "--dverge-step must be a positive number, got -0.1")
         #expect(message { $0.dvergeLayer = 3 } == "--dverge-layer must be in 0...2 for --arch cnn, got 3")
-        #expect(message { $0.architecture = .resnet20; $0.dvergeLayer = 9 } == nil)
+        #expect(
+            message {
+                $0.architecture = .resnet20
+                $0.dvergeLayer = 9
+            } == nil)
         #expect(message { $0.advEps = 1.5 } == "--adv-eps must be in (0, 1], got 1.5")
         #expect(message { $0.advSteps = 0 } == "--adv-steps must be in 1...1000, got 0")
         #expect(message { $0.advFraction = 0 } == "--adv-fraction must be in (0, 1], got 0")
         #expect(message { $0.from = "" } == "--from must name a run folder or checkpoint file, got \"\"")
-        #expect(message { $0.method = .trs; $0.members = 1 } == "--members must be at least 2 (an ensemble), got 1")
+        #expect(
+            message {
+                $0.method = .trs
+                $0.members = 1
+            } == "--members must be at least 2 (an ensemble), got 1")
     }
 
     @Test func resumingComparesResolvedSettings() {
@@ -448,8 +494,10 @@ struct BaselineSettingsTests {
 
     @Test func eachMethodBuildsItsObjective() {
         var config = TrainingConfig()
-        let expected: [(TrainingMethod, String)] = [(.baseline, "BaselineObjective"), (.edlcm, "EDLCMObjective"), (.cure, "EDLCMObjective"),
-                                                    (.adp, "ADPObjective"), (.gal, "GALObjective"), (.dverge, "DVERGEObjective"), (.trs, "TRSObjective")]
+        let expected: [(TrainingMethod, String)] = [
+            (.baseline, "BaselineObjective"), (.edlcm, "EDLCMObjective"), (.cure, "EDLCMObjective"),
+            (.adp, "ADPObjective"), (.gal, "GALObjective"), (.dverge, "DVERGEObjective"), (.trs, "TRSObjective"),
+        ]
         #expect(Set(expected.map(\.0)) == Set(TrainingMethod.allCases))
         for (method, name) in expected {
             config.method = method
@@ -479,7 +527,9 @@ struct MemberBackwardTests {
         ensemble.zeroGrad()
         let separate = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: firstStep)
         let gradients = ensemble.parameters.map { $0.grad! }
-        #expect(gradients.count == reference.count && reference.count == ensemble.members.count * ensemble.members[0].parameters.count)
+        #expect(
+            gradients.count == reference.count && reference.count == ensemble.members.count * ensemble.members[0].parameters.count
+        )
         for (gradient, expected) in zip(gradients, reference) {
             #expect(gradient.shape == expected.shape)
             #expect((gradient - expected).abs().max().item() == 0)

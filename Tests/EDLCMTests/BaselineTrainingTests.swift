@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -33,7 +34,9 @@ struct BaselineCase: Sendable, CustomTestStringConvertible {
 
 /// A short Fashion-MNIST run of a baseline: 2 members, 64 images in batches of 32, the inner
 /// searches shortened (their full lengths are exercised by the unit tests and the CLI).
-func baselineConfig(_ method: TrainingMethod, adversarial: AdversarialTrainingMode = .disabled, trainLimit: Int = 64, epochs: Int = 1) -> TrainingConfig {
+func baselineConfig(
+    _ method: TrainingMethod, adversarial: AdversarialTrainingMode = .disabled, trainLimit: Int = 64, epochs: Int = 1
+) -> TrainingConfig {
     var config = smallConfig(trainLimit: trainLimit, epochs: epochs)
     config.batchSize = 32
     config.testLimit = 100
@@ -45,7 +48,9 @@ func baselineConfig(_ method: TrainingMethod, adversarial: AdversarialTrainingMo
     return config
 }
 
-@Suite("Baseline training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized, .exclusiveRandomGenerator)
+@Suite(
+    "Baseline training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized,
+    .exclusiveRandomGenerator)
 struct BaselineTrainingTests {
     @Test(arguments: BaselineCase.all)
     func oneEpochLogsEveryTermAndStepsLowerTheMethodsOwnLoss(_ testCase: BaselineCase) throws {
@@ -62,7 +67,9 @@ struct BaselineTrainingTests {
         let ensemble = Ensemble(spec: config.modelSpec, count: config.members)
         func objectiveValue() -> Tensor {
             Runtime.seed(99)
-            return trainer.objective.loss(ensemble: ensemble, batch: batch, context: TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 2)).total
+            return trainer.objective.loss(
+                ensemble: ensemble, batch: batch, context: TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 2)
+            ).total
         }
         let sgd = SGD(parameters: ensemble.parameters, learningRate: 0.002)
         var values: [Double] = []
@@ -84,7 +91,8 @@ struct BaselineTrainingTests {
         #expect(Set(metrics[0].weights.keys) == testCase.terms)
         #expect(losses.values.allSatisfy { $0.isFinite && $0 != 0 }, "\(losses)")
         switch testCase.method {
-        case .dverge: #expect(metrics[0].settings == ["dverge_layer": Double(config.dvergeOptions.layer(epoch: 0, layerCount: 3))])
+        case .dverge:
+            #expect(metrics[0].settings == ["dverge_layer": Double(config.dvergeOptions.layer(epoch: 0, layerCount: 3))])
         case .trs: #expect(metrics[0].settings == ["trs_delta": 0.1])
         default: #expect(metrics[0].settings == nil)
         }
@@ -113,7 +121,10 @@ struct BaselineTrainingTests {
         }
         #expect(trainer.optimizer.stateTensors().isEmpty)
         let record = try RunDirectory(url: dvergeFolder).readRecord()
-        #expect(record.initialWeights == InitialWeightsRecord(path: checkpoint.path, sha256: try sha256Hex(of: checkpoint), method: .baseline, epoch: 1))
+        #expect(
+            record.initialWeights
+                == InitialWeightsRecord(path: checkpoint.path, sha256: try sha256Hex(of: checkpoint), method: .baseline, epoch: 1)
+        )
         #expect(record.config.from == plainFolder.path)
         try trainer.train()
 
@@ -126,12 +137,20 @@ struct BaselineTrainingTests {
         try FileManager.default.removeItem(at: other)
         var three = config
         three.members = 3
-        #expect(throws: EDLCMError("--from \(checkpoint.path): the checkpoint holds 2 × cnn (width 1, 1×28×28 inputs, 10 classes), this run needs 3 × cnn (width 1, 1×28×28 inputs, 10 classes)")) {
+        #expect(
+            throws: EDLCMError(
+                "--from \(checkpoint.path): the checkpoint holds 2 × cnn (width 1, 1×28×28 inputs, 10 classes), this run needs 3 × cnn (width 1, 1×28×28 inputs, 10 classes)"
+            )
+        ) {
             _ = try Trainer(config: three, output: other, resume: false, command: [])
         }
         var wider = config
         wider.width = 2
-        #expect(throws: EDLCMError("--from \(checkpoint.path): the checkpoint holds 2 × cnn (width 1, 1×28×28 inputs, 10 classes), this run needs 2 × cnn (width 2, 1×28×28 inputs, 10 classes)")) {
+        #expect(
+            throws: EDLCMError(
+                "--from \(checkpoint.path): the checkpoint holds 2 × cnn (width 1, 1×28×28 inputs, 10 classes), this run needs 2 × cnn (width 2, 1×28×28 inputs, 10 classes)"
+            )
+        ) {
             _ = try Trainer(config: wider, output: other, resume: false, command: [])
         }
         var missing = config

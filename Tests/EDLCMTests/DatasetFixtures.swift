@@ -57,8 +57,10 @@ final class DataFixtureFolder {
 /// Builders of dataset files in their real on-disk formats.
 enum DataFixtures {
     static func bigEndian(_ value: UInt32) -> [UInt8] {
-        [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff),
-         UInt8(value & 0xff)]
+        [
+            UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff),
+            UInt8(value & 0xff),
+        ]
     }
 
     /// An IDX images file: magic, count, rows, columns (big-endian), then the pixels.
@@ -130,8 +132,7 @@ enum DataFixtures {
     }
 
     /// A flat-colour RGB JPEG of `side × side`.
-    static func flatJPEG(red: UInt8, green: UInt8, blue: UInt8, side: Int = 64) throws -> [UInt8]
-    {
+    static func flatJPEG(red: UInt8, green: UInt8, blue: UInt8, side: Int = 64) throws -> [UInt8] {
         var rgb = [UInt8]()
         for _ in 0..<(side * side) { rgb += [red, green, blue] }
         return try JPEGCodec.encode(rgb, width: side, height: side, channels: 3, quality: 95)

@@ -80,8 +80,9 @@ struct DatasetNameTests {
     }
 
     @Test func rawValuesAndCoding() throws {
-        #expect(DatasetName.allCases.map(\.rawValue)
-            == ["fashion-mnist", "mnist", "cifar10", "cifar100", "tiny-imagenet"])
+        #expect(
+            DatasetName.allCases.map(\.rawValue)
+                == ["fashion-mnist", "mnist", "cifar10", "cifar100", "tiny-imagenet"])
         let data = try JSONEncoder().encode([DatasetName.tinyImageNet, .fashionMNIST])
         #expect(String(decoding: data, as: UTF8.self) == "[\"tiny-imagenet\",\"fashion-mnist\"]")
         #expect(try JSONDecoder().decode([DatasetName].self, from: data) == [.tinyImageNet, .fashionMNIST])
@@ -270,10 +271,12 @@ struct IDXTests {
         try folder.write(DataFixtures.idxLabels([5, 5, 5, 5]), to: "t10k-labels-idx1-ubyte")
         let mixed = try DatasetReader.load(.fashionMNIST, split: .test, directory: folder.url)
         #expect(mixed.labels == [5, 5, 5, 5])
-        #expect(try IDXFile.locate("t10k-labels-idx1-ubyte", in: folder.url).lastPathComponent
-            == "t10k-labels-idx1-ubyte")
-        #expect(try IDXFile.locate("t10k-images-idx3-ubyte", in: folder.url).lastPathComponent
-            == "t10k-images-idx3-ubyte.gz")
+        #expect(
+            try IDXFile.locate("t10k-labels-idx1-ubyte", in: folder.url).lastPathComponent
+                == "t10k-labels-idx1-ubyte")
+        #expect(
+            try IDXFile.locate("t10k-images-idx3-ubyte", in: folder.url).lastPathComponent
+                == "t10k-images-idx3-ubyte.gz")
     }
 
     @Test func readersWithoutExpectations() throws {
@@ -303,7 +306,8 @@ struct IDXTests {
             _ = try IDXFile.readLabels(at: imagesAsLabels)
         }
         // A PNG file.
-        let png = try folder.write([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3, 4, 5], to: "picture.png")
+        let png = try folder.write(
+            [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3, 4, 5], to: "picture.png")
         expectError(["picture.png", "wrong magic number 0x89504e47"]) { _ = try IDXFile.readImages(at: png) }
         let empty = try folder.write([], to: "empty-idx1-ubyte")
         expectError(["empty-idx1-ubyte", "empty file"]) { _ = try IDXFile.readLabels(at: empty) }
@@ -566,7 +570,8 @@ struct TinyImageNetTests {
         #expect(planesEqual, "grayscale JPEG planes differ")
         for channel in 0..<3 { expectFlat(gray, channel: channel, value: 128, "grayscale image") }
         // The folder itself is accepted too.
-        let sameFromRoot = try TinyImageNet.load(split: .train, directory: folder.url.appendingPathComponent("tiny-imagenet-200")) == set
+        let sameFromRoot =
+            try TinyImageNet.load(split: .train, directory: folder.url.appendingPathComponent("tiny-imagenet-200")) == set
         #expect(sameFromRoot, "loading tiny-imagenet-200 itself differs")
     }
 
@@ -587,8 +592,9 @@ struct TinyImageNetTests {
         #expect(single.count == 3 * 64 * 64)
         let sameImage = single == Array(set.image(1))
         #expect(sameImage, "decodeImage differs from the loaded image")
-        #expect(try TinyImageNet.readWNIDs(at: fixture.root.appendingPathComponent("wnids.txt"))
-            == TinyImageNetFixture.wnids)
+        #expect(
+            try TinyImageNet.readWNIDs(at: fixture.root.appendingPathComponent("wnids.txt"))
+                == TinyImageNetFixture.wnids)
     }
 
     @Test func datasetReaderNeedsAll200Classes() throws {

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -25,7 +26,9 @@ struct DocumentLimitsTests {
     @Test func jsonDepthAtTheLimitPassesAndOneMoreFails() throws {
         // {"a": [[1]]}: the object, two arrays: depth 3.
         try check(#"{"a": [[1]]}"#, .json, depth: 3)
-        #expect(throws: EDLCMError("doc: nested deeper than 2 levels, the limit")) { try check(#"{"a": [[1]]}"#, .json, depth: 2) }
+        #expect(throws: EDLCMError("doc: nested deeper than 2 levels, the limit")) {
+            try check(#"{"a": [[1]]}"#, .json, depth: 2)
+        }
         // Brackets inside strings do not count.
         try check(#"{"a": "[[[[[[\"[["}"#, .json, depth: 1)
     }
@@ -41,26 +44,36 @@ struct DocumentLimitsTests {
         // Root mapping 1; key a 1; [1, 2, 3] 4 (anchored: 4); key b 1; [*a, *a] 1 + 2 × 4: 16 in all.
         let text = "a: &a [1, 2, 3]\nb: [*a, *a]\n"
         try check(text, .yaml, values: 16)
-        #expect(throws: EDLCMError("doc: line 2: more than 15 values (aliases expanded), the limit")) { try check(text, .yaml, values: 15) }
+        #expect(throws: EDLCMError("doc: line 2: more than 15 values (aliases expanded), the limit")) {
+            try check(text, .yaml, values: 15)
+        }
     }
 
     @Test func yamlAliasesCarryTheirDepth() throws {
         // b's inner sequence is at depth 3; the alias to the 2-deep [[1]] reaches depth 5.
         let text = "a: &a [[1]]\nb: [[*a]]\n"
         try check(text, .yaml, depth: 5)
-        #expect(throws: EDLCMError("doc: line 2: nested deeper than 4 levels (aliases expanded), the limit")) { try check(text, .yaml, depth: 4) }
+        #expect(throws: EDLCMError("doc: line 2: nested deeper than 4 levels (aliases expanded), the limit")) {
+            try check(text, .yaml, depth: 4)
+        }
     }
 
     @Test func yamlBlockNestingIsCounted() throws {
         // a: {b: {c: 1}} in block style: three mappings, the third starting at its key c on line 3.
         try check("a:\n  b:\n    c: 1\n", .yaml, depth: 3)
-        #expect(throws: EDLCMError("doc: line 3: nested deeper than 2 levels, the limit")) { try check("a:\n  b:\n    c: 1\n", .yaml, depth: 2) }
+        #expect(throws: EDLCMError("doc: line 3: nested deeper than 2 levels, the limit")) {
+            try check("a:\n  b:\n    c: 1\n", .yaml, depth: 2)
+        }
     }
 
     @Test func yamlSyntaxErrorsNameTheLine() {
         // The unclosed sequence of line 2 runs into the end of the text, on line 3.
-        #expect(throws: EDLCMError("doc: not valid YAML: line 3: did not find expected ',' or ']'")) { try check("a: 1\nb: [1\n", .yaml) }
-        #expect(throws: EDLCMError("doc: not valid YAML: line 1: an alias to an unknown anchor")) { try check("a: *nothing\n", .yaml) }
+        #expect(throws: EDLCMError("doc: not valid YAML: line 3: did not find expected ',' or ']'")) {
+            try check("a: 1\nb: [1\n", .yaml)
+        }
+        #expect(throws: EDLCMError("doc: not valid YAML: line 1: an alias to an unknown anchor")) {
+            try check("a: *nothing\n", .yaml)
+        }
     }
 
     @Test func filesLargerThanTheLimitAreNotRead() throws {

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -54,12 +55,14 @@ struct EDLCMMethodTests {
         let (x, y) = smoothBatch()
         var errors: [Double] = []
         for h in [1e-1, 1e-2, 1e-3] {
-            let probe = HessianProbe(ensemble: ensemble, images: x, labels: y, h: h, direction: .gradientSign, sharing: .perMember, createGraph: false)
+            let probe = HessianProbe(
+                ensemble: ensemble, images: x, labels: y, h: h, direction: .gradientSign, sharing: .perMember, createGraph: false)
             var worst = 0.0
             for (index, member) in ensemble.members.enumerated() {
                 let z = probe.directions[index]
                 let input = x.requiringGrad()
-                let g = grad(of: crossEntropy(logits: member(input), labels: y, reduction: .sum), withRespectTo: input, createGraph: true)
+                let g = grad(
+                    of: crossEntropy(logits: member(input), labels: y, reduction: .sum), withRespectTo: input, createGraph: true)
                 let exact = grad(of: (g * z).sum(), withRespectTo: input)
                 #expect(exact.norm().item() > 1e-3)
                 worst = max(worst, (probe.products[index] - exact).norm().item() / exact.norm().item())
@@ -77,16 +80,23 @@ struct EDLCMMethodTests {
     @Test func sharedGradientSignProbeComesFromTheEnsembleLoss() {
         let ensemble = Ensemble(members: [SmoothClassifier(seed: 1), SmoothClassifier(seed: 2), SmoothClassifier(seed: 3)])
         let (x, y) = smoothBatch()
-        let probe = HessianProbe(ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .gradientSign, sharing: .shared, createGraph: false)
+        let probe = HessianProbe(
+            ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .gradientSign, sharing: .shared, createGraph: false)
         let input = x.requiringGrad()
-        let ensembleGradient = grad(of: nllLoss(logProbabilities: ensemble(input), labels: y, reduction: .sum), withRespectTo: input)
+        let ensembleGradient = grad(
+            of: nllLoss(logProbabilities: ensemble(input), labels: y, reduction: .sum), withRespectTo: input)
         let expected = HessianProbe.unitPerExample(ensembleGradient.sign())
         for z in probe.directions { assertClose(z, expected, rtol: 0, atol: 1e-12) }
         // Random probes are unit vectors too, and independent per member unless shared.
-        let random = HessianProbe(ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .rademacher, sharing: .perMember, createGraph: false)
+        let random = HessianProbe(
+            ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .rademacher, sharing: .perMember, createGraph: false)
         #expect(random.directions[0].scalars(as: Double.self) != random.directions[1].scalars(as: Double.self))
-        assertClose(random.directions[2].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]), Array(repeating: 1, count: 6), rtol: 1e-12)
-        #expect(Set(random.directions[0].abs().scalars(as: Double.self).map { ($0 * 1e9).rounded() }) == [(1e9 / Foundation.sqrt(12.0)).rounded()])
+        assertClose(
+            random.directions[2].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]), Array(repeating: 1, count: 6), rtol: 1e-12)
+        #expect(
+            Set(random.directions[0].abs().scalars(as: Double.self).map { ($0 * 1e9).rounded() }) == [
+                (1e9 / Foundation.sqrt(12.0)).rounded()
+            ])
     }
 
     /// The fast path (ensemble gradient from member gradients, no extra backward) equals autograd.
@@ -97,9 +107,14 @@ struct EDLCMMethodTests {
             ensemble.output = output
             let input = x.requiringGrad()
             let logits = ensemble.memberLogits(input)
-            let members = logits.map { grad(of: crossEntropy(logits: $0, labels: y, reduction: .sum), withRespectTo: input, retainGraph: true) }
-            let fast = HessianProbe.ensembleGradient(ensemble: ensemble, x: input, logits: logits, memberGradients: members, labels: y)
-            let reference = grad(of: nllLoss(logProbabilities: ensemble.combine(logits).logSoftmax(alongAxis: 1), labels: y, reduction: .sum), withRespectTo: input)
+            let members = logits.map {
+                grad(of: crossEntropy(logits: $0, labels: y, reduction: .sum), withRespectTo: input, retainGraph: true)
+            }
+            let fast = HessianProbe.ensembleGradient(
+                ensemble: ensemble, x: input, logits: logits, memberGradients: members, labels: y)
+            let reference = grad(
+                of: nllLoss(logProbabilities: ensemble.combine(logits).logSoftmax(alongAxis: 1), labels: y, reduction: .sum),
+                withRespectTo: input)
             assertClose(fast, reference, rtol: 1e-10, atol: 1e-12)
         }
     }
@@ -130,7 +145,8 @@ struct EDLCMMethodTests {
         let ensemble = Ensemble(members: [first, second])
         let (x, y) = smoothBatch()
         func dispersion() -> Tensor {
-            let probe = HessianProbe(ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .gradientSign, sharing: .shared, createGraph: true)
+            let probe = HessianProbe(
+                ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .gradientSign, sharing: .shared, createGraph: true)
             return meanPairwiseCosine(probe.products)
         }
         let before = dispersion()
@@ -149,7 +165,11 @@ struct EDLCMMethodTests {
         let ensemble = Ensemble(members: [SmoothClassifier(seed: 8), SmoothClassifier(seed: 9)])
         let (x, y) = smoothBatch()
         func curvature() -> Tensor {
-            meanSquaredNorm(HessianProbe(ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .gradientSign, sharing: .perMember, createGraph: true).products)
+            meanSquaredNorm(
+                HessianProbe(
+                    ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .gradientSign, sharing: .perMember,
+                    createGraph: true
+                ).products)
         }
         let sgd = SGD(parameters: ensemble.parameters, learningRate: 0.02)
         let start = curvature().item()
@@ -171,7 +191,9 @@ struct EDLCMMethodTests {
         let eigen = DiversityAnalysis.dominantEigenvalue(of: { ($0.squared() * diagonal).sum() * 0.5 }, at: x, iterations: 60)
         assertClose(eigen, [-5, -5, -5], rtol: 1e-6)
         let positive = Tensor([3.0, 0.5, 2, 1], shape: [1, 1, 2, 2])
-        assertClose(DiversityAnalysis.dominantEigenvalue(of: { ($0.squared() * positive).sum() * 0.5 }, at: x, iterations: 60), [3, 3, 3], rtol: 1e-6)
+        assertClose(
+            DiversityAnalysis.dominantEigenvalue(of: { ($0.squared() * positive).sum() * 0.5 }, at: x, iterations: 60),
+            [3, 3, 3], rtol: 1e-6)
     }
 
     @Test func objectiveWithZeroWeightsIsThePlainEnsemble() {
@@ -227,7 +249,9 @@ struct EDLCMMethodTests {
     }
 }
 
-@Suite("EDLCM training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized, .exclusiveRandomGenerator)
+@Suite(
+    "EDLCM training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized,
+    .exclusiveRandomGenerator)
 struct EDLCMTrainingTests {
     @Test func zeroWeightsTrainExactlyLikeThePlainEnsemble() throws {
         let plainFolder = try temporaryDirectory()
@@ -263,7 +287,9 @@ struct EDLCMTrainingTests {
 /// Seeds the generator, then builds an ensemble of `members` for `architecture` (in training
 /// mode) and a batch of uniform random images with `labels`: the setting of the tests that compare
 /// two ways of computing the same gradients.
-func gradientTestSetup(_ architecture: Architecture, seed: UInt64, members: Int, labels: [Int64]) -> (config: TrainingConfig, ensemble: Ensemble, batch: Batch) {
+func gradientTestSetup(_ architecture: Architecture, seed: UInt64, members: Int, labels: [Int64]) -> (
+    config: TrainingConfig, ensemble: Ensemble, batch: Batch
+) {
     var config = TrainingConfig()
     config.dataset = architecture == .cnn ? .fashionMNIST : .cifar10
     config.architecture = architecture
@@ -289,7 +315,9 @@ struct EDLCMLowMemoryTests {
         let objective = EDLCMObjective(options: options)
         let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
         func gradients(_ run: () -> Void) -> [Tensor] {
-            withoutGradients { for (tensor, saved) in zip(ensemble.stateTensors().map(\.tensor), initial) { tensor.copy_(saved) } }
+            withoutGradients {
+                for (tensor, saved) in zip(ensemble.stateTensors().map(\.tensor), initial) { tensor.copy_(saved) }
+            }
             ensemble.zeroGrad()
             Runtime.seed(6)
             run()
@@ -308,9 +336,13 @@ struct EDLCMLowMemoryTests {
     /// the whole loss, leave the same batch-norm statistics, and log the same terms: for the CNN
     /// and for ResNet-20 (batch norm), with the shared gradient-sign probe and with random
     /// per-member probes (drawn once).
-    @Test(arguments: [(Architecture.cnn, ProbeDirection.gradientSign, ProbeSharing.shared),
-                      (.cnn, .rademacher, .perMember), (.resnet20, .gradientSign, .shared)])
-    func lowMemoryStepEqualsOneBackwardOfTheWholeLoss(architecture: Architecture, direction: ProbeDirection, sharing: ProbeSharing) {
+    @Test(arguments: [
+        (Architecture.cnn, ProbeDirection.gradientSign, ProbeSharing.shared),
+        (.cnn, .rademacher, .perMember), (.resnet20, .gradientSign, .shared),
+    ])
+    func lowMemoryStepEqualsOneBackwardOfTheWholeLoss(
+        architecture: Architecture, direction: ProbeDirection, sharing: ProbeSharing
+    ) {
         let (config, ensemble, batch) = gradientTestSetup(architecture, seed: 3, members: 3, labels: [1, 3, 5, 7, 9])
         let initial = ensemble.stateTensors().map { $0.tensor.cloned() }
         var options = config.edlcmOptions
@@ -321,10 +353,13 @@ struct EDLCMLowMemoryTests {
         options.sharing = sharing
         let context = TrainingContext(epoch: 0, totalEpochs: 1, step: 0, stepsPerEpoch: 1)
         func step(lowMemory: Bool) -> (output: ObjectiveOutput, gradients: [Tensor], buffers: [Tensor]) {
-            withoutGradients { for (tensor, saved) in zip(ensemble.stateTensors().map(\.tensor), initial) { tensor.copy_(saved) } }
+            withoutGradients {
+                for (tensor, saved) in zip(ensemble.stateTensors().map(\.tensor), initial) { tensor.copy_(saved) }
+            }
             ensemble.zeroGrad()
             Runtime.seed(4)
-            let output = EDLCMObjective(options: options, lowMemory: lowMemory).accumulateGradients(ensemble: ensemble, batch: batch, context: context)
+            let output = EDLCMObjective(options: options, lowMemory: lowMemory).accumulateGradients(
+                ensemble: ensemble, batch: batch, context: context)
             return (output, ensemble.parameters.map { $0.grad!.cloned() }, ensemble.namedBuffers().map { $0.tensor.cloned() })
         }
         let reference = step(lowMemory: false)
@@ -332,7 +367,8 @@ struct EDLCMLowMemoryTests {
         #expect(low.output.terms.map(\.name) == ["ce", "curvature", "dispersion", "gradient_dispersion"])
         #expect(low.output.terms.map(\.name) == reference.output.terms.map(\.name))
         #expect(low.output.terms.map(\.weight) == reference.output.terms.map(\.weight))
-        assertClose(low.output.terms.map { $0.value.item() }, reference.output.terms.map { $0.value.item() }, rtol: 1e-4, atol: 1e-6)
+        assertClose(
+            low.output.terms.map { $0.value.item() }, reference.output.terms.map { $0.value.item() }, rtol: 1e-4, atol: 1e-6)
         #expect(low.gradients.count == reference.gradients.count)
         for (gradient, expected) in zip(low.gradients, reference.gradients) {
             let scale = expected.abs().max().item()

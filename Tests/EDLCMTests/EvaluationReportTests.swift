@@ -22,10 +22,13 @@ struct EvaluationReportTests {
         config.matrix = true
         config.checks = true
         config.checkSamples = 12
-        let surrogate = Surrogate(name: "s,1", ensemble: AttackFixtures.ensemble(seeds: [9]), checkpointSHA256: "s9", trainingSeed: 9)
+        let surrogate = Surrogate(
+            name: "s,1", ensemble: AttackFixtures.ensemble(seeds: [9]), checkpointSHA256: "s9", trainingSeed: 9)
         config.transferAttacks = [.mpgd]
-        return try Evaluator(config: config.validated(), input: EvaluationFixture.input(count: 24, surrogates: [surrogate]), stateURL: nil,
-                             command: ["edlcm", "evaluate", "--run", "runs/a b", "--eps", "0.1", "0.15"]).run()
+        return try Evaluator(
+            config: config.validated(), input: EvaluationFixture.input(count: 24, surrogates: [surrogate]), stateURL: nil,
+            command: ["edlcm", "evaluate", "--run", "runs/a b", "--eps", "0.1", "0.15"]
+        ).run()
     }
 
     @Test("JSON, CSV and Markdown carry the numbers, the settings and the command")
@@ -35,7 +38,9 @@ struct EvaluationReportTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let files = try EvaluationFiles(out: folder.appendingPathComponent("nested/eval.json").path)
         try EvaluationReport.write(result, to: files)
-        #expect(files.csv.lastPathComponent == "eval.csv" && files.markdown.lastPathComponent == "eval.md" && files.state.lastPathComponent == "eval.state.json")
+        #expect(
+            files.csv.lastPathComponent == "eval.csv" && files.markdown.lastPathComponent == "eval.md"
+                && files.state.lastPathComponent == "eval.state.json")
 
         // JSON reads back to the same result, with provenance.
         let read = try EvaluationReport.read(from: files.json)
@@ -63,7 +68,9 @@ struct EvaluationReportTests {
         #expect(markdown.contains("**Worst-case robust accuracy**"))
         #expect(markdown.contains("edlcm evaluate --run 'runs/a b' --eps 0.1 0.15"))
         #expect(markdown.contains("## Transferability matrix, ε=0.15"))
-        for check in result.sanityChecks { #expect(markdown.contains("| \(check.name.rawValue) | \(check.passed ? "pass" : "**FAIL**")")) }
+        for check in result.sanityChecks {
+            #expect(markdown.contains("| \(check.name.rawValue) | \(check.passed ? "pass" : "**FAIL**")"))
+        }
         #expect(markdown.contains("| fgsm | probabilities |"))
     }
 
@@ -71,7 +78,10 @@ struct EvaluationReportTests {
     func outValidation() throws {
         let folder = try EvaluationFixture.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        #expect(throws: EDLCMError("--out \(folder.path)/eval.txt: must name a .json file (the .csv, .md and .state.json files go beside it)")) {
+        #expect(
+            throws: EDLCMError(
+                "--out \(folder.path)/eval.txt: must name a .json file (the .csv, .md and .state.json files go beside it)")
+        ) {
             try EvaluationFiles(out: folder.appendingPathComponent("eval.txt").path)
         }
         let directory = folder.appendingPathComponent("dir.json")

@@ -22,7 +22,9 @@ struct EvaluationSanityTests {
         config.steps = steps
         config.queries = 60
         config.checkSamples = 60
-        let result = try Evaluator(config: config.validated(), input: EvaluationFixture.input(ensemble, count: 60), stateURL: nil, command: []).run()
+        let result = try Evaluator(
+            config: config.validated(), input: EvaluationFixture.input(ensemble, count: 60), stateURL: nil, command: []
+        ).run()
         #expect(result.sanityChecks.map(\.name) == SanityCheckName.allCases)
         return Dictionary(uniqueKeysWithValues: result.sanityChecks.map { ($0.name, $0) })
     }
@@ -43,7 +45,10 @@ struct EvaluationSanityTests {
         let checks = try Self.checks(on: masked, epsilons: [0.1, 0.16], steps: 4)
         // Gradient attacks cannot move, so iterating does not help, Square beats them, accuracy
         // does not fall with ε, an unbounded attack leaves images correct, and the gradients are zero.
-        for name in [SanityCheckName.iterativeBeatsSingleStep, .whiteBoxBeatsBlackBox, .accuracyFallsWithEpsilon, .unboundedReachesZero, .gradientsFiniteAndNonZero] {
+        for name in [
+            SanityCheckName.iterativeBeatsSingleStep, .whiteBoxBeatsBlackBox, .accuracyFallsWithEpsilon, .unboundedReachesZero,
+            .gradientsFiniteAndNonZero,
+        ] {
             #expect(!checks[name]!.passed, "\(name.rawValue) should fail on the rounding model")
         }
         let gradients = checks[.gradientsFiniteAndNonZero]!.measurements.first { $0.label == "probabilities zero fraction" }
@@ -65,11 +70,12 @@ struct EvaluationSanityTests {
     }
 
     static func measurements() -> SanityMeasurements {
-        SanityMeasurements(images: 100, epsilons: [0.1, 0.2], fgsm: [0.6, 0.3], bim: [0.5, 0.1], pgd: [0.45, 0.05], whiteBox: [0.45, 0.05],
-                           square: [0.7, 0.4], transfer: ["s/m-pgd": [0.8, 0.5]], pgdMoreSteps: 0.05, pgdMoreRestarts: 0.04,
-                           unboundedRadius: 1, unbounded: 0,
-                           gradients: [GradientStatistics(target: "probabilities", images: 100, nonFinite: 0, zero: 1, meanAbsolute: 0.01)],
-                           steps: 20, restarts: 1)
+        SanityMeasurements(
+            images: 100, epsilons: [0.1, 0.2], fgsm: [0.6, 0.3], bim: [0.5, 0.1], pgd: [0.45, 0.05], whiteBox: [0.45, 0.05],
+            square: [0.7, 0.4], transfer: ["s/m-pgd": [0.8, 0.5]], pgdMoreSteps: 0.05, pgdMoreRestarts: 0.04,
+            unboundedRadius: 1, unbounded: 0,
+            gradients: [GradientStatistics(target: "probabilities", images: 100, nonFinite: 0, zero: 1, meanAbsolute: 0.01)],
+            steps: 20, restarts: 1)
     }
 
     static func verdicts(_ m: SanityMeasurements) -> [SanityCheckName: Bool] {
@@ -87,7 +93,8 @@ struct EvaluationSanityTests {
         m = good
         m.bim = [0.5, 0.3]  // no gain at the largest ε
         #expect(Self.verdicts(m)[.iterativeBeatsSingleStep] == false)
-        m.fgsm = [0.6, 0.01]; m.bim = [0.5, 0.01]  // unless FGSM already leaves ≤ 1 %
+        m.fgsm = [0.6, 0.01]
+        m.bim = [0.5, 0.01]  // unless FGSM already leaves ≤ 1 %
         #expect(Self.verdicts(m)[.iterativeBeatsSingleStep] == true)
 
         m = good

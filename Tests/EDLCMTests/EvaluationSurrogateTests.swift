@@ -45,7 +45,8 @@ struct EvaluationSurrogateTests {
         config.runtime.threads = 1
         let out = folder.appendingPathComponent("eval/result.json")
         var epochsSeen: [Int] = []
-        let session = try EvaluationSession(config: config.validated(), runFolder: target.path, out: out.path, command: ["test"]) { members, epoch, _ in
+        let session = try EvaluationSession(config: config.validated(), runFolder: target.path, out: out.path, command: ["test"])
+        { members, epoch, _ in
             #expect(members == 1)
             epochsSeen.append(epoch)
         }
@@ -63,7 +64,9 @@ struct EvaluationSurrogateTests {
         let written = try FileManager.default.attributesOfItem(atPath: checkpoint.path)[.modificationDate] as? Date
         var retrained = false
         config.attacks = [.fgsm, .pgd]
-        let again = try EvaluationSession(config: config.validated(), runFolder: target.path, out: out.path, command: ["again"]) { _, _, _ in retrained = true }
+        let again = try EvaluationSession(config: config.validated(), runFolder: target.path, out: out.path, command: ["again"]) {
+            _, _, _ in retrained = true
+        }
         let second = try again.run()
         #expect(!retrained)
         #expect(try FileManager.default.attributesOfItem(atPath: checkpoint.path)[.modificationDate] as? Date == written)

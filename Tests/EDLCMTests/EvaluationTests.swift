@@ -30,16 +30,22 @@ enum EvaluationFixture {
         return config
     }
 
-    static func input(_ ensemble: Ensemble = AttackFixtures.ensemble(), count: Int = 40, surrogates: [Surrogate] = []) -> EvaluationInput {
+    static func input(_ ensemble: Ensemble = AttackFixtures.ensemble(), count: Int = 40, surrogates: [Surrogate] = [])
+        -> EvaluationInput
+    {
         let (images, labels) = AttackFixtures.dataset(count: count, seed: 61)
-        let model = ModelRecord(run: "", checkpointSHA256: "fixture", members: ensemble.members.count, architecture: "tiny", output: ensemble.output.rawValue,
-                                method: "baseline", dataset: "synthetic", epochs: 150, trainingSeed: 1)
-        return EvaluationInput(ensemble: ensemble, images: images, labels: labels, sampleIndices: (0..<count).map { $0 * 3 + 1 },
-                               surrogates: surrogates, model: model)
+        let model = ModelRecord(
+            run: "", checkpointSHA256: "fixture", members: ensemble.members.count, architecture: "tiny",
+            output: ensemble.output.rawValue,
+            method: "baseline", dataset: "synthetic", epochs: 150, trainingSeed: 1)
+        return EvaluationInput(
+            ensemble: ensemble, images: images, labels: labels, sampleIndices: (0..<count).map { $0 * 3 + 1 },
+            surrogates: surrogates, model: model)
     }
 
     static func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("edlcm-eval-tests-\(UUID().uuidString)", isDirectory: true)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "edlcm-eval-tests-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
@@ -57,14 +63,18 @@ func numbers(_ result: EvaluationResult) -> [[Double]] {
 struct EvaluationTests {
     @Test("the worst case is per image, over every attack and objective, and monotone in ε")
     func worstCase() throws {
-        let evaluator = try Evaluator(config: EvaluationFixture.config().validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["test"])
+        let evaluator = try Evaluator(
+            config: EvaluationFixture.config().validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["test"])
         let result = try evaluator.run()
         #expect(result.clean.accuracy == 1)
         #expect(result.robustness.map(\.epsilon) == [0.1, 0.15])
         for (e, record) in result.robustness.enumerated() {
             // fgsm and pgd on three objectives each, square on the deployed output.
-            #expect(record.units.map { "\($0.attack)/\($0.target)" } == [
-                "fgsm/probabilities", "fgsm/logits", "fgsm/member-losses", "pgd/probabilities", "pgd/logits", "pgd/member-losses", "square/deployed"])
+            #expect(
+                record.units.map { "\($0.attack)/\($0.target)" } == [
+                    "fgsm/probabilities", "fgsm/logits", "fgsm/member-losses", "pgd/probabilities", "pgd/logits",
+                    "pgd/member-losses", "square/deployed",
+                ])
             // Cascade: each run attacks exactly the images still robust after the previous one.
             var robust = 40 - record.inheritedBroken
             for unit in record.units {
@@ -83,23 +93,29 @@ struct EvaluationTests {
         #expect(result.robustness[1].worstCaseAccuracy <= result.robustness[0].worstCaseAccuracy)
         #expect(result.robustness[1].worstCaseAccuracy < 0.5, "ε = 0.15 breaks most images of the fixture")
         // Seeds depend on the settings only: a second run gives the same numbers.
-        let again = try Evaluator(config: EvaluationFixture.config().validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["test"]).run()
+        let again = try Evaluator(
+            config: EvaluationFixture.config().validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["test"]
+        ).run()
         #expect(numbers(again) == numbers(result))
     }
 
     @Test("independent mode knows each attack's own accuracy and gives the same worst case")
     func independent() throws {
         var config = EvaluationFixture.config(attacks: [.fgsm, .pgd])
-        let cascade = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        let cascade = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: [])
+            .run()
         config.mode = .independent
-        let independent = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        let independent = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: [])
+            .run()
         for (a, b) in zip(cascade.robustness, independent.robustness) {
             #expect(b.attacks.allSatisfy { $0.standaloneAccuracy != nil })
             // Every unit ran on all clean-correct images.
             #expect(b.units.allSatisfy { $0.attacked == 40 })
             // PGD on its own is at least as strong as FGSM on its own.
             #expect(b.attacks[1].standaloneAccuracy! <= b.attacks[0].standaloneAccuracy!)
-            #expect(abs(a.worstCaseAccuracy - b.worstCaseAccuracy) <= 0.05, "cascade \(a.worstCaseAccuracy) vs independent \(b.worstCaseAccuracy)")
+            #expect(
+                abs(a.worstCaseAccuracy - b.worstCaseAccuracy) <= 0.05,
+                "cascade \(a.worstCaseAccuracy) vs independent \(b.worstCaseAccuracy)")
         }
     }
 
@@ -109,20 +125,28 @@ struct EvaluationTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let stateURL = folder.appendingPathComponent("eval.state.json")
         let config = EvaluationFixture.config()
-        let uninterrupted = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["a"]).run()
+        let uninterrupted = try Evaluator(
+            config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: ["a"]
+        ).run()
 
         var batches = 0
-        #expect(throws: EDLCMError("evaluation interrupted; its state is saved in \(stateURL.path): run the same command again to resume")) {
-            try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: ["first"]).run(shouldStop: {
-                batches += 1
-                return batches == 5
-            })
+        #expect(
+            throws: EDLCMError(
+                "evaluation interrupted; its state is saved in \(stateURL.path): run the same command again to resume")
+        ) {
+            try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: ["first"])
+                .run(shouldStop: {
+                    batches += 1
+                    return batches == 5
+                })
         }
         let interrupted = try EvaluationState.read(from: stateURL)
         // Batches of 16 over 40 images: the first run (3 batches) finished, the second stopped after 2 of its 3.
         #expect(interrupted.units.count == 1 && interrupted.partial?.nextBatch == 2 && !interrupted.finished)
         var resumedFrom: Int?
-        let resumed = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: ["second"]).run { event in
+        let resumed = try Evaluator(
+            config: config.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: ["second"]
+        ).run { event in
             if case let .resumed(_, runs) = event { resumedFrom = runs }
         }
         #expect(resumedFrom == 1)
@@ -134,11 +158,17 @@ struct EvaluationTests {
         other.steps = 5
         let state = try EvaluationState.read(from: stateURL)
         #expect(state.finished)
-        #expect(throws: Never.self) { try Evaluator(config: other.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: []) }
+        #expect(throws: Never.self) {
+            try Evaluator(config: other.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: [])
+        }
         var unfinished = state
         unfinished.finished = false
         try unfinished.write(to: stateURL)
-        #expect(throws: EDLCMError("\(stateURL.path): holds an unfinished evaluation with other settings, model or images; run the same command to resume it, or delete the file to start over")) {
+        #expect(
+            throws: EDLCMError(
+                "\(stateURL.path): holds an unfinished evaluation with other settings, model or images; run the same command to resume it, or delete the file to start over"
+            )
+        ) {
             try Evaluator(config: other.validated(), input: EvaluationFixture.input(), stateURL: stateURL, command: [])
         }
     }
@@ -160,22 +190,28 @@ struct EvaluationTests {
     func transfer() throws {
         let folder = try EvaluationFixture.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let surrogate = Surrogate(name: "s1", ensemble: AttackFixtures.ensemble(seeds: [7]), checkpointSHA256: "surrogate-7", trainingSeed: 7,
-                                  cacheDirectory: folder)
+        let surrogate = Surrogate(
+            name: "s1", ensemble: AttackFixtures.ensemble(seeds: [7]), checkpointSHA256: "surrogate-7", trainingSeed: 7,
+            cacheDirectory: folder)
         var config = EvaluationFixture.config(attacks: [.fgsm], epsilons: [0.15])
         config.transferAttacks = [.mpgd, .diFGSM]
-        let first = try Evaluator(config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
+        let first = try Evaluator(
+            config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []
+        ).run()
         #expect(first.transfer.map(\.attack) == ["m-pgd", "di2-fgsm"])
         #expect(first.transfer.allSatisfy { !$0.reused && $0.cache != nil })
         #expect(first.transfer[0].surrogateSuccess > 0.5, "M-PGD is white-box on the surrogate itself")
         // The examples fool the surrogate at least as often as they transfer to the target.
         #expect(first.transfer.allSatisfy { 1 - $0.targetAccuracy <= $0.surrogateSuccess + 0.05 })
         #expect(first.transfer.allSatisfy { $0.targetAccuracy < 1 }, "some examples transfer")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".safetensors") }.count == 2)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".safetensors") }.count == 2)
         let cached = try Checkpoint.load(from: URL(fileURLWithPath: first.transfer[0].cache!))
         #expect(cached.metadata["edlcm.transfer.settings"]?.contains("\"epsilon\":0.15") == true)
 
-        let second = try Evaluator(config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
+        let second = try Evaluator(
+            config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []
+        ).run()
         #expect(second.transfer.allSatisfy { $0.reused })
         #expect(second.transfer.map(\.targetAccuracy) == first.transfer.map(\.targetAccuracy))
         #expect(second.robustness[0].worstCaseAccuracy == first.robustness[0].worstCaseAccuracy)
@@ -183,12 +219,17 @@ struct EvaluationTests {
 
         // Other settings do not reuse the examples.
         config.transferSteps = 5
-        let third = try Evaluator(config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []).run()
+        let third = try Evaluator(
+            config: config.validated(), input: EvaluationFixture.input(surrogates: [surrogate]), stateURL: nil, command: []
+        ).run()
         #expect(third.transfer.allSatisfy { !$0.reused })
         // The evaluated model cannot be its own surrogate.
         let itself = Surrogate(name: "self", ensemble: AttackFixtures.ensemble(), checkpointSHA256: "fixture", trainingSeed: 1)
-        #expect(throws: EDLCMError("--surrogates self: is the evaluated model itself; a transfer attack needs a held-out surrogate")) {
-            try Evaluator(config: config.validated(), input: EvaluationFixture.input(surrogates: [itself]), stateURL: nil, command: [])
+        #expect(
+            throws: EDLCMError("--surrogates self: is the evaluated model itself; a transfer attack needs a held-out surrogate")
+        ) {
+            try Evaluator(
+                config: config.validated(), input: EvaluationFixture.input(surrogates: [itself]), stateURL: nil, command: [])
         }
     }
 
@@ -218,12 +259,15 @@ struct EvaluationTests {
         config = EvaluationFixture.config(attacks: [.pgd, .cwL2])
         #expect(throws: EDLCMError("--attacks cw-l2 is an L2 attack; use --norm l2 or drop it")) { try config.validate() }
         config = EvaluationFixture.config(attacks: [.mpgd])
-        #expect(throws: EDLCMError("--attacks: m-pgd is a transfer attack; list it in --transfer-attacks and give --surrogates")) { try config.validate() }
+        #expect(throws: EDLCMError("--attacks: m-pgd is a transfer attack; list it in --transfer-attacks and give --surrogates"))
+        { try config.validate() }
         config = EvaluationFixture.config(attacks: [.pgd, .pgd])
         #expect(throws: EDLCMError("--attacks lists an attack twice")) { try config.validate() }
         config = EvaluationFixture.config()
         config.targets = [.member(0)]
-        #expect(throws: EDLCMError("--targets: member0 is for the transferability matrix; use probabilities, logits or member-losses")) { try config.validate() }
+        #expect(
+            throws: EDLCMError("--targets: member0 is for the transferability matrix; use probabilities, logits or member-losses")
+        ) { try config.validate() }
         config = EvaluationFixture.config()
         config.epsilons = nil
         #expect(throws: EDLCMError("evaluation: no radii (set --eps or resolve the dataset's defaults)")) {

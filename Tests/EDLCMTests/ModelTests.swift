@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -27,13 +28,18 @@ struct ModelTests {
         let network = spec(.cnn).makeNetwork()
         // conv1 1·32·9+32, conv2 32·64·9+64, fc1 3136·128+128, fc2 128·10+10.
         #expect(network.parameterCount == 421_642)
-        #expect(network.namedParameters().map(\.name) == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])
+        #expect(
+            network.namedParameters().map(\.name) == [
+                "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
+            ])
         #expect(network(Tensor.rand([2, 1, 28, 28])).shape == [2, 10])
         // Channels and size follow the dataset: CIFAR-10 in, 10 logits out; fc1 sees 64·8·8.
         let cifar = spec(.cnn, dataset: .cifar10).makeNetwork()
         #expect(cifar(Tensor.rand([2, 3, 32, 32])).shape == [2, 10])
         #expect(cifar.parameterCount == 3 * 32 * 9 + 32 + 18_496 + (64 * 64 * 128 + 128) + 1290)
-        #expect(spec(.cnn, width: 2).makeNetwork().parameterCount == 2 * 32 * 9 + 64 + 64 * 128 * 9 + 128 + (128 * 49 * 256 + 256) + 256 * 10 + 10)
+        #expect(
+            spec(.cnn, width: 2).makeNetwork().parameterCount == 2 * 32 * 9 + 64 + 64 * 128 * 9 + 128 + (128 * 49 * 256 + 256)
+                + 256 * 10 + 10)
     }
 
     @Test func resNet20HasThePaperParameterCount() {
@@ -89,7 +95,9 @@ struct ModelTests {
         #expect((0..<3).map { network.features(x, at: $0).shape } == [[3, 32, 14, 14], [3, 64, 7, 7], [3, 128]])
         // Each block's ReLU feeds the next, and fc2 of the last gives the logits.
         assertClose(network.fc2(network.features(x, at: 2).relu()), network(x), rtol: 1e-6, atol: 1e-6)
-        assertClose(maxPool2d(network.conv2(network.features(x, at: 0).relu()), kernelSize: (2, 2)), network.features(x, at: 1), rtol: 1e-6, atol: 1e-6)
+        assertClose(
+            maxPool2d(network.conv2(network.features(x, at: 0).relu()), kernelSize: (2, 2)), network.features(x, at: 1),
+            rtol: 1e-6, atol: 1e-6)
         #expect(network.features(x, at: 1).min().item() < 0)
     }
 
@@ -100,10 +108,14 @@ struct ModelTests {
         let x = Tensor.rand([2, 3, 32, 32])
         #expect(network.featureLayerCount == 10)
         let shapes = (0..<10).map { network.features(x, at: $0).shape }
-        #expect(shapes == [[2, 16, 32, 32]] + Array(repeating: [2, 16, 32, 32], count: 3) + Array(repeating: [2, 32, 16, 16], count: 3)
-            + Array(repeating: [2, 64, 8, 8], count: 3))
+        #expect(
+            shapes == [[2, 16, 32, 32]] + Array(repeating: [2, 16, 32, 32], count: 3)
+                + Array(repeating: [2, 32, 16, 16], count: 3)
+                + Array(repeating: [2, 64, 8, 8], count: 3))
         for layer in 1..<10 {
-            assertClose(network.blocks[layer - 1].preActivation(network.features(x, at: layer - 1).relu()), network.features(x, at: layer), rtol: 1e-5, atol: 1e-5)
+            assertClose(
+                network.blocks[layer - 1].preActivation(network.features(x, at: layer - 1).relu()),
+                network.features(x, at: layer), rtol: 1e-5, atol: 1e-5)
         }
         let pooled = adaptiveAvgPool2d(network.features(x, at: 9).relu(), outputSize: (1, 1)).flattened(startAxis: 1)
         assertClose(network.linear(pooled), network(x), rtol: 1e-5, atol: 1e-5)
@@ -122,8 +134,9 @@ struct ModelTests {
 @Suite("Data loader")
 struct DataLoaderTests {
     private func tinySet(count: Int = 10) throws -> ImageSet {
-        try ImageSet(pixels: (0..<count * 4).map { UInt8($0 % 256) }, labels: (0..<count).map { Int32($0 % 2) },
-                     count: count, channels: 1, height: 2, width: 2, classCount: 2)
+        try ImageSet(
+            pixels: (0..<count * 4).map { UInt8($0 % 256) }, labels: (0..<count).map { Int32($0 % 2) },
+            count: count, channels: 1, height: 2, width: 2, classCount: 2)
     }
 
     @Test func batchesScaleToUnitIntervalAndCoverAnEpoch() throws {
@@ -148,7 +161,11 @@ struct DataLoaderTests {
 
     @Test func pairedStreamsAreIndependentSeededShuffles() throws {
         let loader = DataLoader(try tinySet(count: 50), batchSize: 10, seed: 9)
-        let order = { (epoch: Int, stream: UInt64) in loader.trainingBatches(epoch: epoch, stream: stream).map { $0.images.flattened(startAxis: 1).selected(alongAxis: 1, index: 0).scalars(as: Float.self) } }
+        let order = { (epoch: Int, stream: UInt64) in
+            loader.trainingBatches(epoch: epoch, stream: stream).map {
+                $0.images.flattened(startAxis: 1).selected(alongAxis: 1, index: 0).scalars(as: Float.self)
+            }
+        }
         #expect(order(2, 1) == order(2, 1))
         #expect(order(2, 1) != order(2, 0))
         #expect(order(2, 1) != order(3, 1))

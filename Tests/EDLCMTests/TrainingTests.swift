@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
+
 @testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -26,7 +27,9 @@ func smallConfig(trainLimit: Int = 2000, epochs: Int = 1) -> TrainingConfig {
     return config
 }
 
-@Suite("Training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized, .exclusiveRandomGenerator)
+@Suite(
+    "Training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized,
+    .exclusiveRandomGenerator)
 struct TrainingTests {
     @Test func oneEpochOnASliceLearnsAndWritesTheRunFolder() throws {
         let directory = try temporaryDirectory()
@@ -67,7 +70,8 @@ struct TrainingTests {
         }
         try Trainer(config: smallConfig(trainLimit: 640, epochs: 2), output: straight, resume: false, command: []).train()
         try Trainer(config: smallConfig(trainLimit: 640, epochs: 1), output: resumed, resume: false, command: []).train()
-        let second = try Trainer(config: smallConfig(trainLimit: 640, epochs: 2), output: resumed, resume: true, command: ["resume"])
+        let second = try Trainer(
+            config: smallConfig(trainLimit: 640, epochs: 2), output: resumed, resume: true, command: ["resume"])
         #expect(second.completedEpochs == 1)
         try second.train()
 
@@ -76,7 +80,9 @@ struct TrainingTests {
         #expect(Set(a.keys) == Set(b.keys))
         #expect(a.keys.contains("optimizer.momentum_buffer.0"))
         for (name, tensor) in a {
-            #expect(tensor.scalars(as: UInt8.self) == b[name]!.scalars(as: UInt8.self) || tensor.scalars(as: Double.self) == b[name]!.scalars(as: Double.self), "\(name) differs")
+            #expect(
+                tensor.scalars(as: UInt8.self) == b[name]!.scalars(as: UInt8.self)
+                    || tensor.scalars(as: Double.self) == b[name]!.scalars(as: Double.self), "\(name) differs")
         }
         let metricsA = try RunDirectory.existing(straight).readMetrics()
         let metricsB = try RunDirectory.existing(resumed).readMetrics()
@@ -89,12 +95,20 @@ struct TrainingTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         try Trainer(config: smallConfig(trainLimit: 128), output: directory, resume: false, command: []).train()
         let before = try Data(contentsOf: directory.appendingPathComponent("checkpoint.safetensors"))
-        #expect(throws: EDLCMError("--out \(directory.path): already holds a run (checkpoint.safetensors); pass --resume to continue it or choose another folder")) {
+        #expect(
+            throws: EDLCMError(
+                "--out \(directory.path): already holds a run (checkpoint.safetensors); pass --resume to continue it or choose another folder"
+            )
+        ) {
             _ = try Trainer(config: smallConfig(trainLimit: 128), output: directory, resume: false, command: [])
         }
         var changed = smallConfig(trainLimit: 128)
         changed.learningRate = 0.1
-        #expect(throws: EDLCMError("--resume: the settings differ from the run in \(directory.path): --lr (0.05 recorded, 0.1 given); only --epochs and --threads may change")) {
+        #expect(
+            throws: EDLCMError(
+                "--resume: the settings differ from the run in \(directory.path): --lr (0.05 recorded, 0.1 given); only --epochs and --threads may change"
+            )
+        ) {
             _ = try Trainer(config: changed, output: directory, resume: true, command: [])
         }
         #expect(try Data(contentsOf: directory.appendingPathComponent("checkpoint.safetensors")) == before)
@@ -104,7 +118,8 @@ struct TrainingTests {
 @Suite("Training configuration")
 struct TrainingConfigTests {
     @Test func decodesPartialJSONWithDefaults() throws {
-        let config = try JSONDecoder().decode(TrainingConfig.self, from: Data(#"{"members": 5, "lr": 0.01, "train-limit": 3000}"#.utf8))
+        let config = try JSONDecoder().decode(
+            TrainingConfig.self, from: Data(#"{"members": 5, "lr": 0.01, "train-limit": 3000}"#.utf8))
         var expected = TrainingConfig()
         expected.members = 5
         expected.learningRate = 0.01
@@ -146,7 +161,9 @@ private struct PoisonedObjective: EnsembleObjective {
     func loss(ensemble: Ensemble, batch: Batch, context: TrainingContext) -> ObjectiveOutput {
         let plain = BaselineObjective().loss(ensemble: ensemble, batch: batch, context: context)
         let poison = context.epoch == 0 && context.step >= 2 ? Double.nan : 0
-        return ObjectiveOutput(terms: plain.terms + [LossTerm(name: "poison", value: plain.terms[0].value * 0 + poison)], memberLogits: plain.memberLogits)
+        return ObjectiveOutput(
+            terms: plain.terms + [LossTerm(name: "poison", value: plain.terms[0].value * 0 + poison)],
+            memberLogits: plain.memberLogits)
     }
 }
 
@@ -155,8 +172,13 @@ struct NonFiniteTests {
     @Test func aNaNLossStopsNamingEpochBatchAndTerm() throws {
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let trainer = try Trainer(config: smallConfig(trainLimit: 256), output: folder, resume: false, command: [], objective: PoisonedObjective())
-        #expect(throws: EDLCMError("epoch 1, batch 3: loss term 'poison' is nan; no checkpoint was written yet (lower --lr, or pass --on-nonfinite skip to skip such batches)")) {
+        let trainer = try Trainer(
+            config: smallConfig(trainLimit: 256), output: folder, resume: false, command: [], objective: PoisonedObjective())
+        #expect(
+            throws: EDLCMError(
+                "epoch 1, batch 3: loss term 'poison' is nan; no checkpoint was written yet (lower --lr, or pass --on-nonfinite skip to skip such batches)"
+            )
+        ) {
             try trainer.train()
         }
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("checkpoint.safetensors").path))

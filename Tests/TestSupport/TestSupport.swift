@@ -29,7 +29,9 @@ public func assertClose(
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
     #expect(actual.shape == expected.shape, sourceLocation: sourceLocation)
-    assertClose(actual.scalars(as: Double.self), expected.scalars(as: Double.self), rtol: rtol, atol: atol, sourceLocation: sourceLocation)
+    assertClose(
+        actual.scalars(as: Double.self), expected.scalars(as: Double.self), rtol: rtol, atol: atol, sourceLocation: sourceLocation
+    )
 }
 
 /// Central finite differences of a scalar function of a float64 tensor, one coordinate at a time.
@@ -55,7 +57,9 @@ public func temporaryDirectory() throws -> URL {
 
 /// Runs a program to completion and returns its exit status and combined output.
 @discardableResult
-public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (
+    status: Int32, output: String
+) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -70,10 +74,12 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
 }
 
 /// The repository root (for locating the built binary and scripts).
-public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 
 /// Whether Debian's Fashion-MNIST is installed.
-public let fashionMNISTInstalled = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+public let fashionMNISTInstalled = FileManager.default.fileExists(
+    atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 /// A suite or test trait that runs it while holding one process-wide lock on libtorch's global
 /// random generator.
@@ -88,7 +94,9 @@ public struct ExclusiveRandomGenerator: SuiteTrait, TestTrait, TestScoping {
         testCase == nil ? self : nil
     }
 
-    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void)
+        async throws
+    {
         await generatorLock.acquire()
         do {
             try await function()

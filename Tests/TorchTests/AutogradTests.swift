@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Torch
 
 /// A small smooth network in float64: softplus(W2·tanh(W1·x + b1)), with a cross-entropy loss.

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Torch
 
 /// The Python that has PyTorch and the safetensors package: `EDLCM_TEST_PYTHON`, or the virtual
@@ -74,35 +75,38 @@ struct CheckpointTests {
         let python = try #require(interopPython)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = Sequential([Conv2d(inChannels: 1, outChannels: 4, kernelSize: 3, padding: 1), BatchNorm2d(channels: 4), ReLU(),
-                                MaxPool2d(kernelSize: 2), Flatten(), Linear(inputCount: 4 * 4 * 4, outputCount: 3)])
+        let model = Sequential([
+            Conv2d(inChannels: 1, outChannels: 4, kernelSize: 3, padding: 1), BatchNorm2d(channels: 4), ReLU(),
+            MaxPool2d(kernelSize: 2), Flatten(), Linear(inputCount: 4 * 4 * 4, outputCount: 3),
+        ])
         let input = Tensor.rand([2, 1, 8, 8])
         _ = model(input)  // one training-mode pass so that the BatchNorm buffers are not trivial
         model.eval()
         let output = model(input)
         let checkpoint = directory.appendingPathComponent("model.safetensors")
-        try Checkpoint.save(model.stateTensors() + [("input", input), ("output", output)], metadata: ["format": "pt"], to: checkpoint)
+        try Checkpoint.save(
+            model.stateTensors() + [("input", input), ("output", output)], metadata: ["format": "pt"], to: checkpoint)
 
         let script = """
-        import sys, torch
-        from safetensors.torch import load_file, save_file
-        from safetensors import safe_open
-        tensors = load_file(sys.argv[1])
-        with safe_open(sys.argv[1], framework="pt") as f:
-            assert f.metadata() == {"format": "pt"}, f.metadata()
-        net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
-                                  torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, 3))
-        state = {k: v for k, v in tensors.items() if k not in ("input", "output")}
-        net.load_state_dict(state, strict=True)
-        net.eval()
-        with torch.no_grad():
-            out = net(tensors["input"])
-        err = (out - tensors["output"]).abs().max().item()
-        assert err < 1e-5, err
-        assert tensors["1.num_batches_tracked"].item() == 1
-        save_file({k: v.contiguous() for k, v in tensors.items()}, sys.argv[2])
-        print("max-abs-error", err)
-        """
+            import sys, torch
+            from safetensors.torch import load_file, save_file
+            from safetensors import safe_open
+            tensors = load_file(sys.argv[1])
+            with safe_open(sys.argv[1], framework="pt") as f:
+                assert f.metadata() == {"format": "pt"}, f.metadata()
+            net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                                      torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, 3))
+            state = {k: v for k, v in tensors.items() if k not in ("input", "output")}
+            net.load_state_dict(state, strict=True)
+            net.eval()
+            with torch.no_grad():
+                out = net(tensors["input"])
+            err = (out - tensors["output"]).abs().max().item()
+            assert err < 1e-5, err
+            assert tensors["1.num_batches_tracked"].item() == 1
+            save_file({k: v.contiguous() for k, v in tensors.items()}, sys.argv[2])
+            print("max-abs-error", err)
+            """
         let scriptURL = directory.appendingPathComponent("check.py")
         try script.write(to: scriptURL, atomically: true, encoding: .utf8)
         let back = directory.appendingPathComponent("back.safetensors")
@@ -114,7 +118,9 @@ struct CheckpointTests {
         let (returned, _) = try Checkpoint.load(from: back)
         for (name, tensor) in model.stateTensors() + [("input", input), ("output", output)] {
             let copy = try #require(returned[name])
-            #expect(try Checkpoint.entry(for: copy, name: name, path: "").data == Checkpoint.entry(for: tensor, name: name, path: "").data, "\(name)")
+            #expect(
+                try Checkpoint.entry(for: copy, name: name, path: "").data
+                    == Checkpoint.entry(for: tensor, name: name, path: "").data, "\(name)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Torch
 
 @Suite("Layers and modules")
@@ -76,7 +77,10 @@ struct ModuleTests {
     }
 
     @Test func sequentialNamesMatchPyTorch() {
-        let net = Sequential([Conv2d(inChannels: 1, outChannels: 2, kernelSize: 3), BatchNorm2d(channels: 2), ReLU(), Flatten(), Linear(inputCount: 2, outputCount: 3)])
+        let net = Sequential([
+            Conv2d(inChannels: 1, outChannels: 2, kernelSize: 3), BatchNorm2d(channels: 2), ReLU(), Flatten(),
+            Linear(inputCount: 2, outputCount: 3),
+        ])
         #expect(net.namedParameters().map(\.name) == ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias"])
         #expect(net.namedBuffers().map(\.name) == ["1.running_mean", "1.running_var", "1.num_batches_tracked"])
         #expect(net(Tensor.zeros([4, 1, 3, 3])).shape == [4, 3])
@@ -99,7 +103,9 @@ struct ModuleTests {
         let target = Sequential([Linear(inputCount: 3, outputCount: 2), BatchNorm2d(channels: 2)])
         var state = Dictionary(uniqueKeysWithValues: source.stateTensors(prefix: "member0.").map { ($0.name, $0.tensor) })
         try target.loadState(state, prefix: "member0.", source: "test.safetensors")
-        #expect(target.layers[0].localParameters[0].tensor.scalars(as: Float.self) == source.layers[0].localParameters[0].tensor.scalars(as: Float.self))
+        #expect(
+            target.layers[0].localParameters[0].tensor.scalars(as: Float.self)
+                == source.layers[0].localParameters[0].tensor.scalars(as: Float.self))
 
         let before = target.namedParameters().map { $0.tensor.scalars(as: Float.self) }
         state["member0.0.weight"] = Tensor.zeros([2, 4])
@@ -111,7 +117,10 @@ struct ModuleTests {
             try target.loadState(state, prefix: "member0.", source: "test.safetensors")
         }
         state["member0.0.weight"] = Tensor.zeros([2, 3], dtype: .float64)
-        #expect(throws: TorchError("test.safetensors: tensor 'member0.0.weight' has dtype torch.float64, the model expects torch.float32")) {
+        #expect(
+            throws: TorchError(
+                "test.safetensors: tensor 'member0.0.weight' has dtype torch.float64, the model expects torch.float32")
+        ) {
             try target.loadState(state, prefix: "member0.", source: "test.safetensors")
         }
         state["member0.0.weight"] = Tensor.zeros([2, 3])

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Torch
 
 @Suite("Distributed: c10d Gloo process groups on loopback", .serialized)
@@ -27,7 +28,9 @@ struct ProcessGroupTests {
     }
 
     @Test func environmentErrorsNameTheVariable() {
-        #expect(throws: TorchError("distributed: the environment variable RANK is not set (launch with torchrun or edlcm launch)")) {
+        #expect(
+            throws: TorchError("distributed: the environment variable RANK is not set (launch with torchrun or edlcm launch)")
+        ) {
             _ = try ProcessGroup(environment: ["WORLD_SIZE": "2"])
         }
         #expect(throws: TorchError("distributed: WORLD_SIZE='two' is not an integer")) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Torch
 
 // MARK: - Helpers
@@ -119,90 +120,144 @@ struct SafeTensorsDecodeFailureCase: CustomStringConvertible, Sendable {
 private let f32Entry = #"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
 
 private let decodeFailureCases: [SafeTensorsDecodeFailureCase] = [
-    .init(description: "file shorter than 8 bytes", bytes: [1, 0, 0],
-          keywords: ["file is 3 bytes", "shorter than the 8-byte header length prefix"]),
-    .init(description: "header length 0", bytes: leBytes(UInt64(0)) + [0x7B, 0x7D],
-          keywords: ["header length is 0"]),
-    .init(description: "header length over 100 MB", bytes: leBytes(UInt64(100_000_001)) + Array("{}".utf8),
-          keywords: ["header length 100000001", "100000000-byte limit"]),
-    .init(description: "header length UInt64.max", bytes: leBytes(UInt64.max) + Array("{}".utf8),
-          keywords: ["header length 18446744073709551615", "limit"]),
-    .init(description: "header length larger than file", bytes: leBytes(UInt64(1000)) + Array("{}      ".utf8),
-          keywords: ["header length 1000", "larger than the 8 bytes after the prefix", "file is 16 bytes"]),
-    .init(description: "header not UTF-8", bytes: leBytes(UInt64(8)) + [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D, 0x20],
-          keywords: ["not valid UTF-8", "0xFF", "file offset 10"]),
-    .init(description: "header truncated UTF-8", bytes: leBytes(UInt64(8)) + [0x7B, 0x7D, 0x20, 0x20, 0x20, 0x20, 0x20, 0xE2],
-          keywords: ["not valid UTF-8", "file offset 15"]),
-    .init(description: "header not JSON", bytes: makeFile(#"{"a":"#),
-          keywords: ["not valid JSON", "file offset"]),
-    .init(description: "header with trailing garbage", bytes: makeFile("{} x", pad: false),
-          keywords: ["not valid JSON", "after the top-level value", "file offset 11"]),
-    .init(description: "header padded with NULs", bytes: makeFile("{}\0\0\0\0\0\0", pad: false),
-          keywords: ["not valid JSON", "0x00"]),
-    .init(description: "header not an object", bytes: makeFile("[1,2]"),
-          keywords: ["header JSON is not an object", "array"]),
-    .init(description: "lone surrogate", bytes: makeFile(#"{"\ud800":1}"#),
-          keywords: ["not valid JSON", "surrogate"]),
-    .init(description: "excessive nesting", bytes: makeFile(String(repeating: "[", count: 200) + String(repeating: "]", count: 200)),
-          keywords: ["not valid JSON", "nesting deeper than 128"]),
-    .init(description: "duplicate tensor name", bytes: makeFile(#"{"a":\#(f32Entry),"a":\#(f32Entry)}"#, data: f32Bytes([1, 2])),
-          keywords: ["duplicate key \"a\""]),
-    .init(description: "entry not an object", bytes: makeFile(#"{"a":5}"#),
-          keywords: ["tensor \"a\"", "entry is not a JSON object", "number 5"]),
-    .init(description: "missing dtype", bytes: makeFile(#"{"a":{"shape":[2],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "missing field \"dtype\""]),
-    .init(description: "missing shape", bytes: makeFile(#"{"a":{"dtype":"F32","data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "missing field \"shape\""]),
-    .init(description: "missing data_offsets", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "missing field \"data_offsets\""]),
-    .init(description: "dtype not a string", bytes: makeFile(#"{"a":{"dtype":4,"shape":[2],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "field \"dtype\" must be a string"]),
-    .init(description: "shape not an array", bytes: makeFile(#"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "field \"shape\" must be an array of integers", "string"]),
-    .init(description: "shape with a float", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "field \"shape\" must be an array of integers", "2.0"]),
-    .init(description: "data_offsets with one element", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "field \"data_offsets\" must be an array of two integers"]),
-    .init(description: "data_offsets with a string", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,"8"]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "field \"data_offsets\" must be an array of two integers"]),
-    .init(description: "negative data offset", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "data offset -8 is negative"]),
-    .init(description: "unknown dtype", bytes: makeFile(#"{"a":{"dtype":"U16","shape":[4],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "unknown dtype \"U16\"", "supported: F64, F32"]),
-    .init(description: "negative dimension", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[3,-2],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "negative dimension -2 at index 1"]),
-    .init(description: "dimension out of range", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "dimension 99999999999999999999", "out of range"]),
-    .init(description: "element count overflow", bytes: makeFile(#"{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "element count of shape [4294967296, 4294967296] overflows"]),
-    .init(description: "byte size overflow", bytes: makeFile(#"{"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "byte size", "overflows"]),
-    .init(description: "begin after end", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "data_offsets [8, 0] have begin > end"]),
-    .init(description: "end beyond buffer", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "data_offsets [0, 16] end beyond the 8-byte data buffer", "file bytes 64..<72"]),
-    .init(description: "byte count mismatch", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["tensor \"a\"", "hold 8 bytes", "shape [3] of F32 needs 3 × 4 = 12 bytes"]),
-    .init(description: "overlapping tensors",
-          bytes: makeFile(#"{"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},"a":\#(f32Entry)}"#, data: f32Bytes([1, 2, 3])),
-          keywords: ["tensors \"a\" data_offsets [0, 8] and \"b\" data_offsets [4, 12] overlap"]),
-    .init(description: "zero-size tensor inside another",
-          bytes: makeFile(#"{"a":\#(f32Entry),"z":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}"#, data: f32Bytes([1, 2])),
-          keywords: ["\"a\"", "\"z\"", "overlap"]),
-    .init(description: "gap before the first tensor",
-          bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: f32Bytes([1, 2, 3])),
-          keywords: ["data buffer bytes 0..<4", "not covered by any tensor", "gap before tensor \"a\""]),
-    .init(description: "trailing bytes after the last tensor",
-          bytes: makeFile(#"{"a":\#(f32Entry)}"#, data: f32Bytes([1, 2, 3])),
-          keywords: ["data buffer bytes 8..<12", "not covered by any tensor", "trailing"]),
-    .init(description: "data but no tensors", bytes: makeFile("{}", data: [1, 2, 3]),
-          keywords: ["data buffer bytes 0..<3", "not covered by any tensor"]),
-    .init(description: "metadata value not a string",
-          bytes: makeFile(#"{"__metadata__":{"format":"pt","step":12}}"#),
-          keywords: ["__metadata__ value for key \"step\" is not a string", "number 12"]),
-    .init(description: "metadata not an object",
-          bytes: makeFile(#"{"__metadata__":["pt"]}"#),
-          keywords: ["__metadata__ is not an object", "array"]),
+    .init(
+        description: "file shorter than 8 bytes", bytes: [1, 0, 0],
+        keywords: ["file is 3 bytes", "shorter than the 8-byte header length prefix"]),
+    .init(
+        description: "header length 0", bytes: leBytes(UInt64(0)) + [0x7B, 0x7D],
+        keywords: ["header length is 0"]),
+    .init(
+        description: "header length over 100 MB", bytes: leBytes(UInt64(100_000_001)) + Array("{}".utf8),
+        keywords: ["header length 100000001", "100000000-byte limit"]),
+    .init(
+        description: "header length UInt64.max", bytes: leBytes(UInt64.max) + Array("{}".utf8),
+        keywords: ["header length 18446744073709551615", "limit"]),
+    .init(
+        description: "header length larger than file", bytes: leBytes(UInt64(1000)) + Array("{}      ".utf8),
+        keywords: ["header length 1000", "larger than the 8 bytes after the prefix", "file is 16 bytes"]),
+    .init(
+        description: "header not UTF-8", bytes: leBytes(UInt64(8)) + [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D, 0x20],
+        keywords: ["not valid UTF-8", "0xFF", "file offset 10"]),
+    .init(
+        description: "header truncated UTF-8", bytes: leBytes(UInt64(8)) + [0x7B, 0x7D, 0x20, 0x20, 0x20, 0x20, 0x20, 0xE2],
+        keywords: ["not valid UTF-8", "file offset 15"]),
+    .init(
+        description: "header not JSON", bytes: makeFile(#"{"a":"#),
+        keywords: ["not valid JSON", "file offset"]),
+    .init(
+        description: "header with trailing garbage", bytes: makeFile("{} x", pad: false),
+        keywords: ["not valid JSON", "after the top-level value", "file offset 11"]),
+    .init(
+        description: "header padded with NULs", bytes: makeFile("{}\0\0\0\0\0\0", pad: false),
+        keywords: ["not valid JSON", "0x00"]),
+    .init(
+        description: "header not an object", bytes: makeFile("[1,2]"),
+        keywords: ["header JSON is not an object", "array"]),
+    .init(
+        description: "lone surrogate", bytes: makeFile(#"{"\ud800":1}"#),
+        keywords: ["not valid JSON", "surrogate"]),
+    .init(
+        description: "excessive nesting",
+        bytes: makeFile(String(repeating: "[", count: 200) + String(repeating: "]", count: 200)),
+        keywords: ["not valid JSON", "nesting deeper than 128"]),
+    .init(
+        description: "duplicate tensor name", bytes: makeFile(#"{"a":\#(f32Entry),"a":\#(f32Entry)}"#, data: f32Bytes([1, 2])),
+        keywords: ["duplicate key \"a\""]),
+    .init(
+        description: "entry not an object", bytes: makeFile(#"{"a":5}"#),
+        keywords: ["tensor \"a\"", "entry is not a JSON object", "number 5"]),
+    .init(
+        description: "missing dtype", bytes: makeFile(#"{"a":{"shape":[2],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "missing field \"dtype\""]),
+    .init(
+        description: "missing shape", bytes: makeFile(#"{"a":{"dtype":"F32","data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "missing field \"shape\""]),
+    .init(
+        description: "missing data_offsets", bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "missing field \"data_offsets\""]),
+    .init(
+        description: "dtype not a string",
+        bytes: makeFile(#"{"a":{"dtype":4,"shape":[2],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "field \"dtype\" must be a string"]),
+    .init(
+        description: "shape not an array",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "field \"shape\" must be an array of integers", "string"]),
+    .init(
+        description: "shape with a float",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "field \"shape\" must be an array of integers", "2.0"]),
+    .init(
+        description: "data_offsets with one element",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "field \"data_offsets\" must be an array of two integers"]),
+    .init(
+        description: "data_offsets with a string",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,"8"]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "field \"data_offsets\" must be an array of two integers"]),
+    .init(
+        description: "negative data offset",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "data offset -8 is negative"]),
+    .init(
+        description: "unknown dtype",
+        bytes: makeFile(#"{"a":{"dtype":"U16","shape":[4],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "unknown dtype \"U16\"", "supported: F64, F32"]),
+    .init(
+        description: "negative dimension",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[3,-2],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "negative dimension -2 at index 1"]),
+    .init(
+        description: "dimension out of range",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "dimension 99999999999999999999", "out of range"]),
+    .init(
+        description: "element count overflow",
+        bytes: makeFile(#"{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "element count of shape [4294967296, 4294967296] overflows"]),
+    .init(
+        description: "byte size overflow",
+        bytes: makeFile(#"{"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "byte size", "overflows"]),
+    .init(
+        description: "begin after end",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "data_offsets [8, 0] have begin > end"]),
+    .init(
+        description: "end beyond buffer",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "data_offsets [0, 16] end beyond the 8-byte data buffer", "file bytes 64..<72"]),
+    .init(
+        description: "byte count mismatch",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["tensor \"a\"", "hold 8 bytes", "shape [3] of F32 needs 3 × 4 = 12 bytes"]),
+    .init(
+        description: "overlapping tensors",
+        bytes: makeFile(#"{"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},"a":\#(f32Entry)}"#, data: f32Bytes([1, 2, 3])),
+        keywords: ["tensors \"a\" data_offsets [0, 8] and \"b\" data_offsets [4, 12] overlap"]),
+    .init(
+        description: "zero-size tensor inside another",
+        bytes: makeFile(#"{"a":\#(f32Entry),"z":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}"#, data: f32Bytes([1, 2])),
+        keywords: ["\"a\"", "\"z\"", "overlap"]),
+    .init(
+        description: "gap before the first tensor",
+        bytes: makeFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: f32Bytes([1, 2, 3])),
+        keywords: ["data buffer bytes 0..<4", "not covered by any tensor", "gap before tensor \"a\""]),
+    .init(
+        description: "trailing bytes after the last tensor",
+        bytes: makeFile(#"{"a":\#(f32Entry)}"#, data: f32Bytes([1, 2, 3])),
+        keywords: ["data buffer bytes 8..<12", "not covered by any tensor", "trailing"]),
+    .init(
+        description: "data but no tensors", bytes: makeFile("{}", data: [1, 2, 3]),
+        keywords: ["data buffer bytes 0..<3", "not covered by any tensor"]),
+    .init(
+        description: "metadata value not a string",
+        bytes: makeFile(#"{"__metadata__":{"format":"pt","step":12}}"#),
+        keywords: ["__metadata__ value for key \"step\" is not a string", "number 12"]),
+    .init(
+        description: "metadata not an object",
+        bytes: makeFile(#"{"__metadata__":["pt"]}"#),
+        keywords: ["__metadata__ is not an object", "array"]),
 ]
 
 /// Tests for the safetensors reader and writer (raw bytes, no tensor types).
@@ -241,8 +296,9 @@ private let decodeFailureCases: [SafeTensorsDecodeFailureCase] = [
         #expect(decoded == archive)
         #expect(decoded.tensors.count == 12)
         #expect(decoded.metadata["note"] == "line1\nline2\t\"q\" \\ é 🙂 \u{01}")
-        #expect(decoded.tensors["nan payloads"]?.data
-            == [0x34, 0x12, 0xC0, 0x7F, 0x01, 0x00, 0x80, 0xFF, 0, 0, 0, 0x80, 0, 0, 0x80, 0x7F])
+        #expect(
+            decoded.tensors["nan payloads"]?.data
+                == [0x34, 0x12, 0xC0, 0x7F, 0x01, 0x00, 0x80, 0xFF, 0, 0, 0, 0x80, 0, 0, 0x80, 0x7F])
         #expect(decoded.tensors["layer.4.i64"]?.shape == [0, 4])
         #expect(decoded.tensors["layer.4.i64"]?.data == [])
         #expect(decoded.tensors["layer.2.f16"]?.shape == [])
@@ -283,11 +339,12 @@ private let decodeFailureCases: [SafeTensorsDecodeFailureCase] = [
 
         // The reference's metadata-only file (`test_empty` with {"framework": "pt"}).
         let withMetadata = try SafeTensors.encode(SafeTensors.Archive(metadata: ["framework": "pt"]))
-        #expect(withMetadata == [
-            40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95,
-            95, 34, 58, 123, 34, 102, 114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112,
-            116, 34, 125, 125, 32, 32, 32, 32, 32,
-        ])
+        #expect(
+            withMetadata == [
+                40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95,
+                95, 34, 58, 123, 34, 102, 114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112,
+                116, 34, 125, 125, 32, 32, 32, 32, 32,
+            ])
     }
 
     @Test func encodeLaysOutByAlignmentAndSortsHeaderKeys() throws {
@@ -298,7 +355,8 @@ private let decodeFailureCases: [SafeTensorsDecodeFailureCase] = [
             "d": .init(dtype: .float64, shape: [], data: leBytes(Double(0.25).bitPattern)),
         ])
         let bytes = try SafeTensors.encode(archive)
-        let header = #"{"a":{"dtype":"U8","shape":[3],"data_offsets":[18,21]},"#
+        let header =
+            #"{"a":{"dtype":"U8","shape":[3],"data_offsets":[18,21]},"#
             + #""b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},"#
             + #""c":{"dtype":"F16","shape":[1],"data_offsets":[16,18]},"#
             + #""d":{"dtype":"F64","shape":[],"data_offsets":[0,8]}}"#
@@ -306,13 +364,15 @@ private let decodeFailureCases: [SafeTensorsDecodeFailureCase] = [
         let headerEnd = 8 + padded.utf8.count
         #expect(Array(bytes[0..<8]) == leBytes(UInt64(padded.utf8.count)))
         #expect(String(decoding: bytes[8..<headerEnd], as: UTF8.self) == padded)
-        #expect(Array(bytes[headerEnd...])
-            == leBytes(Double(0.25).bitPattern) + f32Bytes([1.5, -2]) + [0x00, 0x3C] + [1, 2, 3])
+        #expect(
+            Array(bytes[headerEnd...])
+                == leBytes(Double(0.25).bitPattern) + f32Bytes([1.5, -2]) + [0x00, 0x3C] + [1, 2, 3])
     }
 
     @Test func decodesHandBuiltFile() throws {
         // Header written by hand, keys deliberately not in offset order; 143 bytes + 1 space of padding.
-        let header = #"{"__metadata__":{"format":"pt"},"#
+        let header =
+            #"{"__metadata__":{"format":"pt"},"#
             + #""b":{"dtype":"I16","shape":[3],"data_offsets":[24,30]},"#
             + #""w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}"#
         let headerBytes = Array(header.utf8) + Array(repeating: UInt8(ascii: " "), count: 1)
@@ -343,7 +403,9 @@ private let decodeFailureCases: [SafeTensorsDecodeFailureCase] = [
         let b = try #require(archive.tensors["b"])
         #expect(b.dtype == .int16)
         #expect(b.shape == [3])
-        let shortValues = stride(from: 0, to: 6, by: 2).map { Int16(bitPattern: UInt16(b.data[$0]) | UInt16(b.data[$0 + 1]) << 8) }
+        let shortValues = stride(from: 0, to: 6, by: 2).map {
+            Int16(bitPattern: UInt16(b.data[$0]) | UInt16(b.data[$0 + 1]) << 8)
+        }
         #expect(shortValues == [1, -1, 256])
     }
 
@@ -427,7 +489,8 @@ private let decodeFailureCases: [SafeTensorsDecodeFailureCase] = [
         for _ in 0..<3000 {
             let length = Int.random(in: 0...40, using: &generator)
             let header = (0..<length).map { _ in alphabet.randomElement(using: &generator) ?? 0x20 }
-            _ = decodeFailure(leBytes(UInt64(header.count)) + header + randomBytes(Int.random(in: 0...16, using: &generator), &generator))
+            _ = decodeFailure(
+                leBytes(UInt64(header.count)) + header + randomBytes(Int.random(in: 0...16, using: &generator), &generator))
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Torch
 
 @Suite("Tensor operations against hand-computed values")
@@ -95,8 +96,12 @@ struct TensorOpsTests {
         assertClose(a.norm(p: 2, alongAxes: [1]), [Foundation.sqrt(35.0), Foundation.sqrt(56.0)], rtol: 1e-12)
         #expect(a.norm(p: 1).item() == 21)
         #expect(a.norm(p: .infinity, alongAxes: [1]).scalars(as: Double.self) == [5, 6])
-        assertClose(a.logSumExp(alongAxes: [1]), [Foundation.log(Foundation.exp(1) + Foundation.exp(5) + Foundation.exp(3)),
-                                                   Foundation.log(Foundation.exp(4) + Foundation.exp(2) + Foundation.exp(6))], rtol: 1e-12)
+        assertClose(
+            a.logSumExp(alongAxes: [1]),
+            [
+                Foundation.log(Foundation.exp(1) + Foundation.exp(5) + Foundation.exp(3)),
+                Foundation.log(Foundation.exp(4) + Foundation.exp(2) + Foundation.exp(6)),
+            ], rtol: 1e-12)
         let top = a.topK(2, alongAxis: 1)
         #expect(top.values.scalars(as: Double.self) == [5, 3, 6, 4])
         #expect(top.indices.scalars(as: Int.self) == [1, 2, 2, 0])
@@ -112,12 +117,14 @@ struct TensorOpsTests {
         let e = [1.0, 2, 3].map { Foundation.exp($0) }
         let row0 = e.map { $0 / e.reduce(0, +) }
         assertClose(logits.softmax(alongAxis: 1), row0 + [1.0 / 3, 1.0 / 3, 1.0 / 3], rtol: 1e-12)
-        assertClose(logits.logSoftmax(alongAxis: 1), (row0 + [1.0 / 3, 1.0 / 3, 1.0 / 3]).map { Foundation.log($0) }, rtol: 1e-12)
+        assertClose(
+            logits.logSoftmax(alongAxis: 1), (row0 + [1.0 / 3, 1.0 / 3, 1.0 / 3]).map { Foundation.log($0) }, rtol: 1e-12)
         let perExample = [-Foundation.log(row0[2]), Foundation.log(3.0)]
         assertClose(crossEntropy(logits: logits, labels: labels, reduction: .none), perExample, rtol: 1e-12)
         assertClose(crossEntropy(logits: logits, labels: labels), [(perExample[0] + perExample[1]) / 2], rtol: 1e-12)
         assertClose(crossEntropy(logits: logits, labels: labels, reduction: .sum), [perExample[0] + perExample[1]], rtol: 1e-12)
-        assertClose(nllLoss(logProbabilities: logits.logSoftmax(alongAxis: 1), labels: labels, reduction: .none), perExample, rtol: 1e-12)
+        assertClose(
+            nllLoss(logProbabilities: logits.logSoftmax(alongAxis: 1), labels: labels, reduction: .none), perExample, rtol: 1e-12)
         assertClose(mseLoss(Tensor([1.0, 2]), Tensor([2.0, 4])), [2.5])
         // cos((1,0),(1,1)) = 1/√2; cos((1,2),(−2,1)) = 0.
         let a = Tensor([1.0, 0, 1, 2], shape: [2, 2])
@@ -153,8 +160,10 @@ struct TensorOpsTests {
         #expect(a[0..<1].shape == [1, 3, 4])
         #expect(a.sliced(alongAxis: 2, from: 1, to: 4, step: 2)[0][0].scalars(as: Int.self) == [1, 3])
         #expect(a.selected(alongAxis: 2, index: 3)[0].scalars(as: Int.self) == [3, 7, 11])
-        #expect(a[0].indexSelected(alongAxis: 0, indices: Tensor([Int64(2), 0])).scalars(as: Int.self) == [8, 9, 10, 11, 0, 1, 2, 3])
-        #expect(a[0].gathered(alongAxis: 1, indices: Tensor([Int64(3), 0, 1], shape: [3, 1])).scalars(as: Int.self) == [3, 4, 9])
+        #expect(
+            a[0].indexSelected(alongAxis: 0, indices: Tensor([Int64(2), 0])).scalars(as: Int.self) == [8, 9, 10, 11, 0, 1, 2, 3])
+        #expect(
+            a[0].gathered(alongAxis: 1, indices: Tensor([Int64(3), 0, 1], shape: [3, 1])).scalars(as: Int.self) == [3, 4, 9])
         let x = Tensor([1.0, 2], shape: [1, 2])
         #expect(Tensor.concatenate([x, x * 2], alongAxis: 0).scalars(as: Double.self) == [1, 2, 2, 4])
         #expect(Tensor.concatenate([x, x * 2], alongAxis: 1).shape == [1, 4])
@@ -198,7 +207,10 @@ struct TensorOpsTests {
         let x = Tensor([1.0, 2], shape: [1, 2])
         let w = Tensor([1.0, 1, 2, -1], shape: [2, 2])
         #expect(linear(x, weight: w, bias: Tensor([0.5, 0])).scalars(as: Double.self) == [3.5, 0])
-        #expect(upsampleNearest(Tensor([1.0, 2, 3, 4], shape: [1, 1, 2, 2]), size: (4, 4))[0][0][0].scalars(as: Double.self) == [1, 1, 2, 2])
+        #expect(
+            upsampleNearest(Tensor([1.0, 2, 3, 4], shape: [1, 1, 2, 2]), size: (4, 4))[0][0][0].scalars(as: Double.self) == [
+                1, 1, 2, 2,
+            ])
         #expect(dropout(Tensor.ones([100]), probability: 0.5, training: false).sum().item() == 100)
         let dropped = dropout(Tensor.ones([10000]), probability: 0.5, training: true).scalars(as: Float.self)
         #expect(Set(dropped) == [0, 2])
@@ -230,6 +242,7 @@ struct TensorOpsTests {
 
 @Test func summarizedFloatMatrixPrintsLikePyTorch() {
     // PyTorch: str(torch.arange(2000.).reshape(1000, 2))
-    let expected = "tensor([[0.0000e+00, 1.0000e+00],\n        [2.0000e+00, 3.0000e+00],\n        [4.0000e+00, 5.0000e+00],\n        ...,\n        [1.9940e+03, 1.9950e+03],\n        [1.9960e+03, 1.9970e+03],\n        [1.9980e+03, 1.9990e+03]])"
+    let expected =
+        "tensor([[0.0000e+00, 1.0000e+00],\n        [2.0000e+00, 3.0000e+00],\n        [4.0000e+00, 5.0000e+00],\n        ...,\n        [1.9940e+03, 1.9950e+03],\n        [1.9960e+03, 1.9970e+03],\n        [1.9980e+03, 1.9990e+03]])"
     #expect(Tensor.arange(0, 2000).reshaped(to: [1000, 2]).description == expected)
 }

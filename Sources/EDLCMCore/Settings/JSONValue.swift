@@ -54,7 +54,8 @@ public enum JSONValue: Codable, Equatable, Sendable {
     /// A value's JSON (non-finite numbers as the strings "inf", "-inf" and "nan").
     public init<Value: Encodable>(encoding value: Value) {
         let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         // Encoding a settings value or a configuration of numbers, strings and arrays cannot fail.
         let data = try! encoder.encode(value)
         self = try! JSONDecoder().decode(JSONValue.self, from: data)
@@ -65,7 +66,8 @@ public enum JSONValue: Codable, Equatable, Sendable {
     /// - Throws: `DecodingError` when it does not hold such a value.
     public func decoded<Value: Decodable>(as type: Value.Type) throws -> Value {
         let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try decoder.decode(type, from: JSONEncoder().encode(self))
     }
 }

@@ -92,7 +92,8 @@ public struct Setting<Value: SettingValue>: @unchecked Sendable {
     ///   - key: the flag and file key, when it is not the property name in kebab case.
     ///   - defaultText: what help says for the default, when the value itself would not say it
     ///     (an optional setting's "all" or "the dataset's").
-    public init(wrappedValue: Value, _ help: String, _ check: Check<Value>? = nil, key: String? = nil, defaultText: String? = nil) {
+    public init(wrappedValue: Value, _ help: String, _ check: Check<Value>? = nil, key: String? = nil, defaultText: String? = nil)
+    {
         box = Box(wrappedValue)
         declaration = Declaration(key: key, help: help, defaultText: defaultText, check: check)
     }

@@ -1,6 +1,8 @@
 /// The libtorch thread count, shared by every command that computes.
 public struct RuntimeSettings: SettingsGroup {
-    @Setting("libtorch threads (the same value reproduces a run bit for bit).", .ifSet(.within(1...1024)), defaultText: "all available cores")
+    @Setting(
+        "libtorch threads (the same value reproduces a run bit for bit).", .ifSet(.within(1...1024)),
+        defaultText: "all available cores")
     public var threads: Int? = nil
 
     public init() {}
@@ -8,8 +10,9 @@ public struct RuntimeSettings: SettingsGroup {
 
 /// The seed of a command's randomness, shared by every command that draws.
 public struct SeedSettings: SettingsGroup {
-    @Setting("Seed of everything random: train's initialisation, data order, subsets and augmentation; evaluate's and analyze's image subset, random starts, target classes and probes.",
-             .within(0...UInt64(Int64.max)))
+    @Setting(
+        "Seed of everything random: train's initialisation, data order, subsets and augmentation; evaluate's and analyze's image subset, random starts, target classes and probes.",
+        .within(0...UInt64(Int64.max)))
     public var seed: UInt64 = 0
 
     public init() {}

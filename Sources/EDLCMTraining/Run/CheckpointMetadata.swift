@@ -17,8 +17,10 @@ public struct CheckpointMetadata: Equatable, Sendable {
     /// The interrupted epoch's progress, for a checkpoint written on a stop request.
     public var progress: EpochProgress?
 
-    public init(spec: ModelSpec, members: Int, output: EnsembleOutput, method: TrainingMethod, epoch: Int, config: TrainingConfig,
-                progress: EpochProgress? = nil) {
+    public init(
+        spec: ModelSpec, members: Int, output: EnsembleOutput, method: TrainingMethod, epoch: Int, config: TrainingConfig,
+        progress: EpochProgress? = nil
+    ) {
         self.progress = progress
         self.spec = spec
         self.members = members
@@ -51,21 +53,32 @@ public struct CheckpointMetadata: Equatable, Sendable {
     /// - Throws: ``EDLCMError`` naming the file and the missing or malformed key.
     public init(decoding metadata: [String: String], source: String) throws {
         func value(_ key: String) throws -> String {
-            guard let value = metadata[key] else { throw EDLCMError("\(source): not an EDLCM checkpoint (no '\(key)' in its metadata)") }
+            guard let value = metadata[key] else {
+                throw EDLCMError("\(source): not an EDLCM checkpoint (no '\(key)' in its metadata)")
+            }
             return value
         }
         func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
-            try Document.decode(T.self, from: Data(try value(key).utf8), format: .json, limits: .records, label: "\(source): metadata '\(key)'")
+            try Document.decode(
+                T.self, from: Data(try value(key).utf8), format: .json, limits: .records, label: "\(source): metadata '\(key)'")
         }
         spec = try decode(ModelSpec.self, "edlcm.model")
         try spec.validate()
-        guard let members = Int(try value("edlcm.members")), members >= 1 else { throw EDLCMError("\(source): metadata 'edlcm.members' is not a positive integer") }
+        guard let members = Int(try value("edlcm.members")), members >= 1 else {
+            throw EDLCMError("\(source): metadata 'edlcm.members' is not a positive integer")
+        }
         self.members = members
-        guard let output = EnsembleOutput(rawValue: try value("edlcm.ensemble_output")) else { throw EDLCMError("\(source): metadata 'edlcm.ensemble_output' is unknown") }
+        guard let output = EnsembleOutput(rawValue: try value("edlcm.ensemble_output")) else {
+            throw EDLCMError("\(source): metadata 'edlcm.ensemble_output' is unknown")
+        }
         self.output = output
-        guard let method = TrainingMethod(rawValue: try value("edlcm.method")) else { throw EDLCMError("\(source): metadata 'edlcm.method' names an unknown method") }
+        guard let method = TrainingMethod(rawValue: try value("edlcm.method")) else {
+            throw EDLCMError("\(source): metadata 'edlcm.method' names an unknown method")
+        }
         self.method = method
-        guard let epoch = Int(try value("edlcm.epoch")), epoch >= 0 else { throw EDLCMError("\(source): metadata 'edlcm.epoch' is not a non-negative integer") }
+        guard let epoch = Int(try value("edlcm.epoch")), epoch >= 0 else {
+            throw EDLCMError("\(source): metadata 'edlcm.epoch' is not a non-negative integer")
+        }
         self.epoch = epoch
         config = try decode(TrainingConfig.self, "edlcm.config")
         progress = metadata["edlcm.epoch_progress"] == nil ? nil : try decode(EpochProgress.self, "edlcm.epoch_progress")

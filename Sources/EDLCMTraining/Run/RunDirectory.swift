@@ -44,7 +44,9 @@ public struct RunDirectory: Sendable {
         if manager.fileExists(atPath: url.path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw EDLCMError("--out \(url.path): is a file, not a folder") }
             for existing in [run.checkpointURL, run.configURL, run.metricsURL] where manager.fileExists(atPath: existing.path) {
-                throw EDLCMError("--out \(url.path): already holds a run (\(existing.lastPathComponent)); pass --resume to continue it or choose another folder")
+                throw EDLCMError(
+                    "--out \(url.path): already holds a run (\(existing.lastPathComponent)); pass --resume to continue it or choose another folder"
+                )
             }
         } else {
             do {
@@ -87,7 +89,9 @@ public struct RunDirectory: Sendable {
         let line = try Self.jsonLine(metrics)
         let path = metricsURL.path
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard descriptor >= 0 else { throw EDLCMError("\(path): cannot open for appending (\(String(cString: strerror(errno))))") }
+        guard descriptor >= 0 else {
+            throw EDLCMError("\(path): cannot open for appending (\(String(cString: strerror(errno))))")
+        }
         defer { close(descriptor) }
         let bytes = Array(line.utf8)
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }

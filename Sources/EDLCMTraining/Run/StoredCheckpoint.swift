@@ -42,7 +42,9 @@ public struct StoredCheckpoint {
     ///   whose name or shape does not fit.
     public func loadWeights(into ensemble: Ensemble, spec: ModelSpec) throws {
         guard metadata.spec == spec, metadata.members == ensemble.members.count else {
-            throw EDLCMError("\(label): the checkpoint holds \(Self.describe(metadata.members, metadata.spec)), this run needs \(Self.describe(ensemble.members.count, spec))")
+            throw EDLCMError(
+                "\(label): the checkpoint holds \(Self.describe(metadata.members, metadata.spec)), this run needs \(Self.describe(ensemble.members.count, spec))"
+            )
         }
         let model = tensors.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix("rng.") }
         try rethrowingTorchErrors { try ensemble.loadState(model, source: label) }
@@ -58,9 +60,10 @@ public struct StoredCheckpoint {
 
     /// Restores the optimizer's state and libtorch's generator state (for resuming).
     public func restoreTrainingState(optimizer: any Optimizer) throws {
-        let state = Dictionary(uniqueKeysWithValues: tensors.compactMap { key, value in
-            key.hasPrefix("optimizer.") ? (String(key.dropFirst("optimizer.".count)), value) : nil
-        })
+        let state = Dictionary(
+            uniqueKeysWithValues: tensors.compactMap { key, value in
+                key.hasPrefix("optimizer.") ? (String(key.dropFirst("optimizer.".count)), value) : nil
+            })
         try rethrowingTorchErrors {
             try optimizer.loadState(state, source: label)
             if let random = tensors["rng.torch"] { try Runtime.setRandomState(random) }
@@ -84,7 +87,8 @@ extension RunDirectory {
     ///
     /// - Throws: ``EDLCMError`` naming the file and the system's reason.
     public func writeCheckpoint(_ ensemble: Ensemble, optimizer: any Optimizer, metadata: CheckpointMetadata) throws {
-        let tensors = ensemble.stateTensors() + optimizer.stateTensors().map { ("optimizer.\($0.name)", $0.tensor) }
+        let tensors =
+            ensemble.stateTensors() + optimizer.stateTensors().map { ("optimizer.\($0.name)", $0.tensor) }
             + [("rng.torch", Runtime.randomState())]
         let encoded = try metadata.encoded()
         try rethrowingTorchErrors { try Checkpoint.save(tensors, metadata: encoded, to: checkpointURL) }

@@ -29,7 +29,9 @@ public struct TrainedEnsemble {
     public func testSet(dataDirectory: String? = nil) throws -> ImageSet {
         let config = metadata.config
         let directory = dataDirectory ?? config.data.directory ?? config.dataset.defaultDirectory
-        guard let directory else { throw EDLCMError("--data-dir is needed: the run does not record where \(config.dataset.displayName) is") }
+        guard let directory else {
+            throw EDLCMError("--data-dir is needed: the run does not record where \(config.dataset.displayName) is")
+        }
         return try DatasetReader.load(config.dataset, split: .test, directory: URL(fileURLWithPath: directory))
     }
 }

@@ -27,14 +27,17 @@ public final class ProcessGroup: @unchecked Sendable {
     ///     when the master is local (`localhost`, `127.0.0.1`) and otherwise, as PyTorch does, to
     ///     the address this machine's hostname resolves to, so that other machines reach it.
     /// - Throws: ``TorchError`` when rendezvous fails (a rank missing, a port taken, a timeout).
-    public init(masterAddress: String, port: Int, rank: Int, size: Int, timeout: Duration = .seconds(60),
-                interface: String? = nil, hostname: String? = nil) throws {
+    public init(
+        masterAddress: String, port: Int, rank: Int, size: Int, timeout: Duration = .seconds(60),
+        interface: String? = nil, hostname: String? = nil
+    ) throws {
         guard size >= 1, (0..<size).contains(rank) else { throw TorchError("distributed: rank \(rank) is outside 0..<\(size)") }
         guard (1...65535).contains(port) else { throw TorchError("distributed: port \(port) is outside 1...65535") }
         let milliseconds = Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         var out: OpaquePointer?
-        let status = ct_process_group_create(masterAddress, Int32(port), Int32(rank), Int32(size), milliseconds, interface,
-                                             hostname ?? (["localhost", "127.0.0.1"].contains(masterAddress) ? "127.0.0.1" : nil), &out)
+        let status = ct_process_group_create(
+            masterAddress, Int32(port), Int32(rank), Int32(size), milliseconds, interface,
+            hostname ?? (["localhost", "127.0.0.1"].contains(masterAddress) ? "127.0.0.1" : nil), &out)
         guard status == 0, let out else {
             throw TorchError("distributed: rank \(rank) of \(size) could not join \(masterAddress):\(port): \(lastTorchError())")
         }
@@ -47,18 +50,22 @@ public final class ProcessGroup: @unchecked Sendable {
     /// `MASTER_PORT` (default 29500), `RANK`, `WORLD_SIZE`, and `GLOO_SOCKET_IFNAME` if set.
     ///
     /// - Throws: ``TorchError`` naming a missing or malformed variable, or a failed rendezvous.
-    public convenience init(environment: [String: String] = ProcessInfo.processInfo.environment, timeout: Duration = .seconds(60)) throws {
+    public convenience init(environment: [String: String] = ProcessInfo.processInfo.environment, timeout: Duration = .seconds(60))
+        throws
+    {
         func integer(_ name: String, default value: Int? = nil) throws -> Int {
             guard let text = environment[name] else {
                 if let value { return value }
-                throw TorchError("distributed: the environment variable \(name) is not set (launch with torchrun or edlcm launch)")
+                throw TorchError(
+                    "distributed: the environment variable \(name) is not set (launch with torchrun or edlcm launch)")
             }
             guard let number = Int(text) else { throw TorchError("distributed: \(name)='\(text)' is not an integer") }
             return number
         }
-        try self.init(masterAddress: environment["MASTER_ADDR"] ?? "127.0.0.1", port: try integer("MASTER_PORT", default: 29500),
-                      rank: try integer("RANK"), size: try integer("WORLD_SIZE"), timeout: timeout,
-                      interface: environment["GLOO_SOCKET_IFNAME"])
+        try self.init(
+            masterAddress: environment["MASTER_ADDR"] ?? "127.0.0.1", port: try integer("MASTER_PORT", default: 29500),
+            rank: try integer("RANK"), size: try integer("WORLD_SIZE"), timeout: timeout,
+            interface: environment["GLOO_SOCKET_IFNAME"])
     }
 
     deinit {
@@ -74,7 +81,9 @@ public final class ProcessGroup: @unchecked Sendable {
     public func allReduceSum(_ tensors: [Tensor]) throws {
         try forEachBucket(tensors) { buffer in
             buffer.withHandle { ct_process_group_allreduce_sum(handle, $0) }
-        } failure: { "all-reduce on rank \(rank) failed: \($0)" }
+        } failure: {
+            "all-reduce on rank \(rank) failed: \($0)"
+        }
     }
 
     /// Replaces every tensor by `root`'s copy (in place), waiting for completion.
@@ -83,7 +92,9 @@ public final class ProcessGroup: @unchecked Sendable {
     public func broadcast(_ tensors: [Tensor], from root: Int = 0) throws {
         try forEachBucket(tensors) { buffer in
             buffer.withHandle { ct_process_group_broadcast(handle, $0, Int32(root)) }
-        } failure: { "broadcast on rank \(rank) failed: \($0)" }
+        } failure: {
+            "broadcast on rank \(rank) failed: \($0)"
+        }
     }
 
     /// Packs tensors by dtype into flat buffers, runs `collective` on each, and copies back.
@@ -113,6 +124,8 @@ public final class ProcessGroup: @unchecked Sendable {
     ///
     /// - Throws: ``TorchError`` when a peer failed or the timeout passed.
     public func barrier() throws {
-        if ct_process_group_barrier(handle) != 0 { throw TorchError("distributed: barrier on rank \(rank) failed: \(lastTorchError())") }
+        if ct_process_group_barrier(handle) != 0 {
+            throw TorchError("distributed: barrier on rank \(rank) failed: \(lastTorchError())")
+        }
     }
 }

@@ -31,7 +31,8 @@ public final class BatchNorm2d: Layer {
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         if isTraining { withoutGradients { batchesTracked.copy_(batchesTracked + 1) } }
-        return batchNorm(input, weight: weight, bias: bias, runningMean: runningMean, runningVariance: runningVariance,
-                         training: isTraining, momentum: momentum, eps: eps)
+        return batchNorm(
+            input, weight: weight, bias: bias, runningMean: runningMean, runningVariance: runningVariance,
+            training: isTraining, momentum: momentum, eps: eps)
     }
 }

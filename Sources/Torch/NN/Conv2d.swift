@@ -13,8 +13,12 @@ public final class Conv2d: Layer {
 
     /// Creates a layer with weights and bias drawn from U(-1/√fan_in, 1/√fan_in),
     /// fan_in = inChannels/groups · kernelSize².
-    public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = true) {
-        precondition(inChannels % groups == 0 && outChannels % groups == 0, "Conv2d: channels \(inChannels)→\(outChannels) not divisible by \(groups) groups")
+    public init(
+        inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = true
+    ) {
+        precondition(
+            inChannels % groups == 0 && outChannels % groups == 0,
+            "Conv2d: channels \(inChannels)→\(outChannels) not divisible by \(groups) groups")
         let fanIn = inChannels / groups * kernelSize * kernelSize
         let bound = 1 / Foundation.sqrt(Double(fanIn))
         weight = uniformParameter([outChannels, inChannels / groups, kernelSize, kernelSize], bound: bound)

@@ -56,7 +56,9 @@ public func conv2d(
 /// x·Wᵀ + b for `input` [..., in] and `weight` [out, in].
 public func linear(_ input: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     withExtendedLifetime((input, weight, bias)) {
-        Tensor.make("linear(input \(input.shape), weight \(weight.shape))") { ct_linear(input.handle, weight.handle, bias?.handle, $0) }
+        Tensor.make("linear(input \(input.shape), weight \(weight.shape))") {
+            ct_linear(input.handle, weight.handle, bias?.handle, $0)
+        }
     }
 }
 
@@ -68,18 +70,23 @@ public func batchNorm(
 ) -> Tensor {
     withExtendedLifetime((input, weight, bias, runningMean, runningVariance)) {
         Tensor.make("batch_norm(\(input.shape))") {
-            ct_batch_norm(input.handle, weight?.handle, bias?.handle, runningMean?.handle, runningVariance?.handle,
-                          training, momentum, eps, $0)
+            ct_batch_norm(
+                input.handle, weight?.handle, bias?.handle, runningMean?.handle, runningVariance?.handle,
+                training, momentum, eps, $0)
         }
     }
 }
 
 /// 2-D max pooling; `stride` defaults to the kernel size.
-public func maxPool2d(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0), ceilMode: Bool = false) -> Tensor {
+public func maxPool2d(
+    _ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0), ceilMode: Bool = false
+) -> Tensor {
     let kernel = [Int64(kernelSize.0), Int64(kernelSize.1)]
     let strides = stride.map { [Int64($0.0), Int64($0.1)] } ?? kernel
     let paddings = [Int64(padding.0), Int64(padding.1)]
-    return Tensor.make("max_pool2d(\(input.shape))") { out in input.withHandle { ct_max_pool2d($0, kernel, strides, paddings, ceilMode, out) } }
+    return Tensor.make("max_pool2d(\(input.shape))") { out in
+        input.withHandle { ct_max_pool2d($0, kernel, strides, paddings, ceilMode, out) }
+    }
 }
 
 /// 2-D average pooling; `stride` defaults to the kernel size.
@@ -98,7 +105,8 @@ public func avgPool2d(
 /// Average pooling to a fixed output size.
 public func adaptiveAvgPool2d(_ input: Tensor, outputSize: (Int, Int)) -> Tensor {
     let size = [Int64(outputSize.0), Int64(outputSize.1)]
-    return Tensor.make("adaptive_avg_pool2d(\(input.shape))") { out in input.withHandle { ct_adaptive_avg_pool2d($0, size, out) } }
+    return Tensor.make("adaptive_avg_pool2d(\(input.shape))") { out in input.withHandle { ct_adaptive_avg_pool2d($0, size, out) }
+    }
 }
 
 /// Zeroes elements with probability `probability` and rescales the rest, in training mode only.
@@ -109,11 +117,14 @@ public func dropout(_ input: Tensor, probability: Double, training: Bool) -> Ten
 /// Nearest-neighbour resizing of [N, C, H, W] to `size`.
 public func upsampleNearest(_ input: Tensor, size: (Int, Int)) -> Tensor {
     let output = [Int64(size.0), Int64(size.1)]
-    return Tensor.make("upsample_nearest2d(\(input.shape))") { out in input.withHandle { ct_upsample_nearest2d($0, output, out) } }
+    return Tensor.make("upsample_nearest2d(\(input.shape))") { out in input.withHandle { ct_upsample_nearest2d($0, output, out) }
+    }
 }
 
 /// Bilinear resizing of [N, C, H, W] to `size`.
 public func upsampleBilinear(_ input: Tensor, size: (Int, Int), alignCorners: Bool = false) -> Tensor {
     let output = [Int64(size.0), Int64(size.1)]
-    return Tensor.make("upsample_bilinear2d(\(input.shape))") { out in input.withHandle { ct_upsample_bilinear2d($0, output, alignCorners, out) } }
+    return Tensor.make("upsample_bilinear2d(\(input.shape))") { out in
+        input.withHandle { ct_upsample_bilinear2d($0, output, alignCorners, out) }
+    }
 }

@@ -41,8 +41,11 @@ public final class Linear: Layer {
         case .convolution where input.rank == 2 && input.dtype == .float32 && input.device == .cpu && weight.dtype == .float32:
             let (count, inputCount) = (input.shape[0], input.shape[1])
             let outputCount = weight.shape[0]
-            return conv2d(input.reshaped(to: [count, inputCount, 1, 1]), weight: weight.reshaped(to: [outputCount, inputCount, 1, 1]), bias: bias)
-                .reshaped(to: [count, outputCount])
+            return conv2d(
+                input.reshaped(to: [count, inputCount, 1, 1]), weight: weight.reshaped(to: [outputCount, inputCount, 1, 1]),
+                bias: bias
+            )
+            .reshaped(to: [count, outputCount])
         default:
             return linear(input, weight: weight, bias: bias)
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A first-order optimizer over a fixed list of parameters, updating them in place.
 ///
 /// The update rules follow PyTorch's `torch.optim` classes exactly, so that a run can be compared
@@ -28,7 +30,9 @@ extension Optimizer {
         try parameters.enumerated().map { index, parameter in
             guard let saved = tensors["\(name).\(index)"] else { return nil }
             guard saved.shape == parameter.shape else {
-                throw TorchError("\(source): optimizer state '\(name).\(index)' has shape \(saved.shape), parameter \(index) has \(parameter.shape)")
+                throw TorchError(
+                    "\(source): optimizer state '\(name).\(index)' has shape \(saved.shape), parameter \(index) has \(parameter.shape)"
+                )
             }
             return saved.detached().cloned()
         }
@@ -45,8 +49,12 @@ public final class SGD: Optimizer {
     public let weightDecay: Double
     private var momentumBuffers: [Tensor?]
 
-    public init(parameters: [Tensor], learningRate: Double, momentum: Double = 0, dampening: Double = 0, nesterov: Bool = false, weightDecay: Double = 0) {
-        precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov momentum requires momentum > 0 and no dampening")
+    public init(
+        parameters: [Tensor], learningRate: Double, momentum: Double = 0, dampening: Double = 0, nesterov: Bool = false,
+        weightDecay: Double = 0
+    ) {
+        precondition(
+            !nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov momentum requires momentum > 0 and no dampening")
         self.parameters = parameters
         self.learningRate = learningRate
         self.momentum = momentum
@@ -101,8 +109,10 @@ public final class Adam: Optimizer {
     private var firstMoments: [Tensor?]
     private var secondMoments: [Tensor?]
 
-    public init(parameters: [Tensor], learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
-                weightDecay: Double = 0, decoupled: Bool = false) {
+    public init(
+        parameters: [Tensor], learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
+        weightDecay: Double = 0, decoupled: Bool = false
+    ) {
         self.parameters = parameters
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -122,7 +132,11 @@ public final class Adam: Optimizer {
             for (index, parameter) in parameters.enumerated() {
                 guard var gradient = parameter.grad else { continue }
                 if weightDecay != 0 {
-                    if decoupled { parameter.mul_(1 - learningRate * weightDecay) } else { gradient = gradient + weightDecay * parameter }
+                    if decoupled {
+                        parameter.mul_(1 - learningRate * weightDecay)
+                    } else {
+                        gradient = gradient + weightDecay * parameter
+                    }
                 }
                 let first = firstMoments[index] ?? parameter.zerosLike()
                 let second = secondMoments[index] ?? parameter.zerosLike()
@@ -151,5 +165,3 @@ public final class Adam: Optimizer {
         stepCount = tensors["step"].map { $0.intValue } ?? 0
     }
 }
-
-import Foundation

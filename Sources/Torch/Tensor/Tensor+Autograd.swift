@@ -72,7 +72,8 @@ public func grad(
     retainGraph: Bool? = nil, createGraph: Bool = false, allowUnused: Bool = false
 ) -> [Tensor?] {
     if let gradOutputs {
-        precondition(gradOutputs.count == outputs.count, "grad(of:): \(gradOutputs.count) grad outputs for \(outputs.count) outputs")
+        precondition(
+            gradOutputs.count == outputs.count, "grad(of:): \(gradOutputs.count) grad outputs for \(outputs.count) outputs")
     }
     var results = [ct_tensor?](repeating: nil, count: inputs.count)
     let seeds: [ct_tensor?]? = gradOutputs?.map { $0?.handle }
@@ -83,12 +84,14 @@ public func grad(
                 results.withUnsafeMutableBufferPointer { resultBuffer in
                     if let seeds {
                         return seeds.withUnsafeBufferPointer {
-                            ct_autograd_grad(outputHandles.baseAddress, $0.baseAddress, Int64(outputs.count), inputHandles.baseAddress,
-                                             Int64(inputs.count), retain, createGraph, allowUnused, resultBuffer.baseAddress)
+                            ct_autograd_grad(
+                                outputHandles.baseAddress, $0.baseAddress, Int64(outputs.count), inputHandles.baseAddress,
+                                Int64(inputs.count), retain, createGraph, allowUnused, resultBuffer.baseAddress)
                         }
                     }
-                    return ct_autograd_grad(outputHandles.baseAddress, nil, Int64(outputs.count), inputHandles.baseAddress,
-                                            Int64(inputs.count), retain, createGraph, allowUnused, resultBuffer.baseAddress)
+                    return ct_autograd_grad(
+                        outputHandles.baseAddress, nil, Int64(outputs.count), inputHandles.baseAddress,
+                        Int64(inputs.count), retain, createGraph, allowUnused, resultBuffer.baseAddress)
                 }
             }
         }
@@ -102,7 +105,8 @@ public func grad(
     of output: Tensor, withRespectTo input: Tensor, gradOutput: Tensor? = nil,
     retainGraph: Bool? = nil, createGraph: Bool = false
 ) -> Tensor {
-    let result = grad(of: [output], withRespectTo: [input], gradOutputs: [gradOutput], retainGraph: retainGraph, createGraph: createGraph)
+    let result = grad(
+        of: [output], withRespectTo: [input], gradOutputs: [gradOutput], retainGraph: retainGraph, createGraph: createGraph)
     guard let gradient = result[0] else { fatalError("grad(of:withRespectTo:): no gradient") }
     return gradient
 }
@@ -148,8 +152,9 @@ public func backward(_ roots: [Tensor], gradients: [Tensor?], inputs: [Tensor]) 
         roots.map { Optional($0.handle) }.withUnsafeBufferPointer { rootHandles in
             gradients.map { $0?.handle }.withUnsafeBufferPointer { gradientHandles in
                 inputs.map { Optional($0.handle) }.withUnsafeBufferPointer { inputHandles in
-                    ct_backward_to(rootHandles.baseAddress, gradientHandles.baseAddress, Int64(roots.count), inputHandles.baseAddress,
-                                   Int64(inputs.count))
+                    ct_backward_to(
+                        rootHandles.baseAddress, gradientHandles.baseAddress, Int64(roots.count), inputHandles.baseAddress,
+                        Int64(inputs.count))
                 }
             }
         }

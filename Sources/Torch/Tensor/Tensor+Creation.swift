@@ -6,18 +6,23 @@ extension Tensor {
     /// - Precondition: `scalars.count` equals the product of `shape`.
     public convenience init<Scalar: TensorScalar>(_ scalars: [Scalar], shape: [Int]) {
         let expected = shape.reduce(1, *)
-        precondition(scalars.count == expected, "Tensor(_:shape:): \(scalars.count) values for shape \(shape) (\(expected) elements)")
+        precondition(
+            scalars.count == expected, "Tensor(_:shape:): \(scalars.count) values for shape \(shape) (\(expected) elements)")
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor(_:shape:): negative dimension in \(shape)")
         var out: ct_tensor?
         let status: Int32
         if Scalar.self == Int.self {
             // Swift's Int is 64-bit on every platform this package builds for.
             status = scalars.withUnsafeBytes { bytes in
-                withInt64s(shape) { ct_from_data(bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, $0, $1, DType.int64.rawValue, &out) }
+                withInt64s(shape) {
+                    ct_from_data(bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, $0, $1, DType.int64.rawValue, &out)
+                }
             }
         } else {
             status = scalars.withUnsafeBytes { bytes in
-                withInt64s(shape) { ct_from_data(bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, $0, $1, Scalar.dtype.rawValue, &out) }
+                withInt64s(shape) {
+                    ct_from_data(bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, $0, $1, Scalar.dtype.rawValue, &out)
+                }
             }
         }
         guard status == 0, let out else { torchFailure("from_data(shape: \(shape))") }
@@ -63,7 +68,9 @@ extension Tensor {
 
     /// Uniform integers in `range` (int64).
     public static func randint(_ range: Range<Int>, shape: [Int]) -> Tensor {
-        make("randint(\(range), \(shape))") { out in withInt64s(shape) { ct_randint(Int64(range.lowerBound), Int64(range.upperBound), $0, $1, out) } }
+        make("randint(\(range), \(shape))") { out in
+            withInt64s(shape) { ct_randint(Int64(range.lowerBound), Int64(range.upperBound), $0, $1, out) }
+        }
     }
 
     /// A random permutation of 0..<n (int64).
@@ -99,7 +106,8 @@ extension Tensor {
         let source = dtype == Scalar.dtype ? self : converted(to: Scalar.dtype)
         let count = source.scalarCount
         let result = [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let status = ct_copy_data(source.handle, UnsafeMutableRawPointer(buffer.baseAddress), count * MemoryLayout<Scalar>.stride)
+            let status = ct_copy_data(
+                source.handle, UnsafeMutableRawPointer(buffer.baseAddress), count * MemoryLayout<Scalar>.stride)
             check(status, "copy_data")
             initialized = count
         }

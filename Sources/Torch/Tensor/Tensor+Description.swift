@@ -31,7 +31,9 @@ extension Tensor: CustomStringConvertible {
         }
         var suffixes: [String] = []
         if ![.float32, .int64, .bool].contains(dtype) { suffixes.append("dtype=\(dtype)") }
-        if scalarCount == 0 && shape != [0] { suffixes.append("size=(\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")))") }
+        if scalarCount == 0 && shape != [0] {
+            suffixes.append("size=(\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")))")
+        }
         if requiresGrad { suffixes.append("requires_grad=True") }
         let body: String
         if shape.isEmpty {
@@ -75,9 +77,14 @@ extension Tensor: CustomStringConvertible {
             let items = indices.map { index in index.map { pad(values[offset + $0]) } ?? " ..." }
             return "[" + items.joined(separator: ", ") + "]"
         }
-        let separator = "," + String(repeating: "\n", count: shape.count - depth - 1) + String(repeating: " ", count: indent + depth + 1)
+        let separator =
+            "," + String(repeating: "\n", count: shape.count - depth - 1) + String(repeating: " ", count: indent + depth + 1)
         let items = indices.map { index in
-            index.map { format(values, shape: shape, offset: offset + $0 * stride, depth: depth + 1, indent: indent, summarize: summarize, pad: pad) } ?? "..."
+            index.map {
+                format(
+                    values, shape: shape, offset: offset + $0 * stride, depth: depth + 1, indent: indent, summarize: summarize,
+                    pad: pad)
+            } ?? "..."
         }
         return "[" + items.joined(separator: separator) + "]"
     }

@@ -4,7 +4,9 @@ import CTorch
 // gradients they belong inside `withoutGradients`; libtorch rejects them otherwise.
 extension Tensor {
     /// Copies `source` (broadcast) into this tensor.
-    public func copy_(_ source: Tensor) { source.withHandle { check(ct_copy_(handle, $0), "copy_(\(shape) <- \(source.shape))") } }
+    public func copy_(_ source: Tensor) {
+        source.withHandle { check(ct_copy_(handle, $0), "copy_(\(shape) <- \(source.shape))") }
+    }
     /// Sets every element to zero.
     public func zero_() { check(ct_zero_(handle), "zero_") }
     /// Sets every element to `value`.

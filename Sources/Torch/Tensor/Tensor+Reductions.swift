@@ -72,7 +72,9 @@ extension Tensor {
     }
 
     /// The `k` largest (or smallest) values along `axis` and their indices.
-    public func topK(_ k: Int, alongAxis axis: Int = -1, largest: Bool = true, sorted: Bool = true) -> (values: Tensor, indices: Tensor) {
+    public func topK(_ k: Int, alongAxis axis: Int = -1, largest: Bool = true, sorted: Bool = true) -> (
+        values: Tensor, indices: Tensor
+    ) {
         Tensor.makePair("topk(\(k), \(axis))") { ct_topk(handle, Int64(k), Int64(axis), largest, sorted, $0, $1) }
     }
 

@@ -95,12 +95,16 @@ extension Tensor {
 
     /// Tensors joined along an existing dimension.
     public static func concatenate(_ tensors: [Tensor], alongAxis axis: Int = 0) -> Tensor {
-        make("cat(\(tensors.count) tensors, axis \(axis))") { out in withHandles(tensors) { ct_cat($0, Int64(tensors.count), Int64(axis), out) } }
+        make("cat(\(tensors.count) tensors, axis \(axis))") { out in
+            withHandles(tensors) { ct_cat($0, Int64(tensors.count), Int64(axis), out) }
+        }
     }
 
     /// Tensors of equal shape joined along a new dimension.
     public static func stack(_ tensors: [Tensor], alongAxis axis: Int = 0) -> Tensor {
-        make("stack(\(tensors.count) tensors, axis \(axis))") { out in withHandles(tensors) { ct_stack($0, Int64(tensors.count), Int64(axis), out) } }
+        make("stack(\(tensors.count) tensors, axis \(axis))") { out in
+            withHandles(tensors) { ct_stack($0, Int64(tensors.count), Int64(axis), out) }
+        }
     }
 
     /// The elements in reverse order along each axis in `axes`.
