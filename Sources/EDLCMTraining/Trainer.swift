@@ -320,6 +320,7 @@ public final class Trainer {
                 state.step = index + 1
                 continue
             }
+            if let maxGradNorm = config.maxGradNorm { clipGradients(toNorm: maxGradNorm) }
             optimizer.step()
             if let distributed {
                 let buffers = ensemble.namedBuffers().map(\.tensor)
@@ -364,6 +365,18 @@ public final class Trainer {
         let size = batch.count / distributed.size
         let range = (distributed.rank * size)..<((distributed.rank + 1) * size)
         return Batch(images: batch.images[range], labels: batch.labels[range], pairedImages: batch.pairedImages?[range])
+    }
+
+    /// Scales every gradient by min(1, `maxNorm` / (‖g‖ + 10⁻⁶)), ‖g‖ the L2 norm of all of them
+    /// together, as PyTorch's `clip_grad_norm_` does.
+    private func clipGradients(toNorm maxNorm: Double) {
+        withoutGradients {
+            let gradients = ensemble.parameters.compactMap(\.grad)
+            guard !gradients.isEmpty else { return }
+            let norm = Tensor.stack(gradients.map { $0.squared().sum() }).sum().sqrt().item()
+            let scale = maxNorm / (norm + 1e-6)
+            if scale < 1 { for gradient in gradients { gradient.mul_(scale) } }
+        }
     }
 
     /// Whether every accumulated gradient is finite (one reduction per parameter, one sync).

@@ -73,6 +73,10 @@ public struct TrainingConfig: SettingsGroup {
     public var schedule: ScheduleKind = .cosine
     @Setting("Epochs between decays of the step schedule.", .atLeast(1)) public var stepSize = 30
     @Setting("Decay factor of the step and multistep schedules.", .unitInterval) public var gamma = 0.1
+    @Setting(
+        "Clip the gradients' global L2 norm to this value before every step (PyTorch's clip_grad_norm_).", .ifSet(.positive),
+        defaultText: "no clipping")
+    public var maxGradNorm: Double? = nil
     public var seeding = SeedSettings()
     @Setting("Train on a stratified, seeded subset of this many training images.", .ifSet(.atLeast(1)), defaultText: "all")
     public var trainLimit: Int? = nil

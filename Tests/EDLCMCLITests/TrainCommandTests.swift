@@ -37,6 +37,10 @@ struct TrainCommandTests {
         }
         #expect(help.contains("Number of ensemble members: at least 2 for an ensemble, 1 or more for cure (default: 3)."))
         #expect(help.contains("Base learning rate (default: 0.05)."))
+        #expect(
+            help.contains(
+                "--max-grad-norm <x> Clip the gradients' global L2 norm to this value before every step (PyTorch's clip_grad_norm_) (default: no clipping)."
+            ))
         #expect(help.contains("--dataset <fashion-mnist|mnist|cifar10|cifar100|tiny-imagenet>"))
         for flag in [
             "--adp-alpha", "--adp-beta", "--gal-lambda", "--trs-lambda-a", "--trs-lambda-b", "--trs-delta-start",

@@ -113,6 +113,31 @@ struct TrainingTests {
         }
         #expect(try Data(contentsOf: directory.appendingPathComponent("checkpoint.safetensors")) == before)
     }
+
+    /// One plain SGD step (no momentum, no weight decay, learning rate 1) moves the weights by the
+    /// clipped gradient, so the step's L2 norm is exactly --max-grad-norm.
+    @Test func maxGradNormClipsTheGlobalGradientNorm() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var config = smallConfig(trainLimit: 64)
+        config.learningRate = 1
+        config.momentum = 0
+        config.weightDecay = 0
+        config.schedule = .constant
+        config.maxGradNorm = 0.01
+        Runtime.seed(config.seeding.seed)
+        let initial = Ensemble(spec: config.modelSpec, count: config.members, output: config.ensembleOutput)
+        let trainer = try Trainer(config: config, output: directory, resume: false, command: [])
+        try trainer.train()
+        let step = zip(trainer.ensemble.parameters, initial.parameters).map { ($0 - $1).squared().sum().item() }.reduce(0, +)
+            .squareRoot()
+        #expect(abs(step - 0.01) < 1e-6, "step norm \(step)")
+        #expect(throws: EDLCMError("--max-grad-norm must be a positive number, got 0")) {
+            var zero = config
+            zero.maxGradNorm = 0
+            try zero.validate()
+        }
+    }
 }
 
 @Suite("Training configuration")
