@@ -245,7 +245,7 @@ func badInputCatalogue(root: URL, trainedRun: URL) throws -> [BadInput] {
         BadInput(
             name: "config whose aliases expand to 9^7 values",
             arguments: ["train", "--config", laughs.path, "--out", root.appendingPathComponent("o22").path],
-            expected: "laughs.yaml: line 6: more than 100000 values (aliases expanded), the limit"),
+            expected: "laughs.yaml: line 5: more than 10000 values (aliases expanded), the limit"),
         BadInput(
             name: "JSON config nested 5000 deep",
             arguments: ["train", "--config", deepJSON.path, "--out", root.appendingPathComponent("o23").path],
