@@ -15,6 +15,10 @@ targets=("$@")
 
 scratch=.build-fuzz
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.swift || echo "+changes")
+# A clean build each sitting: SwiftPM's incremental builds have kept stale struct layouts across
+# this package's modules after a stored property was added (docs/reliability.md), which ASan then
+# reports as a stack-buffer-overflow that the code does not have.
+rm -rf "$scratch/x86_64-unknown-linux-gnu" "$scratch/debug"
 swift build --product edlcm-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --scratch-path "$scratch"
 for target in "${targets[@]}"; do
     corpus="$scratch/corpus/$target"

@@ -20,52 +20,54 @@ enum FuzzTarget: String, CaseIterable {
     /// evaluation results and state files, analysis records.
     case records
 
-    /// Runs one input through the target's parsers.
+    /// Runs one input through the target's parsers; each parse may succeed or throw the project's
+    /// error types, and any other error stops the process (a finding).
     func run(_ bytes: UnsafeBufferPointer<UInt8>) {
-        expectingOnlyToolErrors {
-            let array = Array(bytes)
-            let data = Data(buffer: bytes)
-            switch self {
-            case .idx:
-                _ = try? IDXFile.parseLabels(array, name: "fuzz", classCount: 10)
-                _ = try? IDXFile.parseImages(array, name: "fuzz", rows: 28, columns: 28)
-                _ = try IDXFile.parseImages(FileBytes.gunzippedIfNeeded(array, name: "fuzz"), name: "fuzz")
-            case .cifar:
-                _ = try? CIFARBinary.parse(.cifar100, bytes: array, name: "fuzz")
-                _ = try CIFARBinary.parse(.cifar10, bytes: array, name: "fuzz")
-            case .jpeg:
-                var planes = [UInt8](repeating: 0, count: 3 * TinyImageNet.imageSide * TinyImageNet.imageSide)
-                try planes.withUnsafeMutableBufferPointer { try TinyImageNet.decodeImage(array, name: "fuzz", into: $0) }
-            case .safetensors:
+        let array = Array(bytes)
+        let data = Data(buffer: bytes)
+        switch self {
+        case .idx:
+            attempt { _ = try IDXFile.parseLabels(array, name: "fuzz", classCount: 10) }
+            attempt { _ = try IDXFile.parseImages(array, name: "fuzz", rows: 28, columns: 28) }
+            attempt { _ = try IDXFile.parseImages(FileBytes.gunzippedIfNeeded(array, name: "fuzz"), name: "fuzz") }
+        case .cifar:
+            attempt { _ = try CIFARBinary.parse(.cifar100, bytes: array, name: "fuzz") }
+            attempt { _ = try CIFARBinary.parse(.cifar10, bytes: array, name: "fuzz") }
+        case .jpeg:
+            var planes = [UInt8](repeating: 0, count: 3 * TinyImageNet.imageSide * TinyImageNet.imageSide)
+            attempt { try planes.withUnsafeMutableBufferPointer { try TinyImageNet.decodeImage(array, name: "fuzz", into: $0) } }
+        case .safetensors:
+            attempt {
                 let archive = try SafeTensors.decode(array, source: "fuzz")
                 _ = try CheckpointMetadata(decoding: archive.metadata, source: "fuzz")
-            case .config:
-                for format in [DocumentFormat.json, .yaml] {
-                    if let config = try? Document.decode(
-                        TrainingConfig.self, from: data, format: format, limits: .settings, label: "fuzz")
-                    {
-                        _ = try? config.validate()
-                    }
-                    if let config = try? Document.decode(
-                        EvaluationConfig.self, from: data, format: format, limits: .settings, label: "fuzz")
-                    {
-                        _ = try? config.validate()
-                    }
-                }
-            case .records:
-                _ = try? Document.decode(RunRecord.self, from: data, format: .json, limits: .records, label: "fuzz")
-                _ = try? Document.decode(AnalysisRecord.self, from: data, format: .json, limits: .records, label: "fuzz")
-                _ = try? EvaluationState.decode(data, name: "fuzz")
-                _ = try? EvaluationReport.decode(data, name: "fuzz")
-                _ = try Document.decodeLines(EpochMetrics.self, from: data, limits: .records, name: "fuzz")
             }
+        case .config:
+            // As `--config` files reach the commands (SettingsFile, then each group's merge and
+            // checks), and as Decodable settings (config.json's and checkpoints' embedded copies).
+            for format in [DocumentFormat.json, .yaml] {
+                attempt {
+                    let file = try SettingsFile(data: data, format: format, label: "fuzz")
+                    attempt { try TrainingConfig().merging(file.values, place: file.place).validate() }
+                    attempt { try EvaluationConfig().merging(file.values, place: file.place).validate() }
+                    attempt { try AnalysisConfig().merging(file.values, place: file.place).validate() }
+                }
+                attempt {
+                    _ = try Document.decode(TrainingConfig.self, from: data, format: format, limits: .settings, label: "fuzz")
+                }
+            }
+        case .records:
+            attempt { _ = try Document.decode(RunRecord.self, from: data, format: .json, limits: .records, label: "fuzz") }
+            attempt { _ = try Document.decode(AnalysisRecord.self, from: data, format: .json, limits: .records, label: "fuzz") }
+            attempt { _ = try EvaluationState.decode(data, name: "fuzz") }
+            attempt { _ = try EvaluationReport.decode(data, name: "fuzz") }
+            attempt { _ = try Document.decodeLines(EpochMetrics.self, from: data, limits: .records, name: "fuzz") }
         }
     }
 
-    /// Runs `body`, accepting the project's errors and stopping the process on any other error.
-    private func expectingOnlyToolErrors(_ body: () throws -> Void) {
+    /// Runs one parse, accepting the project's errors and stopping the process on any other error.
+    private func attempt(_ body: () throws -> Void) {
         do { try body() } catch is EDLCMError {} catch is TorchError {} catch {
-            fatalError("fuzz-\(rawValue): unexpected error type \(type(of: error)): \(error)")
+            fatalError("edlcm-fuzz \(rawValue): unexpected error type \(type(of: error)): \(error)")
         }
     }
 }

@@ -190,33 +190,29 @@ struct TrainingData {
 /// libtorch's generator state, epoch). A resumed run continues from the last checkpoint and gives
 /// the same weights as an uninterrupted run with the same seed: every epoch's data order and
 /// augmentation is seeded by (seed, epoch), and libtorch's generator state is restored.
+@dynamicMemberLookup
 public final class Trainer {
-    public let config: TrainingConfig
-    public let run: RunDirectory
-    public let ensemble: Ensemble
-    public let optimizer: any Optimizer
-    public let objective: any EnsembleObjective
-    public let trainLoader: DataLoader
-    public let testLoader: DataLoader
+    /// The run as prepared: settings, data, model, optimizer, objective and run folder, read
+    /// through the trainer too (`trainer.config`, `trainer.ensemble`, …).
+    public let setup: TrainingSetup
     /// Epochs already completed (from the checkpoint when resuming).
     public private(set) var completedEpochs: Int
     /// The state of an epoch interrupted by a stop request (from the checkpoint when resuming).
     private var partial: EpochProgress?
-    /// The process group of data-parallel training, if any.
-    public let distributed: ProcessGroup?
     /// Whether this process writes the run folder (rank 0, or the only process).
-    public var isWriter: Bool { (distributed?.rank ?? 0) == 0 }
+    public var isWriter: Bool { (setup.distributed?.rank ?? 0) == 0 }
     /// Batches skipped because of a non-finite loss or gradient (with `--on-nonfinite skip`).
     public private(set) var skippedBatches = 0
     private let logger = Logger(label: "edlcm.train")
 
     /// A trainer for a prepared run.
     public init(_ setup: TrainingSetup) {
-        (config, run, ensemble, optimizer, objective) = (
-            setup.config, setup.run, setup.ensemble, setup.optimizer, setup.objective
-        )
-        (trainLoader, testLoader, distributed) = (setup.trainLoader, setup.testLoader, setup.distributed)
+        self.setup = setup
         (completedEpochs, partial) = (setup.completedEpochs, setup.partial)
+    }
+
+    public subscript<Value>(dynamicMember keyPath: KeyPath<TrainingSetup, Value>) -> Value {
+        setup[keyPath: keyPath]
     }
 
     /// Sets up the run (``TrainingSetup/prepare(config:output:resume:command:distributed:objective:)``) and a trainer for it.
@@ -254,65 +250,68 @@ public final class Trainer {
     ///   finite (with `--on-nonfinite stop`), or a distributed peer fails; ``TrainingStopped``.
     @discardableResult
     public func train(shouldStop: () -> Bool = { false }, progress: (TrainingEvent) -> Void = { _ in }) throws -> [EpochMetrics] {
-        if let distributed {
-            try collective { try distributed.broadcast(ensemble.stateTensors().map(\.tensor), from: 0) }
+        if let distributed = setup.distributed {
+            try collective { try distributed.broadcast(setup.ensemble.stateTensors().map(\.tensor), from: 0) }
         }
         var results: [EpochMetrics] = []
-        while completedEpochs < config.epochs {
+        while completedEpochs < setup.config.epochs {
             guard let metrics = try runEpoch(completedEpochs, shouldStop: shouldStop, progress: progress) else {
                 try saveCheckpoint()
-                throw TrainingStopped(epoch: completedEpochs + 1, step: partial?.step ?? 0, run: run.url.path)
+                throw TrainingStopped(epoch: completedEpochs + 1, step: partial?.step ?? 0, run: setup.run.url.path)
             }
-            if isWriter { try run.appendMetrics(metrics) }
+            if isWriter { try setup.run.appendMetrics(metrics) }
             completedEpochs += 1
             partial = nil
             try saveCheckpoint()
             results.append(metrics)
-            progress(.epoch(metrics, epochs: config.epochs))
+            progress(.epoch(metrics, epochs: setup.config.epochs))
         }
         return results
     }
 
     /// Runs one epoch from where it stood; nil when a stop request interrupted it.
     private func runEpoch(_ epoch: Int, shouldStop: () -> Bool, progress: (TrainingEvent) -> Void) throws -> EpochMetrics? {
-        let learningRate = config.learningRateSchedule.learningRate(base: config.learningRate, epoch: epoch)
-        optimizer.learningRate = learningRate
-        ensemble.train()
-        var batches = trainLoader.trainingBatches(epoch: epoch)
-        if objective.needsPairedImages {
-            let paired = trainLoader.trainingBatches(epoch: epoch, stream: 1)
+        let learningRate = setup.config.learningRateSchedule.learningRate(base: setup.config.learningRate, epoch: epoch)
+        setup.optimizer.learningRate = learningRate
+        setup.ensemble.train()
+        var batches = setup.trainLoader.trainingBatches(epoch: epoch)
+        if setup.objective.needsPairedImages {
+            let paired = setup.trainLoader.trainingBatches(epoch: epoch, stream: 1)
             batches = zip(batches, paired).map { Batch(images: $0.images, labels: $0.labels, pairedImages: $1.images) }
         }
-        let settings = objective.epochSettings(epoch: epoch, totalEpochs: config.epochs, ensemble: ensemble)
+        let settings = setup.objective.epochSettings(epoch: epoch, totalEpochs: setup.config.epochs, ensemble: setup.ensemble)
         var state = partial ?? EpochProgress()
         let resumedSeconds = state.seconds
         let start = Date()
         for index in state.step..<batches.count {
             let batch = shard(batches[index])
-            let context = TrainingContext(epoch: epoch, totalEpochs: config.epochs, step: index, stepsPerEpoch: batches.count)
-            optimizer.zeroGrad()
-            let output = objective.accumulateGradients(ensemble: ensemble, batch: batch, context: context)
+            let context = TrainingContext(
+                epoch: epoch, totalEpochs: setup.config.epochs, step: index, stepsPerEpoch: batches.count)
+            setup.optimizer.zeroGrad()
+            let output = setup.objective.accumulateGradients(ensemble: setup.ensemble, batch: batch, context: context)
             let total = output.total
             var statistics =
                 output.terms.map { $0.value.item() } + [
                     total.item(),
-                    withoutGradients { correctCount(ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels) },
+                    withoutGradients {
+                        correctCount(setup.ensemble.combine(output.memberLogits.map { $0.detached() }), batch.labels)
+                    },
                 ]
             let finite = statistics.allSatisfy(\.isFinite) && gradientsAreFinite()
             var anyNonFinite = !finite
-            if let distributed {
+            if let distributed = setup.distributed {
                 // Gradients, statistics and the non-finite flag summed over ranks in one all-reduce;
                 // gradients, loss terms and total averaged, the correct count kept as a sum.
                 let shared = Tensor(statistics + [finite ? 0 : 1], shape: [statistics.count + 1])
                 try collective {
-                    try distributed.allReduceSum(ensemble.parameters.compactMap(\.grad) + [shared])
+                    try distributed.allReduceSum(setup.ensemble.parameters.compactMap(\.grad) + [shared])
                 }
                 let values = shared.scalars(as: Double.self)
                 anyNonFinite = values.last! > 0
                 statistics = Array(values.dropLast())
                 for i in 0...output.terms.count { statistics[i] /= Double(distributed.size) }
                 withoutGradients {
-                    for gradient in ensemble.parameters.compactMap(\.grad) { gradient.mul_(1 / Double(distributed.size)) }
+                    for gradient in setup.ensemble.parameters.compactMap(\.grad) { gradient.mul_(1 / Double(distributed.size)) }
                 }
             }
             if anyNonFinite {
@@ -320,10 +319,10 @@ public final class Trainer {
                 state.step = index + 1
                 continue
             }
-            if let maxGradNorm = config.maxGradNorm { clipGradients(toNorm: maxGradNorm) }
-            optimizer.step()
-            if let distributed {
-                let buffers = ensemble.namedBuffers().map(\.tensor)
+            if let maxGradNorm = setup.config.maxGradNorm { clipGradients(toNorm: maxGradNorm) }
+            setup.optimizer.step()
+            if let distributed = setup.distributed {
+                let buffers = setup.ensemble.namedBuffers().map(\.tensor)
                 if !buffers.isEmpty { try collective { try distributed.broadcast(buffers, from: 0) } }
             }
             for (term, value) in zip(output.terms, statistics) {
@@ -338,7 +337,7 @@ public final class Trainer {
             state.seconds = resumedSeconds + Date().timeIntervalSince(start)
             progress(
                 .batch(
-                    epoch: epoch + 1, epochs: config.epochs, batch: index + 1, batches: batches.count,
+                    epoch: epoch + 1, epochs: setup.config.epochs, batch: index + 1, batches: batches.count,
                     loss: state.total / Double(max(state.batches, 1)), accuracy: state.correct / Double(max(state.seen, 1)),
                     imagesPerSecond: Double(state.seen) / Swift.max(state.seconds, 1e-9)))
             if index + 1 < batches.count && shouldStop() {
@@ -347,7 +346,7 @@ public final class Trainer {
             }
         }
         let trainSeconds = resumedSeconds + Date().timeIntervalSince(start)
-        let accuracy = ensemble.cleanAccuracy(on: testLoader)
+        let accuracy = setup.ensemble.cleanAccuracy(on: setup.testLoader)
         let count = Double(max(state.batches, 1))
         var losses = state.sums.mapValues { $0 / count }
         losses["total"] = state.total / count
@@ -361,7 +360,7 @@ public final class Trainer {
 
     /// This rank's rows of a global batch (all of it without distribution).
     private func shard(_ batch: Batch) -> Batch {
-        guard let distributed else { return batch }
+        guard let distributed = setup.distributed else { return batch }
         let size = batch.count / distributed.size
         let range = (distributed.rank * size)..<((distributed.rank + 1) * size)
         return Batch(images: batch.images[range], labels: batch.labels[range], pairedImages: batch.pairedImages?[range])
@@ -371,7 +370,7 @@ public final class Trainer {
     /// together, as PyTorch's `clip_grad_norm_` does.
     private func clipGradients(toNorm maxNorm: Double) {
         withoutGradients {
-            let gradients = ensemble.parameters.compactMap(\.grad)
+            let gradients = setup.ensemble.parameters.compactMap(\.grad)
             guard !gradients.isEmpty else { return }
             let norm = Tensor.stack(gradients.map { $0.squared().sum() }).sum().sqrt().item()
             let scale = maxNorm / (norm + 1e-6)
@@ -381,25 +380,25 @@ public final class Trainer {
 
     /// Whether every accumulated gradient is finite (one reduction per parameter, one sync).
     private func gradientsAreFinite() -> Bool {
-        let sums = ensemble.parameters.compactMap { $0.grad?.sum() }
+        let sums = setup.ensemble.parameters.compactMap { $0.grad?.sum() }
         guard !sums.isEmpty else { return true }
         return Tensor.stack(sums).sum().isFinite().item() == 1
     }
 
     /// Stops with a message naming the epoch, batch and term, or skips the batch.
     private func handleNonFinite(_ output: ObjectiveOutput, epoch: Int, step: Int, localFinite: Bool) throws {
-        optimizer.zeroGrad()
+        setup.optimizer.zeroGrad()
         let culprit =
             output.terms.first { !$0.value.item().isFinite }.map { "loss term '\($0.name)' is \($0.value.item())" }
             ?? (localFinite ? "a gradient on another rank is not finite" : "a gradient is not finite")
-        switch config.onNonFinite {
+        switch setup.config.onNonFinite {
         case .skip:
             skippedBatches += 1
             logger.warning("epoch \(epoch + 1), batch \(step + 1): \(culprit); batch skipped")
         case .stop:
             let kept =
                 completedEpochs > 0
-                ? "the last good checkpoint (epoch \(completedEpochs)) is kept in \(run.url.path)"
+                ? "the last good checkpoint (epoch \(completedEpochs)) is kept in \(setup.run.url.path)"
                 : "no checkpoint was written yet"
             throw EDLCMError(
                 "epoch \(epoch + 1), batch \(step + 1): \(culprit); \(kept) (lower --lr, or pass --on-nonfinite skip to skip such batches)"
@@ -411,7 +410,8 @@ public final class Trainer {
     private func collective(_ body: () throws -> Void) throws {
         do { try body() } catch let error as TorchError {
             throw EDLCMError(
-                "\(error.message) (rank \(distributed?.rank ?? 0) of \(distributed?.size ?? 1); a peer stopped or timed out)")
+                "\(error.message) (rank \(setup.distributed?.rank ?? 0) of \(setup.distributed?.size ?? 1); a peer stopped or timed out)"
+            )
         }
     }
 
@@ -419,11 +419,12 @@ public final class Trainer {
 
     private func saveCheckpoint() throws {
         guard isWriter else { return }
-        try run.writeCheckpoint(
-            ensemble, optimizer: optimizer,
+        try setup.run.writeCheckpoint(
+            setup.ensemble, optimizer: setup.optimizer,
             metadata: CheckpointMetadata(
-                spec: config.modelSpec, members: config.members, output: config.ensembleOutput, method: config.method,
-                epoch: completedEpochs, config: config, progress: partial))
+                spec: setup.config.modelSpec, members: setup.config.members, output: setup.config.ensembleOutput,
+                method: setup.config.method,
+                epoch: completedEpochs, config: setup.config, progress: partial))
     }
 }
 
