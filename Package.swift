@@ -77,22 +77,40 @@ let package = Package(
                 "EDLCMBenchmark",
             ]
         ),
-        // The command line (`edlcm`).
+        // The command line (`edlcm`). It, the fuzzer and the tests import the layers themselves, not
+        // the re-exporting EDLCM: incremental builds miss layout changes behind a re-export
+        // (swiftlang/swift#89636).
         .executableTarget(
             name: "EDLCMCLI",
             dependencies: [
-                "EDLCM", "Torch",
+                "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
+                "EDLCMReport", "EDLCMBenchmark", "Torch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The fuzz targets in one executable (scripts/fuzz.sh builds it with -sanitize=fuzzer; normal
         // builds replay files: `edlcm-fuzz TARGET FILE…`).
-        .executableTarget(name: "EDLCMFuzz", dependencies: ["EDLCM", "Torch"]),
+        .executableTarget(
+            name: "EDLCMFuzz",
+            dependencies: [
+                "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
+                "EDLCMReport", "EDLCMBenchmark", "Torch",
+            ]),
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
-        .testTarget(name: "EDLCMTests", dependencies: ["EDLCM", "Torch", "TestSupport"]),
-        .testTarget(name: "EDLCMCLITests", dependencies: ["EDLCMCLI", "EDLCM", "TestSupport"]),
+        .testTarget(
+            name: "EDLCMTests",
+            dependencies: [
+                "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
+                "EDLCMReport", "EDLCMBenchmark", "Torch", "TestSupport",
+            ]),
+        .testTarget(
+            name: "EDLCMCLITests",
+            dependencies: [
+                "EDLCMCLI", "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining",
+                "EDLCMEvaluation", "EDLCMReport", "EDLCMBenchmark", "TestSupport",
+            ]),
     ],
     cxxLanguageStandard: .cxx17
 )

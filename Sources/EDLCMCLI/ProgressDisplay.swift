@@ -1,4 +1,12 @@
-import EDLCM
+import EDLCMAttacks
+import EDLCMBenchmark
+import EDLCMCore
+import EDLCMData
+import EDLCMDefenses
+import EDLCMEvaluation
+import EDLCMModels
+import EDLCMReport
+import EDLCMTraining
 import Foundation
 
 /// Shows training progress: a live bar on a terminal, plain log lines otherwise (both on stderr).

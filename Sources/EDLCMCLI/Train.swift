@@ -1,5 +1,13 @@
 import ArgumentParser
-import EDLCM
+import EDLCMAttacks
+import EDLCMBenchmark
+import EDLCMCore
+import EDLCMData
+import EDLCMDefenses
+import EDLCMEvaluation
+import EDLCMModels
+import EDLCMReport
+import EDLCMTraining
 import Foundation
 import Synchronization
 import Torch

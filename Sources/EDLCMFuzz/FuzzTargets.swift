@@ -1,4 +1,12 @@
-import EDLCM
+import EDLCMAttacks
+import EDLCMBenchmark
+import EDLCMCore
+import EDLCMData
+import EDLCMDefenses
+import EDLCMEvaluation
+import EDLCMModels
+import EDLCMReport
+import EDLCMTraining
 import Foundation
 import Torch
 

@@ -1,4 +1,6 @@
-import EDLCM
+import EDLCMAttacks
+import EDLCMCore
+import EDLCMEvaluation
 import Foundation
 import Testing
 

@@ -3,7 +3,6 @@ import TestSupport
 import Testing
 import Torch
 
-@testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
 @testable import EDLCMCore

@@ -1,6 +1,5 @@
 import Foundation
 
-@testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
 @testable import EDLCMCore

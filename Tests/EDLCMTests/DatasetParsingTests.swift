@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-@testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
 @testable import EDLCMCore

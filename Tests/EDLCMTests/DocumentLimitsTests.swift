@@ -2,7 +2,6 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
 @testable import EDLCMCore

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import Torch
 
-@testable import EDLCM
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
 @testable import EDLCMCore
