@@ -18,8 +18,9 @@ commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources Package.s
 # A clean build each sitting: SwiftPM's incremental builds have kept stale struct layouts across
 # this package's modules after a stored property was added (docs/reliability.md), which ASan then
 # reports as a stack-buffer-overflow that the code does not have.
-rm -rf "$scratch/x86_64-unknown-linux-gnu" "$scratch/debug"
-swift build --product edlcm-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --scratch-path "$scratch"
+rm -rf "$scratch/x86_64-unknown-linux-gnu" "$scratch/debug" "$scratch/release"
+# Optimised, with ASan and libFuzzer's coverage: 10 times the executions per second of a debug build.
+swift build -c release --product edlcm-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --scratch-path "$scratch"
 for target in "${targets[@]}"; do
     corpus="$scratch/corpus/$target"
     crashes="fuzz/crashes/$target"
@@ -32,7 +33,7 @@ for target in "${targets[@]}"; do
     start=$(date +%s)
     log=$(mktemp)
     status=0
-    "$scratch/debug/edlcm-fuzz" "$target" "$corpus" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+    "$scratch/release/edlcm-fuzz" "$target" "$corpus" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
         "${dictionary[@]}" -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1 || status=$?
     tail -n 12 "$log"
     executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

@@ -120,6 +120,8 @@ protocol AnySetting {
     var problem: String? { get }
     /// Replaces the value in place (in the shared box: only on a fresh instance being decoded).
     func assign(_ value: JSONValue) throws
+    /// Replaces the value in place with `other`'s, a setting of the same type.
+    func copyValue(from other: any AnySetting)
     /// Parses a flag's argument into the JSON of a value; nil when the text is not a value.
     func parse(_ argument: String) -> JSONValue?
 }
@@ -148,6 +150,10 @@ extension Setting: AnySetting {
 
     func parse(_ argument: String) -> JSONValue? {
         Value(argument: argument).map { JSONValue(encoding: $0) }
+    }
+
+    func copyValue(from other: any AnySetting) {
+        box.value = (other as! Setting<Value>).box.value
     }
 }
 

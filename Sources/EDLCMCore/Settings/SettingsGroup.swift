@@ -69,7 +69,7 @@ extension SettingsGroup {
         let result = Self()
         let own = settings
         let fresh = Dictionary(uniqueKeysWithValues: result.settings.map { ($0.key, $0.setting) })
-        for (key, setting) in own { try fresh[key]!.assign(setting.current) }
+        for (key, setting) in own { fresh[key]!.copyValue(from: setting) }
         for key in values.keys.sorted() {
             guard let setting = fresh[key] else {
                 throw EDLCMError("\(place(key))unknown key '\(key)'\(suggestion(for: key, among: own.map(\.key)))")
