@@ -161,7 +161,8 @@ public struct APGD: Attack {
             }
             if state.active.isEmpty { continue }
             let finalBest = state.lossBest.scalars(as: Float.self)
-            for (row, example) in state.active.enumerated() where !(context.stopOnSuccess && fooled[example]) {
+            // An example fooled at some iterate keeps that iterate, with or without early stopping.
+            for (row, example) in state.active.enumerated() where !fooled[example] {
                 if finalBest[row] > bestLoss[example] || rows[example] == nil {
                     bestLoss[example] = finalBest[row]
                     rows[example] = state.xBest[row].cloned()

@@ -34,10 +34,11 @@ struct InputDiversity {
 ///     vᵗ⁺¹ = μ vᵗ + gᵗ / mean|gᵗ| (with momentum), xᵗ⁺¹ = Π(xᵗ + α · d(v or g)),
 ///
 /// where d is sign for L∞ and g/‖g‖₂ for L2 and Π projects onto the ε-ball ∩ [0, 1]. Every iterate
-/// is checked; with `stopOnSuccess` an example leaves the batch at its first successful iterate
-/// (which is kept). Restarts run again from new random starts on the examples not yet fooled
-/// (all examples without `stopOnSuccess`, keeping per example the restart with the highest final
-/// loss); an example survives only if it survives every restart.
+/// is checked, and an example's first successful iterate is what it returns, with or without
+/// `stopOnSuccess` (with it, the example also leaves the batch there). Restarts run again from new
+/// random starts on the examples not yet fooled (all examples without `stopOnSuccess`); an example
+/// never fooled returns the restart with the highest final loss, and survives only if it survives
+/// every restart.
 struct IterativeAscent {
     var loss: AttackLoss
     var confidence: Double = .infinity
@@ -78,7 +79,7 @@ struct IterativeAscent {
             for step in 0...steps {
                 let isFinal = step == steps
                 if isFinal && judgedByCaller {
-                    for (row, example) in active.enumerated() where !(context.stopOnSuccess && fooled[example]) {
+                    for (row, example) in active.enumerated() where !fooled[example] {
                         rows[example] = x[row].cloned()
                     }
                     break
@@ -117,8 +118,9 @@ struct IterativeAscent {
                     }
                 }
                 if isFinal {
+                    // An example fooled at some iterate keeps that iterate, with or without early stopping.
                     let finalLoss = lossValues.scalars(as: Float.self)
-                    for (row, example) in active.enumerated() where !(context.stopOnSuccess && fooled[example]) {
+                    for (row, example) in active.enumerated() where !fooled[example] {
                         if finalLoss[row] > bestLoss[example] || rows[example] == nil {
                             bestLoss[example] = finalLoss[row]
                             rows[example] = x[row].cloned()

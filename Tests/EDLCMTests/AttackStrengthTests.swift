@@ -168,3 +168,46 @@ struct AttackStrengthTests {
         #expect(SquareAttack.fraction(initial: 0.8, iteration: 100, total: 1000) == 0.05)
     }
 }
+
+/// A target whose cross-entropy for label 0 rises with an image's mean pixel value everywhere, but
+/// which is fooled (decides class 1) only while that mean lies in (`low`, `high`): an ascent from
+/// mid-grey passes through the band and leaves it.
+struct BandTarget: AttackTarget {
+    let low: Double
+    let high: Double
+    var modules: [any Module] { [] }
+    var classCount: Int { 2 }
+
+    func forward(_ images: Tensor) -> TargetOutput {
+        let mean = images.flattened(startAxis: 1).mean(alongAxes: [1])
+        let logits = Tensor.stack([mean * -10.0, mean * 10.0], alongAxis: 1)
+        let inBand = withoutGradients { (mean .> low).converted(to: .float32) * (mean .< high).converted(to: .float32) }
+        let decision = Tensor.stack([inBand.zerosLike(), inBand * 2.0 - 1.0], alongAxis: 1)
+        return TargetOutput(decision: decision, lossInputs: [logits])
+    }
+}
+
+@Suite("Attacks: every success counted")
+struct EverySuccessTests {
+    /// PGD without a random start moves every pixel of a mid-grey image up by 2.5 · 0.3 / 10 =
+    /// 0.075 a step: its mean is 0.575 after one step (in the band, fooled) and 0.8 at the end (not).
+    /// With or without early stopping the attack returns the fooling iterate.
+    @Test("PGD and BIM keep the iterate that fooled the model, with or without early stopping")
+    func foolingIterateIsKept() throws {
+        let images = Tensor.full([3, 1, 8, 8], value: 0.5)
+        let labels = Tensor([Int64](repeating: 0, count: 3))
+        let target = BandTarget(low: 0.55, high: 0.62)
+        let attacks: [any Attack] = [
+            PGD(PGD.Configuration(steps: 10, randomStart: false)), BIM(BIM.Configuration(steps: 10)),
+        ]
+        for attack in attacks {
+            for stopOnSuccess in [true, false] {
+                let context = AttackContext(epsilon: 0.3, norm: .linf, seeds: [1, 2, 3], stopOnSuccess: stopOnSuccess)
+                let output = try attack.perturb(images, labels: labels, target: target, context: context)
+                #expect(output.success == [true, true, true], "\(attack.displayName), stopOnSuccess \(stopOnSuccess)")
+                let means = output.adversarial.flattened(startAxis: 1).mean(alongAxes: [1]).scalars(as: Float.self)
+                #expect(means.allSatisfy { $0 > 0.55 && $0 < 0.62 }, "\(attack.displayName): \(means)")
+            }
+        }
+    }
+}
