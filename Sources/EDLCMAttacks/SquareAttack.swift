@@ -137,8 +137,8 @@ public struct SquareAttack: Attack {
                 var improvedRows: [Int64] = []
                 var improvedMask = [Bool](repeating: false, count: count)
                 var positions = [Int64](repeating: 0, count: count)
-                for (row, example) in active.enumerated() where loss[row] < lossMin[example] {
-                    lossMin[example] = loss[row]
+                for (row, example) in active.enumerated() where accepts(loss[row], margin[row], over: lossMin[example]) {
+                    lossMin[example] = min(lossMin[example], loss[row])
                     marginMin[example] = margin[row]
                     improvedRows.append(Int64(row))
                     improvedMask[example] = true
@@ -187,13 +187,20 @@ public struct SquareAttack: Attack {
                     Tensor(proposals, shape: [active.count, channels, height, width]), rows: active, target: target,
                     labels: labels, targets: context.targets)
             }
-            for (row, example) in active.enumerated() where loss[row] < lossMin[example] {
-                lossMin[example] = loss[row]
+            for (row, example) in active.enumerated() where accepts(loss[row], margin[row], over: lossMin[example]) {
+                lossMin[example] = min(lossMin[example], loss[row])
                 marginMin[example] = margin[row]
                 best.replaceSubrange(example * size..<(example + 1) * size, with: proposals[row * size..<(row + 1) * size])
             }
         }
         return Tensor(best, shape: shape)
+    }
+
+    /// Whether a proposal replaces an example's best point: when it lowers the loss, or when it
+    /// fools the model whatever its loss (the reference's rule; a targeted proposal that reaches the
+    /// target class can have a higher cross-entropy than a best point that does not).
+    private func accepts(_ loss: Float, _ margin: Float, over best: Float) -> Bool {
+        loss < best || margin <= 0
     }
 
     /// The loss to minimise and the margin (≤ 0 once fooled) of candidate images [m, …], one row

@@ -210,4 +210,43 @@ struct EverySuccessTests {
             }
         }
     }
+
+    /// A 10-class target, attacked toward class 1, whose targeted loss (the cross-entropy of class
+    /// 1) falls as an image's mean pixel value rises from 0.2 to 0.52 while class 0 still wins
+    /// (p₁ from 0.40 to 0.48, cross-entropy 0.92 to 0.74), and which above 0.52 decides class 1
+    /// with p₁ ≈ 0.10 (cross-entropy 2.29): the proposal that fools it has a higher loss than the
+    /// best point before it, so only the rule "a proposal that fools is kept" reaches it.
+    struct HighLossFoolingTarget: AttackTarget {
+        var modules: [any Module] { [] }
+        var classCount: Int { 10 }
+
+        func forward(_ images: Tensor) -> TargetOutput {
+            let mean = images.flattened(startAxis: 1).mean(alongAxes: [1]).reshaped(to: [-1, 1])
+            let fooled = withoutGradients { (mean .> 0.52).converted(to: .float32) }
+            let progress = ((mean - 0.2) * (1 / 0.32)).clamped(to: 0...1)
+            let outside =
+                Tensor([Float(1), 0.5] + [Float](repeating: -10, count: 8), shape: [1, 10])
+                + progress * Tensor([Float(0), 0.4] + [Float](repeating: 0, count: 8), shape: [1, 10])
+            let inside = Tensor([Float(0), 1] + [Float](repeating: 0.99, count: 8), shape: [1, 10])
+            let logits = outside * (1.0 - fooled) + inside * fooled
+            return TargetOutput(decision: logits, lossInputs: [logits])
+        }
+    }
+
+    @Test("targeted Square keeps a proposal that fools the model even when its loss is not lower")
+    func targetedSquareKeepsFoolingProposals() throws {
+        let count = 16
+        let images = Tensor.full([count, 1, 8, 8], value: 0.5)
+        let labels = Tensor([Int64](repeating: 0, count: count))
+        let targets = Tensor([Int64](repeating: 1, count: count))
+        let context = AttackContext(epsilon: 0.3, norm: .linf, targets: targets, seeds: (0..<count).map { UInt64($0) })
+        let target = HighLossFoolingTarget()
+        // The starting stripes alone fool some images (their mean lands above 0.52); not all.
+        let start = try SquareAttack(SquareAttack.Configuration(queries: 1)).perturb(
+            images, labels: labels, target: target, context: context)
+        #expect(rate(start.success) < 1, "the test needs images the start does not fool")
+        let output = try SquareAttack(SquareAttack.Configuration(queries: 500)).perturb(
+            images, labels: labels, target: target, context: context)
+        #expect(output.success.allSatisfy { $0 }, "fooled \(rate(output.success)), the start alone \(rate(start.success))")
+    }
 }
