@@ -26,6 +26,10 @@ package struct EvaluationState: Codable {
     var transfer: [String: TransferOutcome] = [:]
     /// Success counts per model column of the transferability matrix, by key.
     var matrix: [String: [Int]] = [:]
+    /// Positions whose transferability-matrix example (crafted on one member) fooled the deployed
+    /// ensemble, by the same key (they count in the worst case). Optional: states written before
+    /// it existed still load (their matrix runs are redone).
+    var matrixEnsembleFooled: [String: [Int]]?
     var gradients: [String: GradientStatistics] = [:]
     var surrogateAccuracy: [String: Double] = [:]
     var finished = false

@@ -251,10 +251,48 @@ public final class Evaluator {
             checks = SanityChecks.evaluate(measurements, thresholds: thresholds)
             for check in checks { progress(.check(check)) }
         }
+        countEveryBreak(cleanCorrect: cleanCorrect, brokenBy: &brokenBy, records: &records)
         state.finished = true
         try saveState()
         return assemble(
             clean: clean, records: records, transfer: transferRecords, matrices: matrices, checks: checks, brokenBy: brokenBy)
+    }
+
+    /// Every success counted: images that the sanity checks' own runs (within the radius) or the
+    /// transferability matrix's examples broke count in the per-image worst case too, at their
+    /// radius and every larger one, labelled "check:NAME" or "matrix:memberI" in `brokenBy`.
+    func countEveryBreak(cleanCorrect: [Int], brokenBy: inout [[String?]], records: inout [EpsilonRecord]) {
+        let largest = epsilons.count - 1
+        let attacks = checkAttacks
+        let correct = Set(cleanCorrect)
+        for (e, epsilon) in epsilons.enumerated() {
+            var evidence: [(label: String, positions: [Int])] = []
+            if config.checks {
+                let names = attacks.everyRadius.map(\.name) + (e == largest ? attacks.largestRadius.map(\.name) : [])
+                for name in names {
+                    if let outcome = state.units["check/\(Self.format(epsilon))/\(name)"] {
+                        evidence.append(("check:\(name)", outcome.succeeded))
+                    }
+                }
+            }
+            for member in 0..<input.ensemble.members.count {
+                if let fooled = state.matrixEnsembleFooled?["matrix/\(Self.format(epsilon))/member\(member)"] {
+                    evidence.append(("matrix:member\(member)", fooled))
+                }
+            }
+            for (label, positions) in evidence {
+                for position in positions where brokenBy[e][position] == nil && correct.contains(position) {
+                    brokenBy[e][position] = label
+                    for later in (e + 1)..<epsilons.count where brokenBy[later][position] == nil {
+                        brokenBy[later][position] = "inherited"
+                    }
+                }
+            }
+        }
+        for e in records.indices {
+            records[e].worstCaseAccuracy = Double(cleanCorrect.filter { brokenBy[e][$0] == nil }.count) / Double(sampleCount)
+            records[e].inheritedBroken = cleanCorrect.filter { brokenBy[e][$0] == "inherited" }.count
+        }
     }
 
     /// Clean correctness of the deployed ensemble and of each member (computed once, then kept in the state).

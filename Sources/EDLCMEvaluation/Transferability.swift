@@ -30,13 +30,14 @@ extension Evaluator {
             for member in 0..<memberCount {
                 let key = "matrix/\(Self.format(epsilon))/member\(member)"
                 let counts: [Int]
-                if let done = state.matrix[key] {
+                if let done = state.matrix[key], state.matrixEnsembleFooled?[key] != nil {
                     counts = done
                 } else {
                     let label = String(format: "ε=%g PGD on member%d", epsilon, member)
                     progress(.runStarted(label, images: images.count))
                     let start = Date()
                     var tally = [Int](repeating: 0, count: memberCount + 1)
+                    var ensembleFooled: [Int] = []
                     let target = EnsembleTarget(ensemble: ensemble, objective: .member(member))
                     for batch in batches(images) {
                         let (batchImages, labels) = slice(batch)
@@ -51,13 +52,15 @@ extension Evaluator {
                                     tally[index] +=
                                         attackSucceeded(memberLogits, labels: labels, targets: nil).filter { $0 }.count
                                 }
-                                tally[memberCount] +=
-                                    attackSucceeded(ensemble.combine(logits), labels: labels, targets: nil).filter { $0 }.count
+                                let fooled = attackSucceeded(ensemble.combine(logits), labels: labels, targets: nil)
+                                tally[memberCount] += fooled.filter { $0 }.count
+                                ensembleFooled += zip(batch, fooled).filter(\.1).map(\.0)
                             }
                         }
                     }
                     counts = tally
                     state.matrix[key] = counts
+                    state.matrixEnsembleFooled = (state.matrixEnsembleFooled ?? [:]).merging([key: ensembleFooled]) { $1 }
                     try checkpoint()
                     progress(
                         .runFinished(

@@ -274,3 +274,44 @@ struct EvaluationTests {
         }
     }
 }
+
+/// Every success counted: what the sanity checks' own runs and the transferability matrix break
+/// lowers the worst case, labelled with the attack that broke it.
+@Suite("Evaluation: every success counted")
+struct EveryBreakCountedTests {
+    /// The worst case is exactly the clean-correct images no label marks broken, and `inherited`
+    /// counts images broken at a smaller radius.
+    func expectConsistent(_ result: EvaluationResult) {
+        let n = Double(result.perExample.count)
+        for (e, record) in result.robustness.enumerated() {
+            let robust = result.perExample.filter { $0.cleanCorrect && $0.brokenBy[e] == nil }.count
+            #expect(record.worstCaseAccuracy == Double(robust) / n)
+            #expect(record.inheritedBroken == result.perExample.filter { $0.brokenBy[e] == "inherited" }.count)
+        }
+    }
+
+    @Test("images only the sanity checks' PGD and BIM break count in the worst case")
+    func sanityCheckBreaksCount() throws {
+        // FGSM alone in the suite; the checks run BIM and PGD with more steps on every clean-correct image.
+        var config = EvaluationFixture.config(attacks: [.fgsm], epsilons: [0.15])
+        (config.checks, config.checkSamples, config.steps) = (true, 40, 10)
+        let result = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        let byChecks = result.perExample.filter { $0.brokenBy[0]?.hasPrefix("check:") == true }.count
+        #expect(byChecks > 0, "the checks' stronger attacks break images FGSM does not")
+        let record = result.robustness[0]
+        #expect(Int((record.worstCaseAccuracy * 40).rounded()) == Int((record.suiteAccuracy * 40).rounded()) - byChecks)
+        expectConsistent(result)
+    }
+
+    @Test("images only the transferability matrix's examples break count in the worst case, at larger radii too")
+    func matrixBreaksCount() throws {
+        var config = EvaluationFixture.config(attacks: [.fgsm], epsilons: [0.05, 0.15])
+        (config.matrix, config.matrixSamples) = (true, 40)
+        let result = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        let byMatrix = result.perExample.filter { $0.brokenBy.contains { $0?.hasPrefix("matrix:") == true } }.count
+        #expect(byMatrix > 0, "PGD on one member breaks ensemble images that FGSM on the ensemble does not")
+        for record in result.robustness { #expect(record.worstCaseAccuracy <= record.suiteAccuracy) }
+        #expect(result.robustness[1].worstCaseAccuracy < result.robustness[1].suiteAccuracy)
+        expectConsistent(result)
+    }
+}
