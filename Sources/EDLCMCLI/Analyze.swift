@@ -50,6 +50,10 @@ struct Analyze: ParsableCommand {
                     libtorchVersion: Runtime.libtorchVersion)), to: output)
         print("HVP cosine (mean off-diagonal \(String(format: "%.4f", report.meanHVPCosine))):")
         print(formatMatrix(report.hvpCosine))
+        if let random = report.hvpCosineRademacher, let mean = report.meanHVPCosineRademacher {
+            print("HVP cosine under one shared Rademacher probe (mean off-diagonal \(String(format: "%.4f", mean))):")
+            print(formatMatrix(random))
+        }
         print("input-gradient cosine (mean off-diagonal \(String(format: "%.4f", report.meanGradientCosine))):")
         print(formatMatrix(report.gradientCosine))
         for (index, value) in report.topEigenvalue.enumerated() {

@@ -28,6 +28,12 @@ public struct DiversityReport: Codable, Equatable, Sendable {
     public var hvpCosine: [[Double]]
     /// Mean of the off-diagonal entries of ``hvpCosine``.
     public var meanHVPCosine: Double
+    /// The same matrix under one random Rademacher probe shared by the members, beside the
+    /// configured probe: with the default gradient-sign probe the metric uses the direction that
+    /// EDLCM's L_g trains on, so this one says whether the dispersion holds in other directions.
+    /// nil in reports written before it existed.
+    public var hvpCosineRademacher: [[Double]]?
+    public var meanHVPCosineRademacher: Double?
     /// M×M mean cos(gᵢ, gⱼ) of the members' input gradients (the GAL/TRS diversity measure).
     public var gradientCosine: [[Double]]
     public var meanGradientCosine: Double
@@ -44,6 +50,7 @@ public struct DiversityReport: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case config, samples
         case hvpCosine = "hvp_cosine", meanHVPCosine = "mean_hvp_cosine", gradientCosine = "gradient_cosine"
+        case hvpCosineRademacher = "hvp_cosine_rademacher", meanHVPCosineRademacher = "mean_hvp_cosine_rademacher"
         case meanGradientCosine = "mean_gradient_cosine", hvpNorm = "hvp_norm", curvatureLoss = "curvature_loss"
         case topEigenvalue = "top_eigenvalue", gradientNorm = "gradient_norm"
     }
@@ -63,7 +70,7 @@ public enum DiversityAnalysis {
         let count = images.shape[0]
         let members = ensemble.members.count
         var hvpCos = [[Double]](repeating: [Double](repeating: 0, count: members), count: members)
-        var gradCos = hvpCos
+        var gradCos = hvpCos, randomCos = hvpCos
         var hvpNorm = [Double](repeating: 0, count: members)
         var curvature = hvpNorm, eigen = hvpNorm, gradNorm = hvpNorm
         for start in stride(from: 0, to: count, by: config.batchSize) {
@@ -74,6 +81,18 @@ public enum DiversityAnalysis {
             let probe = HessianProbe(
                 ensemble: ensemble, images: x, labels: y, h: config.hvp.h, direction: config.hvp.direction,
                 sharing: config.hvp.sharing, createGraph: false)
+            // The random probe draws from libtorch's generator, restored afterwards so that the
+            // power iteration below starts where it would without it.
+            let generator = Runtime.randomState()
+            let random = HessianProbe(
+                ensemble: ensemble, images: x, labels: y, h: config.hvp.h, direction: .rademacher, sharing: .shared,
+                createGraph: false)
+            try! Runtime.setRandomState(generator)  // the state just read: cannot be refused
+            for i in 0..<members {
+                for j in 0..<members {
+                    randomCos[i][j] += meanCosine(random.products[i], random.products[j]).item() * weight
+                }
+            }
             for i in 0..<members {
                 hvpNorm[i] += probe.products[i].flattened(startAxis: 1).norm(p: 2, alongAxes: [1]).mean().item() * weight
                 curvature[i] += probe.products[i].flattened(startAxis: 1).squared().sum(alongAxis: 1).mean().item() * weight
@@ -92,6 +111,7 @@ public enum DiversityAnalysis {
         }
         return DiversityReport(
             config: config, samples: count, hvpCosine: hvpCos, meanHVPCosine: offDiagonalMean(hvpCos, count: members) ?? 0,
+            hvpCosineRademacher: randomCos, meanHVPCosineRademacher: offDiagonalMean(randomCos, count: members) ?? 0,
             gradientCosine: gradCos, meanGradientCosine: offDiagonalMean(gradCos, count: members) ?? 0, hvpNorm: hvpNorm,
             curvatureLoss: curvature, topEigenvalue: eigen, gradientNorm: gradNorm)
     }

@@ -248,6 +248,44 @@ struct EDLCMMethodTests {
     }
 }
 
+/// Its own suite: it reads libtorch's generator between two calls, so no other test of the
+/// generator may run beside it.
+@Suite("Analysis: the HVP cosine under a random probe", .exclusiveRandomGenerator)
+struct RandomProbeAnalysisTests {
+    /// The Rademacher matrix is the HVP cosine of one shared random ±1 probe, computed here
+    /// independently from the generator state the analysis starts from; drawing it leaves the
+    /// power iteration's start unchanged.
+    @Test func analysisAddsTheCosineUnderARandomProbe() throws {
+        let ensemble = Ensemble(members: [SmoothClassifier(seed: 1), SmoothClassifier(seed: 2), SmoothClassifier(seed: 3)])
+        let (x, y) = smoothBatch()
+        var config = AnalysisConfig()
+        config.hvp.h = 0.01
+        Runtime.seed(5)
+        let report = DiversityAnalysis.analyse(ensemble, images: x, labels: y, config: config)
+        Runtime.seed(5)
+        _ = HessianProbe(
+            ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .gradientSign, sharing: .shared, createGraph: false)
+        let random = HessianProbe(
+            ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .rademacher, sharing: .shared, createGraph: false)
+        let matrix = try #require(report.hvpCosineRademacher)
+        for i in 0..<3 {
+            for j in 0..<3 {
+                assertClose([matrix[i][j]], [meanCosine(random.products[i], random.products[j]).item()], rtol: 1e-9)
+            }
+        }
+        assertClose([report.meanHVPCosineRademacher ?? .nan], [(matrix[0][1] + matrix[0][2] + matrix[1][2]) / 3], rtol: 1e-9)
+        #expect(matrix[0][1] != report.hvpCosine[0][1], "a random probe is another direction than the gradient sign")
+        // The power iteration sees the generator as it was before the random probe.
+        Runtime.seed(5)
+        _ = HessianProbe(
+            ensemble: ensemble, images: x, labels: y, h: 0.01, direction: .gradientSign, sharing: .shared, createGraph: false)
+        let eigen = DiversityAnalysis.dominantEigenvalue(
+            of: { crossEntropy(logits: ensemble.members[0]($0), labels: y, reduction: .sum) }, at: x,
+            iterations: config.powerIterations)
+        assertClose([report.topEigenvalue[0]], [eigen.mean().item()], rtol: 1e-9)
+    }
+}
+
 @Suite(
     "EDLCM training", .enabled(if: fashionMNISTInstalled, "needs Debian's dataset-fashion-mnist"), .serialized,
     .exclusiveRandomGenerator)
