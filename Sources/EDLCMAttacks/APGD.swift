@@ -115,10 +115,9 @@ public struct APGD: Attack {
             if state.active.isEmpty { continue }
             state.startTracking(stepSize: c.initialStepFactor * context.epsilon)
 
-            var interval = Swift.max(Int(0.22 * Double(c.steps)), 1)
-            let decrement = Swift.max(Int(0.03 * Double(c.steps)), 1)
-            let minimumInterval = Swift.max(Int(0.06 * Double(c.steps)), 1)
-            var sinceCheckpoint = 0
+            // The step-size checks happen at the schedule `checkpoints(steps:)` gives (tested there).
+            let checkpoints = Self.checkpoints(steps: c.steps)
+            var nextCheckpoint = 0
             for iteration in 0..<c.steps {
                 withoutGradients {
                     let a = iteration == 0 ? 1.0 : c.momentum
@@ -142,8 +141,8 @@ public struct APGD: Attack {
                     state.lossBest = state.lossBest.maximum(state.lossValues)
                     state.increases = state.increases + (state.lossValues .> state.lossPrevious).converted(to: .float32)
                     state.lossPrevious = state.lossValues
-                    sinceCheckpoint += 1
-                    if sinceCheckpoint == interval {
+                    if nextCheckpoint < checkpoints.count, iteration + 1 == checkpoints[nextCheckpoint] {
+                        let interval = checkpoints[nextCheckpoint] - (nextCheckpoint == 0 ? 0 : checkpoints[nextCheckpoint - 1])
                         let oscillating = state.increases .<= Double(interval) * c.rho
                         let stalled = state.reducedLastCheck.logicalNot() .& (state.lossBestLastCheck .>= state.lossBest)
                         let reduce = oscillating .| stalled
@@ -154,8 +153,7 @@ public struct APGD: Attack {
                         state.x = `where`(reduceImages, state.xBest, state.x)
                         state.grad = `where`(reduceImages, state.gradBest, state.grad)
                         state.increases = state.increases.zerosLike()
-                        sinceCheckpoint = 0
-                        interval = Swift.max(interval - decrement, minimumInterval)
+                        nextCheckpoint += 1
                     }
                 }
             }
