@@ -159,8 +159,8 @@ public struct APGD: Attack {
             }
             if state.active.isEmpty { continue }
             let finalBest = state.lossBest.scalars(as: Float.self)
-            // An example fooled at some iterate keeps that iterate, with or without early stopping.
-            for (row, example) in state.active.enumerated() where !fooled[example] {
+            // An example fooled at some iterate keeps that iterate (unless crafting to transfer).
+            for (row, example) in state.active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
                 if finalBest[row] > bestLoss[example] || rows[example] == nil {
                     bestLoss[example] = finalBest[row]
                     rows[example] = state.xBest[row].cloned()

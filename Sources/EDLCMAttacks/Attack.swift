@@ -16,14 +16,26 @@ public struct AttackContext {
     /// Stop attacking an example as soon as one iterate succeeds (and keep that iterate), which
     /// saves work in robustness evaluation; transfer crafting turns it off to keep ascending.
     public var stopOnSuccess: Bool
+    /// What an example that succeeded at some iterate returns when the attack goes on
+    /// (`stopOnSuccess` off): that iterate (robustness evaluation: every success counts), or, when
+    /// false, the final or highest-loss point (crafting on a surrogate or on one member, where the
+    /// example should transfer, not barely cross this model's boundary).
+    public var keepsFirstSuccess: Bool
 
-    public init(epsilon: Double, norm: PerturbationNorm, targets: Tensor? = nil, seeds: [UInt64], stopOnSuccess: Bool = true) {
+    public init(
+        epsilon: Double, norm: PerturbationNorm, targets: Tensor? = nil, seeds: [UInt64], stopOnSuccess: Bool = true,
+        keepsFirstSuccess: Bool = true
+    ) {
         self.epsilon = epsilon
         self.norm = norm
         self.targets = targets
         self.seeds = seeds
         self.stopOnSuccess = stopOnSuccess
+        self.keepsFirstSuccess = keepsFirstSuccess
     }
+
+    /// Whether an example fooled at some iterate keeps that iterate.
+    var keepsFooledIterate: Bool { stopOnSuccess || keepsFirstSuccess }
 
     /// Whether the attack is targeted.
     public var isTargeted: Bool { targets != nil }

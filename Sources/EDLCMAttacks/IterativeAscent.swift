@@ -35,7 +35,8 @@ struct InputDiversity {
 ///
 /// where d is sign for L∞ and g/‖g‖₂ for L2 and Π projects onto the ε-ball ∩ [0, 1]. Every iterate
 /// is checked, and an example's first successful iterate is what it returns, with or without
-/// `stopOnSuccess` (with it, the example also leaves the batch there). Restarts run again from new
+/// `stopOnSuccess` (with it, the example also leaves the batch there), unless the context asks for
+/// the final point (`keepsFirstSuccess` off: crafting examples to transfer). Restarts run again from new
 /// random starts on the examples not yet fooled (all examples without `stopOnSuccess`); an example
 /// never fooled returns the restart with the highest final loss, and survives only if it survives
 /// every restart.
@@ -79,7 +80,7 @@ struct IterativeAscent {
             for step in 0...steps {
                 let isFinal = step == steps
                 if isFinal && judgedByCaller {
-                    for (row, example) in active.enumerated() where !fooled[example] {
+                    for (row, example) in active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
                         rows[example] = x[row].cloned()
                     }
                     break
@@ -118,9 +119,9 @@ struct IterativeAscent {
                     }
                 }
                 if isFinal {
-                    // An example fooled at some iterate keeps that iterate, with or without early stopping.
+                    // An example fooled at some iterate keeps that iterate (unless crafting to transfer).
                     let finalLoss = lossValues.scalars(as: Float.self)
-                    for (row, example) in active.enumerated() where !fooled[example] {
+                    for (row, example) in active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
                         if finalLoss[row] > bestLoss[example] || rows[example] == nil {
                             bestLoss[example] = finalLoss[row]
                             rows[example] = x[row].cloned()

@@ -463,7 +463,7 @@ public final class Evaluator {
                 let (images, labels) = slice(batch)
                 let context = AttackContext(
                     epsilon: epsilon, norm: config.norm, targets: targets(batch), seeds: seeds(batch, key: key),
-                    stopOnSuccess: false)
+                    stopOnSuccess: false, keepsFirstSuccess: false)
                 pieces.append(try attack.perturb(images, labels: labels, target: target, context: context).adversarial)
                 progress(.batch(label, done: Swift.min((index + 1) * config.batchSize, sampleCount), total: sampleCount))
             }

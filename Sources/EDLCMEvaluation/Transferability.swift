@@ -42,7 +42,8 @@ extension Evaluator {
                     for batch in batches(images) {
                         let (batchImages, labels) = slice(batch)
                         let context = AttackContext(
-                            epsilon: epsilon, norm: config.norm, seeds: seeds(batch, key: key), stopOnSuccess: false)
+                            epsilon: epsilon, norm: config.norm, seeds: seeds(batch, key: key), stopOnSuccess: false,
+                            keepsFirstSuccess: false)
                         let adversarial = try attack.perturb(batchImages, labels: labels, target: target, context: context)
                             .adversarial
                         withEvaluationMode(of: target) {

@@ -208,6 +208,12 @@ struct EverySuccessTests {
                 let means = output.adversarial.flattened(startAxis: 1).mean(alongAxes: [1]).scalars(as: Float.self)
                 #expect(means.allSatisfy { $0 > 0.55 && $0 < 0.62 }, "\(attack.displayName): \(means)")
             }
+            // Crafting to transfer keeps ascending and returns the final point (mean 0.8, out of the band).
+            let crafting = AttackContext(
+                epsilon: 0.3, norm: .linf, seeds: [1, 2, 3], stopOnSuccess: false, keepsFirstSuccess: false)
+            let output = try attack.perturb(images, labels: labels, target: target, context: crafting)
+            #expect(output.success == [false, false, false], "\(attack.displayName) crafting")
+            assertClose(output.adversarial.flattened(startAxis: 1).mean(alongAxes: [1]), [0.8, 0.8, 0.8])
         }
     }
 
