@@ -171,6 +171,31 @@ struct TrainCommandTests {
         }
     }
 
+    /// `train --resume --out DIR` alone continues with the run's recorded settings; --epochs may
+    /// grow; another setting given differently is named.
+    @Test func resumeNeedsOnlyTheFolder() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = directory.appendingPathComponent("run")
+        let first = try runProcess(
+            edlcmBinary,
+            [
+                "train", "--members", "2", "--epochs", "1", "--train-limit", "128", "--batch-size", "64", "--test-limit", "50",
+                "--lr", "0.02", "--seed", "3", "--threads", "1", "--out", run.path,
+            ])
+        try #require(first.status == 0, "\(first.output)")
+        let resumed = try runProcess(edlcmBinary, ["train", "--resume", "--out", run.path, "--epochs", "2"])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let record = try RunDirectory(url: run).readRecord()
+        #expect(record.config.epochs == 2 && record.config.learningRate == 0.02 && record.config.seeding.seed == 3)
+        #expect(try RunDirectory(url: run).readMetrics().map(\.epoch) == [1, 2])
+        let refused = try runProcess(edlcmBinary, ["train", "--resume", "--out", run.path, "--lr", "0.1"])
+        #expect(refused.status == 1)
+        #expect(
+            refused.output.contains("--lr (0.02 recorded, 0.1 given); only --epochs and --threads may change"),
+            "\(refused.output)")
+    }
+
     @Test func binaryPrintsOneLineErrorsAndExitsNonZero() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
