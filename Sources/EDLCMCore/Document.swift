@@ -78,8 +78,13 @@ public enum Document {
                 configure(decoder)
                 return try decoder.decode(type, from: data)
             case .yaml:
+                // Through the same node-to-JSON conversion as settings files: Yams's own decoder
+                // traps on overflowing base-60 integers (a fuzz finding, fuzz/regressions/config/).
                 let text = try yamlText(checkedSize(data, limits), limits: limits)
-                return try YAMLDecoder().decode(type, from: text)
+                guard let node = try Yams.compose(yaml: text) else { throw EDLCMError("the file holds no value") }
+                let decoder = JSONDecoder()
+                configure(decoder)
+                return try decoder.decode(type, from: JSONEncoder().encode(jsonValue(of: node)))
             }
         }
     }
@@ -135,7 +140,7 @@ public enum Document {
             switch Tag.Name(rawValue: node.tag.description) {
             case .null: return .null
             case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
-            case .int: return node.int.map { .integer(Int64($0)) } ?? node.float.map(JSONValue.number) ?? .string(scalar.string)
+            case .int: return yamlInteger(scalar.string).map(JSONValue.integer) ?? .string(scalar.string)
             case .float: return node.float.map(JSONValue.number) ?? .string(scalar.string)
             default: return .string(scalar.string)
             }
@@ -154,6 +159,38 @@ public enum Document {
             }
             return .object(object)
         }
+    }
+
+    /// A YAML 1.1 integer (decimal, 0x hexadecimal, 0o or leading-0 octal, 0b binary, base 60 like
+    /// 1:30, with `_` separators) as Int64; nil when it does not fit, so that the caller keeps the
+    /// text. Yams's own conversion multiplies base-60 digits without overflow checks and traps.
+    static func yamlInteger(_ text: String) -> Int64? {
+        var digits = text.replacingOccurrences(of: "_", with: "")
+        var negative = false
+        if let sign = digits.first, sign == "-" || sign == "+" {
+            negative = sign == "-"
+            digits.removeFirst()
+        }
+        func signed(_ magnitude: Int64?) -> Int64? {
+            guard let magnitude else { return nil }
+            return negative ? (magnitude == Int64.min ? nil : -magnitude) : magnitude
+        }
+        if digits.contains(":") {
+            var total: Int64 = 0
+            for part in digits.split(separator: ":", omittingEmptySubsequences: false) {
+                guard let value = Int64(part), value >= 0 else { return nil }
+                let (shifted, overflowA) = total.multipliedReportingOverflow(by: 60)
+                let (sum, overflowB) = shifted.addingReportingOverflow(value)
+                if overflowA || overflowB { return nil }
+                total = sum
+            }
+            return signed(total)
+        }
+        for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where digits.hasPrefix(prefix) {
+            return signed(Int64(digits.dropFirst(2), radix: radix))
+        }
+        if digits.count > 1, digits.hasPrefix("0") { return signed(Int64(digits.dropFirst(), radix: 8)) }
+        return signed(Int64(digits))
     }
 
     /// The 1-based line of each key of the top-level object (empty when the text is not an object).

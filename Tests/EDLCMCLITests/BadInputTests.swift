@@ -115,6 +115,7 @@ func badInputCatalogue(root: URL, trainedRun: URL) throws -> [BadInput] {
         _ = try write(labels, "mnist-bomb/\(split)-labels-idx1-ubyte")
         _ = try write(bomb, "mnist-bomb/\(split)-images-idx3-ubyte.gz")
     }
+    let base60 = try write(Array("members: 99999999999:59:59:59:59:59\n".utf8), "configs/base60.yaml")
     let deepRecord = root.appendingPathComponent("run-deep-record")
     try fm.copyItem(at: trainedRun, to: deepRecord)
     try Data(("[" + String(repeating: "{\"a\": [", count: 3000) + String(repeating: "]}", count: 3000) + "]\n").utf8)
@@ -259,6 +260,10 @@ func badInputCatalogue(root: URL, trainedRun: URL) throws -> [BadInput] {
             name: "run folder with a deeply nested metrics line",
             arguments: ["report", deepRecord.path, "--out", root.appendingPathComponent("deep.html").path],
             expected: "metrics.jsonl: line 1: nested deeper than 64 levels, the limit"),
+        BadInput(
+            name: "config with a base-60 integer past Int64 (crashed Yams)",
+            arguments: ["train", "--config", base60.path, "--out", root.appendingPathComponent("o25").path],
+            expected: "base60.yaml: line 1: wrong type at 'members'"),
         BadInput(
             name: "zero threads", arguments: train + ["--threads", "0", "--out", root.appendingPathComponent("o17").path],
             expected: "--threads must be in 1...1024"),

@@ -93,4 +93,20 @@ struct DocumentLimitsTests {
             _ = try Gzip.decompress(compressed, name: "z", maxBytes: (1 << 20) - 1)
         }
     }
+
+    /// YAML 1.1 integers, base 60 included, are read with overflow checks: Yams's own conversion
+    /// trapped on the fuzz finding in fuzz/regressions/config/base60-integer-overflow.yaml.
+    @Test func yamlIntegersAreReadWithoutOverflow() throws {
+        #expect(Document.yamlInteger("1:2:3") == 3723)
+        #expect(Document.yamlInteger("-1_000") == -1000)
+        #expect(Document.yamlInteger("0x1F") == 31)
+        #expect(Document.yamlInteger("0o17") == 15 && Document.yamlInteger("017") == 15)
+        #expect(Document.yamlInteger("0b101") == 5)
+        #expect(Document.yamlInteger("9223372036854775807") == Int64.max)
+        #expect(Document.yamlInteger("9223372036854775808") == nil)
+        #expect(Document.yamlInteger("99999999999:59:59:59:59:59") == nil)
+        let value = try Document.value(
+            from: Data("a: 99999999999:59:59:59:59:59\nb: 1:30\n".utf8), format: .yaml, limits: .settings, label: "doc")
+        #expect(value == .object(["a": .string("99999999999:59:59:59:59:59"), "b": .integer(90)]))
+    }
 }
