@@ -38,13 +38,13 @@ extension SettingsGroup {
         return result
     }
 
-    /// The flags (without "--") of every setting, in declaration order.
-    public static var keys: [String] { Self().settings.map(\.key) }
-
     /// The settings as one flat JSON object; unset optional settings are left out.
     public var flattened: [String: JSONValue] {
         var object: [String: JSONValue] = [:]
-        for (key, setting) in settings where setting.current != .null { object[key] = setting.current }
+        for (key, setting) in settings {
+            let value = setting.current
+            if value != .null { object[key] = value }
+        }
         return object
     }
 
