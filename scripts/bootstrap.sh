@@ -22,9 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "${1:-}" = "--test" ] && ! .venv/bin/python -c "import torch, safetensors" 2>/dev/null; then
+if [ "${1:-}" = "--test" ] && ! .venv/bin/python -c "import torch, safetensors, pyautoattack" 2>/dev/null; then
     echo "bootstrap: creating .venv (Debian's python3 with torch, plus safetensors from PyPI)"
     rm -rf .venv
     /usr/bin/python3 -m venv --system-site-packages .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check safetensors
+    .venv/bin/pip install --quiet --disable-pip-version-check safetensors pyautoattack==0.2.0
 fi

@@ -20,6 +20,11 @@ import Torch
 /// best loss has not improved since. (The reference code compares the first step of the first
 /// interval with an unset entry; here it is compared with the loss at x⁰, as the paper states.)
 /// Every iterate is checked for success; restarts start again from new random points.
+///
+/// APGD-T (``Configuration/targetClasses`` > 0) is AutoAttack's targeted version: for each of the
+/// `targetClasses` classes ranked 2, 3, … in the attacked model's output on the clean image, a full
+/// run (with its restarts) ascends the targeted DLR loss toward that class, on the examples not yet
+/// fooled; success is still misclassification (argmax ≠ y), so the attack's goal stays untargeted.
 public struct APGD: Attack {
     /// APGD's settings.
     public struct Configuration: Codable, Sendable, Equatable {
@@ -35,10 +40,14 @@ public struct APGD: Attack {
         public var momentum: Double = 0.75
         /// ρ, the fraction of increasing steps below which η is halved (the paper: 0.75).
         public var rho: Double = 0.75
+        /// APGD-T: the number of target classes, ranked from the second most likely one in the clean
+        /// output, that the targeted loss is run toward one after another (AutoAttack's standard
+        /// version: 9); nil for APGD with an untargeted loss.
+        public var targetClasses: Int?
 
         public init(
             loss: AttackLoss = .crossEntropy, steps: Int = 100, restarts: Int = 1, initialStepFactor: Double = 2,
-            momentum: Double = 0.75, rho: Double = 0.75
+            momentum: Double = 0.75, rho: Double = 0.75, targetClasses: Int? = nil
         ) {
             self.loss = loss
             self.steps = steps
@@ -46,6 +55,7 @@ public struct APGD: Attack {
             self.initialStepFactor = initialStepFactor
             self.momentum = momentum
             self.rho = rho
+            self.targetClasses = targetClasses
         }
     }
 
@@ -55,16 +65,14 @@ public struct APGD: Attack {
         self.configuration = configuration
     }
 
-    public var displayName: String {
-        switch configuration.loss {
-        case .crossEntropy: "APGD-CE"
-        case .dlr: "APGD-DLR"
-        case .margin: "APGD-CW"
-        }
-    }
+    public var displayName: String { configuration.displayName }
 
     public var supportedNorms: Set<PerturbationNorm> { [.linf, .l2] }
-    public func minimumClassCount(targeted: Bool) -> Int { configuration.loss.minimumClassCount(targeted: targeted) }
+    /// APGD-T picks its own target classes and succeeds by misclassification; it has no targeted goal.
+    public var supportsTargeted: Bool { configuration.targetClasses == nil }
+    public func minimumClassCount(targeted: Bool) -> Int {
+        configuration.loss.minimumClassCount(targeted: targeted || configuration.targetClasses != nil)
+    }
 
     /// The iterations after which step sizes are checked: gaps ⌊0.22N⌋, then each gap ⌊0.03N⌋
     /// shorter, but at least ⌊0.06N⌋ (each at least 1).
@@ -90,80 +98,93 @@ public struct APGD: Attack {
         var bestLoss = [Float](repeating: -.infinity, count: count)
         var fooled = [Bool](repeating: false, count: count)
 
-        for restart in 0..<c.restarts {
-            let active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
-            if active.isEmpty { break }
-            var generators = exampleGenerators(active.map { context.seeds[$0] }, stream: 0xA9D + UInt64(restart))
-            var state = State(active: active, ball: fullBall, labels: labels, targets: context.targets)
-            let rowShape = Array(images.shape.dropFirst())
-            let start: Tensor
-            switch context.norm {
-            case .linf:
-                let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
-                let scale = u.abs().flattened(startAxis: 1).max(alongAxis: 1).values.reshaped(
-                    to: [active.count] + rowShape.map { _ in 1 })
-                start = state.ball.center + u / (scale + 1e-12) * context.epsilon
-            case .l2:
-                let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) }
-                start = state.ball.center + normalizedL2(u) * context.epsilon
-            }
-            state.x = start.clamped(to: 0...1)
-            var evaluation = evaluateLoss(state.x, labels: state.y, targets: state.t, target: target, loss: c.loss)
-            state.grad = evaluation.gradient!
-            state.lossValues = evaluation.loss
-            record(&state, decision: evaluation.decision, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
-            if state.active.isEmpty { continue }
-            state.startTracking(stepSize: c.initialStepFactor * context.epsilon)
-
-            // The step-size checks happen at the schedule `checkpoints(steps:)` gives (tested there).
-            let checkpoints = Self.checkpoints(steps: c.steps)
-            var nextCheckpoint = 0
-            for iteration in 0..<c.steps {
-                withoutGradients {
-                    let a = iteration == 0 ? 1.0 : c.momentum
-                    let previousStep = state.x - state.xPrevious
-                    state.xPrevious = state.x
-                    let z = state.ball.project(state.x + context.norm.steepestAscent(state.grad) * state.stepSize)
-                    state.x = state.ball.project(state.x + (z - state.x) * a + previousStep * (1 - a))
+        // One pass per loss target: the context's goal for APGD, each ranked class for APGD-T.
+        var passes: [Tensor?] = [context.targets]
+        if let targetClasses = c.targetClasses {
+            let ranked = withoutGradients { target.forward(images).decision.sorted(alongAxis: 1, descending: true).indices }
+            passes = (1...Swift.min(targetClasses, target.classCount - 1)).map { ranked.selected(alongAxis: 1, index: $0) }
+        }
+        for (pass, lossTargets) in passes.enumerated() {
+            for restart in 0..<c.restarts {
+                let active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
+                if active.isEmpty { break }
+                var generators = exampleGenerators(
+                    active.map { context.seeds[$0] }, stream: 0xA9D + UInt64(restart) + 0x1_0000 * UInt64(pass))
+                var state = State(
+                    active: active, ball: fullBall, labels: labels, targets: context.targets, lossTargets: lossTargets)
+                let rowShape = Array(images.shape.dropFirst())
+                let start: Tensor
+                switch context.norm {
+                case .linf:
+                    let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
+                    let scale = u.abs().flattened(startAxis: 1).max(alongAxis: 1).values.reshaped(
+                        to: [active.count] + rowShape.map { _ in 1 })
+                    start = state.ball.center + u / (scale + 1e-12) * context.epsilon
+                case .l2:
+                    let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) }
+                    start = state.ball.center + normalizedL2(u) * context.epsilon
                 }
-                let needsGradient = iteration < c.steps - 1
-                evaluation = evaluateLoss(
-                    state.x, labels: state.y, targets: state.t, target: target, loss: c.loss, gradient: needsGradient)
-                state.grad = evaluation.gradient ?? state.grad
+                state.x = start.clamped(to: 0...1)
+                var evaluation = evaluateLoss(state.x, labels: state.y, targets: state.lossTargets, target: target, loss: c.loss)
+                state.grad = evaluation.gradient!
                 state.lossValues = evaluation.loss
                 record(&state, decision: evaluation.decision, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
-                if state.active.isEmpty { break }
-                withoutGradients {
-                    let improved = state.lossValues .> state.lossBest
-                    let improvedImages = state.imageMask(improved)
-                    state.xBest = `where`(improvedImages, state.x, state.xBest)
-                    state.gradBest = `where`(improvedImages, state.grad, state.gradBest)
-                    state.lossBest = state.lossBest.maximum(state.lossValues)
-                    state.increases = state.increases + (state.lossValues .> state.lossPrevious).converted(to: .float32)
-                    state.lossPrevious = state.lossValues
-                    if nextCheckpoint < checkpoints.count, iteration + 1 == checkpoints[nextCheckpoint] {
-                        let interval = checkpoints[nextCheckpoint] - (nextCheckpoint == 0 ? 0 : checkpoints[nextCheckpoint - 1])
-                        let oscillating = state.increases .<= Double(interval) * c.rho
-                        let stalled = state.reducedLastCheck.logicalNot() .& (state.lossBestLastCheck .>= state.lossBest)
-                        let reduce = oscillating .| stalled
-                        state.reducedLastCheck = reduce
-                        state.lossBestLastCheck = state.lossBest
-                        let reduceImages = state.imageMask(reduce)
-                        state.stepSize = `where`(reduceImages, state.stepSize * 0.5, state.stepSize)
-                        state.x = `where`(reduceImages, state.xBest, state.x)
-                        state.grad = `where`(reduceImages, state.gradBest, state.grad)
-                        state.increases = state.increases.zerosLike()
-                        nextCheckpoint += 1
+                if state.active.isEmpty { continue }
+                state.startTracking(stepSize: c.initialStepFactor * context.epsilon)
+
+                // The step-size checks happen at the schedule `checkpoints(steps:)` gives (tested there).
+                let checkpoints = Self.checkpoints(steps: c.steps)
+                var nextCheckpoint = 0
+                for iteration in 0..<c.steps {
+                    withoutGradients {
+                        let a = iteration == 0 ? 1.0 : c.momentum
+                        let previousStep = state.x - state.xPrevious
+                        state.xPrevious = state.x
+                        let z = state.ball.project(state.x + context.norm.steepestAscent(state.grad) * state.stepSize)
+                        state.x = state.ball.project(state.x + (z - state.x) * a + previousStep * (1 - a))
+                    }
+                    let needsGradient = iteration < c.steps - 1
+                    evaluation = evaluateLoss(
+                        state.x, labels: state.y, targets: state.lossTargets, target: target, loss: c.loss,
+                        gradient: needsGradient)
+                    state.grad = evaluation.gradient ?? state.grad
+                    state.lossValues = evaluation.loss
+                    record(
+                        &state, decision: evaluation.decision, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
+                    if state.active.isEmpty { break }
+                    withoutGradients {
+                        let improved = state.lossValues .> state.lossBest
+                        let improvedImages = state.imageMask(improved)
+                        state.xBest = `where`(improvedImages, state.x, state.xBest)
+                        state.gradBest = `where`(improvedImages, state.grad, state.gradBest)
+                        state.lossBest = state.lossBest.maximum(state.lossValues)
+                        state.increases = state.increases + (state.lossValues .> state.lossPrevious).converted(to: .float32)
+                        state.lossPrevious = state.lossValues
+                        if nextCheckpoint < checkpoints.count, iteration + 1 == checkpoints[nextCheckpoint] {
+                            let interval =
+                                checkpoints[nextCheckpoint] - (nextCheckpoint == 0 ? 0 : checkpoints[nextCheckpoint - 1])
+                            let oscillating = state.increases .<= Double(interval) * c.rho
+                            let stalled = state.reducedLastCheck.logicalNot() .& (state.lossBestLastCheck .>= state.lossBest)
+                            let reduce = oscillating .| stalled
+                            state.reducedLastCheck = reduce
+                            state.lossBestLastCheck = state.lossBest
+                            let reduceImages = state.imageMask(reduce)
+                            state.stepSize = `where`(reduceImages, state.stepSize * 0.5, state.stepSize)
+                            state.x = `where`(reduceImages, state.xBest, state.x)
+                            state.grad = `where`(reduceImages, state.gradBest, state.grad)
+                            state.increases = state.increases.zerosLike()
+                            nextCheckpoint += 1
+                        }
                     }
                 }
-            }
-            if state.active.isEmpty { continue }
-            let finalBest = state.lossBest.scalars(as: Float.self)
-            // An example fooled at some iterate keeps that iterate (unless crafting to transfer).
-            for (row, example) in state.active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
-                if finalBest[row] > bestLoss[example] || rows[example] == nil {
-                    bestLoss[example] = finalBest[row]
-                    rows[example] = state.xBest[row].cloned()
+                if state.active.isEmpty { continue }
+                let finalBest = state.lossBest.scalars(as: Float.self)
+                // An example fooled at some iterate keeps that iterate (unless crafting to transfer).
+                for (row, example) in state.active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
+                    if finalBest[row] > bestLoss[example] || rows[example] == nil {
+                        bestLoss[example] = finalBest[row]
+                        rows[example] = state.xBest[row].cloned()
+                    }
                 }
             }
         }
@@ -191,7 +212,10 @@ public struct APGD: Attack {
         var active: [Int]
         var ball: PerturbationBall
         var y: Tensor
+        /// The goal's target classes (success is judged on them), nil when untargeted.
         var t: Tensor?
+        /// The classes the loss is targeted at: the goal's, or APGD-T's class of this pass.
+        var lossTargets: Tensor?
         var x: Tensor
         var grad: Tensor
         var lossValues: Tensor
@@ -206,12 +230,13 @@ public struct APGD: Attack {
         var lossBestLastCheck: Tensor
         var tracking = false
 
-        init(active: [Int], ball: PerturbationBall, labels: Tensor, targets: Tensor?) {
+        init(active: [Int], ball: PerturbationBall, labels: Tensor, targets: Tensor?, lossTargets: Tensor?) {
             let selection = Tensor(active.map(Int64.init))
             self.active = active
             self.ball = ball.selecting(selection)
             y = labels.indexSelected(alongAxis: 0, indices: selection)
             t = targets?.indexSelected(alongAxis: 0, indices: selection)
+            self.lossTargets = lossTargets?.indexSelected(alongAxis: 0, indices: selection)
             x = self.ball.center
             let empty = Tensor.zeros([0])
             (grad, lossValues, xPrevious, xBest, gradBest, lossBest, lossPrevious) = (
@@ -247,6 +272,7 @@ public struct APGD: Attack {
             ball = ball.selecting(kept)
             y = select(y)
             t = t.map(select)
+            lossTargets = lossTargets.map(select)
             x = select(x)
             grad = select(grad)
             lossValues = select(lossValues)
@@ -265,8 +291,21 @@ public struct APGD: Attack {
 }
 
 extension APGD.Configuration: AttackConfiguration {
+    /// "APGD-CE", "APGD-DLR", "APGD-CW", or "APGD-T" with target classes.
+    var displayName: String {
+        if targetClasses != nil { return loss == .dlr ? "APGD-T" : "APGD-T (\(loss.rawValue))" }
+        switch loss {
+        case .crossEntropy: return "APGD-CE"
+        case .dlr: return "APGD-DLR"
+        case .margin: return "APGD-CW"
+        }
+    }
+
     public func validate() throws {
-        let name = loss == .dlr ? "APGD-DLR" : "APGD-CE"
+        let name = displayName
+        if let targetClasses {
+            try requireSetting(targetClasses >= 1, name, "target classes must be at least 1, got \(targetClasses)")
+        }
         try requireSetting(steps >= 1, name, "steps must be at least 1, got \(steps)")
         try requireSetting(restarts >= 1, name, "restarts must be at least 1, got \(restarts)")
         try requireSetting(

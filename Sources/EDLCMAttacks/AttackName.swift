@@ -20,6 +20,10 @@ public enum AttackName: String, SettingChoice {
     case apgdCE = "apgd-ce"
     /// ``APGD`` with the DLR loss.
     case apgdDLR = "apgd-dlr"
+    /// APGD-T: ``APGD`` with the targeted DLR loss toward each of the 9 runner-up classes (AutoAttack).
+    case apgdT = "apgd-t"
+    /// ``FAB`` (FAB-T): the targeted minimum-norm boundary attack toward each of the 9 runner-up classes.
+    case fabT = "fab-t"
     /// ``SquareAttack`` (score-based black-box).
     case square
     /// M-PGD: ``MIM`` with a random start (transfer).
@@ -36,8 +40,8 @@ public enum AttackName: String, SettingChoice {
     /// Builds the attack with its paper's configuration, overridden by an evaluation's budget.
     ///
     /// `budget.steps` sets the iterations of every iterative attack (CW-L2: 10× as many Adam
-    /// iterations per binary-search step), `budget.restarts` the restarts of PGD, PGD-CW, APGD
-    /// and M-PGD, and `budget.queries` the Square attack's query budget. A nil field keeps the
+    /// iterations per binary-search step), `budget.restarts` the restarts of PGD, PGD-CW, APGD,
+    /// APGD-T, FAB-T and M-PGD, and `budget.queries` the Square attack's query budget. A nil field keeps the
     /// paper's value.
     public func makeAttack(_ budget: AttackBudget = AttackBudget()) -> any Attack {
         switch self {
@@ -63,11 +67,17 @@ public enum AttackName: String, SettingChoice {
             var configuration = CarliniWagnerL2.Configuration()
             if let steps = budget.steps { configuration.maxIterations = 10 * steps }
             return CarliniWagnerL2(configuration)
-        case .apgdCE, .apgdDLR:
-            var configuration = APGD.Configuration(loss: self == .apgdCE ? .crossEntropy : .dlr)
+        case .apgdCE, .apgdDLR, .apgdT:
+            var configuration = APGD.Configuration(
+                loss: self == .apgdCE ? .crossEntropy : .dlr, targetClasses: self == .apgdT ? 9 : nil)
             if let steps = budget.steps { configuration.steps = steps }
             if let restarts = budget.restarts { configuration.restarts = restarts }
             return APGD(configuration)
+        case .fabT:
+            var configuration = FAB.Configuration()
+            if let steps = budget.steps { configuration.steps = steps }
+            if let restarts = budget.restarts { configuration.restarts = restarts }
+            return FAB(configuration)
         case .square:
             var configuration = SquareAttack.Configuration()
             if let queries = budget.queries { configuration.queries = queries }

@@ -106,6 +106,10 @@ public struct EvaluationConfig: SettingsGroup {
                 try require(epsilon <= 1, "--eps \(epsilon) exceeds 1, the whole [0, 1] range of an L∞ perturbation")
             }
         }
+        for attack in attacks where targeted && !attack.makeAttack().supportsTargeted {
+            throw EDLCMError(
+                "--attacks \(attack.rawValue) picks its own target classes and has no targeted version; drop it or --targeted")
+        }
         if attacks.contains(.cwL2) { try require(norm == .l2, "--attacks cw-l2 is an L2 attack; use --norm l2 or drop it") }
         try require(!targets.isEmpty, "--targets needs at least one objective")
         try require(Set(targets).count == targets.count, "--targets lists an objective twice")
