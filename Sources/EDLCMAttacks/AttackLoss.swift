@@ -70,6 +70,12 @@ func bestOtherScore(_ scores: Tensor, excluding classes: Tensor) -> Tensor {
     return scores.filled(where: mask, with: -.infinity).max(alongAxis: 1).values
 }
 
+/// argmaxᵢ≠y zᵢ for each row: int64 [N].
+func bestOtherClass(_ scores: Tensor, excluding classes: Tensor) -> Tensor {
+    let mask = classes.oneHot(classCount: scores.shape[1]) .== 1.0
+    return scores.filled(where: mask, with: -.infinity).argmax(alongAxis: 1)
+}
+
 /// Whether each row's prediction counts as a success of the attack: argmax ≠ y untargeted,
 /// argmax = t targeted.
 package func attackSucceeded(_ decision: Tensor, labels: Tensor, targets: Tensor?) -> [Bool] {

@@ -24,6 +24,9 @@ public enum AttackName: String, SettingChoice {
     case apgdT = "apgd-t"
     /// ``FAB`` (FAB-T): the targeted minimum-norm boundary attack toward each of the 9 runner-up classes.
     case fabT = "fab-t"
+    /// ``MORA``, the model-reweighing attack on ensembles (its standard version: 5 mixing weights, then
+    /// 9 targeted passes).
+    case mora
     /// ``SquareAttack`` (score-based black-box).
     case square
     /// M-PGD: ``MIM`` with a random start (transfer).
@@ -33,6 +36,12 @@ public enum AttackName: String, SettingChoice {
 
     /// Whether the attack reads the model's gradients (white-box); false for Square.
     public var usesGradients: Bool { self != .square }
+
+    /// Whether the attack runs on an objective: MORA weighs the members against the ensemble's
+    /// averaged softmax or averaged logits, so it skips the sum of member losses.
+    public func runs(on objective: TargetObjective) -> Bool {
+        self != .mora || objective == .probabilities || objective == .logits
+    }
 
     /// The attacks meant for crafting on surrogates (transfer attacks).
     public static let transferAttacks: [AttackName] = [.mpgd, .diFGSM]
@@ -78,6 +87,11 @@ public enum AttackName: String, SettingChoice {
             if let steps = budget.steps { configuration.steps = steps }
             if let restarts = budget.restarts { configuration.restarts = restarts }
             return FAB(configuration)
+        case .mora:
+            var configuration = MORA.Configuration()
+            if let steps = budget.steps { configuration.steps = steps }
+            if let restarts = budget.restarts { configuration.restarts = restarts }
+            return MORA(configuration)
         case .square:
             var configuration = SquareAttack.Configuration()
             if let queries = budget.queries { configuration.queries = queries }

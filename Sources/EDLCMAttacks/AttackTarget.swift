@@ -11,10 +11,18 @@ public struct TargetOutput {
     /// The scores an attack's loss is applied to and summed over, each [N, C]: one tensor for most
     /// targets, every member's logits for ``TargetObjective/memberLosses``.
     public let lossInputs: [Tensor]
+    /// An ensemble's member logits, each [N, C], for ensemble-aware attacks that weigh the members
+    /// (``MORA``); empty for a single model.
+    public let memberLogits: [Tensor]
+    /// Whether the scores of a single loss input are log-probabilities (an averaged softmax) rather
+    /// than logits.
+    public let scoresAreLogProbabilities: Bool
 
-    public init(decision: Tensor, lossInputs: [Tensor]) {
+    public init(decision: Tensor, lossInputs: [Tensor], memberLogits: [Tensor] = [], scoresAreLogProbabilities: Bool = false) {
         self.decision = decision
         self.lossInputs = lossInputs
+        self.memberLogits = memberLogits
+        self.scoresAreLogProbabilities = scoresAreLogProbabilities
     }
 }
 
@@ -124,12 +132,14 @@ public struct EnsembleTarget: AttackTarget {
         case .probabilities:
             return TargetOutput(
                 decision: decision,
-                lossInputs: [ensemble.output == .averagedProbabilities ? decision : logAveragedSoftmax(logits)])
+                lossInputs: [ensemble.output == .averagedProbabilities ? decision : logAveragedSoftmax(logits)],
+                memberLogits: logits, scoresAreLogProbabilities: true)
         case .logits:
             return TargetOutput(
-                decision: decision, lossInputs: [ensemble.output == .averagedLogits ? decision : averagedLogits(logits)])
+                decision: decision, lossInputs: [ensemble.output == .averagedLogits ? decision : averagedLogits(logits)],
+                memberLogits: logits)
         case .memberLosses, .member:
-            return TargetOutput(decision: decision, lossInputs: logits)
+            return TargetOutput(decision: decision, lossInputs: logits, memberLogits: logits)
         }
     }
 }

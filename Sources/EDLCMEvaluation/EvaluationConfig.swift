@@ -110,6 +110,12 @@ public struct EvaluationConfig: SettingsGroup {
             throw EDLCMError(
                 "--attacks \(attack.rawValue) picks its own target classes and has no targeted version; drop it or --targeted")
         }
+        if attacks.contains(.mora) {
+            try require(
+                targets.contains { AttackName.mora.runs(on: $0) },
+                "--attacks mora weighs the members against the averaged softmax or logits; add probabilities or logits to --targets"
+            )
+        }
         if attacks.contains(.cwL2) { try require(norm == .l2, "--attacks cw-l2 is an L2 attack; use --norm l2 or drop it") }
         try require(!targets.isEmpty, "--targets needs at least one objective")
         try require(Set(targets).count == targets.count, "--targets lists an objective twice")

@@ -341,7 +341,7 @@ public final class Evaluator {
         var summaries: [AttackSummary] = []
         for (attackIndex, name) in config.attacks.enumerated() {
             let attack = name.makeAttack(config.budget)
-            let objectives: [TargetObjective?] = name.usesGradients ? config.targets : [nil]
+            let objectives: [TargetObjective?] = name.usesGradients ? config.targets.filter(name.runs(on:)) : [nil]
             var newlyBroken = 0
             var fooledByAttack = Set<Int>()
             var strongest: (String, Int)?

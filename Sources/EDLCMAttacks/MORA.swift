@@ -1,0 +1,254 @@
+import EDLCMCore
+import EDLCMModels
+import Foundation
+import Torch
+
+/// MORA, the model-reweighing attack on ensembles of Yu, Gao and Xu, "MORA: Improving Ensemble
+/// Robustness Evaluation with Model Reweighing Attack" (NeurIPS 2022; reference code lafeat/mora,
+/// `mora_attack.py`). An ensemble's gradient is dominated by a few members, so attacks on the
+/// ensemble output leave the others standing; MORA ascends a loss on a mix of the ensemble's scores
+/// and the members' logits, each member weighted by how much it moves the ensemble's decision:
+///
+///     s(x) = (1 − λ)·E / (E_π1 − E_π2) + λ·Σₘ μₘ wₘ ẑₘ / (10⁻⁸ + Σₘ μₘ wₘ),    loss = CE(s, y)
+///
+/// with E the attacked scores (log-averaged softmax or averaged logits), ẑₘ = zₘ / κ the member
+/// logits scaled by κ = max(1, maxₘ(zₘ,π1 − zₘ,π2)/10), and, with P̄ = (1/M) Σₘ softmax(ẑₘ),
+/// pₘ = softmax(τ·zₘ) and c the class other than y that P̄ ranks highest (targeted: the target),
+///
+///     wₘ = pₘ,c · (pₘ,y / P̄_y + (1 − pₘ,c) / P̄_c),
+///
+/// which is M·∂(log P̄_c − log P̄_y)/∂zₘ,c, the sensitivity of the ensemble's log-probability margin
+/// to member m's logit of c. On an averaged softmax only members that still classify x correctly
+/// count (μₘ = 1 when argmax ẑₘ = y, else 0; on averaged logits μₘ = 1). The step is APGD's
+/// momentum step, x ← Π(x + a(Π(x + η·sign ∇) − x) + (1 − a)(x − x_prev)), a = 0.75 (1 at the
+/// first), from a random point at distance ε, with η decaying as 2ε·(1 + cos(πi/N))/2 (the cosine
+/// schedule of the authors' scripts). The reference's standard version runs λ = 0.5, 0, 0.25, 0.75,
+/// 1 one after another on the images still robust, then a targeted pass toward each of the 9
+/// runner-up classes with λ = 0.5 (softmax) or 0 (logits), τ = 0.2 (softmax) or 0 (logits), 100
+/// iterations each. Deviations, all toward the paper's formula: the reference code's class c flips
+/// the sign of the runner-up's entries while y is still on top, its P̄ divides by M + 1, and its κ
+/// also looks at the ensemble output; here wₘ is the derivative written above.
+public struct MORA: Attack {
+    /// MORA's settings.
+    public struct Configuration: Codable, Sendable, Equatable {
+        /// Iterations per pass (the reference: 100).
+        public var steps: Int = 100
+        /// Restarts per pass (the reference's standard version: 1).
+        public var restarts: Int = 1
+        /// The mixing weights λ of the untargeted passes, in order (the reference: 0.5, 0, 0.25, 0.75, 1).
+        public var mixes: [Double] = [0.5, 0, 0.25, 0.75, 1]
+        /// Targeted passes toward this many runner-up classes of the clean output (the reference: 9; 0 for none).
+        public var targetClasses: Int = 9
+        /// λ of the targeted passes; nil uses the reference's 0.5 on an averaged softmax and 0 on averaged logits.
+        public var targetedMix: Double?
+        /// τ, the temperature of the members' probabilities in the weights; nil uses the reference's
+        /// 0.2 on an averaged softmax and 0 on averaged logits (equal weights).
+        public var temperature: Double?
+
+        public init(
+            steps: Int = 100, restarts: Int = 1, mixes: [Double] = [0.5, 0, 0.25, 0.75, 1], targetClasses: Int = 9,
+            targetedMix: Double? = nil, temperature: Double? = nil
+        ) {
+            self.steps = steps
+            self.restarts = restarts
+            self.mixes = mixes
+            self.targetClasses = targetClasses
+            self.targetedMix = targetedMix
+            self.temperature = temperature
+        }
+    }
+
+    public let configuration: Configuration
+
+    public init(_ configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    public var displayName: String { "MORA" }
+    public var supportedNorms: Set<PerturbationNorm> { [.linf, .l2] }
+    /// MORA picks its own target classes and succeeds by misclassification; it has no targeted goal.
+    public var supportsTargeted: Bool { false }
+
+    /// One pass: a mixing weight and, for the targeted passes, the loss's target classes.
+    private struct Pass {
+        let mix: Double
+        let lossTargets: Tensor?
+    }
+
+    public func run(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext) -> Tensor {
+        let c = configuration
+        let count = images.shape[0]
+        let rowShape = Array(images.shape.dropFirst())
+        let clean = withoutGradients { target.forward(images) }
+        let softmaxPattern = clean.scoresAreLogProbabilities
+        let temperature = c.temperature ?? (softmaxPattern ? 0.2 : 0)
+        var passes = c.mixes.map { Pass(mix: $0, lossTargets: nil) }
+        if c.targetClasses > 0 && target.classCount > 2 {
+            let ranked = withoutGradients { Self.scores(clean).sorted(alongAxis: 1, descending: true).indices }
+            for rank in 1...Swift.min(c.targetClasses, target.classCount - 1) {
+                passes.append(
+                    Pass(
+                        mix: c.targetedMix ?? (softmaxPattern ? 0.5 : 0), lossTargets: ranked.selected(alongAxis: 1, index: rank))
+                )
+            }
+        }
+        let fullBall = PerturbationBall(center: images, norm: context.norm, epsilon: context.epsilon)
+        var rows = [Tensor?](repeating: nil, count: count)
+        var fooled = [Bool](repeating: false, count: count)
+
+        for (passIndex, pass) in passes.enumerated() {
+            for restart in 0..<c.restarts {
+                var active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
+                if active.isEmpty { break }
+                var selection = Tensor(active.map(Int64.init))
+                var ball = fullBall.selecting(selection)
+                var y = labels.indexSelected(alongAxis: 0, indices: selection)
+                var t = pass.lossTargets?.indexSelected(alongAxis: 0, indices: selection)
+                var generators = exampleGenerators(
+                    active.map { context.seeds[$0] }, stream: 0x30A + UInt64(restart) + 0x1_0000 * UInt64(passIndex))
+                var x = withoutGradients { () -> Tensor in
+                    let u: Tensor
+                    switch context.norm {
+                    case .linf:
+                        let raw = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
+                        u = raw / (context.norm.norms(raw).reshaped(to: [active.count] + rowShape.map { _ in 1 }) + 1e-12)
+                    case .l2:
+                        u = normalizedL2(perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) })
+                    }
+                    return (ball.center + u * context.epsilon).clamped(to: 0...1)
+                }
+                var previous = x
+                for iteration in 0...c.steps {
+                    let isFinal = iteration == c.steps
+                    let (gradient, decision) = reweighedGradient(
+                        x, labels: y, lossTargets: t, target: target, mix: pass.mix, temperature: temperature,
+                        masked: softmaxPattern, gradient: !isFinal)
+                    // Every iterate is checked; an example fooled keeps its first fooling iterate.
+                    let success = attackSucceeded(decision, labels: y, targets: nil)
+                    var keep: [Int] = []
+                    for (row, succeeded) in success.enumerated() {
+                        let example = active[row]
+                        if succeeded && !fooled[example] {
+                            fooled[example] = true
+                            rows[example] = x[row].cloned()
+                        }
+                        if !(context.stopOnSuccess && fooled[example]) { keep.append(row) }
+                    }
+                    if isFinal {
+                        for (row, example) in active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
+                            rows[example] = x[row].cloned()
+                        }
+                        break
+                    }
+                    if keep.isEmpty { break }
+                    var direction = gradient!
+                    if keep.count < active.count {
+                        let kept = Tensor(keep.map(Int64.init))
+                        active = keep.map { active[$0] }
+                        selection = selection.indexSelected(alongAxis: 0, indices: kept)
+                        ball = ball.selecting(kept)
+                        y = y.indexSelected(alongAxis: 0, indices: kept)
+                        t = t?.indexSelected(alongAxis: 0, indices: kept)
+                        x = x.indexSelected(alongAxis: 0, indices: kept)
+                        previous = previous.indexSelected(alongAxis: 0, indices: kept)
+                        direction = direction.indexSelected(alongAxis: 0, indices: kept)
+                    }
+                    withoutGradients {
+                        let stepSize =
+                            2 * context.epsilon * (1 + Foundation.cos(Double.pi * Double(iteration) / Double(c.steps))) / 2
+                        let a = iteration == 0 ? 1.0 : 0.75
+                        let momentum = x - previous
+                        previous = x
+                        let z = ball.project(x + context.norm.steepestAscent(direction) * stepSize)
+                        x = ball.project(x + (z - x) * a + momentum * (1 - a))
+                    }
+                }
+            }
+        }
+        return Tensor.stack(rows.enumerated().map { $0.element ?? images[$0.offset] }, alongAxis: 0)
+    }
+
+    /// The attacked scores E: the single loss input, or the decision for a member-losses target.
+    private static func scores(_ output: TargetOutput) -> Tensor {
+        output.lossInputs.count == 1 ? output.lossInputs[0] : output.decision
+    }
+
+    /// The gradient of MORA's loss at `images` (nil when not asked for) and the decision scores.
+    private func reweighedGradient(
+        _ images: Tensor, labels: Tensor, lossTargets: Tensor?, target: any AttackTarget, mix: Double, temperature: Double,
+        masked: Bool, gradient: Bool
+    ) -> (Tensor?, Tensor) {
+        guard gradient else { return (nil, withoutGradients { target.forward(images).decision }) }
+        return withGradients {
+            let input = images.detached().requiringGrad()
+            let output = target.forward(input)
+            let scores = Self.scores(output)
+            var mixed = scores / withoutGradients { topTwoGap(scores).clamped(min: 1e-12).unsqueezed(axis: 1) } * (1 - mix)
+            let members = output.memberLogits
+            if mix > 0, !members.isEmpty {
+                let (scale, weights) = withoutGradients {
+                    Self.memberWeights(
+                        members.map { $0.detached() }, labels: labels, lossTargets: lossTargets, temperature: temperature,
+                        masked: masked)
+                }
+                var weighted = members[0] / scale * weights[0].unsqueezed(axis: 1)
+                for (member, weight) in zip(members, weights).dropFirst() {
+                    weighted = weighted + member / scale * weight.unsqueezed(axis: 1)
+                }
+                let total = weights.dropFirst().reduce(weights[0], +) + 1e-8
+                mixed = mixed + weighted / total.unsqueezed(axis: 1) * mix
+            }
+            let loss =
+                lossTargets.map { -Torch.crossEntropy(logits: mixed, labels: $0, reduction: .none) }
+                ?? Torch.crossEntropy(logits: mixed, labels: labels, reduction: .none)
+            return (grad(of: loss.sum(), withRespectTo: input), output.decision.detached())
+        }
+    }
+}
+
+extension MORA {
+    /// The members' logit scale κ ([N, 1]) and weights μₘwₘ (each [N]) for member logits `members`.
+    ///
+    /// - Parameters:
+    ///   - lossTargets: the targeted passes' classes c; nil takes the class other than y that P̄ ranks highest.
+    ///   - masked: zero the weight of members that no longer classify the example correctly.
+    static func memberWeights(_ members: [Tensor], labels: Tensor, lossTargets: Tensor?, temperature: Double, masked: Bool)
+        -> (scale: Tensor, weights: [Tensor])
+    {
+        let largestGap = Tensor.stack(members.map(topTwoGap), alongAxis: 0).max(alongAxis: 0).values
+        let scale = `where`(largestGap .> 10.0, largestGap / 10, largestGap.onesLike()).unsqueezed(axis: 1)
+        let scaled = members.map { $0 / scale }
+        let averaged = Tensor.stack(scaled.map { $0.softmax(alongAxis: 1) }, alongAxis: 0).mean(alongAxis: 0)
+        let other = lossTargets ?? bestOtherClass(averaged, excluding: labels)
+        let weights = zip(members, scaled).map { member, memberScaled -> Tensor in
+            let p = (member * temperature).softmax(alongAxis: 1)
+            let pc = classScore(p, other)
+            let weight = pc * (classScore(p, labels) / classScore(averaged, labels) + (1 - pc) / classScore(averaged, other))
+            guard masked else { return weight }
+            return weight * (memberScaled.argmax(alongAxis: 1) .== labels).converted(to: .float32)
+        }
+        return (scale, weights)
+    }
+}
+
+/// z_π1 − z_π2, the gap between each row's two largest scores: [N].
+func topTwoGap(_ scores: Tensor) -> Tensor {
+    let top = scores.topK(2, alongAxis: 1).values
+    return top.selected(alongAxis: 1, index: 0) - top.selected(alongAxis: 1, index: 1)
+}
+
+extension MORA.Configuration: AttackConfiguration {
+    public func validate() throws {
+        try requireSetting(steps >= 1, "MORA", "steps must be at least 1, got \(steps)")
+        try requireSetting(restarts >= 1, "MORA", "restarts must be at least 1, got \(restarts)")
+        try requireSetting(targetClasses >= 0, "MORA", "target classes must be ≥ 0, got \(targetClasses)")
+        try requireSetting(
+            !mixes.isEmpty || targetClasses > 0, "MORA", "needs at least one mixing weight or target class")
+        for mix in mixes + (targetedMix.map { [$0] } ?? []) {
+            try requireSetting((0...1).contains(mix), "MORA", "mixing weights must be in [0, 1], got \(mix)")
+        }
+        if let temperature {
+            try requireSetting(temperature >= 0 && temperature.isFinite, "MORA", "temperature must be ≥ 0, got \(temperature)")
+        }
+    }
+}
