@@ -5,7 +5,7 @@ import Torch
 /// The per-example objective an attack ascends, computed on scores [N, C] (logits or
 /// log-probabilities). Untargeted losses grow as the true class loses; targeted ones as the
 /// target class wins.
-public enum AttackLoss: String, Codable, CaseIterable, Sendable {
+public enum AttackLoss: String, SettingChoice {
     /// Cross-entropy: CE(z, y) untargeted, −CE(z, t) targeted.
     case crossEntropy = "ce"
     /// The Carlini–Wagner margin: min(maxᵢ≠y zᵢ − z_y, κ) untargeted, min(z_t − maxᵢ≠t zᵢ, κ)

@@ -33,6 +33,10 @@ public enum AttackName: String, SettingChoice {
     case mpgd = "m-pgd"
     /// ``DiverseInputsFGSM`` (transfer).
     case diFGSM = "di2-fgsm"
+    /// M-DI²-FGSM: ``DiverseInputsFGSM`` with momentum (transfer; DVERGE's black-box protocol).
+    case mdiFGSM = "m-di2-fgsm"
+    /// ``SkipGradientMethod`` (transfer from residual networks only).
+    case sgm
 
     /// Whether the attack reads the model's gradients (white-box); false for Square.
     public var usesGradients: Bool { self != .square }
@@ -44,7 +48,15 @@ public enum AttackName: String, SettingChoice {
     }
 
     /// The attacks meant for crafting on surrogates (transfer attacks).
-    public static let transferAttacks: [AttackName] = [.mpgd, .diFGSM]
+    public static let transferAttacks: [AttackName] = [.mpgd, .diFGSM, .mdiFGSM, .sgm]
+
+    /// Whether the attack starts from a random point, so that restarts differ.
+    public var startsAtRandom: Bool {
+        switch self {
+        case .pgd, .pgdCW, .apgdCE, .apgdDLR, .apgdT, .mora, .mpgd: true
+        default: false
+        }
+    }
 
     /// Builds the attack with its paper's configuration, overridden by an evaluation's budget.
     ///
@@ -71,6 +83,7 @@ public enum AttackName: String, SettingChoice {
             var configuration = MIM.Configuration(steps: 50, stepSizeFactor: 2.5, randomStart: true)
             if let steps = budget.steps { configuration.steps = steps }
             if let restarts = budget.restarts { configuration.restarts = restarts }
+            if let loss = budget.loss { configuration.loss = loss }
             return MIM(configuration)
         case .cwL2:
             var configuration = CarliniWagnerL2.Configuration()
@@ -96,8 +109,15 @@ public enum AttackName: String, SettingChoice {
             var configuration = SquareAttack.Configuration()
             if let queries = budget.queries { configuration.queries = queries }
             return SquareAttack(configuration)
-        case .diFGSM:
-            return DiverseInputsFGSM(DiverseInputsFGSM.Configuration(steps: budget.steps))
+        case .diFGSM, .mdiFGSM:
+            return DiverseInputsFGSM(
+                DiverseInputsFGSM.Configuration(
+                    steps: budget.steps, decay: self == .mdiFGSM ? 1 : 0, loss: budget.loss ?? .crossEntropy))
+        case .sgm:
+            var configuration = SkipGradientMethod.Configuration()
+            if let steps = budget.steps { configuration.steps = steps }
+            if let loss = budget.loss { configuration.loss = loss }
+            return SkipGradientMethod(configuration)
         }
     }
 }
@@ -107,10 +127,13 @@ public struct AttackBudget: Codable, Sendable, Equatable {
     public var steps: Int?
     public var restarts: Int?
     public var queries: Int?
+    /// The loss of the transfer attacks (M-PGD, DI²-FGSM, M-DI²-FGSM, SGM).
+    public var loss: AttackLoss?
 
-    public init(steps: Int? = nil, restarts: Int? = nil, queries: Int? = nil) {
+    public init(steps: Int? = nil, restarts: Int? = nil, queries: Int? = nil, loss: AttackLoss? = nil) {
         self.steps = steps
         self.restarts = restarts
         self.queries = queries
+        self.loss = loss
     }
 }

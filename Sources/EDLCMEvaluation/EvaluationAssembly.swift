@@ -20,10 +20,12 @@ extension Evaluator {
             AttackSettingsRecord(
                 role: "suite", attack: name.rawValue, configuration: name.makeAttack(config.budget).configurationJSON())
         }
-        if !input.surrogates.isEmpty {
-            attackSettings += config.transferAttacks.map {
-                AttackSettingsRecord(role: "transfer", attack: $0.rawValue, configuration: transferAttack($0).configurationJSON())
-            }
+        var recordedVariants = Set<String>()
+        for run in transferRuns where recordedVariants.insert(run.variant).inserted {
+            attackSettings.append(
+                AttackSettingsRecord(
+                    role: "transfer", attack: run.variant,
+                    configuration: transferAttack(run.attack, loss: run.loss).configurationJSON()))
         }
         if config.matrix {
             attackSettings.append(

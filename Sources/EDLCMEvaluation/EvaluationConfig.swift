@@ -18,8 +18,13 @@ public enum EvaluationMode: String, SettingChoice {
 
 /// Every setting of an evaluation, each declared once (flag, file key, default, help, check).
 /// Flags and `--config` files (JSON or YAML, keyed by flag name) set it; the resolved struct is
-/// recorded with the results.
+/// recorded with the results. `--preset` chooses the starting values of the attack settings
+/// (``EvaluationPreset``); other flags and file keys override them.
 public struct EvaluationConfig: SettingsGroup {
+    @Setting(
+        "The attack budget to start from: quick (minutes on a CPU), standard (AutoAttack's standard version, ensemble-aware), ensemble (standard + MORA + DVERGE/TRS's transfer protocol); other flags override its values."
+    )
+    public var preset: EvaluationPreset = .quick
     @Setting("Attacks of the suite, run in this order at each ε (white-box, then score-based black-box).")
     public var attacks: [AttackName] = [.apgdCE, .apgdDLR, .square]
     @Setting(
@@ -49,8 +54,14 @@ public struct EvaluationConfig: SettingsGroup {
     public var trainSurrogates: [Int] = []
     @Setting("Epochs of the surrogates trained here.", .ifSet(.atLeast(1)), defaultText: "the target's")
     public var surrogateEpochs: Int? = nil
-    @Setting("Attacks crafted on the surrogates.") public var transferAttacks: [AttackName] = AttackName.transferAttacks
+    @Setting("Attacks crafted on the surrogates (sgm only on residual surrogates).")
+    public var transferAttacks: [AttackName] = [.mpgd, .diFGSM]
     @Setting("Iterations of the transfer attacks.", .atLeast(1)) public var transferSteps = 50
+    @Setting(
+        "Random starts of the transfer attacks that start at random (m-pgd), each evaluated on the target.", .atLeast(1))
+    public var transferRestarts = 1
+    @Setting("Losses the transfer attacks are crafted with, each a run of its own: ce (cross-entropy), margin (C&W).")
+    public var transferLosses: [AttackLoss] = [.crossEntropy]
     @Setting("Compute the members' transferability matrix.") public var matrix = true
     @Setting("At most this many images (all members correct) for the matrix.", .atLeast(1)) public var matrixSamples = 200
     @Setting("Run the gradient-masking sanity checks.") public var checks = true
@@ -59,8 +70,32 @@ public struct EvaluationConfig: SettingsGroup {
     public var data = DataFolderSettings()
     public var runtime = RuntimeSettings()
 
-    /// The defaults: a quick CPU evaluation (see docs/evaluation.md for full-strength settings).
+    /// The defaults: the quick preset, a CPU evaluation in minutes (see docs/evaluation.md).
     public init() {}
+
+    /// The defaults with a preset's attack settings.
+    public init(preset: EvaluationPreset) {
+        self.init()
+        self.preset = preset
+        preset.apply(to: &self)
+    }
+
+    /// A preset chosen in a file or the flags starts from its values, which the file and flags then override.
+    public func presetBase(over base: EvaluationConfig) -> EvaluationConfig? {
+        var config = base
+        preset.apply(to: &config)
+        return config
+    }
+
+    /// The settings the preset sets that this configuration changes, as "--key value" (empty when it
+    /// runs the preset as defined).
+    public var changesFromPreset: [String] {
+        let reference = EvaluationConfig(preset: preset).flattened
+        let own = flattened
+        return EvaluationPreset.keys.compactMap { key in
+            own[key] == reference[key] ? nil : "--\(key) \(own[key].map(EvaluationPreset.argumentText) ?? "(unset)")"
+        }
+    }
 
     /// The usual radii for a dataset: L∞ 0.1 and 0.2 for the MNIST family, 4/255 and 8/255 for
     /// CIFAR, 2/255 and 4/255 for Tiny ImageNet; L2 1 and 2 for the MNIST family, 0.5 and 1 otherwise.
@@ -100,6 +135,15 @@ public struct EvaluationConfig: SettingsGroup {
         for attack in transferAttacks where !attack.usesGradients {
             throw EDLCMError("--transfer-attacks: \(attack.rawValue) reads no gradients, so it cannot be crafted on a surrogate")
         }
+        for attack in transferAttacks where !AttackName.transferAttacks.contains(attack) {
+            throw EDLCMError(
+                "--transfer-attacks: \(attack.rawValue) is not a transfer attack (\(AttackName.transferAttacks.map(\.rawValue).joined(separator: ", ")))"
+            )
+        }
+        try require(Set(transferAttacks).count == transferAttacks.count, "--transfer-attacks lists an attack twice")
+        try require(!transferLosses.isEmpty, "--transfer-losses needs at least one loss")
+        try require(Set(transferLosses).count == transferLosses.count, "--transfer-losses lists a loss twice")
+        try require(!transferLosses.contains(.dlr), "--transfer-losses: dlr is not a transfer loss; use ce or margin")
         if let epsilons {
             try require(!epsilons.isEmpty, "--eps needs at least one radius")
             for epsilon in epsilons where norm == .linf {

@@ -121,6 +121,8 @@ public enum EvaluationReport {
             "**Worst-case robust accuracy** (per image, over every attack, objective, restart and surrogate; the number to quote), \(settings.norm.rawValue): \(worst) — on \(result.samples.count) test images, clean accuracy \(percent(result.clean.accuracy))."
         )
         lines.append("")
+        lines.append("Attack budget: \(result.budgetDescription).")
+        lines.append("")
         let passed = result.sanityChecks.filter(\.passed).count
         if !result.sanityChecks.isEmpty {
             lines.append(
@@ -151,6 +153,12 @@ public enum EvaluationReport {
             (
                 "threat model",
                 "\(settings.norm.rawValue), ε ∈ {\((settings.epsilons ?? []).map { String(format: "%g", $0) }.joined(separator: ", "))}, \(settings.targeted ? "targeted (seeded random wrong class)" : "untargeted")"
+            ),
+            (
+                "preset",
+                settings.preset.rawValue
+                    + (settings.changesFromPreset.isEmpty
+                        ? "" : " (changed: \(settings.changesFromPreset.joined(separator: ", ")))")
             ),
             ("attacks", settings.attacks.map(\.rawValue).joined(separator: ", ") + " (\(settings.mode.rawValue))"),
             ("objectives", settings.targets.map(\.description).joined(separator: ", ")),

@@ -48,6 +48,12 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
 
     /// Whether every sanity check passed (true when none ran).
     public var allChecksPassed: Bool { sanityChecks.allSatisfy(\.passed) }
+
+    /// Which attack budget produced the numbers, in words: the preset and the settings changed from it.
+    public var budgetDescription: String {
+        let changes = settings.changesFromPreset
+        return settings.preset.summary + (changes.isEmpty ? "" : ", changed: " + changes.joined(separator: ", "))
+    }
 }
 
 /// Where the numbers come from.
@@ -232,9 +238,11 @@ public struct TransferRecord: Codable, Equatable, Sendable {
     /// The cache file holding the examples, and whether it was reused.
     public var cache: String?
     public var reused: Bool
+    /// Random starts, each evaluated on the target (nil in results written before starts existed: 1).
+    public var starts: Int?
 
     enum CodingKeys: String, CodingKey {
-        case surrogate, attack, epsilon, cache, reused
+        case surrogate, attack, epsilon, cache, reused, starts
         case surrogateSuccess = "surrogate_success", targetAccuracy = "target_accuracy", newlyBroken = "newly_broken"
     }
 }

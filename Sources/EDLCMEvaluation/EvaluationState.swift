@@ -100,9 +100,30 @@ struct PartialUnit: Codable {
 struct TransferOutcome: Codable {
     var succeeded: [Int]
     var surrogateSucceeded: Int
+    /// Positions whose examples fool the surrogate itself (nil in states written before it was
+    /// kept; those runs are redone, from the cache when there is one).
+    var surrogateFooled: [Int]?
     var cache: String?
     var reused: Bool
     var seconds: Double
+}
+
+/// One transfer source: an attack with a loss, crafted on a surrogate, over its random starts.
+struct TransferRun {
+    let surrogate: Surrogate
+    let attack: AttackName
+    let loss: AttackLoss
+    let starts: Int
+
+    /// "m-pgd" with cross-entropy, "m-pgd-margin" with the C&W margin.
+    var variant: String { loss == .crossEntropy ? attack.rawValue : "\(attack.rawValue)-\(loss.rawValue)" }
+    /// "transfer:SURROGATE/VARIANT", as `per_example.broken_by` names it.
+    var label: String { "transfer:\(surrogate.name)/\(variant)" }
+
+    /// The state key of one start at one radius (the first start keeps the key it had before starts existed).
+    func key(epsilon: String, start: Int) -> String {
+        "transfer/\(epsilon)/\(surrogate.name)/\(variant)" + (start == 0 ? "" : "/start\(start + 1)")
+    }
 }
 
 /// The processor time this process has used so far (user + system, every thread), in seconds.

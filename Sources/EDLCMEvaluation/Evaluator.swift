@@ -392,62 +392,91 @@ public final class Evaluator {
     }
 
     /// Transfer attacks at one radius: examples crafted on each surrogate (or read from its
-    /// cache), evaluated on the target.
+    /// cache) with each attack, loss and random start, evaluated on the target. An image counts as
+    /// broken by a source when any of its starts fooled the target (DVERGE's and TRS's rule).
     private func runTransfer(
         e: Int, epsilon: Double, cleanCorrect: [Int], robust: inout Set<Int>, brokenBy: inout [String?],
         progress: (EvaluationEvent) -> Void
     ) throws -> [TransferRecord] {
         var records: [TransferRecord] = []
-        for surrogate in input.surrogates {
-            for name in config.transferAttacks {
-                let label = "transfer:\(surrogate.name)/\(name.rawValue)"
-                let key = "transfer/\(Self.format(epsilon))/\(surrogate.name)/\(name.rawValue)"
+        for run in transferRuns {
+            var fooled = Set<Int>()
+            var fooledSurrogate = Set<Int>()
+            var caches: [String] = []
+            var reused = true
+            var seconds = 0.0
+            for start in 0..<run.starts {
+                let key = run.key(epsilon: Self.format(epsilon), start: start)
                 let outcome = try transferOutcome(
-                    key: key, label: String(format: "ε=%g %@", epsilon, label), surrogate: surrogate,
-                    attack: name, epsilon: epsilon, progress: progress)
-                var newlyBroken = 0
-                for position in outcome.succeeded where robust.contains(position) {
-                    robust.remove(position)
-                    brokenBy[position] = label
-                    newlyBroken += 1
-                }
-                let fooled = Set(outcome.succeeded)
-                records.append(
-                    TransferRecord(
-                        surrogate: surrogate.name, attack: name.rawValue, epsilon: epsilon,
-                        surrogateSuccess: Double(outcome.surrogateSucceeded) / Double(sampleCount),
-                        targetAccuracy: Double(cleanCorrect.filter { !fooled.contains($0) }.count) / Double(sampleCount),
-                        newlyBroken: newlyBroken, cache: outcome.cache, reused: outcome.reused))
-                progress(
-                    .runFinished(
-                        String(format: "ε=%g %@", epsilon, label), attacked: sampleCount, succeeded: outcome.succeeded.count,
-                        accuracyAfter: Double(robust.count) / Double(sampleCount), seconds: outcome.seconds))
+                    key: key,
+                    label: String(format: "ε=%g %@", epsilon, run.label) + (run.starts > 1 ? " start \(start + 1)" : ""),
+                    run: run, start: start, epsilon: epsilon, progress: progress)
+                fooled.formUnion(outcome.succeeded)
+                fooledSurrogate.formUnion(outcome.surrogateFooled ?? [])
+                caches += outcome.cache.map { [$0] } ?? []
+                reused = reused && outcome.reused
+                seconds += outcome.seconds
             }
+            var newlyBroken = 0
+            for position in fooled.sorted() where robust.contains(position) {
+                robust.remove(position)
+                brokenBy[position] = run.label
+                newlyBroken += 1
+            }
+            records.append(
+                TransferRecord(
+                    surrogate: run.surrogate.name, attack: run.variant, epsilon: epsilon,
+                    surrogateSuccess: Double(fooledSurrogate.count) / Double(sampleCount),
+                    targetAccuracy: Double(cleanCorrect.filter { !fooled.contains($0) }.count) / Double(sampleCount),
+                    newlyBroken: newlyBroken, cache: caches.first, reused: reused, starts: run.starts))
+            progress(
+                .runFinished(
+                    String(format: "ε=%g %@", epsilon, run.label), attacked: sampleCount, succeeded: fooled.count,
+                    accuracyAfter: Double(robust.count) / Double(sampleCount), seconds: seconds))
         }
         return records
     }
 
-    /// The transfer attack's configuration for crafting on surrogates.
-    func transferAttack(_ name: AttackName) -> any Attack {
-        name.makeAttack(AttackBudget(steps: config.transferSteps, restarts: 1))
+    /// Every transfer source, in order: each surrogate × transfer attack (SGM only on residual
+    /// surrogates) × loss, with its random starts.
+    var transferRuns: [TransferRun] {
+        input.surrogates.flatMap { surrogate in
+            config.transferAttacks.filter { $0 != .sgm || SkipGradientMethod.hasResidualBranches(surrogate.ensemble) }
+                .flatMap { attack in
+                    config.transferLosses.map { loss in
+                        TransferRun(
+                            surrogate: surrogate, attack: attack, loss: loss,
+                            starts: attack.startsAtRandom ? config.transferRestarts : 1)
+                    }
+                }
+        }
+    }
+
+    /// A transfer attack's configuration for crafting on surrogates (one start each; the
+    /// evaluation runs the starts as separate runs).
+    func transferAttack(_ name: AttackName, loss: AttackLoss) -> any Attack {
+        name.makeAttack(AttackBudget(steps: config.transferSteps, restarts: 1, loss: loss))
     }
 
     private func transferOutcome(
-        key: String, label: String, surrogate: Surrogate, attack name: AttackName, epsilon: Double,
+        key: String, label: String, run: TransferRun, start startIndex: Int, epsilon: Double,
         progress: (EvaluationEvent) -> Void
     ) throws -> TransferOutcome {
-        if let done = state.transfer[key] { return done }
+        if let done = state.transfer[key], done.surrogateFooled != nil { return done }
         let start = Date()
-        let attack = transferAttack(name)
-        let settings = JSONValue.object([
-            "surrogate_sha256": .string(surrogate.checkpointSHA256), "attack": .string(name.rawValue),
+        let surrogate = run.surrogate
+        let attack = transferAttack(run.attack, loss: run.loss)
+        var settings: [String: JSONValue] = [
+            "surrogate_sha256": .string(surrogate.checkpointSHA256), "attack": .string(run.attack.rawValue),
             "configuration": attack.configurationJSON(), "epsilon": .number(epsilon), "norm": .string(config.norm.rawValue),
             "seed": .string(String(config.seeding.seed)), "targeted": .bool(config.targeted),
             "samples_sha256": .string(sha256Hex(of: Data(input.sampleIndices.map(String.init).joined(separator: ",").utf8))),
             "labels_sha256": .string(
                 sha256Hex(of: Data(input.labels.scalars(as: Int64.self).map(String.init).joined(separator: ",").utf8))),
-        ])
-        let cache = surrogate.cacheDirectory.map { TransferCache(directory: $0, settings: settings) }
+        ]
+        // The first start keeps the key it had before starts existed, so caches stay valid.
+        if startIndex > 0 { settings["start"] = .number(Double(startIndex)) }
+        let cache = surrogate.cacheDirectory.map { TransferCache(directory: $0, settings: .object(settings)) }
         let all = Array(0..<sampleCount)
         var reused = false
         var adversarial: Tensor
@@ -474,7 +503,7 @@ public final class Evaluator {
         let ball = PerturbationBall(center: input.images, norm: config.norm, epsilon: epsilon)
         adversarial = withoutGradients { ball.project(adversarial) }
         var succeeded: [Int] = []
-        var surrogateSucceeded = 0
+        var surrogateFooled: [Int] = []
         withEvaluationMode(of: EnsembleTarget.deployed(input.ensemble)) {
             withEvaluationMode(of: EnsembleTarget.deployed(surrogate.ensemble)) {
                 withoutGradients {
@@ -484,16 +513,15 @@ public final class Evaluator {
                         let labels = input.labels.indexSelected(alongAxis: 0, indices: selection)
                         let onTarget = attackSucceeded(input.ensemble(images), labels: labels, targets: targets(batch))
                         succeeded += zip(batch, onTarget).filter(\.1).map(\.0)
-                        surrogateSucceeded +=
-                            attackSucceeded(surrogate.ensemble(images), labels: labels, targets: targets(batch)).filter { $0 }
-                            .count
+                        let onSurrogate = attackSucceeded(surrogate.ensemble(images), labels: labels, targets: targets(batch))
+                        surrogateFooled += zip(batch, onSurrogate).filter(\.1).map(\.0)
                     }
                 }
             }
         }
         let outcome = TransferOutcome(
-            succeeded: succeeded, surrogateSucceeded: surrogateSucceeded, cache: cache?.url.path, reused: reused,
-            seconds: Date().timeIntervalSince(start))
+            succeeded: succeeded, surrogateSucceeded: surrogateFooled.count, surrogateFooled: surrogateFooled,
+            cache: cache?.url.path, reused: reused, seconds: Date().timeIntervalSince(start))
         state.transfer[key] = outcome
         try checkpoint()
         return outcome

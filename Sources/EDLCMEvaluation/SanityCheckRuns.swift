@@ -10,7 +10,8 @@ import Torch
 extension Evaluator {
     /// The sanity checks' attacks, declared once for what runs and what the results record: FGSM,
     /// BIM, PGD (the evaluation's steps and restarts) and Square (its queries) at every radius; at
-    /// the largest radius PGD with twice the steps and with one more restart.
+    /// the largest radius PGD with twice the steps and with one more restart, and APGD-CE with the
+    /// evaluation's steps and restarts, twice the steps and one more restart.
     var checkAttacks: (everyRadius: [(name: String, attack: any Attack)], largestRadius: [(name: String, attack: any Attack)]) {
         (
             everyRadius: [
@@ -24,6 +25,15 @@ extension Evaluator {
                 (
                     "pgd-\(config.restarts + 1)-restarts",
                     PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts + 1))
+                ),
+                ("apgd-ce", APGD(APGD.Configuration(steps: config.steps, restarts: config.restarts))),
+                (
+                    "apgd-ce-\(2 * config.steps)-steps",
+                    APGD(APGD.Configuration(steps: 2 * config.steps, restarts: config.restarts))
+                ),
+                (
+                    "apgd-ce-\(config.restarts + 1)-restarts",
+                    APGD(APGD.Configuration(steps: config.steps, restarts: config.restarts + 1))
                 ),
             ]
         )
@@ -68,20 +78,22 @@ extension Evaluator {
             whiteBox.append(accuracy(f.union(b).union(p)))
             square.append(accuracy(s))
         }
-        // The stronger PGD runs share the first restarts' seeds with PGD's.
-        let stronger = try attacks.largestRadius.map { try run($0.name, $0.attack, epsilon: epsilons.last!, seedKey: "pgd") }
+        // The stronger runs share the first restarts' seeds with their base run's (PGD's, APGD-CE's).
+        let stronger = try attacks.largestRadius.map {
+            try run($0.name, $0.attack, epsilon: epsilons.last!, seedKey: $0.name.hasPrefix("apgd-ce") ? "apgd-ce" : "pgd")
+        }
         let spec = input.ensemble.members[0].spec
         let radius = config.norm.unboundedRadius(featureCount: spec.channels * spec.height * spec.width)
         let pgd = attacks.everyRadius.first { $0.name == "pgd" }!.attack
         let unbounded = try run("pgd-unbounded", pgd, epsilon: radius)
 
         var transfer: [String: [Double]] = [:]
-        for surrogate in input.surrogates {
-            for name in config.transferAttacks {
-                transfer["\(surrogate.name)/\(name.rawValue)"] = epsilons.map { epsilon in
-                    let outcome = state.transfer["transfer/\(Self.format(epsilon))/\(surrogate.name)/\(name.rawValue)"]
-                    return accuracy(Set(outcome?.succeeded ?? []))
+        for run in transferRuns {
+            transfer["\(run.surrogate.name)/\(run.variant)"] = epsilons.map { epsilon in
+                let fooled = (0..<run.starts).flatMap {
+                    state.transfer[run.key(epsilon: Self.format(epsilon), start: $0)]?.succeeded ?? []
                 }
+                return accuracy(Set(fooled))
             }
         }
         var gradients: [GradientStatistics] = []
@@ -91,6 +103,7 @@ extension Evaluator {
         return SanityMeasurements(
             images: count, epsilons: epsilons, fgsm: fgsm, bim: bim, pgd: pgdAccuracy, whiteBox: whiteBox, square: square,
             transfer: transfer, pgdMoreSteps: accuracy(stronger[0]), pgdMoreRestarts: accuracy(stronger[1]),
+            apgd: accuracy(stronger[2]), apgdMoreSteps: accuracy(stronger[3]), apgdMoreRestarts: accuracy(stronger[4]),
             unboundedRadius: radius, unbounded: accuracy(unbounded), gradients: gradients,
             steps: config.steps, restarts: config.restarts)
     }

@@ -89,6 +89,11 @@ public struct SanityMeasurements: Codable, Equatable, Sendable {
     /// PGD at the largest radius with twice the steps, and with one more restart.
     public var pgdMoreSteps: Double
     public var pgdMoreRestarts: Double
+    /// APGD-CE at the largest radius with the evaluation's steps and restarts, with twice the steps,
+    /// and with one more restart (nil when not measured).
+    public var apgd: Double?
+    public var apgdMoreSteps: Double?
+    public var apgdMoreRestarts: Double?
     /// PGD at a radius that holds the whole [0, 1] box.
     public var unboundedRadius: Double
     public var unbounded: Double
@@ -98,9 +103,13 @@ public struct SanityMeasurements: Codable, Equatable, Sendable {
 
     public init(
         images: Int, epsilons: [Double], fgsm: [Double], bim: [Double], pgd: [Double], whiteBox: [Double], square: [Double],
-        transfer: [String: [Double]], pgdMoreSteps: Double, pgdMoreRestarts: Double, unboundedRadius: Double, unbounded: Double,
+        transfer: [String: [Double]], pgdMoreSteps: Double, pgdMoreRestarts: Double, apgd: Double? = nil,
+        apgdMoreSteps: Double? = nil, apgdMoreRestarts: Double? = nil, unboundedRadius: Double, unbounded: Double,
         gradients: [GradientStatistics], steps: Int, restarts: Int
     ) {
+        self.apgd = apgd
+        self.apgdMoreSteps = apgdMoreSteps
+        self.apgdMoreRestarts = apgdMoreRestarts
         self.images = images
         self.epsilons = epsilons
         self.fgsm = fgsm
@@ -237,27 +246,35 @@ public enum SanityChecks {
             failures: passed ? [] : ["an unbounded attack leaves \(percent(m.unbounded)) correct"])
     }
 
-    /// Doubling PGD's steps, or adding a restart, must not raise accuracy at the largest radius.
+    /// Doubling PGD's and APGD-CE's steps, or adding a restart, must not raise accuracy at the largest radius.
     static func moreEffortDoesNotHelp(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
-            "at the largest ε, PGD with \(2 * m.steps) steps and PGD with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) (at least one image) more than PGD with \(m.steps) steps and \(m.restarts) restart(s)"
+            "at the largest ε, PGD and APGD-CE with \(2 * m.steps) steps and with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) (at least one image) more than with \(m.steps) steps and \(m.restarts) restart(s)"
         guard m.images > 0, let base = m.pgd.last else { return noImages(.moreEffortDoesNotHelp, rule) }
         var failures: [String] = []
-        if m.pgdMoreSteps > base + slack(t, images: m.images) {
-            failures.append("\(2 * m.steps) steps leave \(percent(m.pgdMoreSteps)), more than \(m.steps) steps' \(percent(base))")
+        var measurements: [Measurement] = []
+        var attacks = [("PGD", base, m.pgdMoreSteps, m.pgdMoreRestarts)]
+        if let apgd = m.apgd, let moreSteps = m.apgdMoreSteps, let moreRestarts = m.apgdMoreRestarts {
+            attacks.append(("APGD-CE", apgd, moreSteps, moreRestarts))
         }
-        if m.pgdMoreRestarts > base + slack(t, images: m.images) {
-            failures.append(
-                "\(m.restarts + 1) restarts leave \(percent(m.pgdMoreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))"
-            )
+        for (name, base, moreSteps, moreRestarts) in attacks {
+            if moreSteps > base + slack(t, images: m.images) {
+                failures.append(
+                    "\(name) with \(2 * m.steps) steps leaves \(percent(moreSteps)), more than \(m.steps) steps' \(percent(base))"
+                )
+            }
+            if moreRestarts > base + slack(t, images: m.images) {
+                failures.append(
+                    "\(name) with \(m.restarts + 1) restarts leaves \(percent(moreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))"
+                )
+            }
+            measurements += [
+                Measurement("\(name) \(m.steps) steps", base), Measurement("\(name) \(2 * m.steps) steps", moreSteps),
+                Measurement("\(name) \(m.restarts + 1) restarts", moreRestarts),
+            ]
         }
         return SanityCheckResult(
-            name: .moreEffortDoesNotHelp, passed: failures.isEmpty, rule: rule,
-            measurements: [
-                Measurement("PGD \(m.steps) steps", base), Measurement("PGD \(2 * m.steps) steps", m.pgdMoreSteps),
-                Measurement("PGD \(m.restarts + 1) restarts", m.pgdMoreRestarts),
-            ],
-            failures: failures)
+            name: .moreEffortDoesNotHelp, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// The margin-loss input gradient must be finite everywhere and non-zero on all but ≤ floor

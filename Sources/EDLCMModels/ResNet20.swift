@@ -59,6 +59,14 @@ public final class ResNet20: Classifier {
 
     public var featureLayerCount: Int { Architecture.resnet20.featureLayerCount }
 
+    /// γ of the skip gradient method (Wu et al., ICLR 2020): the backward pass scales the gradient
+    /// that flows through each block's residual branch by γ, leaving the shortcut's and the forward
+    /// values unchanged (1: the ordinary gradient).
+    public var residualGradientScale: Double {
+        get { blocks[0].residualGradientScale }
+        set { for block in blocks { block.residualGradientScale = newValue } }
+    }
+
     public var prefersChannelsLast: Bool { true }
 
     /// Block 0: the stem (conv1, bn1); blocks 1…9: the basic blocks in order (stage 1 first); each
@@ -83,6 +91,8 @@ final class BasicBlock: Layer {
     let stride: Int
     let padChannels: Int
     var isTraining = true
+    /// See ``ResNet20/residualGradientScale``.
+    var residualGradientScale = 1.0
 
     init(inChannels: Int, outChannels: Int, stride: Int) {
         conv1 = Conv2d(inChannels: inChannels, outChannels: outChannels, kernelSize: 3, stride: stride, padding: 1, bias: false)
@@ -105,7 +115,10 @@ final class BasicBlock: Layer {
 
     /// The block's output before its final ReLU: the residual branch plus the shortcut.
     func preActivation(_ input: Tensor) -> Tensor {
-        let out = bn2(conv2(bn1(conv1(input)).relu()))
+        var out = bn2(conv2(bn1(conv1(input)).relu()))
+        if residualGradientScale != 1 {
+            out = out * residualGradientScale + out.detached() * (1 - residualGradientScale)
+        }
         var shortcut = input
         if stride != 1 || padChannels != 0 {
             // Option A: subsample spatially, zero-pad the channel dimension on both sides.

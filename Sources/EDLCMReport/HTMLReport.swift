@@ -55,6 +55,7 @@ extension ReportBuilder {
             table += "<td>\(checks)</td></tr>"
         }
         body += table + "</tbody></table>"
+        for sentence in budgetSentences(runs) { body += "<p class=\"budget\">\(SVGChart.escape(sentence))</p>" }
 
         // Robust accuracy against ε.
         let evaluated = runs.filter { $0.evaluation != nil }

@@ -33,6 +33,10 @@ extension ReportBuilder {
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
         lines.append("")
+        for sentence in budgetSentences(runs) {
+            lines.append(sentence)
+            lines.append("")
+        }
         for run in runs {
             if let report = run.analysis?.report {
                 lines.append("### \(run.name): HVP cosine (mean off-diagonal \(decimal(report.meanHVPCosine)))")

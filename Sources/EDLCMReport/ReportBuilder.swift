@@ -71,6 +71,19 @@ public enum ReportBuilder {
         }
     }
 
+    /// Which attack budget produced each run's robust accuracies, one sentence per budget:
+    /// "plain, edlcm: the quick preset (…)".
+    static func budgetSentences(_ runs: [RunSummary]) -> [String] {
+        var order: [String] = []
+        var names: [String: [String]] = [:]
+        for run in runs {
+            guard let description = run.evaluation?.budgetDescription else { continue }
+            if names[description] == nil { order.append(description) }
+            names[description, default: []].append(run.name)
+        }
+        return order.map { "Robust accuracy of \(names[$0]!.joined(separator: ", ")): \($0)." }
+    }
+
     /// A command line as a shell would take it back.
     static func shellLine(_ command: [String]) -> String {
         command.map(shellQuoted).joined(separator: " ")

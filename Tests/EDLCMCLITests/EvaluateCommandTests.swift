@@ -75,6 +75,40 @@ struct EvaluateCommandTests {
         #expect(defaults.settings == EvaluationConfig())
     }
 
+    @Test("a preset sets the attack budget; flags and file keys given with it override its values")
+    func presets() throws {
+        let standard = try Evaluate.parse(["--run", "r", "--preset", "standard"]).resolvedConfig().settings
+        #expect(standard.preset == .standard && standard.attacks == [.apgdCE, .apgdT, .fabT, .square])
+        #expect(standard.steps == 100 && standard.restarts == 1 && standard.queries == 5000 && standard.changesFromPreset.isEmpty)
+        #expect(standard.flattened == EvaluationConfig(preset: .standard).flattened)
+        let changed = try Evaluate.parse(["--run", "r", "--steps", "5", "--preset", "standard"]).resolvedConfig().settings
+        #expect(changed.steps == 5 && changed.queries == 5000 && changed.attacks == standard.attacks)
+        #expect(changed.changesFromPreset == ["--steps 5"])
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("eval.yaml")
+        try "preset: ensemble\ntransfer-restarts: 2\n".write(to: file, atomically: true, encoding: .utf8)
+        let ensemble = try Evaluate.parse(["--run", "r", "--config", file.path]).resolvedConfig().settings
+        #expect(ensemble.attacks == [.apgdCE, .apgdT, .fabT, .mora, .square] && ensemble.trainSurrogates == [1, 3])
+        #expect(ensemble.transferAttacks == [.mpgd, .mdiFGSM, .sgm] && ensemble.transferLosses == [.crossEntropy, .margin])
+        #expect(ensemble.transferSteps == 100 && ensemble.transferRestarts == 2)
+        #expect(ensemble.changesFromPreset == ["--transfer-restarts 2"])
+        // The flag wins over the file's preset.
+        let quick = try Evaluate.parse(["--run", "r", "--config", file.path, "--preset", "quick"]).resolvedConfig().settings
+        #expect(quick.attacks == [.apgdCE, .apgdDLR, .square] && quick.transferRestarts == 2)
+        #expect(throws: EDLCMError("the value 'strong' is invalid for '--preset': expected one of quick, standard, ensemble")) {
+            try Evaluate.parse(["--run", "r", "--preset", "strong"]).resolvedConfig()
+        }
+        #expect(
+            throws: EDLCMError("--attacks apgd-t picks its own target classes and has no targeted version; drop it or --targeted")
+        ) {
+            try Evaluate.parse(["--run", "r", "--preset", "standard", "--targeted"]).resolvedConfig()
+        }
+        #expect(throws: EDLCMError("--transfer-attacks: pgd is not a transfer attack (m-pgd, di2-fgsm, m-di2-fgsm, sgm)")) {
+            try Evaluate.parse(["--run", "r", "--transfer-attacks", "pgd"]).resolvedConfig()
+        }
+    }
+
     @Test("bad flags give one-line errors")
     func badFlags() throws {
         #expect(
@@ -166,6 +200,11 @@ struct EvaluateCommandTests {
         #expect(again.robustness == result.robustness && again.sanityChecks == result.sanityChecks)
         #expect(again.provenance.commands.count == 2)
 
+        // The attack budget is named in words.
+        let markdown = try String(contentsOf: folder.appendingPathComponent("results/eval.md"), encoding: .utf8)
+        #expect(markdown.contains("Attack budget: the quick preset (APGD-CE and APGD-DLR with 20 steps"))
+        #expect(markdown.contains("changed: --attacks fgsm square, --steps 2, --queries 10"))
+
         // --out may not be a folder.
         let bad = try edlcm(["evaluate", "--run", run.path, "--out", folder.path + "/results"])
         #expect(
@@ -173,5 +212,43 @@ struct EvaluateCommandTests {
                 && bad.error
                     == "edlcm: error: --out \(folder.path)/results: must name a .json file (the .csv, .md and .state.json files go beside it)\n"
         )
+    }
+
+    @Test("the ensemble preset runs end to end: APGD-T, FAB-T, MORA, Square and the transfer protocol from surrogates it trains")
+    func ensemblePreset() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = folder.appendingPathComponent("run")
+        let trained = try edlcm([
+            "train", "--members", "2", "--epochs", "1", "--train-limit", "256", "--batch-size", "64",
+            "--test-limit", "50", "--threads", "1", "--out", run.path,
+        ])
+        try #require(trained.status == 0, "train failed: \(trained.error)")
+        let out = folder.appendingPathComponent("eval.json")
+        let arguments = [
+            "evaluate", "--run", run.path, "--out", out.path, "--preset", "ensemble", "--samples", "16", "--eps", "0.1",
+            "--steps", "2", "--queries", "10", "--transfer-steps", "2", "--surrogate-epochs", "1", "--check-samples", "8",
+            "--matrix-samples", "8", "--threads", "1",
+        ]
+        let first = try edlcm(arguments)
+        try #require(first.status == 0, "evaluate failed: \(first.error)")
+        let result = try EvaluationReport.read(from: out)
+        #expect(result.settings.preset == .ensemble)
+        #expect(
+            result.attackSettings.filter { $0.role == "suite" }.map(\.attack) == ["apgd-ce", "apgd-t", "fab-t", "mora", "square"])
+        #expect(result.surrogates.map(\.members) == [1, 3] && result.surrogates.allSatisfy(\.trainedHere))
+        // Two surrogates × (M-PGD, M-DI²-FGSM) × (CE, margin); SGM skipped on the CNN surrogates.
+        let sources = result.transfer.map { "\($0.surrogate)/\($0.attack)/\($0.starts ?? 1)" }
+        let expected = result.surrogates.flatMap { s in
+            ["m-pgd/3", "m-pgd-margin/3", "m-di2-fgsm/1", "m-di2-fgsm-margin/1"].map { "\(s.name)/\($0)" }
+        }
+        #expect(sources == expected)
+        #expect(result.robustness[0].units.map(\.attack).contains("mora"))
+        let markdown = try String(contentsOf: folder.appendingPathComponent("eval.md"), encoding: .utf8)
+        #expect(markdown.contains("Attack budget: the ensemble preset"))
+        #expect(markdown.contains("changed: --steps 2, --queries 10, --transfer-steps 2"))
+        let second = try edlcm(arguments)
+        #expect(second.status == 0 && second.error.contains("resuming from"))
+        #expect(try EvaluationReport.read(from: out).robustness == result.robustness)
     }
 }

@@ -16,10 +16,15 @@ public protocol SettingsGroup: Codable, Sendable, Equatable {
     ///
     /// - Throws: ``EDLCMError`` naming the flags at fault.
     func validateTogether() throws
+    /// For a group with a preset among its settings: `base` with the chosen preset's values, which
+    /// a file and flags then override (``resolve(file:arguments:over:)`` starts from it); nil for a
+    /// group without presets.
+    func presetBase(over base: Self) -> Self?
 }
 
 extension SettingsGroup {
     public func validateTogether() throws {}
+    public func presetBase(over base: Self) -> Self? { nil }
 
     /// The settings of this group and its nested groups, in declaration order, keyed by flag.
     var settings: [(key: String, setting: any AnySetting)] {

@@ -50,12 +50,16 @@ extension SettingsGroup {
     /// - Throws: ``EDLCMError`` for an unreadable file, an unknown key or flag, a value of the
     ///   wrong type, or a value its check refuses.
     public static func resolve(file: String?, arguments: [String], over base: Self = Self()) throws -> Validated<Self> {
-        var settings = base
-        if let file {
-            let loaded = try SettingsFile(path: file, label: "--config \(file)")
-            settings = try settings.merging(loaded.values, place: loaded.place)
+        let loaded = try file.map { try SettingsFile(path: $0, label: "--config \($0)") }
+        func apply(over start: Self) throws -> Self {
+            let settings = try loaded.map { try start.merging($0.values, place: $0.place) } ?? start
+            return try settings.applying(arguments: arguments)
         }
-        return try settings.applying(arguments: arguments).validated()
+        var settings = try apply(over: base)
+        // A preset chosen in the file or the flags replaces the defaults it covers; the file and
+        // the flags then apply over it.
+        if let presetBase = settings.presetBase(over: base) { settings = try apply(over: presetBase) }
+        return try settings.validated()
     }
 
     /// These settings with the flags in `arguments` applied in order (a later flag wins).

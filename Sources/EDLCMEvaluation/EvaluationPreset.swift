@@ -1,0 +1,68 @@
+import EDLCMAttacks
+import EDLCMCore
+import Foundation
+
+/// A named attack budget for `edlcm evaluate --preset`: the starting values of the attack settings,
+/// which other flags and file keys override. Results name the preset and the settings changed from it.
+public enum EvaluationPreset: String, SettingChoice {
+    /// The CPU default: APGD-CE, APGD-DLR (20 steps, 1 restart) on every objective, Square with 300
+    /// queries; transfer with M-PGD and DI²-FGSM (50 steps, cross-entropy) from the given surrogates.
+    case quick
+    /// AutoAttack's standard version (Croce & Hein 2020), ensemble-aware: APGD-CE, APGD-T (9 target
+    /// classes), FAB-T (9 target classes), 100 iterations and 1 restart each, on every objective;
+    /// Square with 5 000 queries; transfer as in quick.
+    case standard
+    /// Standard plus MORA (Yu, Gao, Xu 2022) and the transfer protocol of DVERGE (Yang et al. 2020)
+    /// and TRS (Yang et al. 2021): plain surrogates of 1 and 3 members trained here, M-PGD with 3
+    /// random starts, M-DI²-FGSM and (residual surrogates) SGM, each with cross-entropy and the C&W
+    /// margin, 100 steps.
+    case ensemble
+
+    /// The settings a preset sets, by flag.
+    public static let keys = [
+        "attacks", "steps", "restarts", "queries", "train-surrogates", "transfer-attacks", "transfer-steps",
+        "transfer-restarts", "transfer-losses",
+    ]
+
+    /// Sets the preset's values (``keys``) in `config`.
+    public func apply(to config: inout EvaluationConfig) {
+        switch self {
+        case .quick:
+            config.attacks = [.apgdCE, .apgdDLR, .square]
+            (config.steps, config.restarts, config.queries) = (20, 1, 300)
+        case .standard, .ensemble:
+            config.attacks = self == .standard ? [.apgdCE, .apgdT, .fabT, .square] : [.apgdCE, .apgdT, .fabT, .mora, .square]
+            (config.steps, config.restarts, config.queries) = (100, 1, 5000)
+        }
+        if self == .ensemble {
+            config.trainSurrogates = [1, 3]
+            config.transferAttacks = [.mpgd, .mdiFGSM, .sgm]
+            (config.transferSteps, config.transferRestarts, config.transferLosses) = (100, 3, [.crossEntropy, .margin])
+        } else {
+            config.trainSurrogates = []
+            config.transferAttacks = [.mpgd, .diFGSM]
+            (config.transferSteps, config.transferRestarts, config.transferLosses) = (50, 1, [.crossEntropy])
+        }
+    }
+
+    /// What the preset runs, in words, for reports.
+    public var summary: String {
+        switch self {
+        case .quick:
+            "the quick preset (APGD-CE and APGD-DLR with 20 steps on every objective, Square with 300 queries; a CPU evaluation in minutes, weaker than AutoAttack)"
+        case .standard:
+            "the standard preset (AutoAttack's standard version on every objective: APGD-CE, APGD-T and FAB-T with 100 iterations, Square with 5 000 queries)"
+        case .ensemble:
+            "the ensemble preset (AutoAttack's standard version on every objective, MORA, and transfer from plain surrogates of 1 and 3 members with M-PGD ×3 starts, M-DI²-FGSM and SGM, each with cross-entropy and the C&W margin, 100 steps)"
+        }
+    }
+
+    /// A setting's value as a flag takes it: list elements separated by spaces.
+    static func argumentText(_ value: JSONValue) -> String {
+        switch value {
+        case let .array(elements): elements.map(argumentText).joined(separator: " ")
+        case let .string(text): text
+        default: value.compactText
+        }
+    }
+}
