@@ -117,7 +117,9 @@ final class BasicBlock: Layer {
     func preActivation(_ input: Tensor) -> Tensor {
         var out = bn2(conv2(bn1(conv1(input)).relu()))
         if residualGradientScale != 1 {
-            out = out * residualGradientScale + out.detached() * (1 - residualGradientScale)
+            // The value is exactly the branch's (out − out.detached() is 0); only the gradient is scaled.
+            let value = out.detached()
+            out = value + (out - value) * residualGradientScale
         }
         var shortcut = input
         if stride != 1 || padChannels != 0 {
