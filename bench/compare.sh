@@ -11,9 +11,12 @@ cd "$(dirname "$0")/.."
 steps=${1:-10}
 shift || true
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(cnn-plain cnn-edlcm resnet-plain resnet-edlcm cnn-pgd resnet-pgd)
+[ ${#cases[@]} -gt 0 ] || cases=(cnn-plain cnn-edlcm resnet-plain resnet-edlcm cnn-pgd resnet-pgd cnn-apgd-t cnn-fab-t)
 rounds=${ROUNDS:-3}
-if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+# .venv (made by make test) adds the reference AutoAttack code (pyautoattack) to Debian's torch.
+python=/usr/bin/python3
+[ -x .venv/bin/python ] && python=.venv/bin/python
+if ! "$python" -c 'import torch' 2>/dev/null; then
     echo "bench/compare.sh: the PyTorch reference needs PyTorch for Python: apt-get install python3-torch (make test installs it)" >&2
     exit 1
 fi
@@ -25,7 +28,7 @@ for case in "${cases[@]}"; do
     results=()
     for ((round = 0; round < rounds; round++)); do
         swift_run() { .build/release/edlcm bench --json --cases "$case" --steps "$steps" --threads "$threads" ${BENCH_FLAGS:-}; }
-        torch_run() { /usr/bin/python3 bench/reference.py --cases "$case" --steps "$steps" --threads "$threads"; }
+        torch_run() { "$python" bench/reference.py --cases "$case" --steps "$steps" --threads "$threads"; }
         if ((round % 2 == 0)); then s=$(swift_run); p=$(torch_run); else p=$(torch_run); s=$(swift_run); fi
         results+=("$s" "$p")
     done

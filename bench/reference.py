@@ -5,13 +5,15 @@ Same math as Sources/EDLCM/Benchmark/StepBenchmark.swift: 3 members, SGD (lr 0.0
 Σ CE (batch mean); EDLCM adds β·L_r + α·L_g with finite-difference HVPs (h = 0.5, shared
 gradient-sign probe from the ensemble loss, per-example gradients of the summed loss), kept in the
 graph. The *-pgd cases run L-inf PGD-50 (eps 0.1) on the log-averaged softmax of the members in
-evaluation mode, once per 10 steps. Run: /usr/bin/python3 bench/reference.py [--cases cnn-plain ...] [--steps N] [--threads T]
+evaluation mode, once per 10 steps; cnn-apgd-t and cnn-fab-t run the reference AutoAttack code's
+APGD-T and FAB-T (PyPI `pyautoattack`: one single run per target class, 9 classes x 20 iterations,
+on all images, labels the ensemble's own predictions), once per 10 steps. Run: /usr/bin/python3 bench/reference.py [--cases cnn-plain ...] [--steps N] [--threads T]
 [--profile]
 Prints one JSON line per configuration (each in a fresh process, so peak RSS is its own).
 """
 import argparse, json, math, os, resource, subprocess, sys, time
 
-CASES = ["cnn-plain", "cnn-edlcm", "resnet-plain", "resnet-edlcm", "cnn-pgd", "resnet-pgd"]
+CASES = ["cnn-plain", "cnn-edlcm", "resnet-plain", "resnet-edlcm", "cnn-pgd", "resnet-pgd", "cnn-apgd-t", "cnn-fab-t"]
 
 
 def child(case, steps, threads, profile=False):
@@ -114,6 +116,37 @@ def child(case, steps, threads, profile=False):
         with torch.no_grad():
             log_averaged_softmax(adv).argmax(1)
 
+    if case in ("cnn-apgd-t", "cnn-fab-t"):
+        # The reference code's single runs, one per target class, on every image (no early stop).
+        from pyautoattack.autopgd_base import APGDAttack_targeted
+        from pyautoattack.fab_pt import FABAttack_PT
+        for m in members: m.eval()
+        model = lambda inputs: log_averaged_softmax(inputs)
+        with torch.no_grad():
+            labels = model(x).argmax(1)
+        def attack(iterations):
+            if case == "cnn-apgd-t":
+                a = APGDAttack_targeted(model, norm="Linf", eps=0.1, n_iter=iterations, n_target_classes=9, device="cpu")
+                a.init_hyperparam(x)
+                with torch.no_grad():
+                    order = model(x).sort(dim=1)[1]
+                for target_class in range(2, 11):
+                    a.y_target = order[:, -target_class]
+                    a.attack_single_run(x, labels)
+            else:
+                a = FABAttack_PT(model, norm="Linf", n_iter=iterations, eps=0.1, targeted=True, n_target_classes=9, device="cpu")
+                for target_class in range(2, 11):
+                    a.target_class = target_class
+                    a.attack_single_run(x, labels, use_rand_start=False, is_targeted=True)
+        attack(2)
+        runs = max(1, (steps + 9) // 10)
+        start = time.perf_counter()
+        for _ in range(runs): attack(20)
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"name": case, "images_per_second": runs * batch / seconds, "seconds_per_step": seconds / runs,
+                          "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": runs}, sort_keys=True))
+        return
     if case.endswith("pgd"):
         # PGD-50 against the freshly initialised members in evaluation mode, once per 10 steps.
         for m in members: m.eval()

@@ -22,10 +22,18 @@ public enum BenchmarkCase: String, SettingChoice {
     case cnnPGD = "cnn-pgd"
     /// The same against 3 × ResNet-20, batch 64.
     case resnetPGD = "resnet-pgd"
+    /// APGD-T as AutoAttack's standard version runs it (9 target classes, ε 0.1, ``StepBenchmark/autoAttackIterations``
+    /// iterations each) against 3 × small CNN on the log-averaged softmax, batch 128, labels the
+    /// ensemble's own predictions, no early stop: the per-iteration cost of the standard preset.
+    case cnnAPGDT = "cnn-apgd-t"
+    /// FAB-T the same way (9 target classes, each ``StepBenchmark/autoAttackIterations`` iterations).
+    case cnnFABT = "cnn-fab-t"
 
-    public var architecture: Architecture { self == .cnnPlain || self == .cnnEDLCM || self == .cnnPGD ? .cnn : .resnet20 }
+    public var architecture: Architecture {
+        [.cnnPlain, .cnnEDLCM, .cnnPGD, .cnnAPGDT, .cnnFABT].contains(self) ? .cnn : .resnet20
+    }
     public var isEDLCM: Bool { self == .cnnEDLCM || self == .resnetEDLCM }
-    public var isAttack: Bool { self == .cnnPGD || self == .resnetPGD }
+    public var isAttack: Bool { [.cnnPGD, .resnetPGD, .cnnAPGDT, .cnnFABT].contains(self) }
     public var batchSize: Int { architecture == .cnn ? 128 : 64 }
     public var dataset: DatasetName { architecture == .cnn ? .fashionMNIST : .cifar10 }
 }
@@ -56,6 +64,8 @@ public struct BenchmarkResult: Codable, Sendable {
 public enum StepBenchmark {
     /// The PGD iterations of the attack cases.
     public static let attackSteps = 50
+    /// The iterations per target class of the APGD-T and FAB-T cases.
+    public static let autoAttackIterations = 20
 
     /// How many times an attack case runs the whole PGD-50 for `steps` (one run per 10 steps,
     /// at least one): a PGD-50 run is about as long as 10 to 20 training steps.
@@ -113,24 +123,39 @@ public enum StepBenchmark {
         return (ensemble, Batch(images: images, labels: labels), spec)
     }
 
-    /// PGD-50 against a freshly initialised ensemble on uniform random images: the attack's cost
-    /// does not depend on the weights when no example leaves the batch early.
+    /// PGD-50 (or APGD-T, FAB-T) against a freshly initialised ensemble on uniform random images:
+    /// the attack's cost does not depend on the weights when no example leaves the batch early.
     static func runAttack(_ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel) throws -> BenchmarkResult
     {
         let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
-        let images = batch.images, labels = batch.labels
+        let images = batch.images
         let target = EnsembleTarget(ensemble: ensemble, objective: .probabilities)
+        ensemble.eval()
+        // The targeted attacks start from correctly classified images, as AutoAttack attacks only those.
+        let labels =
+            benchmark == .cnnPGD || benchmark == .resnetPGD
+            ? batch.labels : withoutGradients { ensemble(images).argmax(alongAxis: 1) }
         let context = AttackContext(
             epsilon: 0.1, norm: .linf, seeds: (0..<benchmark.batchSize).map(UInt64.init), stopOnSuccess: false)
         func attack(steps: Int) throws {
-            _ = try PGD(PGD.Configuration(steps: steps)).perturb(images, labels: labels, target: target, context: context)
+            let attack: any Attack =
+                switch benchmark {
+                case .cnnAPGDT: APGD(APGD.Configuration(loss: .dlr, steps: steps, targetClasses: 9))
+                case .cnnFABT: FAB(FAB.Configuration(steps: steps, targetClasses: 9))
+                default: PGD(PGD.Configuration(steps: steps))
+                }
+            _ = try attack.perturb(images, labels: labels, target: target, context: context)
         }
+        let iterations = benchmark == .cnnPGD || benchmark == .resnetPGD ? attackSteps : autoAttackIterations
+        // Iterations per run: 9 target classes for APGD-T and FAB-T.
+        let perRun = benchmark == .cnnPGD || benchmark == .resnetPGD ? iterations : 9 * iterations
         try attack(steps: 2)
         let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<runs { try attack(steps: attackSteps) }
+        for _ in 0..<runs { try attack(steps: iterations) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        // Each iteration: a forward pass and an input-gradient pass (≈ 2 forwards) of 3 members.
-        let flops = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize * 2 * attackSteps * runs)
+        // Each iteration: a forward pass and an input-gradient pass (≈ 2 forwards) of 3 members
+        // (FAB-T: one more forward, not counted).
+        let flops = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize * 2 * perRun * runs)
         return BenchmarkResult(
             name: benchmark.rawValue, imagesPerSecond: Double(runs * benchmark.batchSize) / seconds,
             secondsPerStep: seconds / Double(runs), steps: runs, threads: Runtime.threadCount,
@@ -222,7 +247,10 @@ extension DenseKernel: SettingChoice {}
 /// The settings of `edlcm bench`.
 public struct BenchConfig: SettingsGroup {
     @Setting("Configurations to run.") public var cases: [BenchmarkCase] = BenchmarkCase.allCases
-    @Setting("Timed steps per configuration; the PGD cases run PGD-50 once per 10 steps.", .atLeast(1)) public var steps = 10
+    @Setting(
+        "Timed steps per configuration; the attack cases run their attack (PGD-50; APGD-T, FAB-T: 9 × 20 iterations) once per 10 steps.",
+        .atLeast(1))
+    public var steps = 10
     @Setting("Kernel of the fully connected layers: convolution (oneDNN) or gemm (at::linear, libtorch's BLAS).")
     public var denseKernel: DenseKernel = .convolution
     public var memory = MemorySettings()

@@ -128,7 +128,7 @@ extension ReportBuilder {
         // Diversity heatmaps.
         body += "<h2 id=\"diversity\">Diversity and transferability</h2>"
         body +=
-            "<p>HVP cosine: mean cos(dᵢ, dⱼ) of the members' finite-difference Hessian-vector products (the paper's transferability metric; lower = more dispersed). Gradient cosine: mean cos(∇ₓℓᵢ, ∇ₓℓⱼ). Transferability: success rate of PGD crafted on the row model against the column model, over images every member classifies correctly.</p>"
+            "<p>HVP cosine: mean cos(dᵢ, dⱼ) of the members' finite-difference Hessian-vector products (the paper's transferability metric; lower = more dispersed), with the probe L_g trains on (the gradient sign, by default) and with one shared random Rademacher probe, which L_g never saw. Gradient cosine: mean cos(∇ₓℓᵢ, ∇ₓℓⱼ). Transferability: success rate of PGD crafted on the row model against the column model, over images every member classifies correctly.</p>"
         for run in runs {
             var charts = ""
             if let report = run.analysis?.report {
@@ -136,6 +136,12 @@ extension ReportBuilder {
                 charts += SVGChart.heatmap(
                     title: "\(run.name): HVP cosine", rowLabels: labels, columnLabels: labels, values: report.hvpCosine,
                     range: -1...1, format: { String(format: "%.2f", $0) })
+                if let random = report.hvpCosineRademacher {
+                    charts += SVGChart.heatmap(
+                        title: "\(run.name): HVP cosine, Rademacher probe", rowLabels: labels, columnLabels: labels,
+                        values: random,
+                        range: -1...1, format: { String(format: "%.2f", $0) })
+                }
                 charts += SVGChart.heatmap(
                     title: "\(run.name): gradient cosine", rowLabels: labels, columnLabels: labels, values: report.gradientCosine,
                     range: -1...1, format: { String(format: "%.2f", $0) })

@@ -44,6 +44,13 @@ extension ReportBuilder {
                 lines.append(
                     matrix(report.hvpCosine, labels: (0..<report.hvpCosine.count).map { "m\($0)" }) { String(format: "%.3f", $0) }
                 )
+                if let random = report.hvpCosineRademacher {
+                    lines.append(
+                        "### \(run.name): HVP cosine under a Rademacher probe (mean off-diagonal \(decimal(report.meanHVPCosineRademacher)))"
+                    )
+                    lines.append("")
+                    lines.append(matrix(random, labels: (0..<random.count).map { "m\($0)" }) { String(format: "%.3f", $0) })
+                }
             }
             for transfer in run.evaluation?.transferability ?? [] {
                 lines.append(

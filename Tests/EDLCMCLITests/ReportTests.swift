@@ -93,8 +93,10 @@ struct ReportTests {
                 #expect(values.contains { $0.key == "top_eigenvalue:\(member)" && $0.value == eigenvalue })
             }
         }
-        // The page names the commands that made the numbers.
+        // The page names the commands that made the numbers, the attack budget in words, and both HVP matrices.
         #expect(html.contains("edlcm") && html.contains(" train ") && html.contains(" evaluate ") && html.contains(" analyze "))
+        #expect(html.contains("Robust accuracy of baseline, edlcm: the quick preset ("))
+        #expect(html.contains("baseline: HVP cosine, Rademacher probe") && html.contains("edlcm: HVP cosine, Rademacher probe"))
         // A run keeps its colour in every chart: the curvature term exists only for the second
         // run (edlcm), and its one line is drawn in the second palette colour, as in the others.
         let curvature = try #require(html.range(of: "loss: curvature"))

@@ -236,8 +236,8 @@ struct BenchCommandTests {
     /// One JSON line per configuration whose numbers agree with each other: images/s from the
     /// time per step (per PGD-50 run for an attack case), GFLOP/s from the hand-counted FLOPs
     /// (3 members × batch 128 × 8 482 304 FLOPs per forward pass, 3 passes per training step and
-    /// 2 per PGD iteration), and the share of the measured peak.
-    @Test(arguments: [("cnn-plain", 3.0), ("cnn-pgd", 2.0 * 50)])
+    /// 2 per PGD or APGD-T iteration, 9 × 20 APGD-T iterations), and the share of the measured peak.
+    @Test(arguments: [("cnn-plain", 3.0), ("cnn-pgd", 2.0 * 50), ("cnn-apgd-t", 2.0 * 9 * 20)])
     func jsonLineIsConsistent(name: String, passes: Double) throws {
         let (status, output) = try runProcess(
             edlcmBinary, ["bench", "--json", "--cases", name, "--steps", "1", "--threads", "1"])
