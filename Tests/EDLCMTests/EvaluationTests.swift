@@ -118,6 +118,47 @@ struct EvaluationTests {
         }
     }
 
+    @Test("the ensemble preset's attacks and transfer protocol, stopped again and again, resume to the same numbers")
+    func ensemblePresetResumes() throws {
+        let folder = try EvaluationFixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var config = EvaluationConfig(preset: .ensemble)
+        (config.steps, config.queries, config.transferSteps, config.batchSize) = (3, 20, 3, 16)
+        (config.trainSurrogates, config.epsilons, config.matrix, config.checks) = ([], [0.1, 0.15], false, false)
+        let surrogate = Surrogate(
+            name: "s", ensemble: AttackFixtures.ensemble(seeds: [7, 8]), checkpointSHA256: "s", trainingSeed: 7)
+        let input = { EvaluationFixture.input(count: 24, surrogates: [surrogate]) }
+        let uninterrupted = try Evaluator(config: config.validated(), input: input(), stateURL: nil, command: ["a"]).run()
+        #expect(
+            uninterrupted.robustness[0].units.map(\.attack) == [
+                "apgd-ce", "apgd-ce", "apgd-ce", "apgd-t", "apgd-t", "apgd-t", "fab-t", "fab-t", "fab-t", "mora", "mora",
+                "square",
+            ])
+        #expect(
+            uninterrupted.transfer.map { "\($0.attack)/\($0.starts ?? 1)" }.prefix(4) == [
+                "m-pgd/3", "m-pgd-margin/3", "m-di2-fgsm/1", "m-di2-fgsm-margin/1",
+            ])
+        let stateURL = folder.appendingPathComponent("eval.state.json")
+        var stops = 0
+        var resumed: EvaluationResult?
+        while resumed == nil {
+            var batches = 0
+            do {
+                resumed = try Evaluator(config: config.validated(), input: input(), stateURL: stateURL, command: ["b"])
+                    .run(shouldStop: {
+                        batches += 1
+                        return batches == 3
+                    })
+            } catch let error as EDLCMError where error.message.hasPrefix("evaluation interrupted") {
+                stops += 1
+            }
+        }
+        #expect(stops >= 5, "the evaluation should have been stopped several times, was \(stops)")
+        #expect(numbers(resumed!) == numbers(uninterrupted))
+        #expect(resumed!.transfer.map(\.targetAccuracy) == uninterrupted.transfer.map(\.targetAccuracy))
+        #expect(resumed!.perExample == uninterrupted.perExample)
+    }
+
     @Test("an interrupted evaluation resumes from its state and gives the same numbers")
     func resumes() throws {
         let folder = try EvaluationFixture.temporaryFolder()
