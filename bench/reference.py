@@ -116,6 +116,17 @@ def child(case, steps, threads, profile=False):
         with torch.no_grad():
             log_averaged_softmax(adv).argmax(1)
 
+    def timed_attack(warm_up, run):
+        # One untimed short run, then one timed run per 10 steps; one JSON line.
+        warm_up()
+        runs = max(1, (steps + 9) // 10)
+        start = time.perf_counter()
+        for _ in range(runs): run()
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"name": case, "images_per_second": runs * batch / seconds, "seconds_per_step": seconds / runs,
+                          "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": runs}, sort_keys=True))
+
     if case in ("cnn-apgd-t", "cnn-fab-t"):
         # The reference code's single runs, one per target class, on every image (no early stop).
         from pyautoattack.autopgd_base import APGDAttack_targeted
@@ -138,26 +149,12 @@ def child(case, steps, threads, profile=False):
                 for target_class in range(2, 11):
                     a.target_class = target_class
                     a.attack_single_run(x, labels, use_rand_start=False, is_targeted=True)
-        attack(2)
-        runs = max(1, (steps + 9) // 10)
-        start = time.perf_counter()
-        for _ in range(runs): attack(20)
-        seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"name": case, "images_per_second": runs * batch / seconds, "seconds_per_step": seconds / runs,
-                          "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": runs}, sort_keys=True))
+        timed_attack(lambda: attack(2), lambda: attack(20))
         return
     if case.endswith("pgd"):
         # PGD-50 against the freshly initialised members in evaluation mode, once per 10 steps.
         for m in members: m.eval()
-        pgd(2)
-        runs = max(1, (steps + 9) // 10)
-        start = time.perf_counter()
-        for _ in range(runs): pgd(50)
-        seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"name": case, "images_per_second": runs * batch / seconds, "seconds_per_step": seconds / runs,
-                          "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": runs}, sort_keys=True))
+        timed_attack(lambda: pgd(2), lambda: pgd(50))
         return
     step = edlcm_step if case.endswith("edlcm") else plain_step
     for _ in range(2): step()

@@ -194,16 +194,9 @@ public struct APGD: Attack {
     /// Marks newly fooled examples (keeping their iterate) and, with early stopping, drops them.
     private func record(_ state: inout State, decision: Tensor, fooled: inout [Bool], rows: inout [Tensor?], stopOnSuccess: Bool)
     {
-        let success = attackSucceeded(decision, labels: state.y, targets: state.t)
-        var keep: [Int] = []
-        for (row, succeeded) in success.enumerated() {
-            let example = state.active[row]
-            if succeeded && !fooled[example] {
-                fooled[example] = true
-                rows[example] = state.x[row].cloned()
-            }
-            if !(stopOnSuccess && fooled[example]) { keep.append(row) }
-        }
+        let keep = recordFirstSuccesses(
+            attackSucceeded(decision, labels: state.y, targets: state.t), at: state.x, active: state.active, fooled: &fooled,
+            rows: &rows, stopOnSuccess: stopOnSuccess)
         if keep.count < state.active.count { state.keep(keep) }
     }
 

@@ -204,6 +204,24 @@ package func evaluateLoss(
     }
 }
 
+/// The first-success bookkeeping of the iterative attacks: marks the examples that `success` says
+/// are fooled at iterate `x` (row r is example `active[r]`), keeping their first fooling iterate in
+/// `rows`, and returns the rows to go on attacking (without the fooled ones when `stopOnSuccess`).
+func recordFirstSuccesses(
+    _ success: [Bool], at x: Tensor, active: [Int], fooled: inout [Bool], rows: inout [Tensor?], stopOnSuccess: Bool
+) -> [Int] {
+    var keep: [Int] = []
+    for (row, succeeded) in success.enumerated() {
+        let example = active[row]
+        if succeeded && !fooled[example] {
+            fooled[example] = true
+            rows[example] = x[row].cloned()
+        }
+        if !(stopOnSuccess && fooled[example]) { keep.append(row) }
+    }
+    return keep
+}
+
 /// Throws an ``EDLCMError`` "ATTACK: MESSAGE" unless `condition` holds.
 func requireSetting(_ condition: Bool, _ attack: String, _ message: @autoclosure () -> String) throws {
     if !condition { throw EDLCMError("\(attack): \(message())") }

@@ -92,16 +92,9 @@ struct IterativeAscent {
                 var lossValues = evaluation.loss
                 var gradient = evaluation.gradient
                 if transform == nil {
-                    let success = attackSucceeded(evaluation.decision, labels: y, targets: t)
-                    var keep: [Int] = []
-                    for (row, succeeded) in success.enumerated() {
-                        let example = active[row]
-                        if succeeded && !fooled[example] {
-                            fooled[example] = true
-                            rows[example] = x[row].cloned()
-                        }
-                        if !(context.stopOnSuccess && fooled[example]) { keep.append(row) }
-                    }
+                    let keep = recordFirstSuccesses(
+                        attackSucceeded(evaluation.decision, labels: y, targets: t), at: x, active: active, fooled: &fooled,
+                        rows: &rows, stopOnSuccess: context.stopOnSuccess)
                     if keep.count < active.count {
                         if keep.isEmpty {
                             active = []

@@ -124,16 +124,9 @@ public struct MORA: Attack {
                         x, labels: y, lossTargets: t, target: target, mix: pass.mix, temperature: temperature,
                         masked: softmaxPattern, gradient: !isFinal)
                     // Every iterate is checked; an example fooled keeps its first fooling iterate.
-                    let success = attackSucceeded(decision, labels: y, targets: nil)
-                    var keep: [Int] = []
-                    for (row, succeeded) in success.enumerated() {
-                        let example = active[row]
-                        if succeeded && !fooled[example] {
-                            fooled[example] = true
-                            rows[example] = x[row].cloned()
-                        }
-                        if !(context.stopOnSuccess && fooled[example]) { keep.append(row) }
-                    }
+                    let keep = recordFirstSuccesses(
+                        attackSucceeded(decision, labels: y, targets: nil), at: x, active: active, fooled: &fooled,
+                        rows: &rows, stopOnSuccess: context.stopOnSuccess)
                     if isFinal {
                         for (row, example) in active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
                             rows[example] = x[row].cloned()

@@ -39,6 +39,18 @@ private func temporaryFolder() throws -> URL {
     return url
 }
 
+/// A 2-member run trained for one epoch on 256 images, in `folder`/run. One libtorch thread:
+/// tests run in parallel, and oversubscribed OpenMP threads stall.
+private func trainTinyRun(in folder: URL) throws -> URL {
+    let run = folder.appendingPathComponent("run")
+    let trained = try edlcm([
+        "train", "--members", "2", "--epochs", "1", "--train-limit", "256", "--batch-size", "64", "--test-limit", "50",
+        "--threads", "1", "--out", run.path,
+    ])
+    try #require(trained.status == 0, "train failed: \(trained.error)")
+    return run
+}
+
 @Suite("edlcm evaluate")
 struct EvaluateCommandTests {
     @Test("help lists the flags")
@@ -162,13 +174,7 @@ struct EvaluateCommandTests {
     func endToEnd() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let run = folder.appendingPathComponent("run")
-        // One libtorch thread: tests run in parallel, and oversubscribed OpenMP threads stall.
-        let trained = try edlcm([
-            "train", "--members", "2", "--epochs", "1", "--train-limit", "256", "--batch-size", "64",
-            "--test-limit", "50", "--threads", "1", "--out", run.path,
-        ])
-        try #require(trained.status == 0, "train failed: \(trained.error)")
+        let run = try trainTinyRun(in: folder)
         let out = folder.appendingPathComponent("results/eval.json")
         let arguments = [
             "evaluate", "--run", run.path, "--out", out.path, "--samples", "24", "--eps", "0.05", "0.1", "--attacks",
@@ -218,12 +224,7 @@ struct EvaluateCommandTests {
     func ensemblePreset() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let run = folder.appendingPathComponent("run")
-        let trained = try edlcm([
-            "train", "--members", "2", "--epochs", "1", "--train-limit", "256", "--batch-size", "64",
-            "--test-limit", "50", "--threads", "1", "--out", run.path,
-        ])
-        try #require(trained.status == 0, "train failed: \(trained.error)")
+        let run = try trainTinyRun(in: folder)
         let out = folder.appendingPathComponent("eval.json")
         let arguments = [
             "evaluate", "--run", run.path, "--out", out.path, "--preset", "ensemble", "--samples", "16", "--eps", "0.1",
