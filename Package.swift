@@ -65,6 +65,10 @@ let package = Package(
         ),
         .target(
             name: "EDLCMReport", dependencies: ["EDLCMEvaluation", "EDLCMTraining", "EDLCMModels", "EDLCMData", "EDLCMCore"]),
+        // Studies: many (method, seed) runs trained, analysed, evaluated and compared.
+        .target(
+            name: "EDLCMStudy",
+            dependencies: ["EDLCMReport", "EDLCMEvaluation", "EDLCMTraining", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch"]),
         .target(
             name: "EDLCMBenchmark",
             dependencies: ["EDLCMTraining", "EDLCMAttacks", "EDLCMDefenses", "EDLCMModels", "EDLCMData", "EDLCMCore", "Torch"]),
@@ -73,7 +77,7 @@ let package = Package(
             name: "EDLCM",
             dependencies: [
                 "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
-                "EDLCMReport",
+                "EDLCMReport", "EDLCMStudy",
                 "EDLCMBenchmark",
             ]
         ),
@@ -84,7 +88,7 @@ let package = Package(
             name: "EDLCMCLI",
             dependencies: [
                 "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
-                "EDLCMReport", "EDLCMBenchmark", "Torch",
+                "EDLCMReport", "EDLCMStudy", "EDLCMBenchmark", "Torch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -103,7 +107,7 @@ let package = Package(
             name: "EDLCMTests",
             dependencies: [
                 "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
-                "EDLCMReport", "EDLCMBenchmark", "Torch", "TestSupport",
+                "EDLCMReport", "EDLCMStudy", "EDLCMBenchmark", "Torch", "TestSupport",
             ]),
         .testTarget(
             name: "EDLCMCLITests",

@@ -8,4 +8,5 @@
 @_exported import EDLCMEvaluation
 @_exported import EDLCMModels
 @_exported import EDLCMReport
+@_exported import EDLCMStudy
 @_exported import EDLCMTraining

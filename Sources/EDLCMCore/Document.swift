@@ -235,6 +235,101 @@ public enum Document {
         return lines
     }
 
+    /// The 1-based line of every object key and array element, by path: "training", "training.epochs",
+    /// "methods.1" (the second element), "methods.1.alpha". Call it on text that passed
+    /// ``value(from:format:limits:label:)``: the walk's depth is bounded by those limits.
+    public static func keyLines(_ data: Data, format: DocumentFormat) -> [String: Int] {
+        func join(_ path: String, _ component: String) -> String { path.isEmpty ? component : "\(path).\(component)" }
+        var lines: [String: Int] = [:]
+        switch format {
+        case .yaml:
+            guard let text = String(data: data, encoding: .utf8), let root = try? Yams.compose(yaml: text) else { return [:] }
+            func walk(_ node: Node, _ path: String) {
+                switch node {
+                case let .mapping(mapping):
+                    for (key, value) in mapping {
+                        guard case let .scalar(name) = key else { continue }
+                        let keyPath = join(path, name.string)
+                        if let mark = key.mark, lines[keyPath] == nil { lines[keyPath] = mark.line }
+                        walk(value, keyPath)
+                    }
+                case let .sequence(sequence):
+                    for (index, element) in sequence.enumerated() {
+                        let elementPath = join(path, String(index))
+                        if let mark = element.mark { lines[elementPath] = mark.line }
+                        walk(element, elementPath)
+                    }
+                case .scalar: break
+                }
+            }
+            walk(root, "")
+        case .json:
+            struct Frame {
+                var isObject: Bool
+                var path: String
+                var index = 0
+                var key: String?
+            }
+            let bytes = [UInt8](data)
+            var stack: [Frame] = []
+            var line = 1, index = 0
+            var expectingElement = false
+            func valuePath() -> String {
+                guard let top = stack.last else { return "" }
+                return top.isObject ? join(top.path, top.key ?? "") : join(top.path, String(top.index))
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\n") { line += 1 }
+                let isSpace = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\t") || byte == 13
+                if expectingElement, !isSpace, byte != UInt8(ascii: "]") {
+                    lines[valuePath()] = line
+                    expectingElement = false
+                }
+                switch byte {
+                case UInt8(ascii: "{"):
+                    stack.append(Frame(isObject: true, path: valuePath()))
+                case UInt8(ascii: "["):
+                    stack.append(Frame(isObject: false, path: valuePath()))
+                    expectingElement = true
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if !stack.isEmpty { stack.removeLast() }
+                    expectingElement = false
+                case UInt8(ascii: ","):
+                    if let top = stack.last {
+                        if top.isObject {
+                            stack[stack.count - 1].key = nil
+                        } else {
+                            stack[stack.count - 1].index += 1
+                            expectingElement = true
+                        }
+                    }
+                case UInt8(ascii: "\""):
+                    let start = index
+                    var end = index + 1, escaped = false
+                    while end < bytes.count, escaped || bytes[end] != UInt8(ascii: "\"") {
+                        escaped = !escaped && bytes[end] == UInt8(ascii: "\\")
+                        if bytes[end] == UInt8(ascii: "\n") { line += 1 }
+                        end += 1
+                    }
+                    var next = end + 1
+                    while next < bytes.count, [UInt8(ascii: " "), UInt8(ascii: "\t"), 13].contains(bytes[next]) { next += 1 }
+                    if let top = stack.last, top.isObject, top.key == nil, next < bytes.count, bytes[next] == UInt8(ascii: ":"),
+                        end < bytes.count, let key = try? JSONDecoder().decode(String.self, from: Data(bytes[start...end]))
+                    {
+                        stack[stack.count - 1].key = key
+                        let keyPath = join(top.path, key)
+                        if lines[keyPath] == nil { lines[keyPath] = line }
+                    }
+                    index = end
+                default: break
+                }
+                index += 1
+            }
+        }
+        return lines
+    }
+
     /// Decodes every line of a JSON Lines file within `limits` (the file as a whole; each line on
     /// its own). Blank lines are skipped.
     ///

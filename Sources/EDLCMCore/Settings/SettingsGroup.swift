@@ -131,7 +131,7 @@ func wrapped(_ text: String, width: Int, indent: Int) -> String {
 }
 
 /// " (did you mean 'PREFIX K'?)" when a known key K is within two edits of `key`.
-func suggestion(for key: String, among known: [String], prefix: String = "") -> String {
+package func suggestion(for key: String, among known: [String], prefix: String = "") -> String {
     let closest = known.min { editDistance($0, key) < editDistance($1, key) }
     return closest.flatMap { editDistance($0, key) <= 2 ? " (did you mean '\(prefix)\($0)'?)" : nil } ?? ""
 }
