@@ -29,25 +29,11 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let runFolder = runFolderOption.path
         let config = try settings.resolve()
-        let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         let output = URL(fileURLWithPath: out ?? URL(fileURLWithPath: runFolder).appendingPathComponent("analysis.json").path)
-        try checkOutputFile(output)
-        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
-        let test = try trained.testSet(dataDirectory: config.data.directory)
-        let subset = test.subset(
-            stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seeding.seed))
-        let loader = DataLoader(subset, batchSize: subset.count)
-        let batch = loader.batch(Array(0..<subset.count))
-        Runtime.seed(config.seeding.seed)
-        let report = DiversityAnalysis.analyse(
-            trained.ensemble, images: batch.images, labels: batch.labels, config: config.settings)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(
-            try encoder.encode(
-                AnalysisRecord(
-                    report: report, run: runFolder, command: CommandLine.arguments,
-                    libtorchVersion: Runtime.libtorchVersion)), to: output)
+        let report = try AnalysisRecord.analyse(
+            runFolder: runFolder, config: config, output: output, command: CommandLine.arguments
+        )
+        .report
         print("HVP cosine (mean off-diagonal \(String(format: "%.4f", report.meanHVPCosine))):")
         print(formatMatrix(report.hvpCosine))
         if let random = report.hvpCosineRademacher, let mean = report.meanHVPCosineRademacher {
@@ -68,19 +54,4 @@ struct Analyze: ParsableCommand {
 
 func formatMatrix(_ matrix: [[Double]]) -> String {
     matrix.map { row in "  " + row.map { String(format: "%7.4f", $0) }.joined(separator: " ") }.joined(separator: "\n")
-}
-
-/// Refuses an output path that is a folder or sits in a missing folder, before any work is done.
-func checkOutputFile(_ url: URL) throws {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw EDLCMError("--out \(url.path): is a folder, not a file")
-    }
-    let parent = url.deletingLastPathComponent()
-    guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-        throw EDLCMError("--out \(url.path): the folder \(parent.path) does not exist")
-    }
-    guard FileManager.default.isWritableFile(atPath: parent.path) else {
-        throw EDLCMError("--out \(url.path): the folder is not writable")
-    }
 }

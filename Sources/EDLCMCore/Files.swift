@@ -68,3 +68,18 @@ package func checkedSum(_ a: Int, _ b: Int) -> Int? {
 
 /// The project's version, recorded with every run.
 public let edlcmVersion = "0.1.0"
+
+/// Refuses an output path that is a folder or sits in a missing folder, before any work is done.
+public func checkOutputFile(_ url: URL) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw EDLCMError("--out \(url.path): is a folder, not a file")
+    }
+    let parent = url.deletingLastPathComponent()
+    guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw EDLCMError("--out \(url.path): the folder \(parent.path) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: parent.path) else {
+        throw EDLCMError("--out \(url.path): the folder is not writable")
+    }
+}

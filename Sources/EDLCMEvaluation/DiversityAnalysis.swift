@@ -168,3 +168,31 @@ public struct AnalysisRecord: Codable, Sendable {
         case libtorchVersion = "libtorch_version", edlcmVersion = "edlcm_version"
     }
 }
+
+extension AnalysisRecord {
+    /// Analyses the run in `runFolder` on a seeded stratified subset of its test split and writes the
+    /// record to `output` (atomically), as `edlcm analyze` does; `output` is checked (``checkOutputFile(_:)``)
+    /// after the run is read, before any work.
+    ///
+    /// - Throws: ``EDLCMError`` when the run, its data or `output` cannot be read or written.
+    @discardableResult
+    public static func analyse(
+        runFolder: String, config validated: Validated<AnalysisConfig>, output: URL, command: [String]
+    ) throws -> AnalysisRecord {
+        let config = validated.settings
+        let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
+        try checkOutputFile(output)
+        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
+        let test = try trained.testSet(dataDirectory: config.data.directory)
+        let subset = test.subset(
+            stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seeding.seed))
+        let batch = DataLoader(subset, batchSize: subset.count).batch(Array(0..<subset.count))
+        Runtime.seed(config.seeding.seed)
+        let report = DiversityAnalysis.analyse(trained.ensemble, images: batch.images, labels: batch.labels, config: config)
+        let record = AnalysisRecord(report: report, run: runFolder, command: command, libtorchVersion: Runtime.libtorchVersion)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(try encoder.encode(record), to: output)
+        return record
+    }
+}

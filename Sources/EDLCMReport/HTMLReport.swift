@@ -232,7 +232,7 @@ extension ReportBuilder {
         return page(title: "EDLCM report", body: body)
     }
 
-    static func page(title: String, body: String) -> String {
+    public static func page(title: String, body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -47,7 +47,7 @@ public enum ReportBuilder {
     }
 
     /// The mean attack success from member i to member j ≠ i.
-    static func meanTransfer(_ matrix: TransferabilityMatrix) -> Double? {
+    public static func meanTransfer(_ matrix: TransferabilityMatrix) -> Double? {
         offDiagonalMean(matrix.success, count: matrix.models.filter { $0.hasPrefix("member") }.count)
     }
 
@@ -85,7 +85,7 @@ public enum ReportBuilder {
     }
 
     /// A command line as a shell would take it back.
-    static func shellLine(_ command: [String]) -> String {
+    public static func shellLine(_ command: [String]) -> String {
         command.map(shellQuoted).joined(separator: " ")
     }
 

@@ -1,0 +1,130 @@
+import ArgumentParser
+import EDLCMCore
+import EDLCMReport
+import EDLCMStudy
+import EDLCMTraining
+import Foundation
+
+/// `edlcm study`: a comparison of methods over seeds, from one study file.
+struct Study: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a study (methods × seeds: train, analyse, evaluate) and report it.",
+        discussion: """
+            A study file (YAML or JSON) names the training budget shared by every method (keyed like `edlcm train`'s \
+            flags), the seeds, the methods (each a name and train flags), the evaluation (keyed like `edlcm evaluate`'s \
+            flags, presets included) and the analysis (like `edlcm analyze`'s). See studies/ and docs/results.md.
+            """,
+        subcommands: [StudyRun.self, StudyReportCommand.self]
+    )
+}
+
+/// `edlcm study run FILE [--out DIR] [--shard K/N]`.
+struct StudyRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Train, analyse and evaluate every (method, seed) of a study, resuming wherever it stopped.",
+        discussion: """
+            Each run goes to DIR/runs/METHOD-seedS; finished runs are skipped, interrupted ones continue (training \
+            from its last checkpoint, the evaluation from its state), and a finished run whose settings no longer match \
+            the file is refused with the setting that differs. --shard K/N runs every N-th run from the K-th, so that N \
+            machines share a study (for example a Slurm array job); `edlcm study report` merges their folders. Ctrl-C \
+            stops after the current batch with everything saved.
+            """
+    )
+
+    @Argument(help: "The study file (YAML or JSON).")
+    var file: String
+
+    @Option(help: "The study folder (default: runs/studies/NAME).")
+    var out: String?
+
+    @Option(help: "Run only this share of the runs: K/N (1 ≤ K ≤ N).")
+    var shard: String?
+
+    @Option(help: "libtorch threads of every run (default: the study's settings, else all cores).")
+    var threads: Int?
+
+    func run() throws {
+        let plan = try StudyPlan(path: file)
+        let shard = try shard.map(StudyShard.init(parsing:)) ?? .all
+        if let threads, threads < 1 { throw EDLCMError("--threads must be at least 1, got \(threads)") }
+        let folder = URL(fileURLWithPath: out ?? "runs/studies/\(plan.name)", isDirectory: true)
+        let runner = StudyRunner(plan: plan, folder: folder, shard: shard)
+        try runner.prepare(file: file, command: CommandLine.arguments)
+        installStopHandlers()
+        let display = StudyProgress(total: runner.shardRuns.count)
+        do {
+            try runner.run(
+                command: CommandLine.arguments, threads: threads, shouldStop: { stopRequested.load(ordering: .relaxed) },
+                progress: display.handle)
+        } catch let stopped as TrainingStopped {
+            FileHandle.standardError.write(Data("\nedlcm: \(stopped.description); rerun the study to continue\n".utf8))
+            Foundation.exit(130)
+        }
+        print(
+            "study \(plan.name): \(runner.shardRuns.count) runs done\(shard == .all ? "" : " (shard \(shard))") in \(folder.path); report: edlcm study report \(folder.path) --out \(folder.path)/report.html"
+        )
+    }
+}
+
+/// One line per stage on standard error, with the runs done and an estimate of the time left.
+final class StudyProgress {
+    let total: Int
+    let start = Date()
+    var measured: [Double] = []
+
+    init(total: Int) { self.total = total }
+
+    func handle(_ event: StudyEvent) {
+        var line: String
+        switch event {
+        case let .stage(run, stage, done, total): line = "[\(done)/\(total)] \(run): \(stage)\(eta(done: done))"
+        case let .epoch(run, epoch, epochs): line = "        \(run): epoch \(epoch)/\(epochs)"
+        case let .skipped(run, done, total): line = "[\(done)/\(total)] \(run): finished before, kept"
+        case let .finished(run, seconds, done, total):
+            measured.append(seconds)
+            line = String(format: "[%d/%d] %@: done in %.0f s", done, total, run, seconds) + eta(done: done)
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// ", about T left" from the mean time of the runs measured so far.
+    func eta(done: Int) -> String {
+        guard let mean = measured.isEmpty ? nil : measured.reduce(0, +) / Double(measured.count), done < total else { return "" }
+        let seconds = mean * Double(total - done)
+        if seconds >= 3600 { return String(format: ", about %.1f h left", seconds / 3600) }
+        return seconds >= 90
+            ? String(format: ", about %.0f min left", seconds / 60) : String(format: ", about %.0f s left", seconds)
+    }
+}
+
+/// `edlcm study report DIR… --out FILE`.
+struct StudyReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write one page comparing a study's methods (mean ± sd over seeds, differences with 95 % intervals).",
+        discussion: "Give the study folder, or the folders of its shards, which are merged."
+    )
+
+    @Argument(help: "The study folder, or the folders of its shards.")
+    var folders: [String]
+
+    @Option(help: "The report file to write (.html, or .md with --format markdown).")
+    var out: String
+
+    @Option(help: "html or markdown (default: html).")
+    var format: ReportFormat = .html
+
+    func validate() throws {
+        guard !folders.isEmpty else { throw ValidationError("give the study folder") }
+    }
+
+    func run() throws {
+        let output = URL(fileURLWithPath: out)
+        try checkOutputFile(output)
+        let report = try StudyReport(folders: folders.map { URL(fileURLWithPath: $0, isDirectory: true) })
+        let text = format == .html ? report.html(command: CommandLine.arguments) : report.markdown(command: CommandLine.arguments)
+        try writeFileAtomically(Data(text.utf8), to: output)
+        print("wrote \(output.path)")
+    }
+}

@@ -1,0 +1,359 @@
+import EDLCMCore
+import EDLCMEvaluation
+import EDLCMReport
+import EDLCMTraining
+import Foundation
+
+/// The comparison a study's runs add up to: per method, each measure's mean ± sd over seeds, and
+/// each method's robust accuracy against the plain ensemble's and EDLCM's with 95 % intervals over
+/// seeds (Student t) and over attacked images (a paired bootstrap).
+public struct StudyReport {
+    /// One method's finished runs, by seed.
+    public struct MethodRuns {
+        public var name: String
+        public var config: TrainingConfig
+        public var runs: [UInt64: RunSummary]
+    }
+
+    public let name: String
+    public let folders: [URL]
+    public let methods: [MethodRuns]
+    /// The radii every evaluated run shares, ascending.
+    public let radii: [Double]
+    /// Runs of the study that have no finished evaluation yet (listed in the report).
+    public let missing: [String]
+
+    /// Reads the runs of one or more study folders (the shards of one study).
+    ///
+    /// - Throws: ``EDLCMError`` when a folder holds no study, the folders hold different studies,
+    ///   or a run appears in two of them.
+    public init(folders: [URL]) throws {
+        guard !folders.isEmpty else { throw EDLCMError("study report: name at least one study folder") }
+        var name: String?
+        var order: [String] = []
+        var found: [String: URL] = [:]
+        for folder in folders {
+            let recordURL = folder.appendingPathComponent("study.json")
+            guard FileManager.default.fileExists(atPath: recordURL.path) else {
+                throw EDLCMError("\(folder.path): holds no study (no study.json)")
+            }
+            let record = try StudyRunner.readRecord(recordURL)
+            if let name, name != record.name {
+                throw EDLCMError("\(folder.path): holds the study '\(record.name)', not '\(name)'; report one study at a time")
+            }
+            name = record.name
+            for run in record.runs where !order.contains(run) { order.append(run) }
+            let runs = folder.appendingPathComponent("runs", isDirectory: true)
+            for run in record.runs
+            where FileManager.default.fileExists(atPath: runs.appendingPathComponent("\(run)/evaluation.json").path) {
+                if let other = found[run] {
+                    throw EDLCMError("the run \(run) is in both \(other.path) and \(folder.path); keep one")
+                }
+                found[run] = folder
+            }
+        }
+        self.name = name!
+        self.folders = folders
+        var methods: [MethodRuns] = []
+        var missing: [String] = []
+        for run in order {
+            guard let folder = found[run] else {
+                missing.append(run)
+                continue
+            }
+            let summary = try RunSummary(folder: folder.appendingPathComponent("runs/\(run)", isDirectory: true))
+            let config = summary.record.config
+            let method = String(run.dropLast("-seed\(config.seeding.seed)".count))
+            if let index = methods.firstIndex(where: { $0.name == method }) {
+                methods[index].runs[config.seeding.seed] = summary
+            } else {
+                methods.append(MethodRuns(name: method, config: config, runs: [config.seeding.seed: summary]))
+            }
+        }
+        self.methods = methods
+        self.missing = missing
+        let sets = methods.flatMap { $0.runs.values.compactMap { $0.evaluation.map { Set($0.robustness.map(\.epsilon)) } } }
+        radii = (sets.dropFirst().reduce(sets.first ?? []) { $0.intersection($1) }).sorted()
+    }
+
+    // MARK: - Measures
+
+    /// A measure of one run, nil where the run lacks it.
+    public struct Measure {
+        public let name: String
+        public let higherIsBetter: Bool
+        public let percent: Bool
+        public let value: (RunSummary) -> Double?
+    }
+
+    /// Every measure of the comparison table, in order.
+    public var measures: [Measure] {
+        var result = [Measure(name: "clean", higherIsBetter: true, percent: true) { $0.evaluation?.clean.accuracy }]
+        for radius in radii {
+            result.append(
+                Measure(name: "robust ε=\(SVGChart.label(radius))", higherIsBetter: true, percent: true) { run in
+                    run.evaluation?.robustness.first { $0.epsilon == radius }?.worstCaseAccuracy
+                })
+        }
+        result += [
+            Measure(name: "HVP cos", higherIsBetter: false, percent: false) { $0.analysis?.report.meanHVPCosine },
+            Measure(name: "HVP cos (Rademacher)", higherIsBetter: false, percent: false) {
+                $0.analysis?.report.meanHVPCosineRademacher
+            },
+            Measure(name: "grad cos", higherIsBetter: false, percent: false) { $0.analysis?.report.meanGradientCosine },
+            Measure(name: "transfer", higherIsBetter: false, percent: true) {
+                $0.evaluation?.transferability.first.flatMap(ReportBuilder.meanTransfer)
+            },
+            Measure(name: "‖Hz‖", higherIsBetter: false, percent: false) { run in
+                run.analysis.flatMap { Statistics.mean($0.report.hvpNorm) }
+            },
+            Measure(name: "s/epoch", higherIsBetter: false, percent: false) { run in
+                run.metrics.isEmpty ? nil : run.trainingSeconds / Double(run.metrics.count)
+            },
+        ]
+        return result
+    }
+
+    /// A method's values of a measure over its seeds, in seed order.
+    public func values(_ measure: Measure, of method: MethodRuns) -> [Double] {
+        method.runs.keys.sorted().compactMap { method.runs[$0].flatMap(measure.value) }
+    }
+
+    /// The plain ensemble (the first method trained with the baseline method and no adversarial
+    /// training) and EDLCM (the first method trained with edlcm), when the study has them.
+    public var references: [(label: String, method: MethodRuns)] {
+        var result: [(String, MethodRuns)] = []
+        if let plain = methods.first(where: { $0.config.method == .baseline && $0.config.adversarial == .disabled }) {
+            result.append(("plain", plain))
+        }
+        if let edlcm = methods.first(where: { $0.config.method == .edlcm }) { result.append(("EDLCM", edlcm)) }
+        return result
+    }
+
+    /// Per image of a run at a radius, whether it stayed robust, keyed by the image's test index.
+    static func robustImages(_ run: RunSummary, radius: Double) -> [Int: Bool]? {
+        guard let evaluation = run.evaluation, let e = evaluation.robustness.firstIndex(where: { $0.epsilon == radius }) else {
+            return nil
+        }
+        return Dictionary(
+            uniqueKeysWithValues: evaluation.perExample.map { ($0.index, $0.cleanCorrect && $0.brokenBy[e] == nil) })
+    }
+
+    /// A method's robust accuracy minus a reference's at a radius: over the seeds both have, the mean
+    /// difference with its Student-t interval, and the paired bootstrap over every (seed, image)
+    /// both attacked.
+    public func difference(_ method: MethodRuns, from reference: MethodRuns, radius: Double) -> (
+        seeds: Int, overSeeds: Statistics.Interval?, overImages: Statistics.Interval?
+    ) {
+        var differences: [Double] = []
+        var a: [Bool] = [], b: [Bool] = []
+        for seed in method.runs.keys.sorted() {
+            guard let run = method.runs[seed], let other = reference.runs[seed],
+                let mine = Self.robustImages(run, radius: radius), let theirs = Self.robustImages(other, radius: radius)
+            else { continue }
+            let shared = mine.keys.filter { theirs[$0] != nil }.sorted()
+            guard !shared.isEmpty else { continue }
+            a += shared.map { mine[$0]! }
+            b += shared.map { theirs[$0]! }
+            let accuracy = { (outcomes: [Int: Bool]) in Double(outcomes.values.filter { $0 }.count) / Double(outcomes.count) }
+            differences.append(accuracy(mine) - accuracy(theirs))
+        }
+        let bootstrap = a.isEmpty ? nil : Statistics.pairedBootstrap(a, b, resamples: 2000, seed: 0)
+        return (differences.count, Statistics.meanInterval(differences), bootstrap)
+    }
+
+    // MARK: - Rendering
+
+    static func format(_ value: Double, percent: Bool) -> String {
+        percent ? String(format: "%.1f%%", value * 100) : String(format: "%.3f", value)
+    }
+
+    /// "mean ± sd" over seeds (just the value for one seed, "–" for none).
+    static func summary(_ values: [Double], percent: Bool) -> String {
+        guard let mean = Statistics.mean(values) else { return "–" }
+        guard let sd = Statistics.standardDeviation(values) else { return format(mean, percent: percent) }
+        return percent
+            ? String(format: "%.1f ± %.1f%%", mean * 100, sd * 100) : String(format: "%.3f ± %.3f", mean, sd)
+    }
+
+    static func points(_ interval: Statistics.Interval?) -> String {
+        guard let interval else { return "–" }
+        return String(
+            format: "%+.1f [%+.1f, %+.1f]%@", interval.estimate * 100, interval.lower * 100, interval.upper * 100,
+            interval.excludesZero ? " *" : "")
+    }
+
+    /// The rows of the difference tables: method, reference, radius, seeds, over seeds, over images.
+    var differenceRows: [[String]] {
+        var rows: [[String]] = []
+        for (label, reference) in references {
+            for method in methods where method.name != reference.name {
+                for radius in radii {
+                    let d = difference(method, from: reference, radius: radius)
+                    rows.append([
+                        method.name, label, SVGChart.label(radius), String(d.seeds), Self.points(d.overSeeds),
+                        Self.points(d.overImages),
+                    ])
+                }
+            }
+        }
+        return rows
+    }
+
+    static let differenceHeader = [
+        "method", "against", "ε", "seeds", "difference over seeds (points, 95 % t interval)",
+        "over images (points, 95 % paired bootstrap)",
+    ]
+
+    /// The budget sentence of the evaluations (one per distinct budget).
+    var budgetSentences: [String] {
+        var seen: [String] = []
+        for method in methods {
+            for run in method.runs.values {
+                if let sentence = run.evaluation?.budgetDescription, !seen.contains(sentence) { seen.append(sentence) }
+            }
+        }
+        return seen.map { "Robust accuracies: \($0)." }
+    }
+
+    /// The Markdown report.
+    public func markdown(command: [String]) -> String {
+        var lines = ["# Study `\(name)`", ""]
+        lines.append(
+            "\(methods.count) methods × up to \(methods.map(\.runs.count).max() ?? 0) seeds, from \(folders.map { "`\($0.path)`" }.joined(separator: ", ")). Made by `\(ReportBuilder.shellLine(command))`."
+        )
+        lines.append("")
+        if !missing.isEmpty {
+            lines.append("Not finished yet (left out): \(missing.joined(separator: ", ")).")
+            lines.append("")
+        }
+        lines += budgetSentences.flatMap { [$0, ""] }
+        lines.append("## Per method: mean ± sd over seeds")
+        lines.append("")
+        let header = ["method", "seeds"] + measures.map(\.name)
+        lines.append("| " + header.joined(separator: " | ") + " |")
+        lines.append("|" + String(repeating: "---|", count: header.count))
+        for method in methods {
+            let cells =
+                [method.name, String(method.runs.count)]
+                + measures.map { Self.summary(values($0, of: method), percent: $0.percent) }
+            lines.append("| " + cells.joined(separator: " | ") + " |")
+        }
+        lines.append("")
+        lines.append(
+            "Robust ε: the per-image worst case over the whole evaluation. HVP cos: the paper's transferability metric (lower is more dispersed), with the gradient-sign probe L_g trains on and with a Rademacher probe. Transfer: mean member-to-member success of PGD. ‖Hz‖: mean over members."
+        )
+        lines.append("")
+        let rows = differenceRows
+        if !rows.isEmpty {
+            lines.append("## Robust accuracy against the references")
+            lines.append("")
+            lines.append("| " + Self.differenceHeader.joined(separator: " | ") + " |")
+            lines.append("|" + String(repeating: "---|", count: Self.differenceHeader.count))
+            for row in rows { lines.append("| " + row.joined(separator: " | ") + " |") }
+            lines.append("")
+            lines.append(
+                "Points of robust accuracy, method minus reference; * marks an interval that excludes 0. Over seeds: the mean of per-seed differences with a Student-t interval (needs 2 seeds). Over images: every (seed, image) pair both runs attacked, resampled 2 000 times."
+            )
+            lines.append("")
+        }
+        lines.append("## Runs and the commands that made them")
+        lines.append("")
+        for method in methods {
+            for seed in method.runs.keys.sorted() {
+                let run = method.runs[seed]!
+                lines.append(
+                    "- `\(run.folder.path)`: "
+                        + (run.record.commands.map { "`\(ReportBuilder.shellLine($0))`" }.joined(separator: "; ")))
+            }
+        }
+        lines.append("")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The HTML page: the same tables, and robust accuracy against ε (mean over seeds, error bars ±
+    /// sd) and clean against robust accuracy per run.
+    public func html(command: [String]) -> String {
+        var body = "<h1>Study <code>\(SVGChart.escape(name))</code></h1>"
+        body +=
+            "<p class=\"meta\">\(methods.count) methods, from \(folders.map { "<code>\(SVGChart.escape($0.path))</code>" }.joined(separator: ", ")) · made by <code>\(SVGChart.escape(ReportBuilder.shellLine(command)))</code></p>"
+        if !missing.isEmpty { body += "<p>Not finished yet (left out): \(SVGChart.escape(missing.joined(separator: ", ")))</p>" }
+        for sentence in budgetSentences { body += "<p class=\"budget\">\(SVGChart.escape(sentence))</p>" }
+        body += "<h2 id=\"methods\">Per method: mean ± sd over seeds</h2><table><thead><tr>"
+        body +=
+            (["method", "seeds"] + measures.map(\.name)).map { "<th>\(SVGChart.escape($0))</th>" }.joined()
+            + "</tr></thead><tbody>"
+        for method in methods {
+            body +=
+                "<tr data-method=\"\(SVGChart.escape(method.name))\"><td>\(SVGChart.escape(method.name))</td><td>\(method.runs.count)</td>"
+            for measure in measures {
+                let values = values(measure, of: method)
+                let data =
+                    Statistics.mean(values).map { " data-mean=\"\($0)\" data-key=\"\(SVGChart.escape(measure.name))\"" } ?? ""
+                body += "<td class=\"number\"\(data)>\(SVGChart.escape(Self.summary(values, percent: measure.percent)))</td>"
+            }
+            body += "</tr>"
+        }
+        body += "</tbody></table>"
+        let rows = differenceRows
+        if !rows.isEmpty {
+            body += "<h2 id=\"differences\">Robust accuracy against the references</h2><table><thead><tr>"
+            body += Self.differenceHeader.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+            for row in rows { body += "<tr>" + row.map { "<td>\(SVGChart.escape($0))</td>" }.joined() + "</tr>" }
+            body +=
+                "</tbody></table><p>Points of robust accuracy, method minus reference; * marks an interval that excludes 0.</p>"
+        }
+        // Robust accuracy against ε: means over seeds, ± one sd as dashed lines of the method's colour.
+        body += "<h2 id=\"curves\">Robust accuracy against ε</h2><div class=\"charts\">"
+        let clean = measures[0]
+        let robustMeasures = Array(measures[1...radii.count])
+        let series = methods.enumerated().flatMap { index, method -> [SVGChart.Series] in
+            let columns = [(0.0, clean)] + zip(radii, robustMeasures).map { ($0, $1) }
+            let stats = columns.map { x, measure in
+                (x, Statistics.mean(values(measure, of: method)) ?? 0, Statistics.standardDeviation(values(measure, of: method)))
+            }
+            var result = [SVGChart.Series(name: method.name, points: stats.map { ($0.0, $0.1) }, colourIndex: index)]
+            if stats.contains(where: { $0.2 != nil }) {
+                for (sign, label) in [(1.0, "+sd"), (-1.0, "−sd")] {
+                    result.append(
+                        SVGChart.Series(
+                            name: "\(method.name) \(label)", points: stats.map { ($0.0, $0.1 + sign * ($0.2 ?? 0)) },
+                            dashed: true,
+                            colourIndex: index))
+                }
+            }
+            return result
+        }
+        body += SVGChart.lineChart(
+            title: "Worst-case robust accuracy (mean over seeds)", xLabel: "ε", yLabel: "accuracy", series: series, yRange: 0...1,
+            percent: true)
+        if let last = robustMeasures.last {
+            let scatter = methods.enumerated().map { index, method in
+                SVGChart.Series(
+                    name: method.name,
+                    points: method.runs.values.compactMap { run in
+                        clean.value(run).flatMap { c in last.value(run).map { (c, $0) } }
+                    }
+                    .sorted { $0.0 < $1.0 }, colourIndex: index)
+            }
+            body += SVGChart.lineChart(
+                title: "Clean against \(last.name), per run", xLabel: "clean accuracy", yLabel: "robust accuracy",
+                series: scatter,
+                percent: true)
+        }
+        body += "</div>"
+        body += "<h2 id=\"commands\">Runs and the commands that made them</h2><ul>"
+        for method in methods {
+            for seed in method.runs.keys.sorted() {
+                let run = method.runs[seed]!
+                body +=
+                    "<li><code>\(SVGChart.escape(run.folder.path))</code>: "
+                    + run.record.commands.map { "<code>\(SVGChart.escape(ReportBuilder.shellLine($0)))</code>" }.joined(
+                        separator: "; ")
+                    + "</li>"
+            }
+        }
+        body += "</ul>"
+        return ReportBuilder.page(title: "Study \(name)", body: body)
+    }
+}

@@ -1,0 +1,268 @@
+import EDLCMCore
+import EDLCMData
+import EDLCMEvaluation
+import EDLCMTraining
+import Foundation
+
+/// What a study folder records about the study it holds (`study.json`): the study's name and
+/// settings, so that a folder is never taken over by another study and a finished run is never
+/// silently kept after its settings changed.
+public struct StudyRecord: Codable, Equatable, Sendable {
+    public static let formatName = "edlcm-study/1"
+    public var format = StudyRecord.formatName
+    public var name: String
+    /// The study file as run (its path when first run).
+    public var file: String
+    /// The command lines that ran this study here (the first, then one per rerun or shard).
+    public var commands: [[String]]
+    /// Each run's folder name under `runs/`, in the study's order.
+    public var runs: [String]
+}
+
+/// The share of a study's runs one process runs: runs K, K + N, K + 2N, … (1-based K of N), so
+/// that N machines (a Slurm array job, for example) split a study between them.
+public struct StudyShard: Sendable, Equatable, CustomStringConvertible {
+    public let index: Int
+    public let count: Int
+
+    /// The whole study.
+    public static let all = StudyShard(index: 1, count: 1)
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses "K/N" with 1 ≤ K ≤ N.
+    ///
+    /// - Throws: ``EDLCMError`` "--shard …" for anything else.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, (1...count).contains(index)
+        else { throw EDLCMError("--shard \(text): expected K/N with 1 ≤ K ≤ N, for example 2/4") }
+        self.init(index: index, count: count)
+    }
+
+    /// Whether the run at `position` (0-based, in the study's order) belongs to this shard.
+    public func contains(_ position: Int) -> Bool { position % count == index - 1 }
+
+    public var description: String { "\(index)/\(count)" }
+}
+
+/// What a study run reports while it runs, for progress displays.
+public enum StudyEvent {
+    /// A run of the study begins a stage ("training", "analysis", "evaluation"); `done` runs of
+    /// `total` (this shard's) are finished.
+    case stage(run: String, stage: String, done: Int, total: Int)
+    /// An epoch of a run's training finished.
+    case epoch(run: String, epoch: Int, epochs: Int)
+    /// A run was already finished and is kept.
+    case skipped(run: String, done: Int, total: Int)
+    /// A run finished all of its stages after `seconds`.
+    case finished(run: String, seconds: Double, done: Int, total: Int)
+}
+
+/// Trains, analyses and evaluates every (method, seed) run of a study into its own folder under
+/// `OUT/runs/`, each stage resuming where it stopped (training from its last checkpoint, the
+/// evaluation from its state) and skipped when finished.
+public struct StudyRunner {
+    public let plan: StudyPlan
+    public let folder: URL
+    public let shard: StudyShard
+
+    /// The folder of the study's runs.
+    public var runsFolder: URL { folder.appendingPathComponent("runs", isDirectory: true) }
+    /// A run's folder.
+    public func runFolder(_ run: StudyPlan.Run) -> URL { runsFolder.appendingPathComponent(run.folderName, isDirectory: true) }
+    /// The study's record.
+    public var recordURL: URL { folder.appendingPathComponent("study.json") }
+
+    public init(plan: StudyPlan, folder: URL, shard: StudyShard = .all) {
+        self.plan = plan
+        self.folder = folder
+        self.shard = shard
+    }
+
+    /// Reads a study folder's record.
+    ///
+    /// - Throws: ``EDLCMError`` naming the file when it is unreadable or not a study record.
+    public static func readRecord(_ url: URL) throws -> StudyRecord {
+        let record = try Document.read(StudyRecord.self, from: url, limits: .records, label: "\(url.path): not a study record")
+        guard record.format == StudyRecord.formatName else {
+            throw EDLCMError("\(url.path): study format '\(record.format)', expected '\(StudyRecord.formatName)'")
+        }
+        return record
+    }
+
+    /// Creates the folder or checks that it holds this study, and records the command.
+    ///
+    /// - Throws: ``EDLCMError`` when the folder holds something else: another study, or files that
+    ///   are not a study's.
+    public func prepare(file: String, command: [String]) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw EDLCMError("--out \(folder.path): is a file, not a folder") }
+            if FileManager.default.fileExists(atPath: recordURL.path) {
+                var record = try Self.readRecord(recordURL)
+                guard record.name == plan.name else {
+                    throw EDLCMError(
+                        "--out \(folder.path): holds the study '\(record.name)', not '\(plan.name)'; choose another --out")
+                }
+                record.commands.append(command)
+                record.runs = plan.runs.map(\.folderName)
+                try write(record)
+                return
+            }
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            guard contents.isEmpty else {
+                throw EDLCMError("--out \(folder.path): is not empty and holds no study (no study.json); choose another --out")
+            }
+        }
+        do { try FileManager.default.createDirectory(at: runsFolder, withIntermediateDirectories: true) } catch {
+            throw EDLCMError("--out \(folder.path): cannot create the folder (\(describe(error)))")
+        }
+        try write(StudyRecord(name: plan.name, file: file, commands: [command], runs: plan.runs.map(\.folderName)))
+    }
+
+    private func write(_ record: StudyRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try writeFileAtomically(try encoder.encode(record), to: recordURL)
+    }
+
+    /// The runs of this shard, in the study's order.
+    public var shardRuns: [StudyPlan.Run] {
+        plan.runs.enumerated().filter { shard.contains($0.offset) }.map(\.element)
+    }
+
+    /// Runs this shard's runs, one after another.
+    ///
+    /// - Parameters:
+    ///   - command: the command line, recorded in every run.
+    ///   - threads: libtorch threads for each run (nil: the study's settings, else all cores).
+    ///   - shouldStop: polled between batches; true stops with every stage's progress saved.
+    /// - Throws: ``EDLCMError`` when a finished run's settings differ from the study's (naming the
+    ///   setting), a stage fails, or `shouldStop` asked to stop (``TrainingStopped`` during training).
+    public func run(
+        command: [String], threads: Int? = nil, shouldStop: @escaping () -> Bool = { false },
+        progress: (StudyEvent) -> Void = { _ in }
+    ) throws {
+        let runs = shardRuns
+        for (position, run) in runs.enumerated() {
+            let start = Date()
+            let folder = runFolder(run)
+            if try isFinished(run) {
+                progress(.skipped(run: run.folderName, done: position + 1, total: runs.count))
+                continue
+            }
+            progress(.stage(run: run.folderName, stage: "training", done: position, total: runs.count))
+            try train(run, command: command, threads: threads, shouldStop: shouldStop) { epoch, epochs in
+                progress(.epoch(run: run.folderName, epoch: epoch, epochs: epochs))
+            }
+            progress(.stage(run: run.folderName, stage: "analysis", done: position, total: runs.count))
+            try analyse(run, command: command, threads: threads)
+            progress(.stage(run: run.folderName, stage: "evaluation", done: position, total: runs.count))
+            let session = try EvaluationSession(
+                config: try evaluationConfig(for: run, threads: threads).validated(), runFolder: folder.path,
+                out: folder.appendingPathComponent("evaluation.json").path, command: command)
+            try session.run(shouldStop: shouldStop)
+            progress(
+                .finished(run: run.folderName, seconds: Date().timeIntervalSince(start), done: position + 1, total: runs.count))
+        }
+    }
+
+    /// Whether a run's training, analysis and evaluation are all finished with the study's settings.
+    ///
+    /// - Throws: ``EDLCMError`` when a finished stage was made with other settings than the study's.
+    public func isFinished(_ run: StudyPlan.Run) throws -> Bool {
+        let folder = runFolder(run)
+        guard let record = try RunDirectory(url: folder).readRecordIfPresent() else { return false }
+        try checkTraining(record.config, of: run)
+        let metrics = (try? RunDirectory(url: folder).readMetrics()) ?? []
+        guard metrics.count >= run.training.epochs else { return false }
+        let analysisURL = folder.appendingPathComponent("analysis.json")
+        guard FileManager.default.fileExists(atPath: analysisURL.path) else { return false }
+        try checkAnalysis(at: analysisURL, of: run)
+        let evaluationURL = folder.appendingPathComponent("evaluation.json")
+        guard FileManager.default.fileExists(atPath: evaluationURL.path) else { return false }
+        try checkEvaluation(at: evaluationURL, of: run)
+        return true
+    }
+
+    /// "RUN: was trained with other settings than the study's: --lr (0.05 recorded, 0.1 in the study)".
+    func checkTraining(_ recorded: TrainingConfig, of run: StudyPlan.Run) throws {
+        var conflicts = recorded.resumeConflicts(with: run.training).map {
+            $0.replacingOccurrences(of: " given)", with: " in the study)")
+        }
+        if recorded.epochs != run.training.epochs {
+            conflicts.append("--epochs (\(recorded.epochs) recorded, \(run.training.epochs) in the study)")
+        }
+        guard conflicts.isEmpty else {
+            throw EDLCMError(
+                "\(runFolder(run).path): was trained with other settings than the study's: \(conflicts.joined(separator: ", ")); delete the run folder to retrain it"
+            )
+        }
+    }
+
+    private func settingsConflicts(recorded: [String: JSONValue], study: [String: JSONValue]) -> [String] {
+        Set(recorded.keys).union(study.keys).subtracting(["threads", "data-dir"]).sorted().compactMap { key in
+            recorded[key] == study[key]
+                ? nil
+                : "--\(key) (\(recorded[key]?.compactText ?? "unset") recorded, \(study[key]?.compactText ?? "unset") in the study)"
+        }
+    }
+
+    func checkAnalysis(at url: URL, of run: StudyPlan.Run) throws {
+        let recorded = try Document.read(AnalysisRecord.self, from: url, limits: .records, label: "\(url.path): not an analysis")
+        let conflicts = settingsConflicts(recorded: recorded.report.config.flattened, study: plan.analysis.flattened)
+        guard conflicts.isEmpty else {
+            throw EDLCMError(
+                "\(url.path): was made with other settings than the study's: \(conflicts.joined(separator: ", ")); delete it to redo the analysis"
+            )
+        }
+    }
+
+    func checkEvaluation(at url: URL, of run: StudyPlan.Run) throws {
+        let recorded = try EvaluationReport.read(from: url)
+        let conflicts = settingsConflicts(
+            recorded: recorded.settings.flattened, study: try evaluationConfig(for: run, threads: nil).flattened)
+        guard conflicts.isEmpty else {
+            throw EDLCMError(
+                "\(url.path): was made with other settings than the study's: \(conflicts.joined(separator: ", ")); delete it and its .state.json to redo the evaluation"
+            )
+        }
+    }
+
+    /// The study's evaluation settings for a run, with the dataset's radii when the study gives none.
+    func evaluationConfig(for run: StudyPlan.Run, threads: Int?) throws -> EvaluationConfig {
+        var config = plan.evaluation
+        config.epsilons = config.resolvedEpsilons(dataset: run.training.dataset)
+        if let threads { config.runtime.threads = threads }
+        return config
+    }
+
+    private func train(
+        _ run: StudyPlan.Run, command: [String], threads: Int?, shouldStop: () -> Bool, progress: (Int, Int) -> Void
+    ) throws {
+        let folder = runFolder(run)
+        let started = try RunDirectory(url: folder).readRecordIfPresent()
+        if let started { try checkTraining(started.config, of: run) }
+        var config = run.training
+        if let threads { config.runtime.threads = threads }
+        let trainer = try Trainer(config: config, output: folder, resume: started != nil, command: command)
+        try trainer.train(shouldStop: shouldStop) { event in
+            if case let .epoch(metrics, epochs) = event { progress(metrics.epoch, epochs) }
+        }
+    }
+
+    private func analyse(_ run: StudyPlan.Run, command: [String], threads: Int?) throws {
+        let url = runFolder(run).appendingPathComponent("analysis.json")
+        if FileManager.default.fileExists(atPath: url.path) {
+            try checkAnalysis(at: url, of: run)
+            return
+        }
+        var config = plan.analysis
+        if let threads { config.runtime.threads = threads }
+        try AnalysisRecord.analyse(runFolder: runFolder(run).path, config: try config.validated(), output: url, command: command)
+    }
+}
