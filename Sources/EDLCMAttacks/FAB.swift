@@ -99,18 +99,20 @@ public struct FAB: Attack {
                         return (x0 + u * (0.5 * context.epsilon)).clamped(to: 0...1)
                     }
                 }
-                // The linearisation at x: one forward and backward pass per iteration, at the point the
-                // step reaches (the reference code makes a second forward pass there for the decision);
-                // points that step back after reaching the boundary are linearised again.
-                var current = Self.linearisation(x, labels: y, targets: t, target: target, gradient: true)
-                for step in 0..<c.steps {
-                    let isLast = step == c.steps - 1
+                for _ in 0..<c.steps {
+                    let (difference, gradient) = withGradients {
+                        let input = x.detached().requiringGrad()
+                        let output = target.forward(input)
+                        let margins = output.lossInputs.map { classScore($0, t) - classScore($0, y) }
+                        let total = margins.dropFirst().reduce(margins[0], +)
+                        return (total.detached(), grad(of: total.sum(), withRespectTo: input))
+                    }
                     let n = active.count
-                    let moved = withoutGradients { () -> Tensor in
-                        let w = current.gradient!.reshaped(to: [n, features])
+                    let (next, adversarial, norms) = withoutGradients { () -> (Tensor, [Bool], [Float]) in
+                        let w = gradient.reshaped(to: [n, features])
                         let xFlat = x.reshaped(to: [n, features])
                         let x0Flat = x0.reshaped(to: [n, features])
-                        let b = (w * xFlat).sum(alongAxes: [1]) - current.difference
+                        let b = (w * xFlat).sum(alongAxes: [1]) - difference
                         let steps = Self.projectOntoHyperplane(
                             norm: context.norm, points: Tensor.concatenate([xFlat, x0Flat], alongAxis: 0),
                             normals: Tensor.concatenate([w, w], alongAxis: 0), offsets: Tensor.concatenate([b, b], alongAxis: 0))
@@ -120,17 +122,13 @@ public struct FAB: Attack {
                         let alpha = (fromX / (fromX + fromClean)).clamped(min: 0, max: c.maxAlpha).reshaped(to: [n, 1])
                         let d1 = steps.sliced(alongAxis: 0, from: 0, to: n)
                         let d2 = steps.sliced(alongAxis: 0, from: n, to: 2 * n)
-                        return ((xFlat + d1 * c.overshoot) * (1 - alpha) + (x0Flat + d2 * c.overshoot) * alpha)
+                        let moved = ((xFlat + d1 * c.overshoot) * (1 - alpha) + (x0Flat + d2 * c.overshoot) * alpha)
                             .clamped(to: 0...1).reshaped(to: x.shape)
+                        let fooled = attackSucceeded(target.forward(moved).decision, labels: y, targets: nil)
+                        return (moved, fooled, context.norm.norms(moved - x0).scalars(as: Float.self))
                     }
-                    var next = Self.linearisation(moved, labels: y, targets: t, target: target, gradient: !isLast)
-                    let adversarial = attackSucceeded(next.decision, labels: y, targets: nil)
-                    x = moved
-                    guard adversarial.contains(true) else {
-                        current = next
-                        continue
-                    }
-                    let norms = withoutGradients { context.norm.norms(x - x0).scalars(as: Float.self) }
+                    x = next
+                    guard adversarial.contains(true) else { continue }
                     var backtrack = [Float](repeating: 1, count: n)
                     for row in 0..<n where adversarial[row] {
                         let example = active[row]
@@ -145,26 +143,6 @@ public struct FAB: Attack {
                     }
                     let keep = (0..<n).filter { !done(active[$0]) }
                     if keep.isEmpty { break }
-                    if !isLast {
-                        // The rows that stepped back are linearised at their new point.
-                        let moving = keep.filter { adversarial[$0] }
-                        if !moving.isEmpty {
-                            let picked = Tensor(moving.map(Int64.init))
-                            let again = Self.linearisation(
-                                x.indexSelected(alongAxis: 0, indices: picked), labels: y.indexSelected(alongAxis: 0, indices: picked),
-                                targets: t.indexSelected(alongAxis: 0, indices: picked), target: target, gradient: true)
-                            var slot = Array(0..<n)
-                            for (position, row) in moving.enumerated() { slot[row] = n + position }
-                            let order = Tensor(slot.map(Int64.init))
-                            next = Linearisation(
-                                difference: Tensor.concatenate([next.difference, again.difference]).indexSelected(
-                                    alongAxis: 0, indices: order),
-                                gradient: Tensor.concatenate([next.gradient!, again.gradient!]).indexSelected(
-                                    alongAxis: 0, indices: order),
-                                decision: next.decision)
-                        }
-                    }
-                    current = next
                     if keep.count < n {
                         let kept = Tensor(keep.map(Int64.init))
                         active = keep.map { active[$0] }
@@ -173,46 +151,11 @@ public struct FAB: Attack {
                         x = x.indexSelected(alongAxis: 0, indices: kept)
                         y = y.indexSelected(alongAxis: 0, indices: kept)
                         t = t.indexSelected(alongAxis: 0, indices: kept)
-                        current = Linearisation(
-                            difference: current.difference.indexSelected(alongAxis: 0, indices: kept),
-                            gradient: current.gradient?.indexSelected(alongAxis: 0, indices: kept),
-                            decision: current.decision.indexSelected(alongAxis: 0, indices: kept))
                     }
                 }
             }
         }
         return Tensor.stack(rows.enumerated().map { $0.element ?? images[$0.offset] }, alongAxis: 0)
-    }
-
-    /// f = Σ (z_t − z_y) over the target's loss inputs at some points, its input gradient, and the decision scores.
-    struct Linearisation {
-        let difference: Tensor
-        let gradient: Tensor?
-        let decision: Tensor
-    }
-
-    /// The linearisation of the boundary between y and t at `points` (the gradient only when asked).
-    static func linearisation(_ points: Tensor, labels y: Tensor, targets t: Tensor, target: any AttackTarget, gradient: Bool)
-        -> Linearisation
-    {
-        func margin(_ output: TargetOutput) -> Tensor {
-            let margins = output.lossInputs.map { classScore($0, t) - classScore($0, y) }
-            return margins.dropFirst().reduce(margins[0], +)
-        }
-        guard gradient else {
-            return withoutGradients {
-                let output = target.forward(points)
-                return Linearisation(difference: margin(output), gradient: nil, decision: output.decision)
-            }
-        }
-        return withGradients {
-            let input = points.detached().requiringGrad()
-            let output = target.forward(input)
-            let total = margin(output)
-            return Linearisation(
-                difference: total.detached(), gradient: grad(of: total.sum(), withRespectTo: input),
-                decision: output.decision.detached())
-        }
     }
 
     /// The minimal-norm steps d (rows of [n, D]) that move each point t onto its hyperplane
