@@ -99,7 +99,6 @@ struct PartialUnit: Codable {
 /// Transfer examples evaluated on the target: positions whose decision they fooled.
 struct TransferOutcome: Codable {
     var succeeded: [Int]
-    var surrogateSucceeded: Int
     /// Positions whose examples fool the surrogate itself (nil in states written before it was
     /// kept; those runs are redone, from the cache when there is one).
     var surrogateFooled: [Int]?

@@ -520,7 +520,7 @@ public final class Evaluator {
             }
         }
         let outcome = TransferOutcome(
-            succeeded: succeeded, surrogateSucceeded: surrogateFooled.count, surrogateFooled: surrogateFooled,
+            succeeded: succeeded, surrogateFooled: surrogateFooled,
             cache: cache?.url.path, reused: reused, seconds: Date().timeIntervalSince(start))
         state.transfer[key] = outcome
         try checkpoint()
