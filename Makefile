@@ -1,5 +1,5 @@
 # Two commands on a fresh Debian machine, as root: `make demo` and `make test`.
-# Each installs what is missing (apt-get; safetensors for the tests into .venv) and then runs.
+# Each installs what is missing (apt-get; safetensors and pyautoattack for the tests into .venv) and then runs.
 SWIFT ?= swift
 EDLCM_TEST_PYTHON ?= $(CURDIR)/.venv/bin/python
 export EDLCM_TEST_PYTHON
