@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, and nothing that is already there.
-# Everything comes from Debian's archive (apt-get) or, for the test-only Python package safetensors,
-# and pyautoattack (the reference AutoAttack code the attack tests compare with) from PyPI into a virtual
-# environment in .venv.
+# Everything comes from Debian's archive (apt-get) or, for the test-only Python packages safetensors
+# and pyautoattack (the reference AutoAttack code the attack tests compare with), from PyPI into a
+# virtual environment in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
