@@ -113,18 +113,8 @@ public struct APGD: Attack {
                 var state = State(
                     active: active, ball: fullBall, labels: labels, targets: context.targets, lossTargets: lossTargets)
                 let rowShape = Array(images.shape.dropFirst())
-                let start: Tensor
-                switch context.norm {
-                case .linf:
-                    let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
-                    let scale = u.abs().flattened(startAxis: 1).max(alongAxis: 1).values.reshaped(
-                        to: [active.count] + rowShape.map { _ in 1 })
-                    start = state.ball.center + u / (scale + 1e-12) * context.epsilon
-                case .l2:
-                    let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) }
-                    start = state.ball.center + normalizedL2(u) * context.epsilon
-                }
-                state.x = start.clamped(to: 0...1)
+                state.x = (state.ball.center + context.norm.unitDirections(&generators, rowShape: rowShape) * context.epsilon)
+                    .clamped(to: 0...1)
                 var evaluation = evaluateLoss(state.x, labels: state.y, targets: state.lossTargets, target: target, loss: c.loss)
                 state.grad = evaluation.gradient!
                 state.lossValues = evaluation.loss

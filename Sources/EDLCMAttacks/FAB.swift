@@ -87,16 +87,8 @@ public struct FAB: Attack {
                     var generators = exampleGenerators(
                         active.map { context.seeds[$0] }, stream: 0xFAB + UInt64(restart) + 0x1_0000 * UInt64(rank))
                     x = withoutGradients {
-                        let u: Tensor
-                        switch context.norm {
-                        case .linf:
-                            let raw = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
-                            let scale = context.norm.norms(raw).reshaped(to: [active.count] + rowShape.map { _ in 1 })
-                            u = raw / (scale + 1e-12)
-                        case .l2:
-                            u = normalizedL2(perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) })
-                        }
-                        return (x0 + u * (0.5 * context.epsilon)).clamped(to: 0...1)
+                        (x0 + context.norm.unitDirections(&generators, rowShape: rowShape) * (0.5 * context.epsilon)).clamped(
+                            to: 0...1)
                     }
                 }
                 for _ in 0..<c.steps {

@@ -107,15 +107,8 @@ public struct MORA: Attack {
                 var generators = exampleGenerators(
                     active.map { context.seeds[$0] }, stream: 0x30A + UInt64(restart) + 0x1_0000 * UInt64(passIndex))
                 var x = withoutGradients { () -> Tensor in
-                    let u: Tensor
-                    switch context.norm {
-                    case .linf:
-                        let raw = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
-                        u = raw / (context.norm.norms(raw).reshaped(to: [active.count] + rowShape.map { _ in 1 }) + 1e-12)
-                    case .l2:
-                        u = normalizedL2(perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) })
-                    }
-                    return (ball.center + u * context.epsilon).clamped(to: 0...1)
+                    (ball.center + context.norm.unitDirections(&generators, rowShape: rowShape) * context.epsilon).clamped(
+                        to: 0...1)
                 }
                 var previous = x
                 for iteration in 0...c.steps {

@@ -36,6 +36,18 @@ public enum PerturbationNorm: String, SettingChoice {
         }
     }
 
+    /// Per example a random direction of unit norm, [N, rest…]: L∞ u/‖u‖∞ with u ~ U(−1, 1) per
+    /// pixel, L2 a Gaussian direction u/‖u‖₂ (the starting points of APGD, FAB and MORA).
+    func unitDirections(_ generators: inout [SeededGenerator], rowShape: [Int]) -> Tensor {
+        switch self {
+        case .linf:
+            let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
+            return u / (norms(u).reshaped(to: [generators.count] + rowShape.map { _ in 1 }) + 1e-12)
+        case .l2:
+            return normalizedL2(perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) })
+        }
+    }
+
     /// A random start inside the ε-ball around `images`, clamped to [0, 1].
     ///
     /// L∞: δ ~ U(−ε, ε) per pixel (Madry et al. 2018). L2: a Gaussian direction scaled to a radius
