@@ -12,7 +12,7 @@ struct Study: ParsableCommand {
         discussion: """
             A study file (YAML or JSON) names the training budget shared by every method (keyed like `edlcm train`'s \
             flags), the seeds, the methods (each a name and train flags), the evaluation (keyed like `edlcm evaluate`'s \
-            flags, presets included) and the analysis (like `edlcm analyze`'s). See studies/ and docs/results.md.
+            flags, presets included) and the analysis (like `edlcm analyze`'s). The file format: docs/results.md, \"Studies\".
             """,
         subcommands: [StudyRun.self, StudyReportCommand.self]
     )
