@@ -149,6 +149,16 @@ public struct EpsilonRecord: Codable, Equatable, Sendable {
     public var worstCaseAccuracy: Double
     /// The same after the suite only (white-box and Square), before transfer attacks.
     public var suiteAccuracy: Double
+    /// By attack family: the accuracy after the gradient-based (white-box) attacks of the suite,
+    /// the first stage of the cascade (nil when the suite lists Square before one of them, or has
+    /// none); Square then runs on the images still robust, so the suite accuracy is white-box +
+    /// score-based. Images broken at a smaller radius count as broken, as in the worst case.
+    public var whiteBoxAccuracy: Double?
+    /// The accuracy under the transfer attacks alone: clean-correct images that no transfer
+    /// example (any surrogate, attack, loss or start) fooled, over the evaluated images; transfer
+    /// examples are evaluated on every image (nil without surrogates; nil in results written
+    /// before it was recorded).
+    public var transferAccuracy: Double?
     /// Images broken at a smaller radius (their adversarial examples lie in this ball too).
     public var inheritedBroken: Int
     /// Each (attack, objective) run, in order.
@@ -159,6 +169,7 @@ public struct EpsilonRecord: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case epsilon, units, attacks
         case worstCaseAccuracy = "worst_case_accuracy", suiteAccuracy = "suite_accuracy", inheritedBroken = "inherited_broken"
+        case whiteBoxAccuracy = "white_box_accuracy", transferAccuracy = "transfer_accuracy"
     }
 }
 

@@ -232,11 +232,15 @@ public final class Evaluator {
             let record = try runSuite(
                 e: e, epsilon: epsilon, cleanCorrect: cleanCorrect, robust: &robust, brokenBy: &brokenBy[e], progress: progress)
             let suiteAccuracy = Double(robust.count) / Double(sampleCount)
-            transferRecords += try runTransfer(
+            let transfer = try runTransfer(
                 e: e, epsilon: epsilon, cleanCorrect: cleanCorrect, robust: &robust, brokenBy: &brokenBy[e], progress: progress)
+            transferRecords += transfer.records
             records.append(
                 EpsilonRecord(
                     epsilon: epsilon, worstCaseAccuracy: Double(robust.count) / Double(sampleCount), suiteAccuracy: suiteAccuracy,
+                    whiteBoxAccuracy: record.whiteBoxRobust.map { Double($0) / Double(sampleCount) },
+                    transferAccuracy: transfer.records.isEmpty
+                        ? nil : Double(cleanCorrect.filter { !transfer.fooled.contains($0) }.count) / Double(sampleCount),
                     inheritedBroken: inherited, units: record.units, attacks: record.attacks))
         }
         var matrices: [TransferabilityMatrix] = []
@@ -336,10 +340,14 @@ public final class Evaluator {
     private func runSuite(
         e: Int, epsilon: Double, cleanCorrect: [Int], robust: inout Set<Int>, brokenBy: inout [String?],
         progress: (EvaluationEvent) -> Void
-    ) throws -> (units: [UnitRecord], attacks: [AttackSummary]) {
+    ) throws -> (units: [UnitRecord], attacks: [AttackSummary], whiteBoxRobust: Int?) {
         var units: [UnitRecord] = []
         var summaries: [AttackSummary] = []
+        // Robust images after the gradient attacks, while no Square run came before them.
+        var whiteBoxRobust: Int?
+        var onlyGradientsSoFar = true
         for (attackIndex, name) in config.attacks.enumerated() {
+            onlyGradientsSoFar = onlyGradientsSoFar && name.usesGradients
             let attack = name.makeAttack(config.budget)
             let objectives: [TargetObjective?] = name.usesGradients ? config.targets.filter(name.runs(on:)) : [nil]
             var newlyBroken = 0
@@ -387,8 +395,9 @@ public final class Evaluator {
                 AttackSummary(
                     attack: name.rawValue, newlyBroken: newlyBroken, accuracyAfter: after,
                     standaloneAccuracy: standalone, strongestTarget: strongest?.0))
+            if onlyGradientsSoFar { whiteBoxRobust = robust.count }
         }
-        return (units, summaries)
+        return (units, summaries, whiteBoxRobust)
     }
 
     /// Transfer attacks at one radius: examples crafted on each surrogate (or read from its
@@ -397,8 +406,9 @@ public final class Evaluator {
     private func runTransfer(
         e: Int, epsilon: Double, cleanCorrect: [Int], robust: inout Set<Int>, brokenBy: inout [String?],
         progress: (EvaluationEvent) -> Void
-    ) throws -> [TransferRecord] {
+    ) throws -> (records: [TransferRecord], fooled: Set<Int>) {
         var records: [TransferRecord] = []
+        var fooledByAny = Set<Int>()
         for run in transferRuns {
             var fooled = Set<Int>()
             var fooledSurrogate = Set<Int>()
@@ -412,6 +422,7 @@ public final class Evaluator {
                     label: String(format: "ε=%g %@", epsilon, run.label) + (run.starts > 1 ? " start \(start + 1)" : ""),
                     run: run, start: start, epsilon: epsilon, progress: progress)
                 fooled.formUnion(outcome.succeeded)
+                fooledByAny.formUnion(outcome.succeeded)
                 fooledSurrogate.formUnion(outcome.surrogateFooled ?? [])
                 caches += outcome.cache.map { [$0] } ?? []
                 reused = reused && outcome.reused
@@ -434,7 +445,7 @@ public final class Evaluator {
                     String(format: "ε=%g %@", epsilon, run.label), attacked: sampleCount, succeeded: fooled.count,
                     accuracyAfter: Double(robust.count) / Double(sampleCount), seconds: seconds))
         }
-        return records
+        return (records, fooledByAny)
     }
 
     /// Every transfer source, in order: each surrogate × transfer attack (SGM only on residual
