@@ -4,6 +4,7 @@ import EDLCMReport
 import EDLCMStudy
 import EDLCMTraining
 import Foundation
+import Torch
 
 /// `edlcm study`: a comparison of methods over seeds, from one study file.
 struct Study: ParsableCommand {
@@ -44,21 +45,69 @@ struct StudyRun: ParsableCommand {
     @Option(help: "libtorch threads of every run (default: the study's settings, else all cores).")
     var threads: Int?
 
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Replace or add a key of the study file: PATH=VALUE, e.g. training.data-dir=/data/cifar, seeds=[0], methods.edlcm.alpha=1 (repeatable; recorded in the runs' commands).",
+            valueName: "path=value"))
+    var overrides: [String] = []
+
+    @Option(help: "Run this many runs at once, each in its own process with the threads split between them (default 1).")
+    var jobs: Int = 1
+
+    @Option(help: "Run only this run of the study (its folder name, e.g. edlcm-seed1).")
+    var only: String?
+
+    /// A child of `--jobs`: the parent records the command and counts the runs.
+    @Flag(help: .hidden) var job = false
+
     func run() throws {
-        let plan = try StudyPlan(path: file)
+        let plan = try StudyPlan(path: file, overrides: try overrides.map(StudyOverride.init(parsing:)))
         let shard = try shard.map(StudyShard.init(parsing:)) ?? .all
         if let threads, threads < 1 { throw EDLCMError("--threads must be at least 1, got \(threads)") }
         let folder = URL(fileURLWithPath: out ?? "runs/studies/\(plan.name)", isDirectory: true)
-        let runner = StudyRunner(plan: plan, folder: folder, shard: shard)
-        try runner.prepare(file: file, command: CommandLine.arguments)
+        guard jobs >= 1 else { throw EDLCMError("--jobs must be at least 1, got \(jobs)") }
+        var runner = StudyRunner(plan: plan, folder: folder, shard: shard)
+        if let only {
+            guard plan.runs.contains(where: { $0.folderName == only }) else {
+                throw EDLCMError(
+                    "--only \(only): the study has no such run (\(plan.runs.prefix(4).map(\.folderName).joined(separator: ", "))\(plan.runs.count > 4 ? ", …" : ""))"
+                )
+            }
+            runner.only = only
+        }
+        if job {
+            guard FileManager.default.fileExists(atPath: runner.recordURL.path) else {
+                throw EDLCMError("--job: \(folder.path) holds no study yet")
+            }
+        } else {
+            try runner.prepare(file: file, command: CommandLine.arguments)
+        }
         installStopHandlers()
+        if jobs > 1 {
+            let total = threads ?? Runtime.availableCores
+            let parallel = StudyJobs(
+                runner: runner, file: file, jobs: jobs, threadsPerJob: max(1, total / jobs), overrides: overrides)
+            do { try parallel.run(shouldStop: { stopRequested.load(ordering: .relaxed) }) } catch is StudyJobsStopped {
+                FileHandle.standardError.write(
+                    Data("\nedlcm: stopped, every run's progress saved; rerun the study to continue\n".utf8))
+                Foundation.exit(130)
+            }
+            print(
+                "study \(plan.name): \(runner.shardRuns.count) runs done\(shard == .all ? "" : " (shard \(shard))") in \(folder.path); report: edlcm study report \(folder.path) --out \(folder.path)/report.html"
+            )
+            return
+        }
         let display = StudyProgress(total: runner.shardRuns.count)
         do {
             try runner.run(
                 command: CommandLine.arguments, threads: threads, shouldStop: { stopRequested.load(ordering: .relaxed) },
                 progress: display.handle)
         } catch let stopped as TrainingStopped {
-            FileHandle.standardError.write(Data("\nedlcm: \(stopped.description); rerun the study to continue\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "\nedlcm: stopped during epoch \(stopped.epoch) after batch \(stopped.step) of \(stopped.run), checkpoint written; rerun the study to continue\n"
+                        .utf8))
             Foundation.exit(130)
         }
         print(
@@ -123,7 +172,11 @@ struct StudyReportCommand: ParsableCommand {
         let output = URL(fileURLWithPath: out)
         try checkOutputFile(output)
         let report = try StudyReport(folders: folders.map { URL(fileURLWithPath: $0, isDirectory: true) })
-        let text = format == .html ? report.html(command: CommandLine.arguments) : report.markdown(command: CommandLine.arguments)
+        let base = output.deletingLastPathComponent()
+        let text =
+            format == .html
+            ? report.html(command: CommandLine.arguments, base: base)
+            : report.markdown(command: CommandLine.arguments, base: base)
         try writeFileAtomically(Data(text.utf8), to: output)
         print("wrote \(output.path)")
     }

@@ -83,3 +83,22 @@ public func checkOutputFile(_ url: URL) throws {
         throw EDLCMError("--out \(url.path): the folder is not writable")
     }
 }
+
+/// Runs `body` holding an exclusive advisory lock (flock) on the file at `url`, created if
+/// missing, so that processes sharing a folder (a study's parallel jobs) do one thing at a time;
+/// the lock is released when `body` returns or throws, or when the process dies.
+///
+/// - Throws: ``EDLCMError`` naming the file when it cannot be opened or locked, or what `body` throws.
+public func withFileLock<Result>(_ url: URL, _ body: () throws -> Result) throws -> Result {
+    try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let descriptor = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else {
+        throw EDLCMError("\(url.path): cannot open the lock file (\(String(cString: strerror(errno))))")
+    }
+    defer { close(descriptor) }
+    while flock(descriptor, LOCK_EX) != 0 {
+        guard errno == EINTR else { throw EDLCMError("\(url.path): cannot lock (\(String(cString: strerror(errno))))") }
+    }
+    defer { flock(descriptor, LOCK_UN) }
+    return try body()
+}

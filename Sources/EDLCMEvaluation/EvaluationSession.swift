@@ -105,8 +105,8 @@ public final class EvaluationSession {
             let seed = SurrogateTrainer.seed(forMembers: members, targetSeed: training.seeding.seed)
             let folder = files.surrogates.appendingPathComponent("members\(members)-seed\(seed)", isDirectory: true)
             try SurrogateTrainer.train(
-                members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder, command: command
-            ) { progress(members, $0, $1) }
+                members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder, command: command,
+                progress: { progress(members, $0, $1) })
             surrogates.append(try Surrogate.load(runFolder: folder, trainedHere: true))
         }
 

@@ -66,13 +66,14 @@ public enum SurrogateTrainer {
     ///   - base: the target's training settings.
     ///   - epochs: overrides the target's epoch count.
     ///   - command: the command line that asked for the surrogate, recorded in its `config.json`.
+    ///   - shouldStop: polled after every batch; true stops with the progress saved (``TrainingStopped``).
     ///   - progress: called after every epoch with (epoch, epochs).
     /// - Returns: the run folder.
     /// - Throws: ``EDLCMError`` when the data cannot be read, or `folder` holds a run with other settings.
     @discardableResult
     public static func train(
         members: Int, like base: TrainingConfig, epochs: Int?, into folder: URL, command: [String] = [],
-        progress: (Int, Int) -> Void = { _, _ in }
+        shouldStop: () -> Bool = { false }, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> URL {
         var config = base
         config.members = members
@@ -92,9 +93,11 @@ public enum SurrogateTrainer {
         checked.members = max(members, 2)
         try checked.validate()
         let trainer = try Trainer(config: Validated(derived: config), output: folder, resume: started != nil, command: command)
-        try trainer.train(progress: { event in
-            if case let .epoch(metrics, epochs) = event { progress(metrics.epoch, epochs) }
-        })
+        try trainer.train(
+            shouldStop: shouldStop,
+            progress: { event in
+                if case let .epoch(metrics, epochs) = event { progress(metrics.epoch, epochs) }
+            })
         return folder
     }
 }

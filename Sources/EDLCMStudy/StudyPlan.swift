@@ -34,6 +34,9 @@ public struct StudyPlan: Sendable, Equatable {
     public struct Method: Sendable, Equatable {
         public var name: String
         public var training: TrainingConfig
+        /// The study method whose run of the same seed this method starts from (`from: METHOD`,
+        /// DVERGE's protocol of starting from a trained plain ensemble), nil for none.
+        public var fromMethod: String? = nil
     }
 
     /// One (method, seed) to train, analyse and evaluate.
@@ -41,25 +44,45 @@ public struct StudyPlan: Sendable, Equatable {
         public var method: String
         public var seed: UInt64
         public var training: TrainingConfig
+        /// The study method whose run of this seed this run starts from.
+        public var fromMethod: String? = nil
         /// The run's folder name under the study's `runs/`: "METHOD-seedS".
         public var folderName: String { "\(method)-seed\(seed)" }
+        /// The folder name of the run it starts from.
+        public var fromFolderName: String? { fromMethod.map { "\($0)-seed\(seed)" } }
     }
 
     public var name: String
+    /// The training settings shared by every method (the `training` section), which the
+    /// surrogates that the study trains for transfer attacks use too.
+    public var training: TrainingConfig
     public var methods: [Method]
     public var seeds: [UInt64]
     public var evaluation: EvaluationConfig
     public var analysis: AnalysisConfig
 
-    /// Every run, method by method, seed by seed.
+    /// Every run, seed by seed, method by method (so that an interrupted study has finished whole
+    /// seeds, and a run that starts from another comes after it).
     public var runs: [Run] {
-        methods.flatMap { method in
-            seeds.map { seed in
+        seeds.flatMap { seed in
+            methods.map { method in
                 var training = method.training
                 training.seeding.seed = seed
-                return Run(method: method.name, seed: seed, training: training)
+                return Run(method: method.name, seed: seed, training: training, fromMethod: method.fromMethod)
             }
         }
+    }
+
+    /// The position (in ``runs``) of the run that `runs[position]` depends on through `from`,
+    /// followed to its root: the position a shard assigns it by, so that a run and the run it
+    /// starts from are always in the same shard.
+    public func rootPosition(of position: Int) -> Int {
+        let all = runs
+        var current = position
+        while let source = all[current].fromFolderName, let next = all.firstIndex(where: { $0.folderName == source }) {
+            current = next
+        }
+        return current
     }
 
     /// The top-level keys of a study file.
@@ -72,18 +95,31 @@ public struct StudyPlan: Sendable, Equatable {
     /// - Throws: ``EDLCMError`` "FILE: line N: …" for an unreadable file, an unknown key, a value of the
     ///   wrong type or out of range, a method without a name or with a name used twice, seeds that are
     ///   negative, repeated or missing, or a preset that does not exist.
-    public init(path: String) throws {
+    public init(path: String, overrides: [StudyOverride] = []) throws {
         let url = URL(fileURLWithPath: path)
         let data = try readFile(url, label: path, maxBytes: DocumentLimits.settings.maxBytes)
         let defaultName = url.deletingPathExtension().lastPathComponent
-        try self.init(data: data, format: DocumentFormat(path: path), label: path, defaultName: defaultName)
+        try self.init(
+            data: data, format: DocumentFormat(path: path), label: path, defaultName: defaultName, overrides: overrides)
     }
 
-    /// Parses a study file held in memory; `label` names it in errors.
-    public init(data: Data, format: DocumentFormat, label: String, defaultName: String) throws {
-        let value = try Document.value(from: data, format: format, limits: .settings, label: label)
+    /// Parses a study file held in memory; `label` names it in errors. `overrides` (from `--set`)
+    /// replace or add keys before anything is checked; errors in them name the `--set` argument.
+    public init(data: Data, format: DocumentFormat, label: String, defaultName: String, overrides: [StudyOverride] = [])
+        throws
+    {
+        var value = try Document.value(from: data, format: format, limits: .settings, label: label)
         let lines = Document.keyLines(data, format: format)
-        func place(_ path: String) -> String { lines[path].map { "\(label): line \($0): " } ?? "\(label): " }
+        var overridden: [String: String] = [:]
+        for override in overrides {
+            overridden[try override.apply(to: &value, label: label)] = override.text
+        }
+        func place(_ path: String) -> String {
+            if let text = overridden[path] ?? overridden.first(where: { $0.key.hasPrefix(path + ".") })?.value {
+                return "--set \(text): "
+            }
+            return lines[path].map { "\(label): line \($0): " } ?? "\(label): "
+        }
         func fail(_ path: String, _ message: String) -> EDLCMError { EDLCMError(place(path) + message) }
         guard case let .object(top) = value else {
             throw EDLCMError(
@@ -134,6 +170,10 @@ public struct StudyPlan: Sendable, Equatable {
             throw fail("training.\(key)", "training: '\(key)' is not set here: \(reason)")
         }
         let training = try settings(trainingValues, over: TrainingConfig(), at: "training", what: "training")
+        self.training = training
+        if training.from != nil {
+            throw fail("training.from", "training: 'from' is set per method (from: METHOD names a method listed before it)")
+        }
 
         guard let seedsValue = top["seeds"] else { throw EDLCMError("\(label): no 'seeds' (a list such as [0, 1, 2])") }
         guard case let .array(seedValues) = seedsValue, !seedValues.isEmpty else {
@@ -171,8 +211,26 @@ public struct StudyPlan: Sendable, Equatable {
             for (key, reason) in Self.reservedTrainingKeys where values[key] != nil {
                 throw fail("\(path).\(key)", "method '\(methodName)': '\(key)' is not set here: \(reason)")
             }
-            let config = try settings(values, over: training, at: path, what: "method '\(methodName)'")
-            methods.append(Method(name: methodName, training: config))
+            // `from: METHOD` names a method listed before: each run starts from that method's run of its seed.
+            var fromMethod: String?
+            if case let .string(source)? = values["from"], methods.contains(where: { $0.name == source }) {
+                fromMethod = source
+                values["from"] = nil
+            } else if case let .string(source)? = values["from"], !FileManager.default.fileExists(atPath: source) {
+                throw fail(
+                    "\(path).from",
+                    "method '\(methodName)': from: '\(source)' is neither a method listed before it (\(methods.isEmpty ? "none" : methods.map(\.name).joined(separator: ", "))) nor an existing run folder"
+                )
+            }
+            var config = try settings(values, over: training, at: path, what: "method '\(methodName)'")
+            if let fromMethod, let source = methods.first(where: { $0.name == fromMethod }) {
+                guard source.training.architecture == config.architecture, source.training.members == config.members else {
+                    throw fail(
+                        "\(path).from", "method '\(methodName)': from: '\(fromMethod)' has another architecture or member count")
+                }
+                config.from = nil
+            }
+            methods.append(Method(name: methodName, training: config, fromMethod: fromMethod))
         }
         self.methods = methods
         evaluation = try settings(try section("evaluation"), over: EvaluationConfig(), at: "evaluation", what: "evaluation")
@@ -183,5 +241,75 @@ public struct StudyPlan: Sendable, Equatable {
     static func isValidName(_ text: String) -> Bool {
         !text.isEmpty && text.count <= 64
             && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+}
+
+/// One `--set PATH=VALUE` of `edlcm study run`: a key of the study file replaced or added, its
+/// path the sections and keys joined by dots (`training.epochs=1`, `evaluation.samples=8`,
+/// `seeds=[0]`, `methods.NAME.key=VALUE` for a method by its name), its value written as in YAML.
+public struct StudyOverride: Sendable, Equatable {
+    /// The argument as given.
+    public let text: String
+    public let path: [String]
+    public let value: JSONValue
+
+    /// Parses "PATH=VALUE".
+    ///
+    /// - Throws: ``EDLCMError`` "--set …" without '=', with an empty path or an unreadable value.
+    public init(parsing text: String) throws {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw EDLCMError("--set \(text): expected PATH=VALUE, for example training.epochs=1")
+        }
+        let path = text[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
+            throw EDLCMError("--set \(text): expected PATH=VALUE, for example training.epochs=1")
+        }
+        self.text = text
+        self.path = path
+        value = try Document.value(
+            from: Data(text[text.index(after: equals)...].utf8), format: .yaml, limits: .settings, label: "--set \(text)")
+    }
+
+    /// Sets the value in a parsed study file; returns the key's path as `Document.keyLines` names
+    /// it (methods by their position).
+    func apply(to document: inout JSONValue, label: String) throws -> String {
+        guard case var .object(top) = document else { throw EDLCMError("\(label): --set \(text): the file is not a study") }
+        var keyPath = path
+        if path[0] == "methods" {
+            guard path.count == 3 else {
+                throw EDLCMError("--set \(text): a method's key is methods.NAME.KEY, for example methods.edlcm.alpha=0")
+            }
+            guard case var .array(methods)? = top["methods"] else { throw EDLCMError("--set \(text): the study has no methods") }
+            let names = methods.map { method -> String in
+                if case let .object(values) = method, case let .string(name)? = values["name"] { return name }
+                return ""
+            }
+            guard let index = names.firstIndex(of: path[1]), case var .object(values) = methods[index] else {
+                throw EDLCMError("--set \(text): no method named '\(path[1])' (\(names.joined(separator: ", ")))")
+            }
+            values[path[2]] = value
+            methods[index] = .object(values)
+            top["methods"] = .array(methods)
+            keyPath[1] = String(index)
+        } else {
+            func set(_ value: JSONValue, at path: ArraySlice<String>, in node: JSONValue?) throws -> JSONValue {
+                guard let key = path.first else { return value }
+                var object: [String: JSONValue] = [:]
+                switch node {
+                case nil: break
+                case let .object(existing)?: object = existing
+                case let other?:
+                    throw EDLCMError("--set \(text): '\(key)' is inside \(other.compactText.prefix(40)), not a mapping")
+                }
+                object[key] = try set(value, at: path.dropFirst(), in: object[key])
+                return .object(object)
+            }
+            guard case let .object(updated) = try set(value, at: path[...], in: .object(top)) else {
+                return path.joined(separator: ".")
+            }
+            top = updated
+        }
+        document = .object(top)
+        return keyPath.joined(separator: ".")
     }
 }

@@ -114,6 +114,26 @@ public struct StudyReport {
         return result
     }
 
+    /// Robust accuracy by attack family at each radius: after the white-box (gradient) attacks, after
+    /// white-box and score-based (Square runs on the white-box survivors, AutoAttack's cascade),
+    /// under transfer alone (examples from the held-out surrogates, on every image), and the worst
+    /// case over everything.
+    public var familyMeasures: [Measure] {
+        radii.flatMap { radius -> [Measure] in
+            let label = SVGChart.label(radius)
+            func record(_ run: RunSummary) -> EpsilonRecord? { run.evaluation?.robustness.first { $0.epsilon == radius } }
+            return [
+                Measure(name: "white-box ε=\(label)", higherIsBetter: true, percent: true) { record($0)?.whiteBoxAccuracy },
+                Measure(name: "+ score-based ε=\(label)", higherIsBetter: true, percent: true) { record($0)?.suiteAccuracy },
+                Measure(name: "transfer ε=\(label)", higherIsBetter: true, percent: true) { record($0)?.transferAccuracy },
+                Measure(name: "worst case ε=\(label)", higherIsBetter: true, percent: true) { record($0)?.worstCaseAccuracy },
+            ]
+        }
+    }
+
+    static let familyNote =
+        "White-box: after the gradient attacks of the suite on every objective. + score-based: after Square too, which runs on the images the white-box attacks left (AutoAttack's cascade, so Square alone is not measured). Transfer: under the examples crafted on the held-out surrogates alone, on every image. Worst case: over everything, the masking checks' own runs and the transferability matrix's examples included. An image broken at a smaller radius counts as broken."
+
     /// A method's values of a measure over its seeds, in seed order.
     public func values(_ measure: Measure, of method: MethodRuns) -> [Double] {
         method.runs.keys.sorted().compactMap { method.runs[$0].flatMap(measure.value) }
@@ -163,6 +183,28 @@ public struct StudyReport {
     }
 
     // MARK: - Rendering
+
+    /// The path of `target` relative to the folder `base` (both made absolute), for links from a
+    /// report to the files behind its numbers.
+    static func relativePath(to target: URL, from base: URL) -> String {
+        let targetParts = target.standardizedFileURL.pathComponents
+        let baseParts = base.standardizedFileURL.pathComponents
+        var common = 0
+        while common < min(targetParts.count, baseParts.count), targetParts[common] == baseParts[common] { common += 1 }
+        let parts = Array(repeating: "..", count: baseParts.count - common) + targetParts[common...]
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+
+    /// The files behind a run's numbers, as (label, path relative to `base`).
+    static func runFiles(_ run: RunSummary, base: URL) -> [(String, String)] {
+        ["evaluation.md", "evaluation.json", "analysis.json", "metrics.jsonl", "config.json"].compactMap { name in
+            let url = run.folder.appendingPathComponent(name)
+            return FileManager.default.fileExists(atPath: url.path) ? (name, relativePath(to: url, from: base)) : nil
+        }
+    }
+
+    /// An HTML anchor name for a method's runs.
+    static func anchor(_ method: String) -> String { "runs-\(method)" }
 
     static func format(_ value: Double, percent: Bool) -> String {
         percent ? String(format: "%.1f%%", value * 100) : String(format: "%.3f", value)
@@ -216,8 +258,8 @@ public struct StudyReport {
         return seen.map { "Robust accuracies: \($0)." }
     }
 
-    /// The Markdown report.
-    public func markdown(command: [String]) -> String {
+    /// The Markdown report; links to the runs' files are relative to `base`, the folder the report is written to.
+    public func markdown(command: [String], base: URL) -> String {
         var lines = ["# Study `\(name)`", ""]
         lines.append(
             "\(methods.count) methods × up to \(methods.map(\.runs.count).max() ?? 0) seeds, from \(folders.map { "`\($0.path)`" }.joined(separator: ", ")). Made by `\(ReportBuilder.shellLine(command))`."
@@ -244,6 +286,21 @@ public struct StudyReport {
             "Robust ε: the per-image worst case over the whole evaluation. HVP cos: the paper's transferability metric (lower is more dispersed), with the gradient-sign probe L_g trains on and with a Rademacher probe. Transfer: mean member-to-member success of PGD. ‖Hz‖: mean over members."
         )
         lines.append("")
+        let families = familyMeasures
+        if !families.isEmpty {
+            lines.append("## Robust accuracy by attack family: mean ± sd over seeds")
+            lines.append("")
+            let header = ["method"] + families.map(\.name)
+            lines.append("| " + header.joined(separator: " | ") + " |")
+            lines.append("|" + String(repeating: "---|", count: header.count))
+            for method in methods {
+                let cells = [method.name] + families.map { Self.summary(values($0, of: method), percent: $0.percent) }
+                lines.append("| " + cells.joined(separator: " | ") + " |")
+            }
+            lines.append("")
+            lines.append(Self.familyNote)
+            lines.append("")
+        }
         let rows = differenceRows
         if !rows.isEmpty {
             lines.append("## Robust accuracy against the references")
@@ -263,7 +320,8 @@ public struct StudyReport {
             for seed in method.runs.keys.sorted() {
                 let run = method.runs[seed]!
                 lines.append(
-                    "- `\(run.folder.path)`: "
+                    "- `\(run.folder.path)` ("
+                        + Self.runFiles(run, base: base).map { "[\($0.0)](\($0.1))" }.joined(separator: ", ") + "): "
                         + (run.record.commands.map { "`\(ReportBuilder.shellLine($0))`" }.joined(separator: "; ")))
             }
         }
@@ -273,7 +331,7 @@ public struct StudyReport {
 
     /// The HTML page: the same tables, and robust accuracy against ε (mean over seeds, error bars ±
     /// sd) and clean against robust accuracy per run.
-    public func html(command: [String]) -> String {
+    public func html(command: [String], base: URL) -> String {
         var body = "<h1>Study <code>\(SVGChart.escape(name))</code></h1>"
         body +=
             "<p class=\"meta\">\(methods.count) methods, from \(folders.map { "<code>\(SVGChart.escape($0.path))</code>" }.joined(separator: ", ")) · made by <code>\(SVGChart.escape(ReportBuilder.shellLine(command)))</code></p>"
@@ -285,7 +343,7 @@ public struct StudyReport {
             + "</tr></thead><tbody>"
         for method in methods {
             body +=
-                "<tr data-method=\"\(SVGChart.escape(method.name))\"><td>\(SVGChart.escape(method.name))</td><td>\(method.runs.count)</td>"
+                "<tr data-method=\"\(SVGChart.escape(method.name))\"><td><a href=\"#\(Self.anchor(method.name))\">\(SVGChart.escape(method.name))</a></td><td>\(method.runs.count)</td>"
             for measure in measures {
                 let values = values(measure, of: method)
                 let data =
@@ -295,6 +353,24 @@ public struct StudyReport {
             body += "</tr>"
         }
         body += "</tbody></table>"
+        let families = familyMeasures
+        if !families.isEmpty {
+            body += "<h2 id=\"families\">Robust accuracy by attack family: mean ± sd over seeds</h2><table><thead><tr>"
+            body +=
+                (["method"] + families.map(\.name)).map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+            for method in methods {
+                body +=
+                    "<tr data-family-method=\"\(SVGChart.escape(method.name))\"><td><a href=\"#\(Self.anchor(method.name))\">\(SVGChart.escape(method.name))</a></td>"
+                for measure in families {
+                    let values = values(measure, of: method)
+                    let data =
+                        Statistics.mean(values).map { " data-mean=\"\($0)\" data-key=\"\(SVGChart.escape(measure.name))\"" } ?? ""
+                    body += "<td class=\"number\"\(data)>\(SVGChart.escape(Self.summary(values, percent: true)))</td>"
+                }
+                body += "</tr>"
+            }
+            body += "</tbody></table><p>\(SVGChart.escape(Self.familyNote))</p>"
+        }
         let rows = differenceRows
         if !rows.isEmpty {
             body += "<h2 id=\"differences\">Robust accuracy against the references</h2><table><thead><tr>"
@@ -342,18 +418,22 @@ public struct StudyReport {
                 percent: true)
         }
         body += "</div>"
-        body += "<h2 id=\"commands\">Runs and the commands that made them</h2><ul>"
+        body += "<h2 id=\"commands\">Runs and the commands that made them</h2>"
         for method in methods {
+            body += "<h3 id=\"\(Self.anchor(method.name))\">\(SVGChart.escape(method.name))</h3><ul>"
             for seed in method.runs.keys.sorted() {
                 let run = method.runs[seed]!
+                let files = Self.runFiles(run, base: base).map {
+                    "<a href=\"\(SVGChart.escape($0.1))\">\(SVGChart.escape($0.0))</a>"
+                }
                 body +=
-                    "<li><code>\(SVGChart.escape(run.folder.path))</code>: "
+                    "<li><code>\(SVGChart.escape(run.folder.path))</code> (\(files.joined(separator: ", "))): "
                     + run.record.commands.map { "<code>\(SVGChart.escape(ReportBuilder.shellLine($0)))</code>" }.joined(
                         separator: "; ")
                     + "</li>"
             }
+            body += "</ul>"
         }
-        body += "</ul>"
         return ReportBuilder.page(title: "Study \(name)", body: body)
     }
 }

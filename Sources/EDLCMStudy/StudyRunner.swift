@@ -69,6 +69,8 @@ public struct StudyRunner {
     public let plan: StudyPlan
     public let folder: URL
     public let shard: StudyShard
+    /// Run only this run of the shard (its folder name), or all of them.
+    public var only: String? = nil
 
     /// The folder of the study's runs.
     public var runsFolder: URL { folder.appendingPathComponent("runs", isDirectory: true) }
@@ -132,7 +134,27 @@ public struct StudyRunner {
 
     /// The runs of this shard, in the study's order.
     public var shardRuns: [StudyPlan.Run] {
-        plan.runs.enumerated().filter { shard.contains($0.offset) }.map(\.element)
+        plan.runs.enumerated().filter { shard.contains(plan.rootPosition(of: $0.offset)) }.map(\.element)
+            .filter { only == nil || $0.folderName == only }
+    }
+
+    /// The folder of the surrogates the study trains for transfer attacks.
+    public var surrogatesFolder: URL { folder.appendingPathComponent("surrogates", isDirectory: true) }
+
+    /// The surrogate folders of one seed: one plain ensemble per size in the evaluation's
+    /// `train-surrogates`, trained once for the seed with the study's shared training settings and
+    /// used by every method's run of that seed (so their transfer examples are crafted once).
+    public func surrogateFolders(seed: UInt64) -> [URL] {
+        plan.evaluation.trainSurrogates.map { members in
+            surrogatesFolder.appendingPathComponent("plain-m\(members)-seed\(seed)", isDirectory: true)
+        }
+    }
+
+    /// The training settings of a run, with `from` set to the folder of the run it starts from.
+    func trainingConfig(for run: StudyPlan.Run) -> TrainingConfig {
+        var config = run.training
+        if let source = run.fromFolderName { config.from = runsFolder.appendingPathComponent(source).path }
+        return config
     }
 
     /// Runs this shard's runs, one after another.
@@ -161,6 +183,10 @@ public struct StudyRunner {
             }
             progress(.stage(run: run.folderName, stage: "analysis", done: position, total: runs.count))
             try analyse(run, command: command, threads: threads)
+            if !plan.evaluation.trainSurrogates.isEmpty {
+                progress(.stage(run: run.folderName, stage: "surrogates", done: position, total: runs.count))
+                try trainSurrogates(seed: run.seed, command: command, threads: threads, shouldStop: shouldStop)
+            }
             progress(.stage(run: run.folderName, stage: "evaluation", done: position, total: runs.count))
             let session = try EvaluationSession(
                 config: try evaluationConfig(for: run, threads: threads).validated(), runFolder: folder.path,
@@ -191,7 +217,13 @@ public struct StudyRunner {
 
     /// "RUN: was trained with other settings than the study's: --lr (0.05 recorded, 0.1 in the study)".
     func checkTraining(_ recorded: TrainingConfig, of run: StudyPlan.Run) throws {
-        var conflicts = recorded.resumeConflicts(with: run.training).map {
+        var recorded = recorded
+        let expected = trainingConfig(for: run)
+        // The run started from is named by its folder: the study folder may have moved since.
+        if let source = run.fromFolderName, let from = recorded.from, URL(fileURLWithPath: from).lastPathComponent == source {
+            recorded.from = expected.from
+        }
+        var conflicts = recorded.resumeConflicts(with: expected).map {
             $0.replacingOccurrences(of: " given)", with: " in the study)")
         }
         if recorded.epochs != run.training.epochs {
@@ -205,7 +237,20 @@ public struct StudyRunner {
     }
 
     private func settingsConflicts(recorded: [String: JSONValue], study: [String: JSONValue]) -> [String] {
-        Set(recorded.keys).union(study.keys).subtracting(["threads", "data-dir"]).sorted().compactMap { key in
+        // Surrogate folders are named by their folder names: the study folder may have moved since.
+        func surrogateNames(_ value: JSONValue?) -> JSONValue? {
+            guard case let .array(paths)? = value else { return value }
+            return .array(
+                paths.map { path in
+                    if case let .string(text) = path { return .string(URL(fileURLWithPath: text).lastPathComponent) }
+                    return path
+                })
+        }
+        var recorded = recorded
+        var study = study
+        recorded["surrogates"] = surrogateNames(recorded["surrogates"])
+        study["surrogates"] = surrogateNames(study["surrogates"])
+        return Set(recorded.keys).union(study.keys).subtracting(["threads", "data-dir"]).sorted().compactMap { key in
             recorded[key] == study[key]
                 ? nil
                 : "--\(key) (\(recorded[key]?.compactText ?? "unset") recorded, \(study[key]?.compactText ?? "unset") in the study)"
@@ -237,6 +282,11 @@ public struct StudyRunner {
     func evaluationConfig(for run: StudyPlan.Run, threads: Int?) throws -> EvaluationConfig {
         var config = plan.evaluation
         config.epsilons = config.resolvedEpsilons(dataset: run.training.dataset)
+        if !config.trainSurrogates.isEmpty {
+            config.surrogates = config.surrogates + surrogateFolders(seed: run.seed).map(\.path)
+            config.trainSurrogates = []
+            config.surrogateEpochs = nil
+        }
         if let threads { config.runtime.threads = threads }
         return config
     }
@@ -245,13 +295,35 @@ public struct StudyRunner {
         _ run: StudyPlan.Run, command: [String], threads: Int?, shouldStop: () -> Bool, progress: (Int, Int) -> Void
     ) throws {
         let folder = runFolder(run)
+        if let source = run.fromFolderName, let sourceRun = plan.runs.first(where: { $0.folderName == source }) {
+            // A run kept without its checkpoint (results committed without weights) is trained
+            // again, which gives the same weights: training is deterministic for a seed.
+            if !RunDirectory(url: runFolder(sourceRun)).hasCheckpoint {
+                try train(sourceRun, command: command, threads: threads, shouldStop: shouldStop, progress: { _, _ in })
+            }
+        }
         let started = try RunDirectory(url: folder).readRecordIfPresent()
         if let started { try checkTraining(started.config, of: run) }
-        var config = run.training
+        var config = trainingConfig(for: run)
         if let threads { config.runtime.threads = threads }
         let trainer = try Trainer(config: config, output: folder, resume: started != nil, command: command)
         try trainer.train(shouldStop: shouldStop) { event in
             if case let .epoch(metrics, epochs) = event { progress(metrics.epoch, epochs) }
+        }
+    }
+
+    /// Trains (or resumes, or keeps) the seed's surrogates.
+    private func trainSurrogates(seed: UInt64, command: [String], threads: Int?, shouldStop: @escaping () -> Bool) throws {
+        var base = plan.training
+        base.seeding.seed = seed
+        if let threads { base.runtime.threads = threads }
+        for (members, folder) in zip(plan.evaluation.trainSurrogates, surrogateFolders(seed: seed)) {
+            // Parallel jobs of one seed wait for the one that trains it, then find it finished.
+            try withFileLock(folder.appendingPathExtension("lock")) {
+                try SurrogateTrainer.train(
+                    members: members, like: base, epochs: plan.evaluation.surrogateEpochs, into: folder, command: command,
+                    shouldStop: shouldStop)
+            }
         }
     }
 

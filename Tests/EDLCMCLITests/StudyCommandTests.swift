@@ -3,8 +3,10 @@ import TestSupport
 import Testing
 
 @testable import EDLCMCore
+@testable import EDLCMEvaluation
 @testable import EDLCMReport
 @testable import EDLCMStudy
+@testable import EDLCMTraining
 
 /// A tiny study: 2 methods × 2 seeds, each trained for 2 epochs on 384 images and attacked on 24.
 private let tinyStudy = """
@@ -49,6 +51,42 @@ private func reportNumbers(_ folders: [URL]) throws -> [String] {
     return numbers + report.differenceRows.map { $0.joined(separator: " ") }
 }
 
+private let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+}
+
+/// Looks at a study page as a person would: headless Chromium renders it; the screenshot has the
+/// charts' first two method colours in it, and the rendered DOM has the tables.
+private func renderedStudyPage(_ html: URL) throws {
+    guard let chromium else { return }
+    let screenshot = html.deletingPathExtension().appendingPathExtension("png")
+    let shot = try runProcess(
+        chromium,
+        [
+            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(screenshot.path)",
+            "--window-size=1280,5000", html.absoluteString,
+        ])
+    #expect(FileManager.default.fileExists(atPath: screenshot.path), "\(shot.output)")
+    let script = """
+        import sys
+        from PIL import Image
+        image = Image.open(sys.argv[1]).convert("RGB")
+        pixels = list(image.getdata())
+        non_white = sum(1 for p in pixels if p != (255, 255, 255)) / len(pixels)
+        def near(colour, tolerance=12):
+            return sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, colour)))
+        print(f"{non_white:.4f} {near((0, 114, 178))} {near((213, 94, 0))}")
+        """
+    let result = try runProcess("/usr/bin/python3", ["-c", script, screenshot.path])
+    let numbers = result.output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    try #require(numbers.count == 3, "\(result.output)")
+    #expect(numbers[0] > 0.03, "the page is nearly blank: \(numbers[0])")
+    #expect(numbers[1] > 200 && numbers[2] > 200, "the two methods' line colours are missing: \(numbers)")
+    let dom = try runProcess(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.absoluteString])
+    #expect(
+        dom.output.contains("Per method: mean ± sd over seeds") && dom.output.contains("Robust accuracy against the references"))
+}
+
 private func studyRun(_ arguments: [String]) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: edlcmBinary)
@@ -85,7 +123,7 @@ struct StudyCommandTests {
         let expected = try reportNumbers([whole])
         #expect(expected.count == 2 * 8 + 4, "2 methods × 8 measures and 4 difference rows: \(expected)")
 
-        // Killed (SIGKILL) while training its second run, then while evaluating it; then rerun to the end.
+        // Killed (SIGKILL) while training its third run, then while evaluating it; then rerun to the end.
         let killed = root.appendingPathComponent("killed")
         let training = try studyRun([file.path, "--out", killed.path])
         kill(training, once: killed.appendingPathComponent("runs/plain-seed1/metrics.jsonl"), after: 0.3)
@@ -103,8 +141,9 @@ struct StudyCommandTests {
                 edlcmBinary, ["study", "run", file.path, "--out", folder.path, "--shard", "\(index + 1)/2"])
             try #require(result.status == 0, "\(result.output)")
         }
-        #expect(FileManager.default.fileExists(atPath: shards[0].appendingPathComponent("runs/plain-seed0/evaluation.json").path))
-        #expect(!FileManager.default.fileExists(atPath: shards[0].appendingPathComponent("runs/plain-seed1").path))
+        // Runs go seed by seed: shard 1/2 has the plain runs, shard 2/2 the EDLCM runs.
+        #expect(FileManager.default.fileExists(atPath: shards[0].appendingPathComponent("runs/plain-seed1/evaluation.json").path))
+        #expect(!FileManager.default.fileExists(atPath: shards[0].appendingPathComponent("runs/edlcm-seed0").path))
         #expect(try reportNumbers(shards) == expected)
 
         // The pages.
@@ -114,6 +153,10 @@ struct StudyCommandTests {
         let page = try String(contentsOf: html, encoding: .utf8)
         #expect(page.contains("<h1>Study <code>tiny</code></h1>") && page.contains("Robust accuracy against the references"))
         #expect(page.contains("data-method=\"edlcm\"") && page.contains("<svg"))
+        #expect(page.contains("Robust accuracy by attack family") && page.contains("<a href=\"#runs-edlcm\">edlcm</a>"))
+        // Every run links to its files, relative to the page.
+        #expect(page.contains("<a href=\"shard2/runs/edlcm-seed1/evaluation.md\">evaluation.md</a>"))
+        try renderedStudyPage(html)
 
         // A finished run whose settings no longer match the file is refused, naming the setting.
         try tinyStudy.replacingOccurrences(of: "epochs: 2", with: "epochs: 3").write(to: file, atomically: true, encoding: .utf8)
@@ -131,6 +174,157 @@ struct StudyCommandTests {
         #expect(other.status == 1)
         #expect(other.output == "edlcm: error: --out \(whole.path): holds the study 'tiny', not 'other'; choose another --out\n")
         #expect(try String(contentsOf: whole.appendingPathComponent("study.json"), encoding: .utf8) == before)
+    }
+
+    @Test(
+        "from: METHOD starts DVERGE from the plain run of its seed; the study's surrogates serve every run; families add up; a run kept without weights is retrained to the same weights"
+    )
+    func dependenciesAndSurrogates() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let file = root.appendingPathComponent("deps.yaml")
+        try """
+        training:
+          members: 2
+          epochs: 1
+          train-limit: 256
+          batch-size: 64
+          test-limit: 100
+          threads: 1
+        seeds: [3]
+        methods:
+          - name: plain
+            method: baseline
+          - name: dverge
+            method: dverge
+            from: plain
+            dverge-steps: 2
+        evaluation:
+          samples: 24
+          eps: [0.1]
+          attacks: [apgd-ce, square]
+          steps: 3
+          queries: 10
+          train-surrogates: [1]
+          transfer-attacks: [m-pgd]
+          transfer-steps: 3
+          checks: false
+          matrix: false
+          threads: 1
+        analysis:
+          samples: 8
+          power-iterations: 1
+          threads: 1
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let out = root.appendingPathComponent("out")
+        let first = try runProcess(edlcmBinary, ["study", "run", file.path, "--out", out.path])
+        try #require(first.status == 0, "\(first.output)")
+        let runs = out.appendingPathComponent("runs")
+        let plainCheckpoint = runs.appendingPathComponent("plain-seed3/checkpoint.safetensors")
+        let plainSHA = try sha256Hex(of: plainCheckpoint)
+        let dverge = try RunDirectory(url: runs.appendingPathComponent("dverge-seed3")).readRecordIfPresent()
+        #expect(dverge?.config.from == runs.appendingPathComponent("plain-seed3").path)
+        #expect(dverge?.initialWeights?.sha256 == plainSHA && dverge?.initialWeights?.method == .baseline)
+        // One surrogate for the seed, shared: the second run reads the first's transfer examples.
+        let surrogates = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("surrogates").path)
+        #expect(surrogates.filter { !$0.hasSuffix(".lock") } == ["plain-m1-seed3"])
+        let plainResult = try EvaluationReport.read(from: runs.appendingPathComponent("plain-seed3/evaluation.json"))
+        let dvergeResult = try EvaluationReport.read(from: runs.appendingPathComponent("dverge-seed3/evaluation.json"))
+        #expect(plainResult.transfer.map(\.surrogate) == ["plain-m1-seed3"] && !plainResult.transfer[0].reused)
+        #expect(dvergeResult.transfer.map(\.surrogate) == ["plain-m1-seed3"] && dvergeResult.transfer[0].reused)
+        // Families: the white-box stage is the last gradient attack's accuracy, the transfer
+        // column the one transfer run's target accuracy, and the worst case is below both.
+        for result in [plainResult, dvergeResult] {
+            let record = result.robustness[0]
+            #expect(record.whiteBoxAccuracy == record.units.last { $0.attack == "apgd-ce" }?.accuracyAfter)
+            #expect(record.suiteAccuracy == record.units.last?.accuracyAfter)
+            #expect(record.transferAccuracy == result.transfer[0].targetAccuracy)
+            #expect(record.worstCaseAccuracy <= min(record.suiteAccuracy, record.transferAccuracy ?? 1))
+            #expect(record.whiteBoxAccuracy! >= record.suiteAccuracy)
+        }
+        let before = try reportNumbers([out])
+        // Results kept without weights (as a study folder committed to git): rerunning retrains
+        // the plain run that DVERGE needs to the same weights, and redoes DVERGE to the same numbers.
+        try FileManager.default.removeItem(at: plainCheckpoint)
+        try FileManager.default.removeItem(at: runs.appendingPathComponent("dverge-seed3"))
+        let again = try runProcess(edlcmBinary, ["study", "run", file.path, "--out", out.path])
+        try #require(again.status == 0, "\(again.output)")
+        #expect(again.output.contains("plain-seed3: finished before, kept"))
+        #expect(try sha256Hex(of: plainCheckpoint) == plainSHA)
+        #expect(try reportNumbers([out]) == before)
+        // Two runs at once (--jobs 2, each its own process on one thread): the same numbers; DVERGE
+        // waits for the plain run it starts from.
+        let parallel = root.appendingPathComponent("parallel")
+        let jobs = try runProcess(edlcmBinary, ["study", "run", file.path, "--out", parallel.path, "--jobs", "2"])
+        try #require(jobs.status == 0, "\(jobs.output)")
+        #expect(jobs.output.contains("[1/2] plain-seed3: done in") && jobs.output.contains("[2/2] dverge-seed3: done in"))
+        #expect(try reportNumbers([parallel]) == before)
+        let markdown = root.appendingPathComponent("report.md")
+        let report = try runProcess(edlcmBinary, ["study", "report", out.path, "--out", markdown.path, "--format", "markdown"])
+        #expect(report.status == 0, "\(report.output)")
+        let text = try String(contentsOf: markdown, encoding: .utf8)
+        #expect(text.contains("## Robust accuracy by attack family"))
+        #expect(text.contains("[evaluation.md](out/runs/dverge-seed3/evaluation.md)"))
+    }
+
+    @Test("the shipped CIFAR-10 study runs end to end with tiny overrides (--set) on a generated CIFAR-10 folder")
+    func cifarStudy() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        // CIFAR-10's binary format: records of a label byte and 3 072 pixel bytes (red, green, blue planes).
+        let data = root.appendingPathComponent("cifar-10-batches-bin")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        var generator = SeededGenerator(seed: 5)
+        func batch(_ count: Int) -> Data {
+            var bytes: [UInt8] = []
+            for index in 0..<count {
+                bytes.append(UInt8(index % 10))
+                bytes += (0..<3072).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            }
+            return Data(bytes)
+        }
+        for index in 1...5 { try batch(20).write(to: data.appendingPathComponent("data_batch_\(index).bin")) }
+        try batch(20).write(to: data.appendingPathComponent("test_batch.bin"))
+        let study = repositoryRoot.appendingPathComponent("studies/cifar10-resnet20.yaml").path
+        let out = root.appendingPathComponent("out")
+        let overrides = [
+            "training.data-dir=\(data.path)", "training.epochs=1", "training.batch-size=50", "training.threads=1", "seeds=[0]",
+            "methods.dverge.dverge-steps=1", "methods.trs.trs-steps=1", "methods.pgd-at.adv-steps=1", "evaluation.samples=10",
+            "evaluation.eps=[0.03]", "evaluation.attacks=[apgd-ce, square]", "evaluation.steps=1", "evaluation.queries=2",
+            "evaluation.checks=false", "evaluation.matrix-samples=2", "evaluation.transfer-steps=1", "evaluation.threads=1",
+            "analysis.samples=4", "analysis.power-iterations=1", "analysis.threads=1",
+        ]
+        let result = try runProcess(
+            edlcmBinary, ["study", "run", study, "--out", out.path] + overrides.flatMap { ["--set", $0] })
+        try #require(result.status == 0, "\(result.output)")
+        let report = try StudyReport(folders: [out])
+        #expect(
+            report.methods.map(\.name) == ["plain", "adp", "gal", "dverge", "trs", "edlcm", "lr-only", "lg-only", "pgd-at"])
+        #expect(report.radii == [0.03] && report.missing.isEmpty)
+        let pgdAT = try #require(report.methods.last?.runs[0])
+        #expect(pgdAT.record.config.architecture == .resnet20 && pgdAT.record.config.dataset == .cifar10)
+        #expect(pgdAT.record.config.learningRate == 0.1 && pgdAT.record.config.schedule == .multistep)
+        #expect(pgdAT.record.config.advSteps == 1 && pgdAT.record.config.epochs == 1)
+        // The overrides are part of the study's settings: a rerun without them is refused, naming one.
+        let plain = try runProcess(edlcmBinary, ["study", "run", study, "--out", out.path])
+        #expect(plain.status == 1)
+        #expect(
+            plain.output.hasPrefix(
+                "edlcm: error: \(out.path)/runs/plain-seed0: was trained with other settings than the study's: --batch-size (50 recorded, 128 in the study)"
+            )
+                && plain.output.contains("--epochs (1 recorded, 200 in the study)") && !plain.output.dropLast().contains("\n"),
+            "\(plain.output)")
+        // A --set naming what the study does not have is one line.
+        let bad = try runProcess(
+            edlcmBinary, ["study", "run", study, "--out", out.path, "--set", "methods.cure.alpha=1"])
+        #expect(bad.status == 1)
+        #expect(
+            bad.output
+                == "edlcm: error: --set methods.cure.alpha=1: no method named 'cure' (plain, adp, gal, dverge, trs, edlcm, lr-only, lg-only, pgd-at)\n"
+        )
+        let typo = try runProcess(edlcmBinary, ["study", "run", study, "--out", out.path, "--set", "training.epoch=1"])
+        #expect(typo.status == 1)
+        #expect(typo.output == "edlcm: error: --set training.epoch=1: training: unknown key 'epoch' (did you mean 'epochs'?)\n")
     }
 
     @Test("bad study files and flags give one-line errors")

@@ -37,7 +37,7 @@ struct StudyPlanTests {
     func valid() throws {
         let plan = try Self.plan(Self.valid)
         #expect(plan.name == "tiny" && plan.seeds == [0, 1] && plan.methods.map(\.name) == ["plain", "lr-only"])
-        #expect(plan.runs.map(\.folderName) == ["plain-seed0", "plain-seed1", "lr-only-seed0", "lr-only-seed1"])
+        #expect(plan.runs.map(\.folderName) == ["plain-seed0", "lr-only-seed0", "plain-seed1", "lr-only-seed1"])
         let run = plan.runs[3]
         #expect(run.training.method == .edlcm && run.training.alpha == 0 && run.training.beta == TrainingConfig().beta)
         #expect(run.training.members == 2 && run.training.epochs == 3 && run.training.trainLimit == 512)
@@ -94,9 +94,106 @@ struct StudyPlanTests {
             ("seeds: [0]\nmethods:\n  - name: a\n    alpha: -1\n", "s.yaml: line 4: method 'a': --alpha must be ≥ 0, got -1"),
             ("methods:\n  - name: a\n", "s.yaml: no 'seeds' (a list such as [0, 1, 2])"),
             ("seeds: [0]\nmethods:\n  - name: a/b\n", "s.yaml: line 3: method name 'a/b' must be letters, digits, '-' or '_'"),
+            (
+                "seeds: [0]\nmethods:\n  - name: d\n    method: dverge\n    from: plain\n  - name: plain\n",
+                "s.yaml: line 5: method 'd': from: 'plain' is neither a method listed before it (none) nor an existing run folder"
+            ),
+            (
+                "seeds: [0]\nmethods:\n  - name: plain\n  - name: d\n    method: dverge\n    members: 4\n    from: plain\n",
+                "s.yaml: line 7: method 'd': from: 'plain' has another architecture or member count"
+            ),
+            (
+                "training:\n  from: runs/x\nseeds: [0]\nmethods:\n  - name: a\n",
+                "s.yaml: line 2: training: 'from' is set per method (from: METHOD names a method listed before it)"
+            ),
         ])
     func badFiles(text: String, expected: String) {
         #expect(throws: EDLCMError(expected)) { try Self.plan(text) }
+    }
+
+    @Test("from: METHOD starts each run from that method's run of its seed, in the same shard")
+    func fromMethod() throws {
+        let plan = try Self.plan(
+            "seeds: [0, 1]\nmethods:\n  - name: plain\n  - name: adp\n    method: adp\n  - name: dverge\n    method: dverge\n    from: plain\n"
+        )
+        #expect(plan.methods[2].fromMethod == "plain" && plan.methods[2].training.from == nil)
+        let runs = plan.runs
+        #expect(
+            runs.map(\.folderName) == ["plain-seed0", "adp-seed0", "dverge-seed0", "plain-seed1", "adp-seed1", "dverge-seed1"])
+        #expect(runs.map(\.fromFolderName) == [nil, nil, "plain-seed0", nil, nil, "plain-seed1"])
+        #expect((0..<6).map(plan.rootPosition(of:)) == [0, 1, 0, 3, 4, 3])
+        // Two shards: every run with the run it starts from.
+        let folder = URL(fileURLWithPath: "/tmp/study")
+        let first = StudyRunner(plan: plan, folder: folder, shard: StudyShard(index: 1, count: 2)).shardRuns.map(\.folderName)
+        let second = StudyRunner(plan: plan, folder: folder, shard: StudyShard(index: 2, count: 2)).shardRuns.map(\.folderName)
+        #expect(first == ["plain-seed0", "dverge-seed0", "adp-seed1"])
+        #expect(second == ["adp-seed0", "plain-seed1", "dverge-seed1"])
+        // The run's training settings name the source's folder; a recorded path with the same
+        // folder name elsewhere (a moved study) is the same setting.
+        let runner = StudyRunner(plan: plan, folder: folder)
+        #expect(runner.trainingConfig(for: runs[2]).from == "/tmp/study/runs/plain-seed0")
+        var recorded = runner.trainingConfig(for: runs[2])
+        recorded.from = "/elsewhere/runs/plain-seed0"
+        try runner.checkTraining(recorded, of: runs[2])
+        recorded.from = "/elsewhere/runs/adp-seed0"
+        #expect(throws: EDLCMError.self) { try runner.checkTraining(recorded, of: runs[2]) }
+        // Surrogates the study trains: one folder per seed and size, given to every run's evaluation.
+        let withSurrogates = try Self.plan(
+            "seeds: [0, 1]\nmethods:\n  - name: plain\nevaluation:\n  train-surrogates: [1, 3]\n")
+        let surrogated = StudyRunner(plan: withSurrogates, folder: folder)
+        let config = try surrogated.evaluationConfig(for: withSurrogates.runs[1], threads: nil)
+        #expect(config.surrogates == ["/tmp/study/surrogates/plain-m1-seed1", "/tmp/study/surrogates/plain-m3-seed1"])
+        #expect(config.trainSurrogates.isEmpty)
+    }
+
+    @Test("the shipped studies: Fashion-MNIST's budget, and CIFAR-10 with the paper's setting once given its data folder")
+    func shippedStudies() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let names = ["plain", "adp", "gal", "dverge", "trs", "edlcm", "lr-only", "lg-only", "pgd-at"]
+        let fashion = try StudyPlan(path: root.appendingPathComponent("studies/fashion-mnist.yaml").path)
+        #expect(fashion.methods.map(\.name) == names && fashion.seeds == [0, 1, 2] && fashion.runs.count == 27)
+        #expect(fashion.training.dataset == .fashionMNIST && fashion.training.members == 3 && fashion.training.epochs == 2)
+        #expect(fashion.evaluation.preset == .standard && fashion.evaluation.samples == 100)
+        #expect(fashion.evaluation.trainSurrogates == [3] && fashion.methods[3].fromMethod == "plain")
+        let cifarPath = root.appendingPathComponent("studies/cifar10-resnet20.yaml").path
+        let cifar = try StudyPlan(
+            path: cifarPath, overrides: [try StudyOverride(parsing: "training.data-dir=/data/cifar-10-batches-bin")])
+        #expect(cifar.methods.map(\.name) == names && cifar.seeds == [0, 1, 2])
+        let plain = cifar.methods[0].training
+        #expect(plain.dataset == .cifar10 && plain.architecture == .resnet20 && plain.members == 3 && plain.epochs == 200)
+        #expect(plain.learningRate == 0.1 && plain.schedule == .multistep && plain.gamma == 0.1 && plain.batchSize == 128)
+        #expect(plain.weightDecay == 1e-4 && plain.momentum == 0.9 && plain.data.directory == "/data/cifar-10-batches-bin")
+        #expect(cifar.evaluation.epsilons == [0.01, 0.02, 0.03] && cifar.evaluation.preset == .standard)
+        #expect(cifar.methods[8].training.adversarial == .pgd && cifar.methods[6].training.alpha == 0)
+    }
+
+    @Test("--set replaces or adds keys; its errors name the argument")
+    func overrides() throws {
+        let set = { (texts: [String]) in
+            try StudyPlan(
+                data: Data(Self.valid.utf8), format: .yaml, label: "s.yaml", defaultName: "s",
+                overrides: texts.map(StudyOverride.init(parsing:)))
+        }
+        let plan = try set(["training.epochs=1", "seeds=[4]", "methods.lr-only.alpha=2", "evaluation.samples=8", "name=other"])
+        #expect(plan.training.epochs == 1 && plan.seeds == [4] && plan.methods[1].training.alpha == 2)
+        #expect(plan.methods[0].training.epochs == 1 && plan.evaluation.samples == 8 && plan.name == "other")
+        #expect(throws: EDLCMError("--set methods.lr-only.alpha=-1: method 'lr-only': --alpha must be ≥ 0, got -1")) {
+            try set(["methods.lr-only.alpha=-1"])
+        }
+        #expect(throws: EDLCMError("--set epochs: expected PATH=VALUE, for example training.epochs=1")) {
+            _ = try StudyOverride(parsing: "epochs")
+        }
+        #expect(
+            throws: EDLCMError("--set methods.alpha=1: a method's key is methods.NAME.KEY, for example methods.edlcm.alpha=0")
+        ) {
+            try set(["methods.alpha=1"])
+        }
+        #expect(
+            throws: EDLCMError(
+                "--set trainig.epochs=1: unknown key 'trainig' (did you mean 'training'?); a study has name, training, seeds, methods, evaluation, analysis"
+            )
+        ) { try set(["trainig.epochs=1"]) }
     }
 
     @Test("key lines of nested keys and list elements, in YAML and JSON")
