@@ -272,15 +272,7 @@ public struct StudyReport {
         lines += budgetSentences.flatMap { [$0, ""] }
         lines.append("## Per method: mean ± sd over seeds")
         lines.append("")
-        let header = ["method", "seeds"] + measures.map(\.name)
-        lines.append("| " + header.joined(separator: " | ") + " |")
-        lines.append("|" + String(repeating: "---|", count: header.count))
-        for method in methods {
-            let cells =
-                [method.name, String(method.runs.count)]
-                + measures.map { Self.summary(values($0, of: method), percent: $0.percent) }
-            lines.append("| " + cells.joined(separator: " | ") + " |")
-        }
+        lines += markdownTable(measures, withSeeds: true)
         lines.append("")
         lines.append(
             "Robust ε: the per-image worst case over the whole evaluation. HVP cos: the paper's transferability metric (lower is more dispersed), with the gradient-sign probe L_g trains on and with a Rademacher probe. Transfer: mean member-to-member success of PGD. ‖Hz‖: mean over members."
@@ -290,13 +282,7 @@ public struct StudyReport {
         if !families.isEmpty {
             lines.append("## Robust accuracy by attack family: mean ± sd over seeds")
             lines.append("")
-            let header = ["method"] + families.map(\.name)
-            lines.append("| " + header.joined(separator: " | ") + " |")
-            lines.append("|" + String(repeating: "---|", count: header.count))
-            for method in methods {
-                let cells = [method.name] + families.map { Self.summary(values($0, of: method), percent: $0.percent) }
-                lines.append("| " + cells.joined(separator: " | ") + " |")
-            }
+            lines += markdownTable(families, withSeeds: false)
             lines.append("")
             lines.append(Self.familyNote)
             lines.append("")
@@ -329,21 +315,17 @@ public struct StudyReport {
         return lines.joined(separator: "\n")
     }
 
-    /// The HTML page: the same tables, and robust accuracy against ε (mean over seeds, error bars ±
-    /// sd) and clean against robust accuracy per run.
-    public func html(command: [String], base: URL) -> String {
-        var body = "<h1>Study <code>\(SVGChart.escape(name))</code></h1>"
+    /// A table of measures, one row per method (linked to its runs), each cell the mean ± sd over
+    /// seeds with the mean in `data-mean` for the page's tests.
+    func htmlTable(id: String, title: String, measures: [Measure], withSeeds: Bool) -> String {
+        var body = "<h2 id=\"\(id)\">\(SVGChart.escape(title))</h2><table data-table=\"\(id)\"><thead><tr>"
         body +=
-            "<p class=\"meta\">\(methods.count) methods, from \(folders.map { "<code>\(SVGChart.escape($0.path))</code>" }.joined(separator: ", ")) · made by <code>\(SVGChart.escape(ReportBuilder.shellLine(command)))</code></p>"
-        if !missing.isEmpty { body += "<p>Not finished yet (left out): \(SVGChart.escape(missing.joined(separator: ", ")))</p>" }
-        for sentence in budgetSentences { body += "<p class=\"budget\">\(SVGChart.escape(sentence))</p>" }
-        body += "<h2 id=\"methods\">Per method: mean ± sd over seeds</h2><table><thead><tr>"
-        body +=
-            (["method", "seeds"] + measures.map(\.name)).map { "<th>\(SVGChart.escape($0))</th>" }.joined()
+            ((["method"] + (withSeeds ? ["seeds"] : []) + measures.map(\.name)).map { "<th>\(SVGChart.escape($0))</th>" }.joined())
             + "</tr></thead><tbody>"
         for method in methods {
             body +=
-                "<tr data-method=\"\(SVGChart.escape(method.name))\"><td><a href=\"#\(Self.anchor(method.name))\">\(SVGChart.escape(method.name))</a></td><td>\(method.runs.count)</td>"
+                "<tr data-method=\"\(SVGChart.escape(method.name))\"><td><a href=\"#\(Self.anchor(method.name))\">\(SVGChart.escape(method.name))</a></td>"
+                + (withSeeds ? "<td>\(method.runs.count)</td>" : "")
             for measure in measures {
                 let values = values(measure, of: method)
                 let data =
@@ -352,24 +334,37 @@ public struct StudyReport {
             }
             body += "</tr>"
         }
-        body += "</tbody></table>"
+        return body + "</tbody></table>"
+    }
+
+    /// The same table in Markdown.
+    func markdownTable(_ measures: [Measure], withSeeds: Bool) -> [String] {
+        let header = ["method"] + (withSeeds ? ["seeds"] : []) + measures.map(\.name)
+        var lines = ["| " + header.joined(separator: " | ") + " |", "|" + String(repeating: "---|", count: header.count)]
+        for method in methods {
+            let cells =
+                [method.name] + (withSeeds ? [String(method.runs.count)] : [])
+                + measures.map { Self.summary(values($0, of: method), percent: $0.percent) }
+            lines.append("| " + cells.joined(separator: " | ") + " |")
+        }
+        return lines
+    }
+
+    /// The HTML page: the same tables, and robust accuracy against ε (mean over seeds, error bars ±
+    /// sd) and clean against robust accuracy per run.
+    public func html(command: [String], base: URL) -> String {
+        var body = "<h1>Study <code>\(SVGChart.escape(name))</code></h1>"
+        body +=
+            "<p class=\"meta\">\(methods.count) methods, from \(folders.map { "<code>\(SVGChart.escape($0.path))</code>" }.joined(separator: ", ")) · made by <code>\(SVGChart.escape(ReportBuilder.shellLine(command)))</code></p>"
+        if !missing.isEmpty { body += "<p>Not finished yet (left out): \(SVGChart.escape(missing.joined(separator: ", ")))</p>" }
+        for sentence in budgetSentences { body += "<p class=\"budget\">\(SVGChart.escape(sentence))</p>" }
+        body += htmlTable(id: "methods", title: "Per method: mean ± sd over seeds", measures: measures, withSeeds: true)
         let families = familyMeasures
         if !families.isEmpty {
-            body += "<h2 id=\"families\">Robust accuracy by attack family: mean ± sd over seeds</h2><table><thead><tr>"
-            body +=
-                (["method"] + families.map(\.name)).map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
-            for method in methods {
-                body +=
-                    "<tr data-family-method=\"\(SVGChart.escape(method.name))\"><td><a href=\"#\(Self.anchor(method.name))\">\(SVGChart.escape(method.name))</a></td>"
-                for measure in families {
-                    let values = values(measure, of: method)
-                    let data =
-                        Statistics.mean(values).map { " data-mean=\"\($0)\" data-key=\"\(SVGChart.escape(measure.name))\"" } ?? ""
-                    body += "<td class=\"number\"\(data)>\(SVGChart.escape(Self.summary(values, percent: true)))</td>"
-                }
-                body += "</tr>"
-            }
-            body += "</tbody></table><p>\(SVGChart.escape(Self.familyNote))</p>"
+            body += htmlTable(
+                id: "families", title: "Robust accuracy by attack family: mean ± sd over seeds", measures: families,
+                withSeeds: false)
+            body += "<p>\(SVGChart.escape(Self.familyNote))</p>"
         }
         let rows = differenceRows
         if !rows.isEmpty {

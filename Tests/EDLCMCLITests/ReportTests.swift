@@ -12,11 +12,6 @@ import Testing
 @testable import EDLCMReport
 @testable import EDLCMTraining
 
-private let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
-    FileManager.default.isExecutableFile(atPath: $0)
-}
-private let python = "/usr/bin/python3"
-
 /// Collects every `data-key`/`data-value` pair of the page's tables, per run row.
 private func tableValues(_ html: String) -> [(run: String, key: String, value: Double)] {
     var result: [(String, String, Double)] = []
@@ -125,35 +120,13 @@ struct ReportTests {
         let (root, runs) = try Self.fixture.get()
         let out = root.appendingPathComponent("report.html")
         #expect(try runProcess(edlcmBinary, ["report"] + runs.map(\.path) + ["--out", out.path]).status == 0)
-        let screenshot = root.appendingPathComponent("report.png")
-        let shot = try runProcess(
-            chromium!,
-            [
-                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(screenshot.path)",
-                "--window-size=1280,6000", out.absoluteString,
-            ])
-        #expect(FileManager.default.fileExists(atPath: screenshot.path), "\(shot.output)")
-        let script = """
-            import sys
-            from PIL import Image
-            image = Image.open(sys.argv[1]).convert("RGB")
-            pixels = list(image.getdata())
-            non_white = sum(1 for p in pixels if p != (255, 255, 255)) / len(pixels)
-            def near(colour, tolerance=12):
-                return sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, colour)))
-            blue = near((0, 114, 178)); orange = near((213, 94, 0))
-            viridis_dark = near((68, 1, 84), 30); viridis_light = near((253, 231, 37), 40)
-            print(f"{non_white:.4f} {blue} {orange} {viridis_dark + viridis_light}")
-            """
-        let result = try runProcess(python, ["-c", script, screenshot.path])
-        let numbers = result.output.split(separator: " ").compactMap {
-            Double($0.trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        try #require(numbers.count == 4, "\(result.output)")
-        #expect(numbers[0] > 0.03, "the page is nearly blank: \(numbers[0])")
-        #expect(numbers[1] > 200, "no run-1 line colour in the charts")
-        #expect(numbers[2] > 200, "no run-2 line colour in the charts")
-        #expect(numbers[3] > 500, "no heatmap colours")
+        let rendered = try renderedPage(
+            out, height: 6000, colours: [(0, 114, 178, 12), (213, 94, 0, 12), (68, 1, 84, 30), (253, 231, 37, 40)])
+        let counts = rendered.colourCounts
+        #expect(rendered.nonWhite > 0.03, "the page is nearly blank: \(rendered.nonWhite)")
+        #expect(counts[0] > 200, "no run-1 line colour in the charts")
+        #expect(counts[1] > 200, "no run-2 line colour in the charts")
+        #expect(counts[2] + counts[3] > 500, "no heatmap colours")
     }
 }
 

@@ -51,37 +51,13 @@ private func reportNumbers(_ folders: [URL]) throws -> [String] {
     return numbers + report.differenceRows.map { $0.joined(separator: " ") }
 }
 
-private let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
-    FileManager.default.isExecutableFile(atPath: $0)
-}
-
 /// Looks at a study page as a person would: headless Chromium renders it; the screenshot has the
 /// charts' first two method colours in it, and the rendered DOM has the tables.
 private func renderedStudyPage(_ html: URL) throws {
     guard let chromium else { return }
-    let screenshot = html.deletingPathExtension().appendingPathExtension("png")
-    let shot = try runProcess(
-        chromium,
-        [
-            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(screenshot.path)",
-            "--window-size=1280,5000", html.absoluteString,
-        ])
-    #expect(FileManager.default.fileExists(atPath: screenshot.path), "\(shot.output)")
-    let script = """
-        import sys
-        from PIL import Image
-        image = Image.open(sys.argv[1]).convert("RGB")
-        pixels = list(image.getdata())
-        non_white = sum(1 for p in pixels if p != (255, 255, 255)) / len(pixels)
-        def near(colour, tolerance=12):
-            return sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, colour)))
-        print(f"{non_white:.4f} {near((0, 114, 178))} {near((213, 94, 0))}")
-        """
-    let result = try runProcess("/usr/bin/python3", ["-c", script, screenshot.path])
-    let numbers = result.output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-    try #require(numbers.count == 3, "\(result.output)")
-    #expect(numbers[0] > 0.03, "the page is nearly blank: \(numbers[0])")
-    #expect(numbers[1] > 200 && numbers[2] > 200, "the two methods' line colours are missing: \(numbers)")
+    let rendered = try renderedPage(html, height: 5000, colours: [(0, 114, 178, 12), (213, 94, 0, 12)])
+    #expect(rendered.nonWhite > 0.03, "the page is nearly blank: \(rendered.nonWhite)")
+    #expect(rendered.colourCounts.allSatisfy { $0 > 200 }, "the two methods' line colours are missing: \(rendered.colourCounts)")
     let dom = try runProcess(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.absoluteString])
     #expect(
         dom.output.contains("Per method: mean ± sd over seeds") && dom.output.contains("Robust accuracy against the references"))

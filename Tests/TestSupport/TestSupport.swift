@@ -132,3 +132,47 @@ private actor AsyncLock {
 }
 
 private let generatorLock = AsyncLock()
+
+/// Debian's Chromium, when installed.
+public let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+}
+
+/// Looks at a page as a person would: headless Chromium renders `html` into a screenshot of
+/// `width × height` pixels beside it; returns the fraction of pixels that are not white and, per
+/// colour (r, g, b, tolerance), how many pixels are within the tolerance of it on every channel.
+///
+/// - Throws: when Chromium writes no screenshot or Python (with PIL) cannot read it.
+public func renderedPage(_ html: URL, width: Int = 1280, height: Int, colours: [(Int, Int, Int, Int)]) throws -> (
+    nonWhite: Double, colourCounts: [Int]
+) {
+    let screenshot = html.deletingPathExtension().appendingPathExtension("png")
+    let shot = try runProcess(
+        chromium ?? "/usr/bin/chromium",
+        [
+            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(screenshot.path)",
+            "--window-size=\(width),\(height)", html.absoluteString,
+        ])
+    guard FileManager.default.fileExists(atPath: screenshot.path) else {
+        throw RenderError(message: "no screenshot: \(shot.output)")
+    }
+    let script = """
+        import sys
+        from PIL import Image
+        image = Image.open(sys.argv[1]).convert("RGB")
+        pixels = list(image.getdata())
+        counts = [str(sum(1 for p in pixels if all(abs(a - b) <= t for a, b in zip(p, (r, g, b)))))
+                  for r, g, b, t in [tuple(map(int, c.split(","))) for c in sys.argv[2:]]]
+        print(f"{sum(1 for p in pixels if p != (255, 255, 255)) / len(pixels):.4f}", *counts)
+        """
+    let result = try runProcess(
+        "/usr/bin/python3", ["-c", script, screenshot.path] + colours.map { "\($0.0),\($0.1),\($0.2),\($0.3)" })
+    let numbers = result.output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    guard numbers.count == colours.count + 1 else { throw RenderError(message: "unreadable screenshot: \(result.output)") }
+    return (numbers[0], numbers.dropFirst().map { Int($0) })
+}
+
+public struct RenderError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
