@@ -107,6 +107,10 @@ public struct StudyReport {
             Measure(name: "‖Hz‖", higherIsBetter: false, percent: false) { run in
                 run.analysis.flatMap { Statistics.mean($0.report.hvpNorm) }
             },
+            // The share of a method's runs whose gradient-masking checks all passed (docs/evaluation.md).
+            Measure(name: "checks passed", higherIsBetter: true, percent: true) { run in
+                run.evaluation.map { $0.allChecksPassed ? 1 : 0 }
+            },
             Measure(name: "s/epoch", higherIsBetter: false, percent: false) { run in
                 run.metrics.isEmpty ? nil : run.trainingSeconds / Double(run.metrics.count)
             },
@@ -275,7 +279,7 @@ public struct StudyReport {
         lines += markdownTable(measures, withSeeds: true)
         lines.append("")
         lines.append(
-            "Robust ε: the per-image worst case over the whole evaluation. HVP cos: the paper's transferability metric (lower is more dispersed), with the gradient-sign probe L_g trains on and with a Rademacher probe. Transfer: mean member-to-member success of PGD. ‖Hz‖: mean over members."
+            "Robust ε: the per-image worst case over the whole evaluation. HVP cos: the paper's transferability metric (lower is more dispersed), with the gradient-sign probe L_g trains on and with a Rademacher probe. Transfer: mean member-to-member success of PGD. ‖Hz‖: mean over members. Checks passed: the share of runs whose gradient-masking checks all passed (a failure is named in the run's evaluation.md)."
         )
         lines.append("")
         let families = familyMeasures

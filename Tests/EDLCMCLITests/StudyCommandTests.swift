@@ -97,7 +97,7 @@ struct StudyCommandTests {
         try #require(first.status == 0, "\(first.output)")
         #expect(first.output.contains("[4/4] edlcm-seed1: done in"))
         let expected = try reportNumbers([whole])
-        #expect(expected.count == 2 * 8 + 4, "2 methods × 8 measures and 4 difference rows: \(expected)")
+        #expect(expected.count == 2 * 9 + 4, "2 methods × 9 measures and 4 difference rows: \(expected)")
 
         // Killed (SIGKILL) while training its third run, then while evaluating it; then rerun to the end.
         let killed = root.appendingPathComponent("killed")
