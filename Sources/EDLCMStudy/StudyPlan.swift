@@ -73,17 +73,21 @@ public struct StudyPlan: Sendable, Equatable {
         }
     }
 
-    /// The position (in ``runs``) of the run that `runs[position]` depends on through `from`,
-    /// followed to its root: the position a shard assigns it by, so that a run and the run it
-    /// starts from are always in the same shard.
-    public func rootPosition(of position: Int) -> Int {
+    /// For each run (in ``runs``' order), the position of the run it depends on through `from`,
+    /// followed to its root (itself for a run that starts fresh): the position a shard assigns it
+    /// by, so that a run and the run it starts from are always in the same shard.
+    public var rootPositions: [Int] {
         let all = runs
-        var current = position
-        while let source = all[current].fromFolderName, let next = all.firstIndex(where: { $0.folderName == source }) {
-            current = next
+        let positions = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0.element.folderName, $0.offset) })
+        return all.indices.map { position in
+            var current = position
+            while let source = all[current].fromFolderName, let next = positions[source] { current = next }
+            return current
         }
-        return current
     }
+
+    /// ``rootPositions`` of one run.
+    public func rootPosition(of position: Int) -> Int { rootPositions[position] }
 
     /// The top-level keys of a study file.
     static let sections = ["name", "training", "seeds", "methods", "evaluation", "analysis"]

@@ -134,7 +134,7 @@ public struct StudyRunner {
 
     /// The runs of this shard, in the study's order.
     public var shardRuns: [StudyPlan.Run] {
-        plan.runs.enumerated().filter { shard.contains(plan.rootPosition(of: $0.offset)) }.map(\.element)
+        zip(plan.runs, plan.rootPositions).filter { shard.contains($0.1) }.map(\.0)
             .filter { only == nil || $0.folderName == only }
     }
 
