@@ -86,15 +86,29 @@ public struct StudyReport {
         public let value: (RunSummary) -> Double?
     }
 
+    /// Clean accuracy on the attacked images.
+    public var cleanMeasure: Measure {
+        Measure(name: "clean", higherIsBetter: true, percent: true) { $0.evaluation?.clean.accuracy }
+    }
+
+    /// Worst-case robust accuracy at each radius, in the order of ``radii``.
+    public var robustMeasures: [Measure] {
+        radii.map { radius in
+            Measure(name: "robust ε=\(SVGChart.label(radius))", higherIsBetter: true, percent: true) { run in
+                run.evaluation?.robustness.first { $0.epsilon == radius }?.worstCaseAccuracy
+            }
+        }
+    }
+
+    /// The ensemble's accuracy on the whole test set after its last epoch (10 000 images on
+    /// Fashion-MNIST): the precise clean accuracy, where the attacked images are a sample.
+    public var testSetMeasure: Measure {
+        Measure(name: "clean (test set)", higherIsBetter: true, percent: true) { $0.metrics.last?.testAccuracy }
+    }
+
     /// Every measure of the comparison table, in order.
     public var measures: [Measure] {
-        var result = [Measure(name: "clean", higherIsBetter: true, percent: true) { $0.evaluation?.clean.accuracy }]
-        for radius in radii {
-            result.append(
-                Measure(name: "robust ε=\(SVGChart.label(radius))", higherIsBetter: true, percent: true) { run in
-                    run.evaluation?.robustness.first { $0.epsilon == radius }?.worstCaseAccuracy
-                })
-        }
+        var result = [cleanMeasure, testSetMeasure] + robustMeasures
         result += [
             Measure(name: "HVP cos", higherIsBetter: false, percent: false) { $0.analysis?.report.meanHVPCosine },
             Measure(name: "HVP cos (Rademacher)", higherIsBetter: false, percent: false) {
@@ -266,7 +280,7 @@ public struct StudyReport {
     public func markdown(command: [String], base: URL) -> String {
         var lines = ["# Study `\(name)`", ""]
         lines.append(
-            "\(methods.count) methods × up to \(methods.map(\.runs.count).max() ?? 0) seeds, from \(folders.map { "`\($0.path)`" }.joined(separator: ", ")). Made by `\(ReportBuilder.shellLine(command))`."
+            "\(methods.count) methods × up to \(methods.map(\.runs.count).max() ?? 0) seeds, from \(folders.map { "`\(Self.relativePath(to: $0, from: base))`" }.joined(separator: ", ")) (relative to this file). Made by `\(ReportBuilder.shellLine(command))`."
         )
         lines.append("")
         if !missing.isEmpty {
@@ -274,6 +288,21 @@ public struct StudyReport {
             lines.append("")
         }
         lines += budgetSentences.flatMap { [$0, ""] }
+        let verdictRows = self.verdictRows
+        if !verdictRows.isEmpty {
+            lines.append("## Which method wins: EDLCM against each method")
+            lines.append("")
+            lines.append("| " + Self.verdictHeader.joined(separator: " | ") + " |")
+            lines.append("|" + String(repeating: "---|", count: Self.verdictHeader.count))
+            for row in verdictRows { lines.append("| " + row.joined(separator: " | ") + " |") }
+            lines.append("")
+            lines.append(Self.verdictNote)
+            lines.append("")
+            for verdict in verdicts {
+                lines.append("- \(verdict.method), ε = \(SVGChart.label(verdict.radius)): \(verdict.sentence).")
+            }
+            lines.append("")
+        }
         lines.append("## Per method: mean ± sd over seeds")
         lines.append("")
         lines += markdownTable(measures, withSeeds: true)
@@ -310,7 +339,7 @@ public struct StudyReport {
             for seed in method.runs.keys.sorted() {
                 let run = method.runs[seed]!
                 lines.append(
-                    "- `\(run.folder.path)` ("
+                    "- `\(Self.relativePath(to: run.folder, from: base))` ("
                         + Self.runFiles(run, base: base).map { "[\($0.0)](\($0.1))" }.joined(separator: ", ") + "): "
                         + (run.record.commands.map { "`\(ReportBuilder.shellLine($0))`" }.joined(separator: "; ")))
             }
@@ -359,9 +388,25 @@ public struct StudyReport {
     public func html(command: [String], base: URL) -> String {
         var body = "<h1>Study <code>\(SVGChart.escape(name))</code></h1>"
         body +=
-            "<p class=\"meta\">\(methods.count) methods, from \(folders.map { "<code>\(SVGChart.escape($0.path))</code>" }.joined(separator: ", ")) · made by <code>\(SVGChart.escape(ReportBuilder.shellLine(command)))</code></p>"
+            "<p class=\"meta\">\(methods.count) methods, from \(folders.map { "<code>\(SVGChart.escape(Self.relativePath(to: $0, from: base)))</code>" }.joined(separator: ", ")) (relative to this page) · made by <code>\(SVGChart.escape(ReportBuilder.shellLine(command)))</code></p>"
         if !missing.isEmpty { body += "<p>Not finished yet (left out): \(SVGChart.escape(missing.joined(separator: ", ")))</p>" }
         for sentence in budgetSentences { body += "<p class=\"budget\">\(SVGChart.escape(sentence))</p>" }
+        let verdictRows = self.verdictRows
+        if !verdictRows.isEmpty {
+            body +=
+                "<h2 id=\"verdicts\">Which method wins: EDLCM against each method</h2><table data-table=\"verdicts\"><thead><tr>"
+            body += Self.verdictHeader.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+            for (row, verdict) in zip(verdictRows, verdicts) {
+                body +=
+                    "<tr data-outcome=\"\(verdict.outcome)\">" + row.map { "<td>\(SVGChart.escape($0))</td>" }.joined() + "</tr>"
+            }
+            body += "</tbody></table><p>\(SVGChart.escape(Self.verdictNote))</p><ul>"
+            for verdict in verdicts {
+                body +=
+                    "<li>\(SVGChart.escape(verdict.method)), ε = \(SVGChart.label(verdict.radius)): \(SVGChart.escape(verdict.sentence)).</li>"
+            }
+            body += "</ul>"
+        }
         body += htmlTable(id: "methods", title: "Per method: mean ± sd over seeds", measures: measures, withSeeds: true)
         let families = familyMeasures
         if !families.isEmpty {
@@ -380,8 +425,8 @@ public struct StudyReport {
         }
         // Robust accuracy against ε: means over seeds, ± one sd as dashed lines of the method's colour.
         body += "<h2 id=\"curves\">Robust accuracy against ε</h2><div class=\"charts\">"
-        let clean = measures[0]
-        let robustMeasures = Array(measures[1...radii.count])
+        let clean = cleanMeasure
+        let robustMeasures = self.robustMeasures
         let series = methods.enumerated().flatMap { index, method -> [SVGChart.Series] in
             let columns = [(0.0, clean)] + zip(radii, robustMeasures).map { ($0, $1) }
             let stats = columns.map { x, measure in
@@ -426,7 +471,7 @@ public struct StudyReport {
                     "<a href=\"\(SVGChart.escape($0.1))\">\(SVGChart.escape($0.0))</a>"
                 }
                 body +=
-                    "<li><code>\(SVGChart.escape(run.folder.path))</code> (\(files.joined(separator: ", "))): "
+                    "<li><code>\(SVGChart.escape(Self.relativePath(to: run.folder, from: base)))</code> (\(files.joined(separator: ", "))): "
                     + run.record.commands.map { "<code>\(SVGChart.escape(ReportBuilder.shellLine($0)))</code>" }.joined(
                         separator: "; ")
                     + "</li>"

@@ -97,7 +97,7 @@ struct StudyCommandTests {
         try #require(first.status == 0, "\(first.output)")
         #expect(first.output.contains("[4/4] edlcm-seed1: done in"))
         let expected = try reportNumbers([whole])
-        #expect(expected.count == 2 * 9 + 4, "2 methods × 9 measures and 4 difference rows: \(expected)")
+        #expect(expected.count == 2 * 10 + 4, "2 methods × 10 measures and 4 difference rows: \(expected)")
 
         // Killed (SIGKILL) while training its third run, then while evaluating it; then rerun to the end.
         let killed = root.appendingPathComponent("killed")
@@ -130,6 +130,14 @@ struct StudyCommandTests {
         #expect(page.contains("<h1>Study <code>tiny</code></h1>") && page.contains("Robust accuracy against the references"))
         #expect(page.contains("data-method=\"edlcm\"") && page.contains("<svg"))
         #expect(page.contains("Robust accuracy by attack family") && page.contains("<a href=\"#runs-edlcm\">edlcm</a>"))
+        // The verdict: EDLCM against the plain ensemble at both radii, over both seeds, its outcome
+        // the same as the library's.
+        let verdicts = try StudyReport(folders: shards).verdicts
+        #expect(verdicts.map(\.method) == ["plain", "plain"] && verdicts.allSatisfy { $0.seeds == 2 })
+        #expect(page.contains("Which method wins: EDLCM against each method"))
+        #expect(page.contains("<tr data-outcome=\"\(verdicts[0].outcome)\"><td>plain</td><td>0.05</td><td>2</td>"))
+        // Run folders are named relative to the page, so a moved or cloned study reads the same.
+        #expect(page.contains("<code>shard1/runs/plain-seed0</code>") && !page.contains("<code>\(root.path)"))
         // Every run links to its files, relative to the page.
         #expect(page.contains("<a href=\"shard2/runs/edlcm-seed1/evaluation.md\">evaluation.md</a>"))
         try renderedStudyPage(html)
