@@ -17,21 +17,21 @@ extension ReportBuilder {
             ["run", "method", "clean"] + radii.map { "robust ε=\(SVGChart.label($0))" } + [
                 "mean HVP cos", "mean grad cos", "mean transfer", "training", "masking checks",
             ]
-        lines.append("| " + header.joined(separator: " | ") + " |")
-        lines.append("|" + String(repeating: "---|", count: header.count))
         let bests = ColumnBests(rows, radii: radii)
-        for (index, row) in rows.enumerated() {
-            func mark(_ text: String, _ isBest: Bool) -> String { isBest ? "**\(text)**" : text }
-            var cells = [row.run, row.method, mark(percent(row.clean), bests.clean == index)]
-            cells += radii.enumerated().map { mark(percent(row.robust[$0.element]), bests.robust[$0.offset] == index) }
-            cells += [
-                mark(decimal(row.meanHVPCosine), bests.hvpCosine == index),
-                mark(decimal(row.meanGradientCosine), bests.gradientCosine == index),
-                mark(percent(row.meanTransferRate), bests.transfer == index), duration(row.trainingSeconds),
-                row.checksPassed.map { $0 ? "all pass" : "FAIL" } ?? "–",
-            ]
-            lines.append("| " + cells.joined(separator: " | ") + " |")
-        }
+        lines += markdownTable(
+            header: header,
+            rows: rows.enumerated().map { index, row in
+                func mark(_ text: String, _ isBest: Bool) -> String { isBest ? "**\(text)**" : text }
+                var cells = [row.run, row.method, mark(percent(row.clean), bests.clean == index)]
+                cells += radii.enumerated().map { mark(percent(row.robust[$0.element]), bests.robust[$0.offset] == index) }
+                cells += [
+                    mark(decimal(row.meanHVPCosine), bests.hvpCosine == index),
+                    mark(decimal(row.meanGradientCosine), bests.gradientCosine == index),
+                    mark(percent(row.meanTransferRate), bests.transfer == index), duration(row.trainingSeconds),
+                    row.checksPassed.map { $0 ? "all pass" : "FAIL" } ?? "–",
+                ]
+                return cells
+            })
         lines.append("")
         for sentence in budgetSentences(runs) {
             lines.append(sentence)
@@ -61,13 +61,14 @@ extension ReportBuilder {
             if let evaluation = run.evaluation, !evaluation.sanityChecks.isEmpty {
                 lines.append("### \(run.name): gradient-masking checks")
                 lines.append("")
-                lines.append("| check | result | rule |")
-                lines.append("|---|---|---|")
-                for check in evaluation.sanityChecks {
-                    lines.append(
-                        "| \(check.name.rawValue) | \(check.passed ? "pass" : "**FAIL**") | \(check.rule.replacingOccurrences(of: "|", with: "\\|")) |"
-                    )
-                }
+                lines += markdownTable(
+                    header: ["check", "result", "rule"],
+                    rows: evaluation.sanityChecks.map { check in
+                        [
+                            check.name.rawValue, check.passed ? "pass" : "**FAIL**",
+                            check.rule.replacingOccurrences(of: "|", with: "\\|"),
+                        ]
+                    })
                 lines.append("")
             }
         }
@@ -85,12 +86,15 @@ extension ReportBuilder {
     }
 
     static func matrix(_ values: [[Double]], labels: [String], format: (Double) -> String) -> String {
-        var lines = [
-            "| from \\ to | " + labels.joined(separator: " | ") + " |", "|---|" + String(repeating: "---|", count: labels.count),
-        ]
-        for (index, row) in values.enumerated() {
-            lines.append("| \(index < labels.count ? labels[index] : "") | " + row.map(format).joined(separator: " | ") + " |")
-        }
-        return lines.joined(separator: "\n") + "\n"
+        markdownTable(
+            header: ["from \\ to"] + labels,
+            rows: values.enumerated().map { index, row in [index < labels.count ? labels[index] : ""] + row.map(format) }
+        ).joined(separator: "\n") + "\n"
+    }
+
+    /// A Markdown table: the header, its rule, a line per row (cells as given, already escaped).
+    public static func markdownTable(header: [String], rows: [[String]]) -> [String] {
+        ["| " + header.joined(separator: " | ") + " |", "|" + String(repeating: "---|", count: header.count)]
+            + rows.map { "| " + $0.joined(separator: " | ") + " |" }
     }
 }

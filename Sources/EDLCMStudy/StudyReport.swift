@@ -292,7 +292,7 @@ public struct StudyReport {
         if !verdictRows.isEmpty {
             lines.append("## Which method wins: EDLCM against each method")
             lines.append("")
-            lines += Self.markdownRows(header: Self.verdictHeader, rows: verdictRows)
+            lines += ReportBuilder.markdownTable(header: Self.verdictHeader, rows: verdictRows)
             lines.append("")
             lines.append(Self.verdictNote)
             lines.append("")
@@ -322,7 +322,7 @@ public struct StudyReport {
         if !rows.isEmpty {
             lines.append("## Robust accuracy against the references")
             lines.append("")
-            lines += Self.markdownRows(header: Self.differenceHeader, rows: rows)
+            lines += ReportBuilder.markdownTable(header: Self.differenceHeader, rows: rows)
             lines.append("")
             lines.append(
                 "Points of robust accuracy, method minus reference; * marks an interval that excludes 0. Over seeds: the mean of per-seed differences with a Student-t interval (needs 2 seeds). Over images: every (seed, image) pair both runs attacked, resampled 2 000 times."
@@ -368,18 +368,12 @@ public struct StudyReport {
 
     /// The same table in Markdown.
     func markdownTable(_ measures: [Measure], withSeeds: Bool) -> [String] {
-        Self.markdownRows(
+        ReportBuilder.markdownTable(
             header: ["method"] + (withSeeds ? ["seeds"] : []) + measures.map(\.name),
             rows: methods.map { method in
                 [method.name] + (withSeeds ? [String(method.runs.count)] : [])
                     + measures.map { Self.summary(values($0, of: method), percent: $0.percent) }
             })
-    }
-
-    /// A Markdown table: the header, its rule, a line per row.
-    static func markdownRows(header: [String], rows: [[String]]) -> [String] {
-        ["| " + header.joined(separator: " | ") + " |", "|" + String(repeating: "---|", count: header.count)]
-            + rows.map { "| " + $0.joined(separator: " | ") + " |" }
     }
 
     /// The HTML page: the same tables, and robust accuracy against ε (mean over seeds, error bars ±
