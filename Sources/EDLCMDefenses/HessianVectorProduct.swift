@@ -154,22 +154,49 @@ public struct HessianProbe {
     }
 }
 
+/// The scale of the input gradients that a gradient-based baseline (TRS, GAL) computes its terms
+/// from, chosen with `--trs-gradients` and `--gal-gradients`.
+public enum InputGradientScale: String, SettingChoice {
+    /// As the authors' code: gradients of the batch-mean cross-entropy, ∇ₓ(1/B)Σ_b CE = gₘ/B, and
+    /// their cosines by PyTorch's `F.cosine_similarity` with its default eps 10⁻⁸ (which shrinks the
+    /// cosine of an example whose two gradients have ‖a‖·‖b‖ below 10⁻⁸).
+    case batchMean = "batch-mean"
+    /// Per-example gradients gₘ of the summed cross-entropy, as the papers write the terms
+    /// (cosines with eps 10⁻¹²).
+    case perExample = "per-example"
+
+    /// The factor from per-example gradients to these gradients for a batch of `batchSize`.
+    public func factor(batchSize: Int) -> Double {
+        self == .batchMean ? 1 / Double(batchSize) : 1
+    }
+
+    /// The eps of the cosines.
+    public var cosineEps: Double { self == .batchMean ? 1e-8 : 1e-12 }
+
+    /// Per-example gradients (``HessianProbe/inputGradients(of:at:labels:createGraph:)``) at this scale.
+    public func scaled(_ gradients: [Tensor]) -> [Tensor] {
+        guard self == .batchMean, let first = gradients.first else { return gradients }
+        let factor = factor(batchSize: first.shape[0])
+        return gradients.map { $0 * factor }
+    }
+}
+
 /// Each example's cos(aᵢ, bᵢ), each flattened per example: a [B] tensor.
-func exampleCosines(_ a: Tensor, _ b: Tensor) -> Tensor {
-    cosineSimilarity(a.flattened(startAxis: 1), b.flattened(startAxis: 1), alongAxis: 1, eps: 1e-12)
+func exampleCosines(_ a: Tensor, _ b: Tensor, eps: Double = 1e-12) -> Tensor {
+    cosineSimilarity(a.flattened(startAxis: 1), b.flattened(startAxis: 1), alongAxis: 1, eps: eps)
 }
 
 /// The mean over examples of cos(aᵢ, bᵢ), each flattened per example.
-package func meanCosine(_ a: Tensor, _ b: Tensor, absolute: Bool = false) -> Tensor {
-    let cosines = exampleCosines(a, b)
+package func meanCosine(_ a: Tensor, _ b: Tensor, absolute: Bool = false, eps: Double = 1e-12) -> Tensor {
+    let cosines = exampleCosines(a, b, eps: eps)
     return (absolute ? cosines.abs() : cosines).mean()
 }
 
 /// The mean over member pairs i < j of the mean per-example cosine between their tensors.
-func meanPairwiseCosine(_ tensors: [Tensor], absolute: Bool = false) -> Tensor {
+func meanPairwiseCosine(_ tensors: [Tensor], absolute: Bool = false, eps: Double = 1e-12) -> Tensor {
     var terms: [Tensor] = []
     for i in 0..<tensors.count {
-        for j in (i + 1)..<tensors.count { terms.append(meanCosine(tensors[i], tensors[j], absolute: absolute)) }
+        for j in (i + 1)..<tensors.count { terms.append(meanCosine(tensors[i], tensors[j], absolute: absolute, eps: eps)) }
     }
     precondition(!terms.isEmpty, "meanPairwiseCosine: needs at least two members")
     return terms.dropFirst().reduce(terms[0], +) / Double(terms.count)

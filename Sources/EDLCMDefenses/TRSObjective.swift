@@ -15,13 +15,28 @@ public struct TRSOptions: Codable, Equatable, Sendable {
     public var deltaEnd: Double
     /// Steps of the search (each of size δ/3, from a random start).
     public var steps: Int
+    /// The gradients both terms are computed from: the authors' code's (batch-mean) or the paper's
+    /// formulas' (per-example).
+    public var gradients: InputGradientScale
 
-    public init(lambdaA: Double, lambdaB: Double, deltaStart: Double, deltaEnd: Double, steps: Int = 6) {
+    public init(
+        lambdaA: Double, lambdaB: Double, deltaStart: Double, deltaEnd: Double, steps: Int = 6,
+        gradients: InputGradientScale = .batchMean
+    ) {
         self.lambdaA = lambdaA
         self.lambdaB = lambdaB
         self.deltaStart = deltaStart
         self.deltaEnd = deltaEnd
         self.steps = steps
+        self.gradients = gradients
+    }
+
+    /// 2/B²: the authors' L_smooth over the per-example one for a batch of B images. Their code
+    /// (train/Empirical/trainer.py, TRS_Trainer, lines 106–114, with `Magnitude` in
+    /// utils/Empirical/utils_ensemble.py line 144) differentiates the batch-mean cross-entropy, whose
+    /// input gradient is the per-example one over B, and takes twice the mean squared norm.
+    public static func batchMeanSmoothnessFactor(batchSize: Int) -> Double {
+        2 / (Double(batchSize) * Double(batchSize))
     }
 
     /// δ for an epoch: δ₀ + (δ_M − δ₀)·epoch/epochs (0-based epoch, per epoch as in the authors'
@@ -46,12 +61,16 @@ public struct TRSOptions: Codable, Equatable, Sendable {
 /// (``TRSOptions/delta(epoch:totalEpochs:)``). The models stay in training mode throughout, as in
 /// that code. Any number of members works (the authors' code hard-codes three).
 ///
-/// Gradients are per example (summed loss), as the paper writes L_smooth; the authors' code
-/// differentiates the batch-mean loss and doubles the squared norm, which scales its L_smooth by
-/// 2/B² relative to this one (L_sim is unaffected). Defaults per dataset: ``PaperDefaults``.
+/// By default both terms are computed as the authors' code computes them
+/// (``InputGradientScale/batchMean``): from the gradients of the batch-mean loss, gₘ/B, with
+/// PyTorch's cosine eps 10⁻⁸ in L_sim and twice the mean squared norm in L_smooth, which is 2/B²
+/// times the per-example form above, so the authors' λ_b keeps the size they tuned it at. The
+/// per-example form is an option (``InputGradientScale/perExample``, whose unset λ_b the trainer
+/// scales by 2/B² so both weigh the same at the run's batch size). Defaults per dataset:
+/// ``PaperDefaults``.
 ///
-/// Logged terms: `ce` (weight 1), `similarity` (L_sim, weight λ_a), `smoothness` (L_smooth,
-/// weight λ_b). Epoch setting: `trs_delta`.
+/// Logged terms: `ce` (weight 1), `similarity` (L_sim, weight λ_a), `smoothness` (L_smooth in the
+/// chosen scale, weight λ_b). Epoch setting: `trs_delta`.
 public struct TRSObjective: EnsembleObjective {
     public let options: TRSOptions
 
@@ -71,7 +90,10 @@ public struct TRSObjective: EnsembleObjective {
             let probe = HessianProbe.inputGradients(of: ensemble.members, at: input, labels: batch.labels, createGraph: true)
             logits = probe.logits
             similarity = LossTerm(
-                name: "similarity", value: meanPairwiseCosine(probe.gradients, absolute: true), weight: options.lambdaA)
+                name: "similarity",
+                value: meanPairwiseCosine(
+                    options.gradients.scaled(probe.gradients), absolute: true, eps: options.gradients.cosineEps),
+                weight: options.lambdaA)
         } else {
             logits = ensemble.memberLogits(batch.images)
         }
@@ -84,7 +106,11 @@ public struct TRSObjective: EnsembleObjective {
                 of: ensemble.members, at: smoothBatch.requiringGrad(), labels: batch.labels,
                 createGraph: true
             ).gradients
-            terms.append(LossTerm(name: "smoothness", value: meanSquaredNorm(smoothGradients), weight: options.lambdaB))
+            var smoothness = meanSquaredNorm(smoothGradients)
+            if options.gradients == .batchMean {
+                smoothness = smoothness * TRSOptions.batchMeanSmoothnessFactor(batchSize: batch.images.shape[0])
+            }
+            terms.append(LossTerm(name: "smoothness", value: smoothness, weight: options.lambdaB))
         }
         return ObjectiveOutput(terms: terms, memberLogits: logits)
     }

@@ -147,7 +147,8 @@ public struct TrainingSetup {
             case .baseline: BaselineObjective()
             case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions, lowMemory: config.memory.lowMemory)
             case .adp: ADPObjective(options: config.adpOptions)
-            case .gal: GALObjective(lambda: config.galLambda)
+            case .gal:
+                GALObjective(lambda: config.galLambda, crossEntropy: config.galCrossEntropy, gradients: config.galGradients)
             case .dverge: DVERGEObjective(options: config.dvergeOptions)
             case .trs: TRSObjective(options: config.trsOptions)
             }
@@ -271,10 +272,9 @@ public final class Trainer {
 
     /// Runs one epoch from where it stood; nil when a stop request interrupted it.
     private func runEpoch(_ epoch: Int, shouldStop: () -> Bool, progress: (TrainingEvent) -> Void) throws -> EpochMetrics? {
-        let learningRate = setup.config.learningRateSchedule.learningRate(base: setup.config.learningRate, epoch: epoch)
-        setup.optimizer.learningRate = learningRate
         setup.ensemble.train()
         var batches = setup.trainLoader.trainingBatches(epoch: epoch)
+        let learningRate = setup.config.learningRate(epoch: epoch, step: 0, stepsPerEpoch: batches.count)
         if setup.objective.needsPairedImages {
             let paired = setup.trainLoader.trainingBatches(epoch: epoch, stream: 1)
             batches = zip(batches, paired).map { Batch(images: $0.images, labels: $0.labels, pairedImages: $1.images) }
@@ -287,6 +287,7 @@ public final class Trainer {
             let batch = shard(batches[index])
             let context = TrainingContext(
                 epoch: epoch, totalEpochs: setup.config.epochs, step: index, stepsPerEpoch: batches.count)
+            setup.optimizer.learningRate = setup.config.learningRate(epoch: epoch, step: index, stepsPerEpoch: batches.count)
             setup.optimizer.zeroGrad()
             let output = setup.objective.accumulateGradients(ensemble: setup.ensemble, batch: batch, context: context)
             let total = output.total

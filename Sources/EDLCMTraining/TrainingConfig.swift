@@ -49,6 +49,14 @@ public enum ScheduleKind: String, SettingChoice {
     case cosine
 }
 
+/// How often the learning-rate schedule advances, chosen with `--schedule-interval`.
+public enum ScheduleInterval: String, SettingChoice {
+    /// After every batch: the cosine anneals smoothly over all the run's batches.
+    case batch
+    /// After every epoch, as PyTorch's schedulers stepped once per epoch.
+    case epoch
+}
+
 /// Every setting of a training run, each declared once (flag, file key, default, help, check).
 /// Flags and `--config` files (JSON or YAML, same keys as the flags) set it; the resolved struct is
 /// saved in the run's `config.json` and checkpoint.
@@ -71,6 +79,8 @@ public struct TrainingConfig: SettingsGroup {
     @Setting("Weight decay (L2 for sgd and adam, decoupled for adamw).", .nonNegative) public var weightDecay = 5e-4
     @Setting("Learning-rate schedule: constant, step, multistep (×gamma at 50 % and 75 %) or cosine.")
     public var schedule: ScheduleKind = .cosine
+    @Setting("When the schedule advances: every batch (the cosine anneals over all batches) or every epoch.")
+    public var scheduleInterval: ScheduleInterval = .batch
     @Setting("Epochs between decays of the step schedule.", .atLeast(1)) public var stepSize = 30
     @Setting("Decay factor of the step and multistep schedules.", .unitInterval) public var gamma = 0.1
     @Setting(
@@ -108,6 +118,14 @@ public struct TrainingConfig: SettingsGroup {
     @Setting("ADP: weight β of the log-determinant of the non-true-class predictions.", .nonNegative) public var adpBeta = 0.5
     @Setting("GAL: weight λ of the log-sum-exp of pairwise input-gradient cosines.", .nonNegative) public var galLambda = 0.5
     @Setting(
+        "GAL: the members' cross-entropies summed (as every other method) or averaged (the DVERGE repository's train_gal.py).",
+        key: "gal-ce")
+    public var galCrossEntropy: CrossEntropyReduction = .sum
+    @Setting(
+        "GAL: the input gradients of its cosines: batch-mean (the DVERGE repository's code, PyTorch's cosine eps 1e-8) or per-example."
+    )
+    public var galGradients: InputGradientScale = .batchMean
+    @Setting(
         "TRS: weight λ_a of the mean pairwise |cos| of input gradients.", .ifSet(.nonNegative),
         defaultText: PaperDefaults.perDataset(\.trsLambdaA))
     public var trsLambdaA: Double? = nil
@@ -125,6 +143,10 @@ public struct TrainingConfig: SettingsGroup {
     public var trsDeltaEnd: Double? = nil
     @Setting("TRS: steps (of δ/3) of the smoothness search.", .within(1...1000)) public var trsSteps = 6
     @Setting(
+        "TRS: the input gradients of its terms: batch-mean (the authors' code: cosines of the batch-mean loss's gradients, smoothness 2‖g/B‖²) or per-example (the paper's formulas; an unset --trs-lambda-b is then scaled by 2/batch²)."
+    )
+    public var trsGradients: InputGradientScale = .batchMean
+    @Setting(
         "DVERGE: L∞ radius of the feature distillation.", .ifSet(.radius()), defaultText: PaperDefaults.perDataset(\.dvergeEps))
     public var dvergeEps: Double? = nil
     @Setting("DVERGE: step of the distillation.", .ifSet(.positive), defaultText: PaperDefaults.dvergeStepText)
@@ -134,6 +156,10 @@ public struct TrainingConfig: SettingsGroup {
         "DVERGE: distil at this block (0-based; cnn 0...\(Architecture.cnn.featureLayerCount - 1), resnet20 0...\(Architecture.resnet20.featureLayerCount - 1)) in every epoch.",
         defaultText: "a seeded random block per epoch")
     public var dvergeLayer: Int? = nil
+    @Setting(
+        "DVERGE: how the distillation block is chosen when --dverge-layer is unset: cycle (every block in turn, one per batch, in seeded random order) or epoch (one draw per epoch, the authors' code)."
+    )
+    public var dvergeLayerDraw: DVERGELayerDraw = .cycle
     @Setting("DVERGE: momentum of the distillation's L1-normalised gradient, 0 for plain signed steps.", .nonNegative)
     public var dvergeMomentum = 1.0
     @Setting("Adversarial training on top of the method: none or pgd (PGD examples of the ensemble replace the batch).")
@@ -186,6 +212,16 @@ public struct TrainingConfig: SettingsGroup {
         }
     }
 
+    /// The learning rate for batch `step` of `epoch` (0-based) of `stepsPerEpoch`: the schedule
+    /// advanced per batch or per epoch as `--schedule-interval` says.
+    public func learningRate(epoch: Int, step: Int, stepsPerEpoch: Int) -> Double {
+        switch scheduleInterval {
+        case .batch:
+            learningRateSchedule.learningRate(base: learningRate, epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch)
+        case .epoch: learningRateSchedule.learningRate(base: learningRate, epoch: epoch)
+        }
+    }
+
     /// The regulariser settings: α, β and γ_g as given for EDLCM; β alone for CURE.
     public var edlcmOptions: EDLCMOptions {
         EDLCMOptions(
@@ -203,9 +239,11 @@ public struct TrainingConfig: SettingsGroup {
     /// TRS's settings, unset ones from the paper for the dataset.
     public var trsOptions: TRSOptions {
         let d = paperDefaults
+        let perExampleScale = trsGradients == .perExample ? TRSOptions.batchMeanSmoothnessFactor(batchSize: batchSize) : 1
         return TRSOptions(
-            lambdaA: trsLambdaA ?? d.trsLambdaA, lambdaB: trsLambdaB ?? d.trsLambdaB,
-            deltaStart: trsDeltaStart ?? d.trsDeltaStart, deltaEnd: trsDeltaEnd ?? d.trsDeltaEnd, steps: trsSteps)
+            lambdaA: trsLambdaA ?? d.trsLambdaA, lambdaB: trsLambdaB ?? d.trsLambdaB * perExampleScale,
+            deltaStart: trsDeltaStart ?? d.trsDeltaStart, deltaEnd: trsDeltaEnd ?? d.trsDeltaEnd, steps: trsSteps,
+            gradients: trsGradients)
     }
 
     /// DVERGE's settings, unset ones from the paper for the dataset (an unset step keeps the
@@ -216,7 +254,7 @@ public struct TrainingConfig: SettingsGroup {
         let step = dvergeStep ?? dvergeEps.map { d.dvergeStep * $0 / d.dvergeEps } ?? d.dvergeStep
         return DVERGEOptions(
             epsilon: epsilon, stepSize: step, steps: dvergeSteps,
-            momentum: dvergeMomentum, fixedLayer: dvergeLayer, seed: seeding.seed)
+            momentum: dvergeMomentum, fixedLayer: dvergeLayer, layerDraw: dvergeLayerDraw, seed: seeding.seed)
     }
 
     /// Adversarial training's settings, unset ones from the paper for the dataset (an unset step

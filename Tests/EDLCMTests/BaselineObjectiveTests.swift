@@ -115,16 +115,21 @@ struct BaselineObjectiveTests {
 
     @Test func galIsTheLogSumExpOfPairwiseGradientCosines() {
         let members = gradientMembers()
-        let three = GALObjective(lambda: 0.5).loss(
+        let three = GALObjective(lambda: 0.5, gradients: .perExample).loss(
             ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(1), labels: labels([0])), context: firstStep)
         #expect(three.terms.map(\.name) == ["ce", "coherence"])
-        #expect(three.terms.map(\.weight) == [1.0 / 3, 0.5])
+        #expect(three.terms.map(\.weight) == [1, 0.5])
         // Uniform predictions: CE = ln 2 per member. Cosines −1, 0, 0: log(e⁻¹ + 2).
         let coherence = Foundation.log(Foundation.exp(-1.0) + 2)
         assertClose(three.terms.map { $0.value.item() }, [3 * ln2, coherence], rtol: 1e-12)
-        assertClose([three.total.item()], [ln2 + 0.5 * coherence], rtol: 1e-12)
+        assertClose([three.total.item()], [3 * ln2 + 0.5 * coherence], rtol: 1e-12)
+        // The DVERGE repository's form averages the cross-entropies.
+        let averaged = GALObjective(lambda: 0.5, crossEntropy: .mean, gradients: .perExample).loss(
+            ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(1), labels: labels([0])), context: firstStep)
+        #expect(averaged.terms.map(\.weight) == [1.0 / 3, 0.5])
+        assertClose([averaged.total.item()], [ln2 + 0.5 * coherence], rtol: 1e-12)
         // Two members: the log-sum-exp of one cosine is the cosine.
-        let two = GALObjective(lambda: 0.5).loss(
+        let two = GALObjective(lambda: 0.5, gradients: .perExample).loss(
             ensemble: Ensemble(members: Array(members[0..<2])), batch: Batch(images: zeroImages(1), labels: labels([0])),
             context: firstStep)
         assertClose([two.terms[1].value.item()], [-1], rtol: 1e-12)
@@ -146,8 +151,8 @@ struct BaselineObjectiveTests {
             assertClose(gradients[0].flattened(), Array(repeating: [-0.5, 0.5], count: count).flatMap { $0 }, rtol: 1e-12)
             assertClose(gradients[2].flattened(), Array(repeating: [-0.5, -0.5], count: count).flatMap { $0 }, rtol: 1e-12)
         }
-        // So the gradient terms do not change when the batch repeats the same example.
-        let options = TRSOptions(lambdaA: 1, lambdaB: 1, deltaStart: 0, deltaEnd: 0)
+        // So the gradient terms do not change when the batch repeats the same example (per-example form).
+        let options = TRSOptions(lambdaA: 1, lambdaB: 1, deltaStart: 0, deltaEnd: 0, gradients: .perExample)
         let one = TRSObjective(options: options).loss(
             ensemble: Ensemble(members: members), batch: Batch(images: zeroImages(1), labels: labels([0])), context: firstStep)
         let four = TRSObjective(options: options).loss(
@@ -158,7 +163,7 @@ struct BaselineObjectiveTests {
 
     @Test func trsMatchesAHandComputationOnACleanSmoothnessBatch() {
         // δ = 0: the smoothness batch is the clean batch.
-        let options = TRSOptions(lambdaA: 20, lambdaB: 2.5, deltaStart: 0, deltaEnd: 0)
+        let options = TRSOptions(lambdaA: 20, lambdaB: 2.5, deltaStart: 0, deltaEnd: 0, gradients: .perExample)
         let output = TRSObjective(options: options).loss(
             ensemble: Ensemble(members: gradientMembers()), batch: Batch(images: zeroImages(2), labels: labels([0, 0])),
             context: firstStep)
@@ -167,13 +172,23 @@ struct BaselineObjectiveTests {
         // |cos|: 1, 0, 0 → 1/3. ‖g‖² = ½ for every member and example.
         assertClose(output.terms.map { $0.value.item() }, [3 * ln2, 1.0 / 3, 0.5], rtol: 1e-12)
         assertClose([output.total.item()], [3 * ln2 + 20.0 / 3 + 1.25], rtol: 1e-12)
+        // The authors' scale: the gradient of the batch-mean CE is g/B, squared norm doubled:
+        // 2·(½)/B² with B = 2.
+        var authors = options
+        authors.gradients = .batchMean
+        let scaled = TRSObjective(options: authors).loss(
+            ensemble: Ensemble(members: gradientMembers()), batch: Batch(images: zeroImages(2), labels: labels([0, 0])),
+            context: firstStep)
+        assertClose(scaled.terms.map { $0.value.item() }, [3 * ln2, 1.0 / 3, 2 * 0.5 / 4], rtol: 1e-12)
+        #expect(TRSOptions.batchMeanSmoothnessFactor(batchSize: 128) == 2.0 / 16384)
     }
 
     @Test func trsSearchesTheSecondHalfForLargeGradients() {
         // Two copies of z = x: ‖g‖² = 2·p₁² for label 0, largest where x₁ is high and x₀ low. Six
         // steps of δ/3 from any start in the δ-ball end at x = (0, δ) (x₀ clamped at 0).
         let members = [LinearClassifier(weight: [[1, 0], [0, 1]]), LinearClassifier(weight: [[1, 0], [0, 1]])]
-        let objective = TRSObjective(options: TRSOptions(lambdaA: 1, lambdaB: 1, deltaStart: 0.5, deltaEnd: 0.5))
+        let objective = TRSObjective(
+            options: TRSOptions(lambdaA: 1, lambdaB: 1, deltaStart: 0.5, deltaEnd: 0.5, gradients: .perExample))
         Runtime.seed(4)
         let moved = objective.smoothnessBatch(members: members, images: zeroImages(2), labels: labels([0, 0]), delta: 0.5)
         assertClose(moved.flattened(), [0, 0, 0, 0.5], rtol: 0, atol: 1e-12)
@@ -242,8 +257,35 @@ struct BaselineObjectiveTests {
         }
     }
 
-    @Test func dvergeDrawsItsLayerFromTheSeedAndEpoch() {
+    @Test func dvergeCyclesThroughEveryLayerBatchByBatch() {
         let options = DVERGEOptions(epsilon: 0.07, stepSize: 0.007, steps: 10, momentum: 1, fixedLayer: nil, seed: 7)
+        #expect(options.layerDraw == .cycle)
+        // 3 epochs of 7 batches over 5 blocks: every round of 5 consecutive batches is a permutation.
+        let layers: [Int] = (0..<21).map { options.layer(epoch: $0 / 7, step: $0 % 7, stepsPerEpoch: 7, layerCount: 5) }
+        let rounds: [[Int]] = (0..<4).map { Array(layers[($0 * 5)..<($0 * 5 + 5)]) }
+        for round in rounds { #expect(round.sorted() == [0, 1, 2, 3, 4], "\(layers)") }
+        // The rounds are in different orders, and another seed gives another sequence.
+        #expect(Set(rounds).count > 1)
+        var other = options
+        other.seed = 8
+        #expect((0..<21).map { other.layer(epoch: $0 / 7, step: $0 % 7, stepsPerEpoch: 7, layerCount: 5) } != layers)
+        // The authors' per-epoch draw: one block for every batch of an epoch.
+        other.layerDraw = .epoch
+        #expect(
+            (0..<7).allSatisfy {
+                other.layer(epoch: 2, step: $0, stepsPerEpoch: 7, layerCount: 5) == other.layer(epoch: 2, layerCount: 5)
+            })
+        let dverge = DVERGEObjective(options: other), cycled = DVERGEObjective(options: options)
+        let ensemble = Ensemble(members: [
+            LinearClassifier(weight: [[1, 0], [0, 1]]), LinearClassifier(weight: [[1, 0], [0, 1]]),
+        ])
+        #expect(dverge.epochSettings(epoch: 2, totalEpochs: 3, ensemble: ensemble).keys.sorted() == ["dverge_layer"])
+        #expect(cycled.epochSettings(epoch: 2, totalEpochs: 3, ensemble: ensemble).isEmpty)
+    }
+
+    @Test func dvergeDrawsItsLayerFromTheSeedAndEpoch() {
+        let options = DVERGEOptions(
+            epsilon: 0.07, stepSize: 0.007, steps: 10, momentum: 1, fixedLayer: nil, layerDraw: .epoch, seed: 7)
         let layers = (0..<200).map { options.layer(epoch: $0, layerCount: 10) }
         #expect(layers == (0..<200).map { options.layer(epoch: $0, layerCount: 10) })
         #expect(Set(layers) == Set(0..<10))

@@ -222,5 +222,15 @@ struct OptimizerTests {
         assertClose([0, 1, 2, 3].map { multi.learningRate(base: 1, epoch: $0) }, [1, 0.1, 0.1, 0.01], rtol: 1e-12)
         let cosine = LearningRateSchedule.cosine(totalEpochs: 4, minimum: 0)
         assertClose([0, 2, 4].map { cosine.learningRate(base: 1, epoch: $0) }, [1, 0.5, 0], rtol: 1e-12, atol: 1e-15)
+        // Per batch: 2 epochs of 4 batches anneal over t = 0…7 of T = 8, lr = (1 + cos(πt/8))/2.
+        let perBatch = LearningRateSchedule.cosine(totalEpochs: 2, minimum: 0.1)
+        let rates = (0..<2).flatMap { e in (0..<4).map { perBatch.learningRate(base: 0.5, epoch: e, step: $0, stepsPerEpoch: 4) }
+        }
+        assertClose(
+            rates, (0..<8).map { 0.1 + 0.4 * (1 + Foundation.cos(Double.pi * Double($0) / 8)) / 2 }, rtol: 1e-12, atol: 1e-15)
+        // Step schedules change at epoch boundaries only, whatever the batch.
+        #expect((0..<4).map { step.learningRate(base: 0.8, epoch: 2, step: $0, stepsPerEpoch: 4) } == [0.4, 0.4, 0.4, 0.4])
+        // The epoch form is the first batch of the epoch.
+        #expect(cosine.learningRate(base: 1, epoch: 1) == cosine.learningRate(base: 1, epoch: 1, step: 0, stepsPerEpoch: 1))
     }
 }

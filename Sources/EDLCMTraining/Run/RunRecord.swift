@@ -58,6 +58,7 @@ public struct DatasetRecord: Codable, Equatable, Sendable {
 public struct EpochMetrics: Codable, Equatable, Sendable {
     /// 1-based epoch number.
     public var epoch: Int
+    /// The learning rate of the epoch's first batch (the schedule may advance per batch).
     public var learningRate: Double
     /// Each loss term's mean over the epoch's batches (unweighted), plus `total` (weighted sum).
     public var losses: [String: Double]

@@ -1,6 +1,8 @@
 import Foundation
 
-/// A learning rate as a function of the epoch (0-based), as PyTorch's epoch-wise schedulers.
+/// A learning rate as a function of the epoch (0-based), as PyTorch's epoch-wise schedulers, or of
+/// the batch (``learningRate(base:epoch:step:stepsPerEpoch:)``), as those schedulers stepped after
+/// every batch with their lengths counted in batches.
 public enum LearningRateSchedule: Codable, Equatable, Sendable {
     /// The base rate throughout.
     case constant
@@ -13,6 +15,14 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
 
     /// The rate for `epoch` given the base rate.
     public func learningRate(base: Double, epoch: Int) -> Double {
+        learningRate(base: base, epoch: epoch, step: 0, stepsPerEpoch: 1)
+    }
+
+    /// The rate for batch `step` (0-based) of `epoch` given the base rate: the cosine anneals over
+    /// every batch of the run (PyTorch's `CosineAnnealingLR` with `T_max` = epochs × batches per
+    /// epoch, stepped per batch: lr_t = min + (base − min)(1 + cos(π t / T)) / 2 at global batch t);
+    /// the step and multistep schedules change at epoch boundaries as they do per epoch.
+    public func learningRate(base: Double, epoch: Int, step: Int, stepsPerEpoch: Int) -> Double {
         switch self {
         case .constant:
             return base
@@ -21,7 +31,9 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
         case let .multiStep(milestones, gamma):
             return base * Foundation.pow(gamma, Double(milestones.filter { $0 <= epoch }.count))
         case let .cosine(totalEpochs, minimum):
-            let progress = Double(Swift.min(epoch, totalEpochs)) / Double(Swift.max(totalEpochs, 1))
+            let perEpoch = Swift.max(stepsPerEpoch, 1)
+            let done = Swift.min(epoch * perEpoch + step, totalEpochs * perEpoch)
+            let progress = Double(done) / Double(Swift.max(totalEpochs * perEpoch, 1))
             return minimum + (base - minimum) * (1 + Foundation.cos(Double.pi * progress)) / 2
         }
     }
