@@ -80,6 +80,15 @@ public enum DatasetSplit: String, Sendable {
 
 extension DatasetName: SettingChoice {}
 
+/// The images an evaluation attacks, chosen with `--split`.
+public enum EvaluationSplit: String, SettingChoice {
+    /// The dataset's test split.
+    case test
+    /// The run's validation split: training images it held out (`--validation N`), for choices
+    /// (strengths, budgets) that must not look at the test split.
+    case validation
+}
+
 /// Where a dataset's files are, shared by every command that reads a dataset.
 public struct DataFolderSettings: SettingsGroup {
     @Setting(

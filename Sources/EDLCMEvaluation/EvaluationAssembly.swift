@@ -56,7 +56,7 @@ extension Evaluator {
                 started: state.started, finished: ISO8601DateFormatter().string(from: Date()), threads: Runtime.threadCount),
             settings: settings, attackSettings: attackSettings, thresholds: thresholds, model: input.model,
             samples: SamplesRecord(
-                split: "test", count: sampleCount, indices: input.sampleIndices,
+                split: config.split.rawValue, count: sampleCount, indices: input.sampleIndices,
                 indicesSHA256: sha256Hex(of: Data(input.sampleIndices.map(String.init).joined(separator: ",").utf8))),
             clean: CleanRecord(accuracy: Double(correct) / n, correct: correct, memberAccuracies: memberAccuracies),
             robustness: records, surrogates: surrogates, transfer: transfer, transferability: matrices, sanityChecks: checks,

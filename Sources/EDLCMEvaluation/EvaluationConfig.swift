@@ -37,8 +37,12 @@ public struct EvaluationConfig: SettingsGroup {
         var steps = 20
     @Setting("Random restarts of PGD, PGD-CW, APGD and M-PGD.", .atLeast(1)) public var restarts = 1
     @Setting("Square attack queries per image.", .atLeast(1)) public var queries = 300
-    @Setting("Evaluate a seeded stratified subset of this many test images, or all of them.", .ifSet(.atLeast(1)))
+    @Setting("Evaluate a seeded stratified subset of this many images of the split, or all of them.", .ifSet(.atLeast(1)))
     public var samples: Int? = 500
+    @Setting(
+        "The images attacked: the test split, or the validation images the run held out of training (train with --validation N), for choosing strengths and budgets."
+    )
+    public var split: EvaluationSplit = .test
     public var seeding = SeedSettings()
     @Setting("Objectives of the white-box attacks (the worst is reported): probabilities, logits, member-losses.")
     public var targets: [TargetObjective] = TargetObjective.ensembleAware

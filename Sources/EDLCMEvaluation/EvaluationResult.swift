@@ -118,7 +118,7 @@ public struct ModelRecord: Codable, Equatable, Sendable {
 public struct SamplesRecord: Codable, Equatable, Sendable {
     public var split: String
     public var count: Int
-    /// Positions in the test split, ascending.
+    /// Positions in the split, ascending (for `validation`, in the run's validation split).
     public var indices: [Int]
     /// SHA-256 of the indices (comma-separated decimal), to match against caches.
     public var indicesSHA256: String

@@ -80,7 +80,7 @@ public final class EvaluationSession {
         }
         self.config = resolved
 
-        let test = try trained.testSet(dataDirectory: config.data.directory)
+        let test = try trained.evaluationSet(config.split, dataDirectory: config.data.directory)
         let positions =
             config.samples.map {
                 stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: config.seeding.seed)

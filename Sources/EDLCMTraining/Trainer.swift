@@ -26,6 +26,8 @@ public struct TrainingSetup {
     public let objective: any EnsembleObjective
     public let trainLoader: DataLoader
     public let testLoader: DataLoader
+    /// The validation images, when the run holds some out.
+    public let validationLoader: DataLoader?
     public let distributed: ProcessGroup?
     /// Epochs already completed, and the progress of an interrupted epoch (from the checkpoint).
     public let completedEpochs: Int
@@ -101,14 +103,17 @@ public struct TrainingSetup {
                     config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
                     threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
                     dataset: try DatasetRecord(
-                        name: config.dataset, directory: data.directory, trainCount: data.train.count, testCount: data.test.count),
+                        name: config.dataset, directory: data.directory, trainCount: data.train.count, testCount: data.test.count,
+                        validationCount: data.validation?.count),
                     initialWeights: initialWeights))
         }
         return TrainingSetup(
             config: config, run: run, ensemble: ensemble, optimizer: optimizer, objective: objective ?? makeObjective(config),
             trainLoader: DataLoader(
                 data.train, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seeding.seed),
-            testLoader: DataLoader(data.test, batchSize: 500), distributed: distributed, completedEpochs: completed,
+            testLoader: DataLoader(data.test, batchSize: 500),
+            validationLoader: data.validation.map { DataLoader($0, batchSize: 500) },
+            distributed: distributed, completedEpochs: completed,
             partial: partial)
     }
 
@@ -159,10 +164,13 @@ public struct TrainingSetup {
     }
 }
 
-/// A run's training and test images: the splits (or their seeded stratified subsets) of the dataset.
+/// A run's training, validation and test images: the splits (or their seeded stratified subsets)
+/// of the dataset, the validation images held out of the training split.
 struct TrainingData {
     let directory: URL
     let train: ImageSet
+    /// The held-out validation images (`--validation`), if any.
+    let validation: ImageSet?
     let test: ImageSet
 
     init(_ config: TrainingConfig) throws {
@@ -173,10 +181,7 @@ struct TrainingData {
         let seed = config.seeding.seed
         let train = try DatasetReader.load(config.dataset, split: .train, directory: directory)
         let test = try DatasetReader.load(config.dataset, split: .test, directory: directory)
-        self.train =
-            config.trainLimit.map {
-                train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: seed))
-            } ?? train
+        (self.train, self.validation) = try config.splitTrainingImages(train)
         self.test =
             config.testLimit.map {
                 test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: seed &+ 1))
@@ -348,12 +353,14 @@ public final class Trainer {
         }
         let trainSeconds = resumedSeconds + Date().timeIntervalSince(start)
         let accuracy = setup.ensemble.cleanAccuracy(on: setup.testLoader)
+        let validationAccuracy = setup.validationLoader.map { setup.ensemble.cleanAccuracy(on: $0).ensemble }
         let count = Double(max(state.batches, 1))
         var losses = state.sums.mapValues { $0 / count }
         losses["total"] = state.total / count
         return EpochMetrics(
             epoch: epoch + 1, learningRate: learningRate, losses: losses, weights: state.weights,
-            trainAccuracy: state.correct / Double(max(state.seen, 1)), testAccuracy: accuracy.ensemble,
+            trainAccuracy: state.correct / Double(max(state.seen, 1)), validationAccuracy: validationAccuracy,
+            testAccuracy: accuracy.ensemble,
             memberTestAccuracy: accuracy.members, seconds: resumedSeconds + Date().timeIntervalSince(start),
             imagesPerSecond: Double(state.seen) / Swift.max(trainSeconds, 1e-9),
             settings: settings.isEmpty ? nil : settings)

@@ -90,6 +90,10 @@ public struct TrainingConfig: SettingsGroup {
     public var seeding = SeedSettings()
     @Setting("Train on a stratified, seeded subset of this many training images.", .ifSet(.atLeast(1)), defaultText: "all")
     public var trainLimit: Int? = nil
+    @Setting(
+        "Hold out a stratified subset of this many training images as the validation split: never trained on, the same images for every seed and method, accuracy logged per epoch, attacked with evaluate --split validation.",
+        .ifSet(.atLeast(1)), defaultText: "none")
+    public var validation: Int? = nil
     @Setting("Evaluate on a stratified, seeded subset of this many test images.", .ifSet(.atLeast(1)), defaultText: "all")
     public var testLimit: Int? = nil
     @Setting(
@@ -195,6 +199,42 @@ public struct TrainingConfig: SettingsGroup {
                     "--dverge-layer must be in 0...\(count - 1) for --arch \(architecture.rawValue), got \(dvergeLayer)")
             }
         }
+    }
+
+    /// The seed of the validation split's draw: fixed, so that every seed and method of a study holds
+    /// out the same images.
+    public static let validationSeed: UInt64 = 0x5EED_0F_7A11D
+
+    /// The training images a run trains on and the validation images it holds out: the validation
+    /// split is a stratified subset of `validation` images drawn with ``validationSeed``; the
+    /// training images are the rest, or a stratified subset of `trainLimit` of the rest drawn with
+    /// the run's seed (without `validation`, exactly the subset drawn before the split existed).
+    ///
+    /// - Throws: ``EDLCMError`` when the validation split leaves fewer images than a batch.
+    public func splitTrainingImages(_ train: ImageSet) throws -> (train: ImageSet, validation: ImageSet?) {
+        let seed = seeding.seed
+        guard let validation else {
+            return (
+                trainLimit.map {
+                    train.subset(stratifiedSubset(labels: train.labels, classCount: train.classCount, limit: $0, seed: seed))
+                } ?? train, nil
+            )
+        }
+        guard train.count - validation >= batchSize else {
+            throw EDLCMError(
+                "--validation \(validation) leaves \(max(train.count - validation, 0)) of the \(train.count) training images, fewer than --batch-size \(batchSize)"
+            )
+        }
+        let held = stratifiedSubset(
+            labels: train.labels, classCount: train.classCount, limit: validation, seed: Self.validationSeed)
+        let heldSet = Set(held)
+        let rest = (0..<train.count).filter { !heldSet.contains($0) }
+        let kept =
+            trainLimit.map { limit in
+                let labels = rest.map { train.labels[$0] }
+                return stratifiedSubset(labels: labels, classCount: train.classCount, limit: limit, seed: seed).map { rest[$0] }
+            } ?? rest
+        return (train.subset(kept), train.subset(held))
     }
 
     /// Augmentation as resolved for the dataset.

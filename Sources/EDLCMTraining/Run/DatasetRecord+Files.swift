@@ -9,11 +9,12 @@ extension DatasetRecord {
     ///
     /// For Tiny ImageNet, whose 110 000 images would take longer to hash than a short run takes to
     /// train, the class list and the validation annotations are hashed.
-    public init(name: DatasetName, directory: URL, trainCount: Int, testCount: Int) throws {
+    public init(name: DatasetName, directory: URL, trainCount: Int, testCount: Int, validationCount: Int? = nil) throws {
         self.name = name
         self.directory = directory.path
         self.trainCount = trainCount
         self.testCount = testCount
+        self.validationCount = validationCount
         files = try Self.files(of: name, in: directory).map { url in
             let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
             return File(path: url.path, bytes: (attributes?[.size] as? NSNumber)?.intValue ?? 0, sha256: try sha256Hex(of: url))

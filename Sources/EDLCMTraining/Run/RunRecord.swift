@@ -46,11 +46,13 @@ public struct DatasetRecord: Codable, Equatable, Sendable {
     public var directory: String
     public var trainCount: Int
     public var testCount: Int
+    /// Training images held out as the validation split (absent without `--validation`).
+    public var validationCount: Int?
     public var files: [File]
 
     enum CodingKeys: String, CodingKey {
         case name, directory, files
-        case trainCount = "train_count", testCount = "test_count"
+        case trainCount = "train_count", testCount = "test_count", validationCount = "validation_count"
     }
 }
 
@@ -65,6 +67,8 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     /// Each term's weight in the total.
     public var weights: [String: Double]
     public var trainAccuracy: Double
+    /// Clean accuracy on the validation split after the epoch (absent without `--validation`).
+    public var validationAccuracy: Double?
     public var testAccuracy: Double
     public var memberTestAccuracy: [Double]
     public var seconds: Double
@@ -76,6 +80,7 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case epoch, losses, weights, seconds, settings
         case learningRate = "lr", trainAccuracy = "train_accuracy", testAccuracy = "test_accuracy"
+        case validationAccuracy = "validation_accuracy"
         case memberTestAccuracy = "member_test_accuracy", imagesPerSecond = "images_per_second"
     }
 }

@@ -23,15 +23,36 @@ public struct TrainedEnsemble {
         ensemble = try checkpoint.makeEnsemble()
     }
 
-    /// The test split the run evaluated on (the same stratified subset when it used --test-limit).
+    /// The dataset's whole test split.
     ///
     /// - Parameter dataDirectory: overrides the folder recorded in the run.
     public func testSet(dataDirectory: String? = nil) throws -> ImageSet {
+        try evaluationSet(.test, dataDirectory: dataDirectory)
+    }
+
+    /// The images of a split: the dataset's whole test split, or the validation images the run held
+    /// out of its training split (the same ones it logged its validation accuracy on).
+    ///
+    /// - Parameter dataDirectory: overrides the folder recorded in the run.
+    /// - Throws: ``EDLCMError`` when the data cannot be read, or the run held out no validation images.
+    public func evaluationSet(_ split: EvaluationSplit, dataDirectory: String? = nil) throws -> ImageSet {
         let config = metadata.config
         let directory = dataDirectory ?? config.data.directory ?? config.dataset.defaultDirectory
         guard let directory else {
             throw EDLCMError("--data-dir is needed: the run does not record where \(config.dataset.displayName) is")
         }
-        return try DatasetReader.load(config.dataset, split: .test, directory: URL(fileURLWithPath: directory))
+        let url = URL(fileURLWithPath: directory)
+        switch split {
+        case .test:
+            return try DatasetReader.load(config.dataset, split: .test, directory: url)
+        case .validation:
+            guard config.validation != nil else {
+                throw EDLCMError(
+                    "--split validation: the run in \(run.url.path) holds out no validation images (train it with --validation N)"
+                )
+            }
+            let train = try DatasetReader.load(config.dataset, split: .train, directory: url)
+            return try config.splitTrainingImages(train).validation!
+        }
     }
 }
