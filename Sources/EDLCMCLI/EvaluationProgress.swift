@@ -64,7 +64,7 @@ enum EvaluationSummary {
         var lines: [String] = []
         func pct(_ value: Double) -> String { String(format: "%5.1f%%", value * 100) }
         lines.append(
-            "clean accuracy on \(result.samples.count) test images: \(pct(result.clean.accuracy)) (members: \(result.clean.memberAccuracies.map(pct).joined(separator: ", ")))"
+            "clean accuracy on \(result.samples.count) \(result.samples.split) images: \(pct(result.clean.accuracy)) (members: \(result.clean.memberAccuracies.map(pct).joined(separator: ", ")))"
         )
         for record in result.robustness {
             lines.append(

@@ -118,7 +118,7 @@ public enum EvaluationReport {
         let worst = result.robustness.map { "\(epsilon($0.epsilon)) **\(percent($0.worstCaseAccuracy))**" }.joined(
             separator: ", ")
         lines.append(
-            "**Worst-case robust accuracy** (per image, over every attack, objective, restart and surrogate; the number to quote), \(settings.norm.rawValue): \(worst) — on \(result.samples.count) test images, clean accuracy \(percent(result.clean.accuracy))."
+            "**Worst-case robust accuracy** (per image, over every attack, objective, restart and surrogate; the number to quote), \(settings.norm.rawValue): \(worst) — on \(result.samples.count) \(result.samples.split) images, clean accuracy \(percent(result.clean.accuracy))."
         )
         lines.append("")
         lines.append("Attack budget: \(result.budgetDescription).")
@@ -148,7 +148,7 @@ public enum EvaluationReport {
             ("checkpoint sha256", "`\(model.checkpointSHA256)`"),
             (
                 "samples",
-                "\(result.samples.count) test images (seeded stratified subset, seed \(settings.seeding.seed); indices sha256 `\(result.samples.indicesSHA256.prefix(16))…`)"
+                "\(result.samples.count) \(result.samples.split) images (seeded stratified subset, seed \(settings.seeding.seed); indices sha256 `\(result.samples.indicesSHA256.prefix(16))…`)"
             ),
             (
                 "threat model",

@@ -21,7 +21,7 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     public var thresholds: SanityThresholds
     /// The evaluated model.
     public var model: ModelRecord
-    /// The evaluated test images.
+    /// The evaluated images (of the test split, or of the run's validation split).
     public var samples: SamplesRecord
     /// Clean accuracy on them.
     public var clean: CleanRecord
@@ -114,7 +114,7 @@ public struct ModelRecord: Codable, Equatable, Sendable {
     }
 }
 
-/// Which test images were evaluated.
+/// Which images of which split were evaluated.
 public struct SamplesRecord: Codable, Equatable, Sendable {
     public var split: String
     public var count: Int
