@@ -44,13 +44,13 @@ final class StudyJobs: @unchecked Sendable {  // the display is written under `l
         var done = Set<String>()
         for run in runs {
             if try runner.isFinished(run) {
-                done.insert(run.folderName)
-                emit(.skipped(run: run.folderName, done: done.count, total: runs.count))
+                done.insert(run.id)
+                emit(.skipped(run: run.id, done: done.count, total: runs.count))
             } else {
                 pending.append(run)
             }
         }
-        let inShard = Set(runs.map(\.folderName))
+        let inShard = Set(runs.map(\.id))
         var running: [(run: StudyPlan.Run, process: Process, start: Date)] = []
         var failed: [String] = []
         var stopping = false
@@ -62,23 +62,23 @@ final class StudyJobs: @unchecked Sendable {  // the display is written under `l
             for (index, job) in running.enumerated().reversed() where !job.process.isRunning {
                 running.remove(at: index)
                 if job.process.terminationStatus == 0 {
-                    done.insert(job.run.folderName)
+                    done.insert(job.run.id)
                     emit(
                         .finished(
-                            run: job.run.folderName, seconds: Date().timeIntervalSince(job.start), done: done.count,
+                            run: job.run.id, seconds: Date().timeIntervalSince(job.start), done: done.count,
                             total: runs.count))
                 } else if !stopping {
-                    failed.append("\(job.run.folderName) (exit code \(job.process.terminationStatus))")
+                    failed.append("\(job.run.id) (exit code \(job.process.terminationStatus))")
                 }
             }
             if !stopping && failed.isEmpty {
                 while running.count < jobs,
                     let next = pending.firstIndex(where: { run in
-                        run.fromFolderName.map { !inShard.contains($0) || done.contains($0) } ?? true
+                        runner.dependencies(of: run).allSatisfy { !inShard.contains($0) || done.contains($0) }
                     })
                 {
                     let run = pending.remove(at: next)
-                    emit(.stage(run: run.folderName, stage: "started", done: done.count, total: runs.count))
+                    emit(.stage(run: run.id, stage: "started", done: done.count, total: runs.count))
                     running.append((run, try start(run), Date()))
                 }
             } else if running.isEmpty {
@@ -100,7 +100,7 @@ final class StudyJobs: @unchecked Sendable {  // the display is written under `l
             process.executableURL = Bundle.main.executableURL
         }
         process.arguments =
-            ["study", "run", file, "--out", runner.folder.path, "--only", run.folderName, "--threads", String(threadsPerJob)]
+            ["study", "run", file, "--out", runner.folder.path, "--only", run.id, "--threads", String(threadsPerJob)]
             + overrides.flatMap { ["--set", $0] } + ["--job"]
         let pipe = Pipe()
         process.standardError = pipe

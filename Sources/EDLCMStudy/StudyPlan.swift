@@ -25,10 +25,17 @@ import Foundation
 ///   preset: standard
 /// analysis:                      # `edlcm analyze` settings
 ///   samples: 1000
+/// sweep:                         # optional: trade-off fronts on the validation split
+///   seed: 0
+///   evaluation: {attacks: [apgd-ce], eps: [0.1]}
+///   select: {within: 2, of: plain}
 /// ```
 ///
 /// Every run is one (method, seed): its training settings are `training`, then the method's keys,
-/// then the seed. Errors name the file, the line and the key.
+/// then the seed. With a `sweep` section, a method may list `sweep: {KEY: [values]}` or
+/// `sweep: {scale: [factors], keys: [KEY, …]}`: every point is first trained with the sweep's seed
+/// and evaluated on the validation split (``StudySweepSettings``), and the method's runs then use
+/// the point the rule selects (``StudySweepSelection``). Errors name the file, the line and the key.
 public struct StudyPlan: Sendable, Equatable {
     /// One method of the study: a name and its training settings (without the seed).
     public struct Method: Sendable, Equatable {
@@ -37,19 +44,42 @@ public struct StudyPlan: Sendable, Equatable {
         /// The study method whose run of the same seed this method starts from (`from: METHOD`,
         /// DVERGE's protocol of starting from a trained plain ensemble), nil for none.
         public var fromMethod: String? = nil
+        /// The method's sweep over its strength, nil for none.
+        public var sweep: StudySweep? = nil
     }
 
-    /// One (method, seed) to train, analyse and evaluate.
+    /// Which part of a study a run belongs to.
+    public enum Phase: String, Sendable, Equatable {
+        /// A point of a method's front, under `sweep/`, evaluated on the validation split.
+        case sweep
+        /// A (method, seed) of the comparison, under `runs/`.
+        case comparison
+    }
+
+    /// One (method, seed) to train, analyse and evaluate, or one point of a sweep.
     public struct Run: Sendable, Equatable {
         public var method: String
         public var seed: UInt64
+        /// The training settings; for a comparison run of a swept method, before the selected
+        /// point is applied (``StudyPlan/comparisonTraining(for:selection:)``).
         public var training: TrainingConfig
-        /// The study method whose run of this seed this run starts from.
+        /// The study method whose run of this seed (and phase) this run starts from.
         public var fromMethod: String? = nil
-        /// The run's folder name under the study's `runs/`: "METHOD-seedS".
-        public var folderName: String { "\(method)-seed\(seed)" }
+        public var phase: Phase = .comparison
+        /// A sweep point's value, and its label in the folder name.
+        public var sweepValue: Double? = nil
+        public var label: String? = nil
+        /// Whether the training settings wait for the sweep's selection.
+        public var needsSelection = false
+        /// The run's folder name under the study's `runs/` (or `sweep/`): "METHOD-seedS", or
+        /// "METHOD-LABEL-seedS" for a sweep point.
+        public var folderName: String { "\(method)\(label.map { "-\($0)" } ?? "")-seed\(seed)" }
         /// The folder name of the run it starts from.
         public var fromFolderName: String? { fromMethod.map { "\($0)-seed\(seed)" } }
+        /// How `--only` and progress name the run: "sweep/FOLDER" for a sweep point, else the folder name.
+        public var id: String { phase == .sweep ? "sweep/\(folderName)" : folderName }
+        /// The id of the run it starts from (in the same phase).
+        public var fromID: String? { fromFolderName.map { phase == .sweep ? "sweep/\($0)" : $0 } }
     }
 
     public var name: String
@@ -60,6 +90,8 @@ public struct StudyPlan: Sendable, Equatable {
     public var seeds: [UInt64]
     public var evaluation: EvaluationConfig
     public var analysis: AnalysisConfig
+    /// The sweeps' settings, nil for a study without fronts.
+    public var sweep: StudySweepSettings? = nil
 
     /// Every run, seed by seed, method by method (so that an interrupted study has finished whole
     /// seeds, and a run that starts from another comes after it).
@@ -68,9 +100,41 @@ public struct StudyPlan: Sendable, Equatable {
             methods.map { method in
                 var training = method.training
                 training.seeding.seed = seed
-                return Run(method: method.name, seed: seed, training: training, fromMethod: method.fromMethod)
+                return Run(
+                    method: method.name, seed: seed, training: training, fromMethod: method.fromMethod,
+                    needsSelection: method.sweep != nil)
             }
         }
+    }
+
+    /// Every point of the sweeps, method by method, with the sweep's seed: one per value of a
+    /// swept method, one for a method without a sweep (its own settings). Empty without a sweep.
+    public var sweepRuns: [Run] {
+        guard let sweep else { return [] }
+        return methods.flatMap { method -> [Run] in
+            var base = method.training
+            base.seeding.seed = sweep.seed
+            guard let points = method.sweep else {
+                return [Run(method: method.name, seed: sweep.seed, training: base, fromMethod: method.fromMethod, phase: .sweep)]
+            }
+            // Checked when the file was read (every value applies).
+            return points.values.map { value in
+                Run(
+                    method: method.name, seed: sweep.seed, training: (try? points.apply(value, to: base)) ?? base,
+                    fromMethod: method.fromMethod, phase: .sweep, sweepValue: value, label: points.label(value))
+            }
+        }
+    }
+
+    /// A comparison run's training settings with its method's selected point applied.
+    ///
+    /// - Throws: ``EDLCMError`` when the selection chose no point for the method.
+    public func comparisonTraining(for run: Run, selection: StudySweepSelection) throws -> TrainingConfig {
+        guard run.needsSelection, let sweep = methods.first(where: { $0.name == run.method })?.sweep else { return run.training }
+        guard let value = selection.chosen[run.method] else {
+            throw EDLCMError("sweep: no operating point was selected for '\(run.method)'")
+        }
+        return try sweep.apply(value, to: run.training)
     }
 
     /// For each run (in ``runs``' order), the position of the run it depends on through `from`,
@@ -90,7 +154,7 @@ public struct StudyPlan: Sendable, Equatable {
     public func rootPosition(of position: Int) -> Int { rootPositions[position] }
 
     /// The top-level keys of a study file.
-    static let sections = ["name", "training", "seeds", "methods", "evaluation", "analysis"]
+    static let sections = ["name", "training", "seeds", "methods", "evaluation", "analysis", "sweep"]
     /// Training keys that the study sets itself.
     static let reservedTrainingKeys = ["seed": "seeds are the study's 'seeds' list"]
 
@@ -215,6 +279,7 @@ public struct StudyPlan: Sendable, Equatable {
             for (key, reason) in Self.reservedTrainingKeys where values[key] != nil {
                 throw fail("\(path).\(key)", "method '\(methodName)': '\(key)' is not set here: \(reason)")
             }
+            let sweepValue = values.removeValue(forKey: "sweep")
             // `from: METHOD` names a method listed before: each run starts from that method's run of its seed.
             var fromMethod: String?
             if case let .string(source)? = values["from"], methods.contains(where: { $0.name == source }) {
@@ -234,11 +299,127 @@ public struct StudyPlan: Sendable, Equatable {
                 }
                 config.from = nil
             }
-            methods.append(Method(name: methodName, training: config, fromMethod: fromMethod))
+            var sweep: StudySweep?
+            if let sweepValue {
+                guard top["sweep"] != nil else {
+                    throw fail(
+                        "\(path).sweep",
+                        "method '\(methodName)': a sweep needs the study's 'sweep' section (seed, evaluation, select)")
+                }
+                sweep = try Self.parseSweep(sweepValue, over: config) { fail("\(path).sweep", "method '\(methodName)': \($0)") }
+            }
+            if let fromMethod, methods.first(where: { $0.name == fromMethod })?.sweep != nil {
+                throw fail(
+                    "\(path).from",
+                    "method '\(methodName)': from: '\(fromMethod)' is swept; a run can start only from a method without a sweep")
+            }
+            methods.append(Method(name: methodName, training: config, fromMethod: fromMethod, sweep: sweep))
         }
         self.methods = methods
         evaluation = try settings(try section("evaluation"), over: EvaluationConfig(), at: "evaluation", what: "evaluation")
         analysis = try settings(try section("analysis"), over: AnalysisConfig(), at: "analysis", what: "analysis")
+
+        if top["sweep"] != nil {
+            var values = try section("sweep")
+            for key in values.keys.sorted() where !["seed", "evaluation", "select"].contains(key) {
+                throw fail("sweep.\(key)", "sweep: unknown key '\(key)'; a sweep has seed, evaluation, select")
+            }
+            var seed = seeds[0]
+            if let seedValue = values.removeValue(forKey: "seed") {
+                guard case let .integer(number) = seedValue, number >= 0 else {
+                    throw fail("sweep.seed", "sweep: seed must be an integer ≥ 0, got \(seedValue.compactText.prefix(40))")
+                }
+                seed = UInt64(number)
+            }
+            let evaluationValues: [String: JSONValue]
+            switch values["evaluation"] {
+            case nil: evaluationValues = [:]
+            case let .object(object)?: evaluationValues = object
+            case let other?:
+                throw fail(
+                    "sweep.evaluation", "sweep: evaluation must be a mapping of settings, got \(other.compactText.prefix(40))")
+            }
+            if let split = evaluationValues["split"], split != .string("validation") {
+                throw fail("sweep.evaluation.split", "sweep: the sweep is evaluated on the validation split; leave 'split' out")
+            }
+            var sweepEvaluation = try settings(
+                evaluationValues, over: EvaluationConfig(), at: "sweep.evaluation", what: "sweep evaluation")
+            sweepEvaluation.split = .validation
+            guard case let .object(select)? = values["select"], case let .string(reference)? = select["of"] else {
+                throw fail(
+                    "sweep", "sweep: select: {within: POINTS, of: METHOD} is needed (the rule that picks each operating point)")
+            }
+            for key in select.keys.sorted() where !["within", "of"].contains(key) {
+                throw fail("sweep.select.\(key)", "sweep: select: unknown key '\(key)'; it has within and of")
+            }
+            guard methods.contains(where: { $0.name == reference }) else {
+                throw fail(
+                    "sweep.select.of",
+                    "sweep: select: of: '\(reference)' is not a method (\(methods.map(\.name).joined(separator: ", ")))")
+            }
+            let within: Double
+            switch select["within"] {
+            case let .integer(number)? where number >= 0: within = Double(number)
+            case let .number(number)? where number >= 0 && number.isFinite: within = number
+            default:
+                throw fail(
+                    "sweep.select.within",
+                    "sweep: select: within must be a number of accuracy points ≥ 0, got \(select["within"]?.compactText.prefix(40) ?? "nothing")"
+                )
+            }
+            for (index, method) in methods.enumerated() where method.training.validation == nil {
+                throw fail(
+                    "methods.\(index)",
+                    "method '\(method.name)': a sweep is evaluated on the validation split; set training.validation (held-out images)"
+                )
+            }
+            sweep = StudySweepSettings(seed: seed, evaluation: sweepEvaluation, reference: reference, within: within)
+        }
+    }
+
+    /// A method's `sweep:` value: `{KEY: [values]}` or `{scale: [factors], keys: [KEY, …]}`, every
+    /// value applied to the method's settings once to check it.
+    static func parseSweep(_ value: JSONValue, over config: TrainingConfig, fail: (String) -> EDLCMError) throws -> StudySweep {
+        func numbers(_ value: JSONValue?, _ what: String) throws -> [Double] {
+            guard case let .array(items)? = value, items.count >= 2 else {
+                throw fail("\(what) must be a list of at least two numbers, got \(value?.compactText.prefix(40) ?? "nothing")")
+            }
+            return try items.map { item in
+                switch item {
+                case let .integer(number): return Double(number)
+                case let .number(number) where number.isFinite: return number
+                default: throw fail("\(what) must hold numbers, got \(item.compactText.prefix(40))")
+                }
+            }
+        }
+        guard case let .object(object) = value else {
+            throw fail("sweep must be {KEY: [values]} or {scale: [factors], keys: [KEY, …]}, got \(value.compactText.prefix(40))")
+        }
+        let sweep: StudySweep
+        if object["scale"] != nil || object["keys"] != nil {
+            guard case let .array(keyValues)? = object["keys"], !keyValues.isEmpty, object.count == 2 else {
+                throw fail("sweep: {scale: [factors], keys: [KEY, …]} needs both 'scale' and 'keys' and nothing else")
+            }
+            let keys = try keyValues.map { item -> String in
+                guard case let .string(key) = item else {
+                    throw fail("sweep: keys must be setting names, got \(item.compactText.prefix(40))")
+                }
+                return key
+            }
+            sweep = StudySweep(keys: keys, scales: true, values: try numbers(object["scale"], "sweep: scale"))
+        } else {
+            guard object.count == 1, let (key, list) = object.first else {
+                throw fail("sweep must name one setting ({KEY: [values]}), got \(object.keys.sorted().joined(separator: ", "))")
+            }
+            sweep = StudySweep(keys: [key], scales: false, values: try numbers(list, "sweep: \(key)"))
+        }
+        guard Set(sweep.values).count == sweep.values.count else { throw fail("sweep: a value is listed twice") }
+        for value in sweep.values {
+            do { _ = try sweep.apply(value, to: config) } catch let error as EDLCMError {
+                throw fail(error.message.hasPrefix("sweep: ") ? String(error.message.dropFirst(7)) : error.message)
+            }
+        }
+        return sweep
     }
 
     /// Names used as folder names: letters, digits, '-' and '_', 1 to 64 characters.

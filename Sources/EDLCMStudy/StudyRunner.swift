@@ -74,8 +74,14 @@ public struct StudyRunner {
 
     /// The folder of the study's runs.
     public var runsFolder: URL { folder.appendingPathComponent("runs", isDirectory: true) }
+    /// The folder of the sweeps' points.
+    public var sweepFolder: URL { folder.appendingPathComponent("sweep", isDirectory: true) }
+    /// The selection of the operating points (written when the sweep is finished).
+    public var selectionURL: URL { folder.appendingPathComponent("sweep.json") }
     /// A run's folder.
-    public func runFolder(_ run: StudyPlan.Run) -> URL { runsFolder.appendingPathComponent(run.folderName, isDirectory: true) }
+    public func runFolder(_ run: StudyPlan.Run) -> URL {
+        (run.phase == .sweep ? sweepFolder : runsFolder).appendingPathComponent(run.folderName, isDirectory: true)
+    }
     /// The study's record.
     public var recordURL: URL { folder.appendingPathComponent("study.json") }
 
@@ -132,10 +138,43 @@ public struct StudyRunner {
         try writeFileAtomically(try encoder.encode(record), to: recordURL)
     }
 
-    /// The runs of this shard, in the study's order.
+    /// The runs of this shard, in the study's order: the sweep's points first, then the comparison.
     public var shardRuns: [StudyPlan.Run] {
-        zip(plan.runs, plan.rootPositions).filter { shard.contains($0.1) }.map(\.0)
-            .filter { only == nil || $0.folderName == only }
+        let sweep = plan.sweepRuns.enumerated().filter { shard.contains($0.offset) }.map(\.element)
+        let comparison = zip(plan.runs, plan.rootPositions).filter { shard.contains($0.1) }.map(\.0)
+        return (sweep + comparison).filter { only == nil || $0.id == only }
+    }
+
+    /// The ids of the runs that must finish before `run` starts: the run it starts from, and for a
+    /// comparison run of a swept method every point of the sweep (the selection reads them all).
+    public func dependencies(of run: StudyPlan.Run) -> [String] {
+        (run.fromID.map { [$0] } ?? []) + (run.needsSelection ? plan.sweepRuns.map(\.id) : [])
+    }
+
+    /// Each method's points on the validation split and the operating points the sweep's rule picks.
+    ///
+    /// - Throws: ``EDLCMError`` naming the unfinished points, when the sweep is not finished.
+    public func selection() throws -> StudySweepSelection {
+        guard let settings = plan.sweep else { throw EDLCMError("study \(plan.name) has no sweep") }
+        var points: [StudySweepPoint] = []
+        var unfinished: [String] = []
+        for run in plan.sweepRuns {
+            guard try isFinished(run) else {
+                unfinished.append(run.id)
+                continue
+            }
+            let result = try EvaluationReport.read(from: runFolder(run).appendingPathComponent("evaluation.json"))
+            points.append(
+                StudySweepPoint(
+                    method: run.method, value: run.sweepValue, run: run.folderName, cleanAccuracy: result.clean.accuracy,
+                    robustAccuracy: result.robustness.map(\.worstCaseAccuracy), epsilons: result.robustness.map(\.epsilon)))
+        }
+        guard unfinished.isEmpty else {
+            throw EDLCMError(
+                "the sweep is not finished (\(unfinished.joined(separator: ", "))); the comparison's operating points need every point"
+            )
+        }
+        return try StudySweepSelection(points: points, settings: settings)
     }
 
     /// The folder of the surrogates the study trains for transfer attacks.
@@ -150,10 +189,15 @@ public struct StudyRunner {
         }
     }
 
-    /// The training settings of a run, with `from` set to the folder of the run it starts from.
-    func trainingConfig(for run: StudyPlan.Run) -> TrainingConfig {
-        var config = run.training
-        if let source = run.fromFolderName { config.from = runsFolder.appendingPathComponent(source).path }
+    /// The training settings of a run, with its method's selected point applied (a comparison run
+    /// of a swept method) and `from` set to the folder of the run it starts from.
+    ///
+    /// - Throws: ``EDLCMError`` when the run needs the sweep's selection and the sweep is not finished.
+    func trainingConfig(for run: StudyPlan.Run) throws -> TrainingConfig {
+        var config = run.needsSelection ? try plan.comparisonTraining(for: run, selection: try selection()) : run.training
+        if let source = run.fromFolderName {
+            config.from = (run.phase == .sweep ? sweepFolder : runsFolder).appendingPathComponent(source).path
+        }
         return config
     }
 
@@ -174,27 +218,39 @@ public struct StudyRunner {
             let start = Date()
             let folder = runFolder(run)
             if try isFinished(run) {
-                progress(.skipped(run: run.folderName, done: position + 1, total: runs.count))
+                progress(.skipped(run: run.id, done: position + 1, total: runs.count))
                 continue
             }
-            progress(.stage(run: run.folderName, stage: "training", done: position, total: runs.count))
+            if run.needsSelection, plan.sweep != nil, !FileManager.default.fileExists(atPath: selectionURL.path) {
+                try writeSelection(try selection())
+            }
+            progress(.stage(run: run.id, stage: "training", done: position, total: runs.count))
             try train(run, command: command, threads: threads, shouldStop: shouldStop) { epoch, epochs in
-                progress(.epoch(run: run.folderName, epoch: epoch, epochs: epochs))
+                progress(.epoch(run: run.id, epoch: epoch, epochs: epochs))
             }
-            progress(.stage(run: run.folderName, stage: "analysis", done: position, total: runs.count))
-            try analyse(run, command: command, threads: threads)
-            if !plan.evaluation.trainSurrogates.isEmpty {
-                progress(.stage(run: run.folderName, stage: "surrogates", done: position, total: runs.count))
-                try trainSurrogates(seed: run.seed, command: command, threads: threads, shouldStop: shouldStop)
+            if run.phase == .comparison {
+                progress(.stage(run: run.id, stage: "analysis", done: position, total: runs.count))
+                try analyse(run, command: command, threads: threads)
+                if !plan.evaluation.trainSurrogates.isEmpty {
+                    progress(.stage(run: run.id, stage: "surrogates", done: position, total: runs.count))
+                    try trainSurrogates(seed: run.seed, command: command, threads: threads, shouldStop: shouldStop)
+                }
             }
-            progress(.stage(run: run.folderName, stage: "evaluation", done: position, total: runs.count))
+            progress(.stage(run: run.id, stage: "evaluation", done: position, total: runs.count))
             let session = try EvaluationSession(
                 config: try evaluationConfig(for: run, threads: threads).validated(), runFolder: folder.path,
                 out: folder.appendingPathComponent("evaluation.json").path, command: command)
             try session.run(shouldStop: shouldStop)
-            progress(
-                .finished(run: run.folderName, seconds: Date().timeIntervalSince(start), done: position + 1, total: runs.count))
+            progress(.finished(run: run.id, seconds: Date().timeIntervalSince(start), done: position + 1, total: runs.count))
         }
+        if plan.sweep != nil, only == nil, shard == .all { try writeSelection(try selection()) }
+    }
+
+    /// Writes `sweep.json`: every point and the operating points chosen.
+    func writeSelection(_ selection: StudySweepSelection) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try writeFileAtomically(try encoder.encode(selection), to: selectionURL)
     }
 
     /// Whether a run's training, analysis and evaluation are all finished with the study's settings.
@@ -203,12 +259,15 @@ public struct StudyRunner {
     public func isFinished(_ run: StudyPlan.Run) throws -> Bool {
         let folder = runFolder(run)
         guard let record = try RunDirectory(url: folder).readRecordIfPresent() else { return false }
+        if run.needsSelection, (try? selection()) == nil { return false }
         try checkTraining(record.config, of: run)
         let metrics = (try? RunDirectory(url: folder).readMetrics()) ?? []
         guard metrics.count >= run.training.epochs else { return false }
-        let analysisURL = folder.appendingPathComponent("analysis.json")
-        guard FileManager.default.fileExists(atPath: analysisURL.path) else { return false }
-        try checkAnalysis(at: analysisURL, of: run)
+        if run.phase == .comparison {
+            let analysisURL = folder.appendingPathComponent("analysis.json")
+            guard FileManager.default.fileExists(atPath: analysisURL.path) else { return false }
+            try checkAnalysis(at: analysisURL, of: run)
+        }
         let evaluationURL = folder.appendingPathComponent("evaluation.json")
         guard FileManager.default.fileExists(atPath: evaluationURL.path) else { return false }
         try checkEvaluation(at: evaluationURL, of: run)
@@ -218,7 +277,7 @@ public struct StudyRunner {
     /// "RUN: was trained with other settings than the study's: --lr (0.05 recorded, 0.1 in the study)".
     func checkTraining(_ recorded: TrainingConfig, of run: StudyPlan.Run) throws {
         var recorded = recorded
-        let expected = trainingConfig(for: run)
+        let expected = try trainingConfig(for: run)
         // The run started from is named by its folder: the study folder may have moved since.
         if let source = run.fromFolderName, let from = recorded.from, URL(fileURLWithPath: from).lastPathComponent == source {
             recorded.from = expected.from
@@ -280,6 +339,12 @@ public struct StudyRunner {
 
     /// The study's evaluation settings for a run, with the dataset's radii when the study gives none.
     func evaluationConfig(for run: StudyPlan.Run, threads: Int?) throws -> EvaluationConfig {
+        if run.phase == .sweep, let sweep = plan.sweep {
+            var config = sweep.evaluation
+            config.epsilons = config.resolvedEpsilons(dataset: run.training.dataset)
+            if let threads { config.runtime.threads = threads }
+            return config
+        }
         var config = plan.evaluation
         config.epsilons = config.resolvedEpsilons(dataset: run.training.dataset)
         if !config.trainSurrogates.isEmpty {
@@ -295,7 +360,7 @@ public struct StudyRunner {
         _ run: StudyPlan.Run, command: [String], threads: Int?, shouldStop: () -> Bool, progress: (Int, Int) -> Void
     ) throws {
         let folder = runFolder(run)
-        if let source = run.fromFolderName, let sourceRun = plan.runs.first(where: { $0.folderName == source }) {
+        if let source = run.fromID, let sourceRun = (plan.sweepRuns + plan.runs).first(where: { $0.id == source }) {
             // A run kept without its checkpoint (results committed without weights) is trained
             // again, which gives the same weights: training is deterministic for a seed.
             if !RunDirectory(url: runFolder(sourceRun)).hasCheckpoint {
@@ -304,7 +369,7 @@ public struct StudyRunner {
         }
         let started = try RunDirectory(url: folder).readRecordIfPresent()
         if let started { try checkTraining(started.config, of: run) }
-        var config = trainingConfig(for: run)
+        var config = try trainingConfig(for: run)
         if let threads { config.runtime.threads = threads }
         let trainer = try Trainer(config: config, output: folder, resume: started != nil, command: command)
         try trainer.train(shouldStop: shouldStop) { event in

@@ -131,8 +131,8 @@ struct StudyPlanTests {
         // The run's training settings name the source's folder; a recorded path with the same
         // folder name elsewhere (a moved study) is the same setting.
         let runner = StudyRunner(plan: plan, folder: folder)
-        #expect(runner.trainingConfig(for: runs[2]).from == "/tmp/study/runs/plain-seed0")
-        var recorded = runner.trainingConfig(for: runs[2])
+        #expect(try runner.trainingConfig(for: runs[2]).from == "/tmp/study/runs/plain-seed0")
+        var recorded = try runner.trainingConfig(for: runs[2])
         recorded.from = "/elsewhere/runs/plain-seed0"
         try runner.checkTraining(recorded, of: runs[2])
         recorded.from = "/elsewhere/runs/adp-seed0"
