@@ -173,11 +173,19 @@ struct StudyReportCommand: ParsableCommand {
         try checkOutputFile(output)
         let report = try StudyReport(folders: folders.map { URL(fileURLWithPath: $0, isDirectory: true) })
         let base = output.deletingLastPathComponent()
+        // Markdown shows the fronts as an SVG file beside the report: REPORT-fronts.svg.
+        var chart: URL?
+        if format == .markdown, let svg = report.frontsSVG {
+            let url = base.appendingPathComponent(output.deletingPathExtension().lastPathComponent + "-fronts.svg")
+            try checkOutputFile(url)
+            try writeFileAtomically(Data(svg.utf8), to: url)
+            chart = url
+        }
         let text =
             format == .html
             ? report.html(command: CommandLine.arguments, base: base)
-            : report.markdown(command: CommandLine.arguments, base: base)
+            : report.markdown(command: CommandLine.arguments, base: base, frontsChart: chart?.lastPathComponent)
         try writeFileAtomically(Data(text.utf8), to: output)
-        print("wrote \(output.path)")
+        print("wrote \(output.path)" + (chart.map { " and \($0.path)" } ?? ""))
     }
 }

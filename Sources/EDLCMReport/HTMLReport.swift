@@ -247,9 +247,7 @@ extension ReportBuilder {
         .pass { color: #1b7f2a; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
         .charts { display: flex; flex-wrap: wrap; gap: 12px; }
         svg.chart { background: #fff; border: 1px solid #e3e3e3; }
-        svg .title { font-size: 13px; font-weight: bold; fill: #222; } svg .tick { font-size: 10px; fill: #444; } svg .label { font-size: 11px; fill: #333; }
-        svg .legend { font-size: 10px; fill: #222; } svg .cell { font-size: 11px; } svg .grid { stroke: #ececec; } svg .axis { stroke: #888; }
-        svg .frame { fill: none; stroke: #999; } svg .empty { font-size: 12px; fill: #999; }
+        \(SVGChart.style)
         code { font-size: 12px; background: #f6f6f6; padding: 1px 3px; word-break: break-all; }
         </style></head><body>
         \(body)

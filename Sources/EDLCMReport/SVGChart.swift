@@ -20,6 +20,8 @@ public enum SVGChart {
         /// The palette entry; nil takes the series' position. A report gives every series of one
         /// run the run's colour, so that a run keeps its colour from chart to chart.
         public var colourIndex: Int?
+        /// Points (by index) drawn as a large ring too: an operating point on a front.
+        public var marked: Set<Int> = []
 
         public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false, colourIndex: Int? = nil) {
             self.name = name
@@ -118,7 +120,11 @@ public enum SVGChart {
             let path = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
             svg +=
                 "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")><title>\(escape(line.name))</title></polyline>"
-            for point in points {
+            for (offset, point) in points.enumerated() {
+                if line.marked.contains(offset) {
+                    svg +=
+                        "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"7\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" class=\"marked\"/>"
+                }
                 svg +=
                     "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"3\" fill=\"\(colour)\"><title>\(escape(line.name)): \(label(point.x)), \(percent ? label(point.y * 100) + "%" : label(point.y))</title></circle>"
             }
@@ -190,6 +196,25 @@ public enum SVGChart {
         let r = a.0 + (b.0 - a.0) * fraction, g = a.1 + (b.1 - a.1) * fraction, bl = a.2 + (b.2 - a.2) * fraction
         let luminance = 0.2126 * r + 0.7152 * g + 0.0722 * bl
         return (String(format: "#%02x%02x%02x", Int(r), Int(g), Int(bl)), luminance < 120)
+    }
+
+    /// The charts' CSS rules (the HTML pages and ``standalone(_:width:height:)`` share them).
+    public static let style = """
+        svg .title { font-size: 13px; font-weight: bold; fill: #222; } svg .tick { font-size: 10px; fill: #444; } svg .label { font-size: 11px; fill: #333; }
+        svg .legend { font-size: 10px; fill: #222; } svg .cell { font-size: 11px; } svg .grid { stroke: #ececec; } svg .axis { stroke: #888; }
+        svg .frame { fill: none; stroke: #999; } svg .empty { font-size: 12px; fill: #999; }
+        """
+
+    /// One SVG file of charts side by side (each `width` × `height`, as ``lineChart`` draws them),
+    /// styled on its own, for a report in Markdown to link to.
+    public static func standalone(_ charts: [String], width: Int = 440, height: Int = 280) -> String {
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width * charts.count)\" height=\"\(height)\" viewBox=\"0 0 \(width * charts.count) \(height)\" style=\"font-family: 'DejaVu Sans', Helvetica, Arial, sans-serif; background: #fff\">"
+        svg += "<style>\(style)</style>"
+        for (index, chart) in charts.enumerated() {
+            svg += "<g transform=\"translate(\(index * width) 0)\">\(chart)</g>"
+        }
+        return svg + "</svg>\n"
     }
 
     private static func header(width: Int, height: Int, title: String) -> String {

@@ -33,6 +33,12 @@ public enum Statistics {
         public var lower: Double
         public var upper: Double
 
+        public init(estimate: Double, lower: Double, upper: Double) {
+            self.estimate = estimate
+            self.lower = lower
+            self.upper = upper
+        }
+
         /// Whether the interval lies entirely above or entirely below zero.
         public var excludesZero: Bool { lower > 0 || upper < 0 }
     }
@@ -66,6 +72,64 @@ public enum Statistics {
         draws.sort()
         return Interval(
             estimate: Double(paired.reduce(0, +)) / Double(n), lower: quantile(draws, 0.025), upper: quantile(draws, 0.975))
+    }
+
+    /// The difference of two accuracies measured over several seeds, each on its own set of images
+    /// (paired: per seed, the same images for both), with a 95 % percentile interval from a two-level
+    /// bootstrap: each of `resamples` draws picks the seeds with replacement, then, within every seed
+    /// drawn, its images with replacement; the statistic is the mean over the drawn seeds of each
+    /// seed's mean difference. So the interval holds both sources of chance a study has: which seeds
+    /// trained the models and which images were attacked. With one seed it is the paired bootstrap.
+    ///
+    /// - Parameter differences: per seed, per image: +1 where only the first model kept the image,
+    ///   −1 where only the second did, 0 otherwise.
+    /// - Precondition: at least one seed, and every seed has at least one image.
+    public static func twoLevelBootstrap(_ differences: [[Int]], resamples: Int = 2000, seed: UInt64 = 0) -> Interval {
+        precondition(
+            !differences.isEmpty && differences.allSatisfy { !$0.isEmpty }, "Statistics.twoLevelBootstrap: non-empty seeds")
+        let seeds = differences.count
+        let means = differences.map { Double($0.reduce(0, +)) / Double($0.count) }
+        var generator = SeededGenerator(seed: seed)
+        var draws: [Double] = []
+        draws.reserveCapacity(resamples)
+        for _ in 0..<resamples {
+            var total = 0.0
+            for _ in 0..<seeds {
+                let images = differences[seeds == 1 ? 0 : generator.nextInt(below: seeds)]
+                var sum = 0
+                for _ in 0..<images.count { sum += images[generator.nextInt(below: images.count)] }
+                total += Double(sum) / Double(images.count)
+            }
+            draws.append(total / Double(seeds))
+        }
+        draws.sort()
+        return Interval(estimate: mean(means)!, lower: quantile(draws, 0.025), upper: quantile(draws, 0.975))
+    }
+
+    /// The upper front of (x, y) points: the points no other point beats on both (at least as high
+    /// on each, higher on one), sorted by x ascending (so y descends).
+    public static func upperFront(_ points: [(x: Double, y: Double)]) -> [(x: Double, y: Double)] {
+        let front = points.filter { p in
+            !points.contains { q in q.x >= p.x && q.y >= p.y && (q.x > p.x || q.y > p.y) }
+        }
+        var unique: [(x: Double, y: Double)] = []
+        for point in front.sorted(by: { ($0.x, $0.y) < ($1.x, $1.y) })
+        where !unique.contains(where: { $0.x == point.x && $0.y == point.y }) {
+            unique.append(point)
+        }
+        return unique
+    }
+
+    /// The y of a front at `x`: linear between the two points of its ``upperFront`` that bracket x (a
+    /// random choice between those two models reaches that pair of accuracies in expectation), the
+    /// point's own y at one of its x; nil outside the front's x range (no extrapolation).
+    public static func frontValue(_ points: [(x: Double, y: Double)], at x: Double) -> Double? {
+        let front = upperFront(points)
+        guard let first = front.first, let last = front.last, x >= first.x, x <= last.x else { return nil }
+        if let exact = front.first(where: { $0.x == x }) { return exact.y }
+        let above = front.firstIndex { $0.x > x }!
+        let (a, b) = (front[above - 1], front[above])
+        return a.y + (b.y - a.y) * (x - a.x) / (b.x - a.x)
     }
 
     /// The `p` quantile of sorted values, interpolating linearly between order statistics (the

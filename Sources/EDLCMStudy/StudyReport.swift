@@ -22,6 +22,8 @@ public struct StudyReport {
     public let radii: [Double]
     /// Runs of the study that have no finished evaluation yet (listed in the report).
     public let missing: [String]
+    /// The sweep's fronts, when the study has a finished sweep (`sweep.json` in one of its folders).
+    public let fronts: StudyFronts?
 
     /// Reads the runs of one or more study folders (the shards of one study).
     ///
@@ -72,6 +74,9 @@ public struct StudyReport {
         }
         self.methods = methods
         self.missing = missing
+        var fronts: StudyFronts?
+        for folder in folders where fronts == nil { fronts = try StudyFronts(folder: folder) }
+        self.fronts = fronts
         let sets = methods.flatMap { $0.runs.values.compactMap { $0.evaluation.map { Set($0.robustness.map(\.epsilon)) } } }
         radii = (sets.dropFirst().reduce(sets.first ?? []) { $0.intersection($1) }).sorted()
     }
@@ -177,27 +182,39 @@ public struct StudyReport {
             uniqueKeysWithValues: evaluation.perExample.map { ($0.index, $0.cleanCorrect && $0.brokenBy[e] == nil) })
     }
 
-    /// A method's robust accuracy minus a reference's at a radius: over the seeds both have, the mean
-    /// difference with its Student-t interval, and the paired bootstrap over every (seed, image)
-    /// both attacked.
-    public func difference(_ method: MethodRuns, from reference: MethodRuns, radius: Double) -> (
-        seeds: Int, overSeeds: Statistics.Interval?, overImages: Statistics.Interval?
-    ) {
-        var differences: [Double] = []
-        var a: [Bool] = [], b: [Bool] = []
+    /// Per seed both finished, per image both attacked (ascending test index): +1 where only
+    /// `method` kept the image at `radius`, −1 where only `reference` did, 0 otherwise.
+    public func pairedOutcomes(_ method: MethodRuns, _ reference: MethodRuns, radius: Double) -> [UInt64: [Int]] {
+        var result: [UInt64: [Int]] = [:]
         for seed in method.runs.keys.sorted() {
             guard let run = method.runs[seed], let other = reference.runs[seed],
                 let mine = Self.robustImages(run, radius: radius), let theirs = Self.robustImages(other, radius: radius)
             else { continue }
             let shared = mine.keys.filter { theirs[$0] != nil }.sorted()
             guard !shared.isEmpty else { continue }
-            a += shared.map { mine[$0]! }
-            b += shared.map { theirs[$0]! }
-            let accuracy = { (outcomes: [Int: Bool]) in Double(outcomes.values.filter { $0 }.count) / Double(outcomes.count) }
-            differences.append(accuracy(mine) - accuracy(theirs))
+            result[seed] = shared.map { (mine[$0]! ? 1 : 0) - (theirs[$0]! ? 1 : 0) }
         }
-        let bootstrap = a.isEmpty ? nil : Statistics.pairedBootstrap(a, b, resamples: 2000, seed: 0)
-        return (differences.count, Statistics.meanInterval(differences), bootstrap)
+        return result
+    }
+
+    /// A method's robust accuracy minus a reference's at a radius: over the seeds both have, the mean
+    /// difference with its Student-t interval, and the two-level bootstrap over seeds and then the
+    /// images both attacked.
+    public func difference(_ method: MethodRuns, from reference: MethodRuns, radius: Double) -> (
+        seeds: Int, overSeeds: Statistics.Interval?, overSeedsAndImages: Statistics.Interval?
+    ) {
+        let outcomes = pairedOutcomes(method, reference, radius: radius)
+        let seeds = outcomes.keys.sorted()
+        let differences = seeds.map { seed in
+            let accuracy = { (run: RunSummary) in
+                Double(Self.robustImages(run, radius: radius)!.values.filter { $0 }.count)
+                    / Double(Self.robustImages(run, radius: radius)!.count)
+            }
+            return accuracy(method.runs[seed]!) - accuracy(reference.runs[seed]!)
+        }
+        let bootstrap =
+            seeds.isEmpty ? nil : Statistics.twoLevelBootstrap(seeds.map { outcomes[$0]! }, resamples: 2000, seed: 0)
+        return (seeds.count, Statistics.meanInterval(differences), bootstrap)
     }
 
     // MARK: - Rendering
@@ -251,8 +268,8 @@ public struct StudyReport {
                 for radius in radii {
                     let d = difference(method, from: reference, radius: radius)
                     rows.append([
-                        method.name, label, SVGChart.label(radius), String(d.seeds), Self.points(d.overSeeds),
-                        Self.points(d.overImages),
+                        method.name, label, SVGChart.label(radius), String(d.seeds), Self.points(d.overSeedsAndImages),
+                        Self.points(d.overSeeds),
                     ])
                 }
             }
@@ -261,8 +278,8 @@ public struct StudyReport {
     }
 
     static let differenceHeader = [
-        "method", "against", "ε", "seeds", "difference over seeds (points, 95 % t interval)",
-        "over images (points, 95 % paired bootstrap)",
+        "method", "against", "ε", "seeds", "difference (points, 95 % bootstrap over seeds and images)",
+        "over seeds only (points, 95 % t interval)",
     ]
 
     /// The budget sentence of the evaluations (one per distinct budget).
@@ -276,8 +293,9 @@ public struct StudyReport {
         return seen.map { "Robust accuracies: \($0)." }
     }
 
-    /// The Markdown report; links to the runs' files are relative to `base`, the folder the report is written to.
-    public func markdown(command: [String], base: URL) -> String {
+    /// The Markdown report; links to the runs' files are relative to `base`, the folder the report is
+    /// written to; `frontsChart`, the path (relative to `base`) of the fronts' SVG (``frontsSVG``).
+    public func markdown(command: [String], base: URL, frontsChart: String? = nil) -> String {
         var lines = ["# Study `\(name)`", ""]
         lines.append(
             "\(methods.count) methods × up to \(methods.map(\.runs.count).max() ?? 0) seeds, from \(folders.map { "`\(Self.relativePath(to: $0, from: base))`" }.joined(separator: ", ")) (relative to this file). Made by `\(ReportBuilder.shellLine(command))`."
@@ -300,6 +318,9 @@ public struct StudyReport {
                 lines.append("- \(verdict.method), ε = \(SVGChart.label(verdict.radius)): \(verdict.sentence).")
             }
             lines.append("")
+        }
+        if let fronts {
+            lines += frontsMarkdown(fronts, chart: frontsChart)
         }
         lines.append("## Per method: mean ± sd over seeds")
         lines.append("")
@@ -325,7 +346,7 @@ public struct StudyReport {
             lines += ReportBuilder.markdownTable(header: Self.differenceHeader, rows: rows)
             lines.append("")
             lines.append(
-                "Points of robust accuracy, method minus reference; * marks an interval that excludes 0. Over seeds: the mean of per-seed differences with a Student-t interval (needs 2 seeds). Over images: every (seed, image) pair both runs attacked, resampled 2 000 times."
+                "Points of robust accuracy, method minus reference; * marks an interval that excludes 0. Bootstrap over seeds and images: 2 000 resamples, each drawing the seeds with replacement and then, within each seed drawn, the images both runs attacked (paired by seed and image). Over seeds only: the mean of per-seed differences with a Student-t interval (needs 2 seeds)."
             )
             lines.append("")
         }
@@ -342,6 +363,56 @@ public struct StudyReport {
         }
         lines.append("")
         return lines.joined(separator: "\n")
+    }
+
+    /// The name of the study's EDLCM method (the first trained with edlcm), if any.
+    var edlcmName: String? { references.first { $0.label == "EDLCM" }?.method.name }
+
+    /// Each method's colour in the charts: its position in the study.
+    var colours: [String: Int] {
+        Dictionary(uniqueKeysWithValues: methods.enumerated().map { ($1.name, $0) })
+    }
+
+    /// The fronts' charts, one per sweep radius side by side, as one SVG file.
+    public var frontsSVG: String? {
+        fronts.map { fronts in SVGChart.standalone(fronts.epsilons.map { fronts.chart(radius: $0, colours: colours) }) }
+    }
+
+    func frontsNote(_ fronts: StudyFronts) -> String {
+        "Each point trained with seed \(fronts.seed.map(String.init) ?? "–") and attacked on the same validation images (held out of the training set; the test split is never read for a choice). The operating point of each method (ringed; ✓): \(fronts.selection.rule). Reference: \(fronts.selection.reference) at \(Self.format(fronts.selection.referenceAccuracy, percent: true)). Lines join each method's upper front; dashed markers are points another point of the same method beats on both accuracies."
+    }
+
+    /// The Markdown sections of the fronts: the comparison at matched clean accuracy, the chart, every point.
+    func frontsMarkdown(_ fronts: StudyFronts, chart: String?) -> [String] {
+        var lines: [String] = []
+        if let edlcm = edlcmName {
+            let matches = fronts.matched(edlcm: edlcm)
+            if !matches.isEmpty {
+                lines.append("## At matched clean accuracy: EDLCM against each method's front")
+                lines.append("")
+                lines += ReportBuilder.markdownTable(header: StudyFronts.matchHeader, rows: StudyFronts.matchRows(matches))
+                lines.append("")
+                lines.append(fronts.matchNote(edlcm: edlcm))
+                lines.append("")
+            }
+        }
+        lines.append("## Fronts: every sweep point on the validation images")
+        lines.append("")
+        if let chart {
+            lines.append("![Fronts: clean against robust accuracy on the validation images](\(chart))")
+            lines.append("")
+        }
+        lines += ReportBuilder.markdownTable(header: StudyFronts.pointsHeader, rows: fronts.pointRows)
+        lines.append("")
+        lines.append(frontsNote(fronts))
+        lines.append("")
+        return lines
+    }
+
+    /// A plain HTML table of text cells.
+    func htmlRows(header: [String], rows: [[String]]) -> String {
+        "<table><thead><tr>" + header.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+            + rows.map { "<tr>" + $0.map { "<td>\(SVGChart.escape($0))</td>" }.joined() + "</tr>" }.joined() + "</tbody></table>"
     }
 
     /// A table of measures, one row per method (linked to its runs), each cell the mean ± sd over
@@ -399,6 +470,20 @@ public struct StudyReport {
                     "<li>\(SVGChart.escape(verdict.method)), ε = \(SVGChart.label(verdict.radius)): \(SVGChart.escape(verdict.sentence)).</li>"
             }
             body += "</ul>"
+        }
+        if let fronts, let edlcm = edlcmName {
+            let matches = fronts.matched(edlcm: edlcm)
+            if !matches.isEmpty {
+                body += "<h2 id=\"matched\">At matched clean accuracy: EDLCM against each method's front</h2>"
+                body += htmlRows(header: StudyFronts.matchHeader, rows: StudyFronts.matchRows(matches))
+                body += "<p>\(SVGChart.escape(fronts.matchNote(edlcm: edlcm)))</p>"
+            }
+        }
+        if let fronts {
+            body += "<h2 id=\"fronts\">Fronts: every sweep point on the validation images</h2><div class=\"charts\">"
+            body += fronts.epsilons.map { fronts.chart(radius: $0, colours: colours) }.joined() + "</div>"
+            body += htmlRows(header: StudyFronts.pointsHeader, rows: fronts.pointRows)
+            body += "<p>\(SVGChart.escape(frontsNote(fronts)))</p>"
         }
         body += htmlTable(id: "methods", title: "Per method: mean ± sd over seeds", measures: measures, withSeeds: true)
         let families = familyMeasures

@@ -18,6 +18,8 @@ public struct StudyVerdict: Equatable, Sendable {
         case withinSpread = "within the seed-to-seed spread"
         /// One seed: no spread to compare with.
         case oneSeed = "one seed"
+        /// The two-level bootstrap's interval includes 0.
+        case cannotTell = "cannot be told apart"
     }
 
     public var method: String
@@ -28,6 +30,9 @@ public struct StudyVerdict: Equatable, Sendable {
     public var robust: Double
     /// Its 95 % Student-t interval over seeds (nil for one seed).
     public var robustInterval: Statistics.Interval?
+    /// Its 95 % interval from the two-level bootstrap over seeds and then images (nil without
+    /// per-image outcomes). When present, the outcome is decided by it.
+    public var bootstrapInterval: Statistics.Interval?
     /// The larger of the two methods' sample sd of robust accuracy over those seeds (nil for one seed).
     public var spread: Double?
     /// EDLCM's test-set accuracy minus the method's, mean over seeds (nil when a run lacks it).
@@ -41,10 +46,13 @@ public struct StudyVerdict: Equatable, Sendable {
     /// - Parameters:
     ///   - edlcmRobust, otherRobust: worst-case robust accuracy per seed.
     ///   - edlcmClean, otherClean: test-set accuracy per seed (empty when unknown).
-    /// - Precondition: the robust arrays are non-empty and of one length; the clean arrays too, or empty.
+    ///   - perImage: per seed (same order), per image both attacked: +1 where only EDLCM kept it,
+    ///     −1 where only the method did, 0 otherwise; empty leaves the verdict to the seeds alone.
+    /// - Precondition: the robust arrays are non-empty and of one length; the clean arrays too, or
+    ///   empty; `perImage` empty or one non-empty entry per seed.
     public init(
         method: String, radius: Double, edlcmRobust: [Double], otherRobust: [Double], edlcmClean: [Double],
-        otherClean: [Double]
+        otherClean: [Double], perImage: [[Int]] = []
     ) {
         precondition(!edlcmRobust.isEmpty && edlcmRobust.count == otherRobust.count, "StudyVerdict: paired robust accuracies")
         precondition(edlcmClean.count == otherClean.count, "StudyVerdict: paired clean accuracies")
@@ -62,7 +70,11 @@ public struct StudyVerdict: Equatable, Sendable {
         let cleanDifferences = zip(edlcmClean, otherClean).map { $0 - $1 }
         clean = Statistics.mean(cleanDifferences)
         cleanInterval = Statistics.meanInterval(cleanDifferences)
-        if let interval = robustInterval, interval.excludesZero {
+        precondition(perImage.isEmpty || perImage.count == seeds, "StudyVerdict: per-image outcomes per seed")
+        bootstrapInterval = perImage.isEmpty ? nil : Statistics.twoLevelBootstrap(perImage, resamples: 2000, seed: 0)
+        if let interval = bootstrapInterval {
+            outcome = interval.excludesZero ? (interval.lower > 0 ? .ahead : .behind) : .cannotTell
+        } else if let interval = robustInterval, interval.excludesZero {
             outcome = interval.lower > 0 ? .ahead : .behind
         } else if let spread {
             outcome = abs(robust) > spread ? (robust > 0 ? .leadsWithinInterval : .trailsWithinInterval) : .withinSpread
@@ -80,6 +92,12 @@ public struct StudyVerdict: Equatable, Sendable {
     /// The robust difference in points with its interval: "+16.0 [+9.2, +22.8]".
     public var robustText: String { Self.points(robust) + (robustInterval.map { " " + Self.interval($0) } ?? "") }
 
+    /// The two-level bootstrap's difference (the mean over seeds of each seed's difference on the
+    /// images both attacked) with its interval, "–" without per-image outcomes.
+    public var bootstrapText: String {
+        bootstrapInterval.map { Self.points($0.estimate) + " " + Self.interval($0) } ?? "–"
+    }
+
     /// The clean difference in points with its interval, "–" when unknown.
     public var cleanText: String {
         clean.map { Self.points($0) + (cleanInterval.map { " " + Self.interval($0) } ?? "") } ?? "–"
@@ -92,7 +110,15 @@ public struct StudyVerdict: Equatable, Sendable {
         let size = String(format: "%.1f", abs(robust) * 100)
         let sd = spread.map { String(format: "%.1f points", $0 * 100) } ?? "–"
         var text: String
+        let bootstrap = bootstrapInterval.map { Self.interval($0) } ?? ""
+        let scope = seeds == 1 ? "1 seed and its images" : "\(seeds) seeds and their images"
         switch outcome {
+        case _ where bootstrapInterval != nil && outcome != .cannotTell:
+            text =
+                "EDLCM \(outcome == .ahead ? "ahead" : "behind") by \(size) points (the 95 % interval over \(scope), \(bootstrap), excludes 0)"
+        case .cannotTell:
+            text =
+                "cannot be told apart: \(Self.points(robust)) points, and the 95 % interval over \(scope), \(bootstrap), includes 0"
         case .ahead, .behind:
             text =
                 "EDLCM \(outcome == .ahead ? "ahead" : "behind") by \(size) points, beyond the seed-to-seed spread (the 95 % interval over \(seeds) seeds excludes 0; seed sd at most \(sd))"
@@ -131,13 +157,14 @@ extension StudyReport {
         for method in methods where method.name != edlcm.name {
             let seeds = method.runs.keys.filter { edlcm.runs[$0] != nil }.sorted()
             for (radius, measure) in zip(radii, robustMeasures) {
-                let pairs = seeds.compactMap { seed -> (Double, Double)? in
+                let outcomes = pairedOutcomes(edlcm, method, radius: radius)
+                let paired = seeds.compactMap { seed -> (Double, Double, [Int])? in
                     guard let mine = measure.value(edlcm.runs[seed]!), let theirs = measure.value(method.runs[seed]!) else {
                         return nil
                     }
-                    return (mine, theirs)
+                    return (mine, theirs, outcomes[seed] ?? [])
                 }
-                guard !pairs.isEmpty else { continue }
+                guard !paired.isEmpty else { continue }
                 let cleanPairs = seeds.compactMap { seed -> (Double, Double)? in
                     guard let mine = testSetMeasure.value(edlcm.runs[seed]!),
                         let theirs = testSetMeasure.value(method.runs[seed]!)
@@ -145,27 +172,29 @@ extension StudyReport {
                     return (mine, theirs)
                 }
                 let clean = cleanPairs.count == seeds.count ? cleanPairs : []
+                let perImage = paired.allSatisfy { !$0.2.isEmpty } ? paired.map(\.2) : []
                 result.append(
                     StudyVerdict(
-                        method: method.name, radius: radius, edlcmRobust: pairs.map(\.0), otherRobust: pairs.map(\.1),
-                        edlcmClean: clean.map(\.0), otherClean: clean.map(\.1)))
+                        method: method.name, radius: radius, edlcmRobust: paired.map(\.0), otherRobust: paired.map(\.1),
+                        edlcmClean: clean.map(\.0), otherClean: clean.map(\.1), perImage: perImage))
             }
         }
         return result
     }
 
     static let verdictHeader = [
-        "EDLCM against", "ε", "seeds", "robust: EDLCM − method (points, 95 % t interval)", "test set: EDLCM − method (points)",
-        "verdict",
+        "EDLCM against", "ε", "seeds", "robust: EDLCM − method (points, 95 % bootstrap over seeds and images)",
+        "over seeds only (95 % t interval)", "test set: EDLCM − method (points)", "verdict",
     ]
 
     static let verdictNote =
-        "Robust: the per-image worst case over the whole evaluation, EDLCM's minus the method's, per seed, then the mean with its Student-t interval over seeds. Beyond the seed-to-seed spread: that interval excludes 0. Test set: clean accuracy on the whole test set after the last epoch, the same way. The per-image paired bootstrap is in the table of differences below."
+        "At the operating points. Robust: the per-image worst case over the whole evaluation, EDLCM's minus the method's. The verdict reads the two-level bootstrap: 2 000 resamples, each drawing the seeds with replacement and then, within each seed drawn, the images both runs attacked (paired by seed and image), so that its interval holds both the seed-to-seed spread and the sampling of images; ahead or behind when it excludes 0. Over seeds only: the mean of per-seed differences with its Student-t interval. Test set: clean accuracy on the whole test set after the last epoch, per seed, with its t interval."
 
     var verdictRows: [[String]] {
         verdicts.map {
             [
-                $0.method, SVGChart.label($0.radius), String($0.seeds), $0.robustText, $0.cleanText, $0.outcome.rawValue,
+                $0.method, SVGChart.label($0.radius), String($0.seeds), $0.bootstrapText, $0.robustText, $0.cleanText,
+                $0.outcome.rawValue,
             ]
         }
     }

@@ -7,8 +7,8 @@ import Testing
 @testable import EDLCMStudy
 @testable import EDLCMTraining
 
-/// A tiny study with fronts: the plain ensemble (one point) and ADP swept over 4 values of α, on
-/// 384 training images with 200 held out for validation, 1 epoch, 2 seeds.
+/// A tiny study with fronts: the plain ensemble (one point), ADP swept over 4 values of α and EDLCM
+/// over 4 scales of (α, β), on 384 training images with 200 held out for validation, 1 epoch, 2 seeds.
 private let sweepStudy = """
     name: tiny-sweep
     training:
@@ -26,6 +26,9 @@ private let sweepStudy = """
       - name: adp
         method: adp
         sweep: {adp-alpha: [0, 0.5, 2, 8]}
+      - name: edlcm
+        method: edlcm
+        sweep: {scale: [0, 0.5, 2, 8], keys: [alpha, beta]}
     evaluation:
       attacks: [apgd-ce]
       samples: 24
@@ -61,15 +64,15 @@ struct StudySweepTests {
         #expect(
             plan.sweepRuns.map(\.id) == [
                 "sweep/plain-seed0", "sweep/adp-adp-alpha-0-seed0", "sweep/adp-adp-alpha-0.5-seed0",
-                "sweep/adp-adp-alpha-2-seed0",
-                "sweep/adp-adp-alpha-8-seed0",
+                "sweep/adp-adp-alpha-2-seed0", "sweep/adp-adp-alpha-8-seed0", "sweep/edlcm-x0-seed0",
+                "sweep/edlcm-x0.5-seed0", "sweep/edlcm-x2-seed0", "sweep/edlcm-x8-seed0",
             ])
         // Each point: its value trained, attacked on 60 validation images at both radii.
         var points: [StudySweepPoint] = []
         for run in plan.sweepRuns {
             let folder = out.appendingPathComponent(run.id)
             let record = try RunDirectory.existing(folder).readRecord()
-            if let value = run.sweepValue { #expect(record.config.adpAlpha == value) }
+            if let value = run.sweepValue, run.method == "adp" { #expect(record.config.adpAlpha == value) }
             let evaluation = try EvaluationReport.read(from: folder.appendingPathComponent("evaluation.json"))
             #expect(evaluation.samples.split == "validation" && evaluation.samples.count == 60)
             #expect(evaluation.robustness.map(\.epsilon) == [0.05, 0.1])
@@ -79,25 +82,84 @@ struct StudySweepTests {
                     method: run.method, value: run.sweepValue, run: run.folderName, cleanAccuracy: evaluation.clean.accuracy,
                     robustAccuracy: evaluation.robustness.map(\.worstCaseAccuracy), epsilons: [0.05, 0.1]))
         }
-        // The rule by hand: the most robust ADP point at ε 0.1 within 3 points of plain's accuracy.
+        // The rule by hand: each swept method's most robust point at ε 0.1 within 3 points of plain's accuracy.
         let plain = points[0].cleanAccuracy
-        let eligible = points.dropFirst().filter { $0.cleanAccuracy >= plain - 0.03 - 1e-12 }
-        let best =
-            eligible.isEmpty
-            ? points.dropFirst().max { $0.cleanAccuracy < $1.cleanAccuracy }!
-            : eligible.max { ($0.robustAccuracy[1], $0.cleanAccuracy) < ($1.robustAccuracy[1], $1.cleanAccuracy) }!
+        func best(_ method: String) -> StudySweepPoint {
+            let front = points.filter { $0.method == method }
+            let eligible = front.filter { $0.cleanAccuracy >= plain - 0.03 - 1e-12 }
+            return eligible.isEmpty
+                ? front.max { $0.cleanAccuracy < $1.cleanAccuracy }!
+                : eligible.max { ($0.robustAccuracy[1], $0.cleanAccuracy) < ($1.robustAccuracy[1], $1.cleanAccuracy) }!
+        }
         let selection = try Document.read(
             StudySweepSelection.self, from: out.appendingPathComponent("sweep.json"), limits: .records, label: "sweep.json")
         #expect(selection.points == points)
-        #expect(selection.chosen == ["adp": best.value!] && selection.referenceAccuracy == plain)
+        #expect(selection.chosen == ["adp": best("adp").value!, "edlcm": best("edlcm").value!])
+        #expect(selection.referenceAccuracy == plain)
 
-        // The comparison: both seeds of ADP at the chosen α, attacked on the test split.
+        // The comparison: both seeds of each swept method at its chosen value, attacked on the test split.
         for seed in [0, 1] {
-            let folder = out.appendingPathComponent("runs/adp-seed\(seed)")
-            #expect(try RunDirectory.existing(folder).readRecord().config.adpAlpha == best.value!)
-            let evaluation = try EvaluationReport.read(from: folder.appendingPathComponent("evaluation.json"))
+            let adp = out.appendingPathComponent("runs/adp-seed\(seed)")
+            #expect(try RunDirectory.existing(adp).readRecord().config.adpAlpha == best("adp").value!)
+            let edlcm = try RunDirectory.existing(out.appendingPathComponent("runs/edlcm-seed\(seed)")).readRecord().config
+            let base = try StudyPlan(path: file.path).methods.first { $0.name == "edlcm" }!.training.resolved
+            #expect(edlcm.alpha == base.alpha * best("edlcm").value! && edlcm.beta == base.beta * best("edlcm").value!)
+            let evaluation = try EvaluationReport.read(from: adp.appendingPathComponent("evaluation.json"))
             #expect(evaluation.samples.split == "test" && evaluation.samples.count == 24)
         }
+
+        // The report: fronts (an SVG beside the Markdown, charts in the HTML) and the verdict at
+        // matched clean accuracy, each method's front read at EDLCM's operating point by hand.
+        let markdown = root.appendingPathComponent("report.md")
+        let report = try runProcess(edlcmBinary, ["study", "report", out.path, "--out", markdown.path, "--format", "markdown"])
+        #expect(report.status == 0, "\(report.output)")
+        let text = try String(contentsOf: markdown, encoding: .utf8)
+        let svg = try String(contentsOf: root.appendingPathComponent("report-fronts.svg"), encoding: .utf8)
+        #expect(text.contains("![Fronts: clean against robust accuracy on the validation images](report-fronts.svg)"))
+        #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.contains("class=\"marked\""))
+        #expect(svg.components(separatedBy: "class=\"title\">Fronts on the validation images, ε = ").count == 3)  // 0.05, 0.1
+        #expect(text.contains("## At matched clean accuracy: EDLCM against each method's front"))
+        #expect(text.contains("| edlcm | 8 | sweep/edlcm-x8-seed0 |"))
+        let studyReport = try StudyReport(folders: [out])
+        let fronts = try #require(studyReport.fronts)
+        let operating = best("edlcm")
+        let matches = fronts.matched(edlcm: "edlcm")
+        #expect(matches.count == 4)  // plain and ADP, at two radii
+        for match in matches {
+            let e = match.radius == 0.05 ? 0 : 1
+            #expect(match.clean == operating.cleanAccuracy && match.edlcmRobust == operating.robustAccuracy[e])
+            // By hand: sort the method's points by clean accuracy, keep those no other beats on both,
+            // and read the line between the two around EDLCM's clean accuracy.
+            let front = points.filter { $0.method == match.method }.map { ($0.cleanAccuracy, $0.robustAccuracy[e]) }
+            let kept = front.filter { p in !front.contains { $0.0 >= p.0 && $0.1 >= p.1 && ($0.0 > p.0 || $0.1 > p.1) } }
+                .sorted { $0.0 < $1.0 }
+            var expected: Double?
+            for (a, b) in zip(kept, kept.dropFirst()) where a.0 <= match.clean && match.clean <= b.0 {
+                expected = a.0 == b.0 ? max(a.1, b.1) : a.1 + (b.1 - a.1) * (match.clean - a.0) / (b.0 - a.0)
+            }
+            if kept.count == 1, kept[0].0 == match.clean { expected = kept[0].1 }
+            if let expected {
+                #expect(abs(match.methodRobust! - expected) < 1e-12)
+                let interval = try #require(match.difference)
+                #expect(abs(interval.estimate - (match.edlcmRobust - expected)) < 1e-12)
+                #expect(interval.lower <= interval.estimate && interval.estimate <= interval.upper)
+                #expect(match.outcome == (interval.lower > 0 ? .ahead : interval.upper < 0 ? .behind : .cannotTell))
+            } else {
+                #expect(match.methodRobust == nil && match.difference == nil)
+                #expect(match.outcome == (match.clean > kept.last!.0 ? .notReached : .aboveFront))
+            }
+            let row = StudyFronts.matchRows([match])[0]
+            #expect(text.contains("| " + row.joined(separator: " | ") + " |"))
+        }
+        // The verdict at the operating points reads the bootstrap over seeds and images.
+        #expect(
+            text.contains("| EDLCM against | ε | seeds | robust: EDLCM − method (points, 95 % bootstrap over seeds and images) |")
+        )
+        let html = root.appendingPathComponent("report.html")
+        #expect(try runProcess(edlcmBinary, ["study", "report", out.path, "--out", html.path]).status == 0)
+        let page = try String(contentsOf: html, encoding: .utf8)
+        #expect(page.contains("<h2 id=\"fronts\">") && page.contains("<h2 id=\"matched\">") && page.contains("class=\"marked\""))
+
         // Rerun: everything is finished and kept.
         let again = try runProcess(edlcmBinary, ["study", "run", file.path, "--out", out.path])
         #expect(again.status == 0 && again.output.contains("sweep/plain-seed0: finished before, kept"), "\(again.output)")

@@ -53,4 +53,49 @@ struct StatisticsTests {
         // The same seed gives the same interval.
         #expect(Statistics.pairedBootstrap(a, b, resamples: 10_000, seed: 1) == interval)
     }
+
+    @Test("the two-level bootstrap over seeds and then images")
+    func twoLevelBootstrap() {
+        // Seed A: every image +1; seed B: every image 0. Images add no variance; the seeds drawn are
+        // {A, A}, {A, B}, {B, A}, {B, B}: means 1, ½, ½, 0 with probabilities ¼, ½, ¼.
+        let split = Statistics.twoLevelBootstrap([Array(repeating: 1, count: 50), Array(repeating: 0, count: 50)], seed: 3)
+        #expect(split == Statistics.Interval(estimate: 0.5, lower: 0, upper: 1))
+        // Four seeds of 100 images, (wins, losses) per seed: the bootstrap statistic's variance is
+        // (1/S)·[(1/S)·Σ(m_s − m̄)² + (1/S)·Σ v_s/n], v_s the seed's per-image variance (divisor n).
+        let counts = [(30, 10), (20, 10), (25, 5), (35, 15)]
+        let seeds = counts.map { wins, losses in
+            Array(repeating: 1, count: wins) + Array(repeating: -1, count: losses)
+                + Array(repeating: 0, count: 100 - wins - losses)
+        }
+        let means = counts.map { Double($0.0 - $0.1) / 100 }
+        let grand = means.reduce(0, +) / 4
+        let between = means.map { ($0 - grand) * ($0 - grand) }.reduce(0, +) / 4
+        let within = zip(counts, means).map { (Double($0.0 + $0.1) / 100 - $1 * $1) / 100 }.reduce(0, +) / 4
+        let sd = ((between + within) / 4).squareRoot()  // 0.0364
+        let interval = Statistics.twoLevelBootstrap(seeds, resamples: 20_000, seed: 1)
+        #expect(abs(interval.estimate - 0.175) < 1e-12)
+        let halfWidth = (interval.upper - interval.lower) / 2
+        #expect(abs(halfWidth / (1.96 * sd) - 1) < 0.12, "half-width \(halfWidth), expected about \(1.96 * sd)")
+        // Seeds only would say less: the t interval of the four means has half-width 3.182·0.05/2 = 0.0796;
+        // one seed alone is the paired bootstrap's question (same estimate, about the same interval).
+        let one = Statistics.twoLevelBootstrap([seeds[0]], resamples: 10_000, seed: 1)
+        let paired = Statistics.pairedBootstrap(
+            seeds[0].map { $0 == 1 }, seeds[0].map { $0 == -1 }, resamples: 10_000, seed: 2)
+        #expect(one.estimate == paired.estimate && abs(one.lower - paired.lower) < 0.02 && abs(one.upper - paired.upper) < 0.02)
+        #expect(Statistics.twoLevelBootstrap(seeds, resamples: 20_000, seed: 1) == interval)
+    }
+
+    @Test("a front: the points no other beats on both, read linearly between them, never extrapolated")
+    func front() {
+        // (0.85, 0.1) loses to (0.9, 0.1) on clean; (0.7, 0.25) loses to (0.8, 0.3) on both.
+        let points: [(x: Double, y: Double)] = [(0.9, 0.1), (0.8, 0.3), (0.85, 0.1), (0.7, 0.25)]
+        let front = Statistics.upperFront(points)
+        #expect(front.map(\.x) == [0.8, 0.9] && front.map(\.y) == [0.3, 0.1])
+        #expect(abs(Statistics.frontValue(points, at: 0.85)! - 0.2) < 1e-12)
+        #expect(abs(Statistics.frontValue(points, at: 0.875)! - 0.15) < 1e-12)
+        #expect(Statistics.frontValue(points, at: 0.8) == 0.3 && Statistics.frontValue(points, at: 0.9) == 0.1)
+        #expect(Statistics.frontValue(points, at: 0.75) == nil && Statistics.frontValue(points, at: 0.95) == nil)
+        // One point: read only at its own clean accuracy.
+        #expect(Statistics.frontValue([(0.8, 0.3)], at: 0.8) == 0.3 && Statistics.frontValue([(0.8, 0.3)], at: 0.79) == nil)
+    }
 }

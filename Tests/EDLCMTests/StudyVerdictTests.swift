@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import EDLCMEvaluation
 @testable import EDLCMReport
 @testable import EDLCMStudy
 
@@ -69,5 +70,78 @@ struct StudyVerdictTests {
                 == "EDLCM behind by 15.0 points on one seed (no seed-to-seed spread yet); test-set accuracy +14.1 points")
         let tied = StudyVerdict(method: "plain", radius: 0.2, edlcmRobust: [0], otherRobust: [0], edlcmClean: [], otherClean: [])
         #expect(tied.sentence == "tied on one seed (no seed-to-seed spread yet)")
+    }
+
+    @Test("with per-image outcomes the verdict reads the bootstrap over seeds and images")
+    func overSeedsAndImages() throws {
+        // Per seed, 100 images both attacked: EDLCM keeps 12 more than the method on seed 0, 8 more on
+        // seed 1, 10 more on seed 2 (no image the method keeps and EDLCM loses).
+        let perImage = [12, 8, 10].map { Array(repeating: 1, count: $0) + Array(repeating: 0, count: 100 - $0) }
+        let ahead = StudyVerdict(
+            method: "plain", radius: 0.1, edlcmRobust: [0.42, 0.38, 0.40], otherRobust: [0.30, 0.30, 0.30],
+            edlcmClean: [], otherClean: [], perImage: perImage)
+        let interval = try #require(ahead.bootstrapInterval)
+        #expect(abs(interval.estimate - 0.10) < 1e-12 && interval.lower > 0 && ahead.outcome == .ahead)
+        #expect(interval == Statistics.twoLevelBootstrap(perImage, resamples: 2000, seed: 0))
+        #expect(ahead.sentence.hasPrefix("EDLCM ahead by 10.0 points (the 95 % interval over 3 seeds and their images, [+"))
+        // 4 images per seed, EDLCM keeps one more on each: the per-seed differences (all 0.25) have no
+        // spread, so the t interval is the point 0.25 and excludes 0; but a resample draws none of
+        // the 3 deciding images among its 12 with probability 0.75¹² = 3.2 % > 2.5 %, so the
+        // bootstrap's lower end is 0 and the verdict cannot tell the two apart.
+        let noisy = StudyVerdict(
+            method: "gal", radius: 0.1, edlcmRobust: [0.25, 0.25, 0.25], otherRobust: [0, 0, 0], edlcmClean: [],
+            otherClean: [], perImage: Array(repeating: [1, 0, 0, 0], count: 3))
+        #expect(try #require(noisy.robustInterval).excludesZero)
+        #expect(noisy.outcome == .cannotTell && noisy.bootstrapInterval!.lower == 0)
+        #expect(
+            noisy.sentence.hasPrefix("cannot be told apart: +25.0 points, and the 95 % interval over 3 seeds and their images, [")
+        )
+    }
+
+    @Test("at matched clean accuracy: each front read at EDLCM's operating point, with a bootstrap over images")
+    func matchedAccuracy() throws {
+        // 10 validation images. A point is (images clean-correct, images robust) as first-k prefixes.
+        func point(_ method: String, _ value: Double?, _ clean: Int, _ robust: Int) -> (StudySweepPoint, [Int: (Bool, [Bool])]) {
+            let run = "\(method)-\(value.map(\.argument) ?? "one")"
+            return (
+                StudySweepPoint(
+                    method: method, value: value, run: run, cleanAccuracy: Double(clean) / 10,
+                    robustAccuracy: [Double(robust) / 10], epsilons: [0.1]),
+                Dictionary(uniqueKeysWithValues: (0..<10).map { ($0, ($0 < clean, [$0 < robust])) })
+            )
+        }
+        let parts = [
+            point("edlcm", 1, 8, 5),
+            // m: (0.6, 0.6), (0.7, 0.3), (1.0, 0.2) on its front, (0.6, 0.4) beaten by (0.6, 0.6).
+            point("m", 1, 6, 6), point("m", 2, 7, 3), point("m", 3, 10, 2), point("m", 4, 6, 4),
+            point("far", 1, 9, 1), point("far", 2, 10, 0),  // every point more accurate than 0.8
+            point("low", 1, 5, 5), point("low", 2, 6, 1),  // none reaches 0.8
+        ]
+        let points = parts.map(\.0)
+        let settings = StudySweepSettings(seed: 0, evaluation: EvaluationConfig(), reference: "edlcm", within: 100)
+        var selection = try StudySweepSelection(points: points, settings: settings)
+        selection.chosen["edlcm"] = 1
+        let fronts = StudyFronts(
+            selection: selection, epsilons: [0.1], seed: 0,
+            outcomes: Dictionary(uniqueKeysWithValues: parts.map { ($0.0.run, $0.1.mapValues { (clean: $0.0, robust: $0.1) }) }))
+        let matches = fronts.matched(edlcm: "edlcm", resamples: 500, seed: 1)
+        #expect(matches.map(\.method) == ["m", "far", "low"])
+        // m at 0.8: between (0.7, 0.3) and (1.0, 0.2): 0.3 − 0.1·(0.1/0.3) = 0.26667; EDLCM 0.5 − that.
+        let m = matches[0]
+        #expect(m.clean == 0.8 && m.edlcmRobust == 0.5 && abs(m.methodRobust! - (0.3 - 0.1 / 3)) < 1e-12)
+        let interval = try #require(m.difference)
+        #expect(abs(interval.estimate - (0.5 - (0.3 - 0.1 / 3))) < 1e-12 && interval.lower <= interval.estimate)
+        #expect(interval.upper >= interval.estimate && m.range == 0.6...1.0)
+        #expect(m.outcome == (interval.lower > 0 ? .ahead : .cannotTell))
+        #expect(matches[1].outcome == .aboveFront && matches[1].methodRobust == nil && matches[1].difference == nil)
+        #expect(matches[2].outcome == .notReached && matches[2].methodRobust == nil)
+        #expect(
+            StudyFronts.matchRows([matches[2]])[0] == [
+                "low", "0.1", "80.0%", "50.0%", "– (front's clean 50.0–60.0%)", "–",
+                "method does not reach EDLCM's clean accuracy",
+            ])
+        // The chart: m's front is a line of three points, its beaten point a marker of its own.
+        let chart = fronts.chart(radius: 0.1, colours: [:])
+        #expect(chart.contains("<title>m (dominated)</title>") && chart.contains("class=\"marked\""))
     }
 }
