@@ -108,6 +108,7 @@ public enum AttackName: String, SettingChoice {
         case .square:
             var configuration = SquareAttack.Configuration()
             if let queries = budget.queries { configuration.queries = queries }
+            configuration.schedule = budget.squareSchedule
             return SquareAttack(configuration)
         case .diFGSM, .mdiFGSM:
             return DiverseInputsFGSM(
@@ -129,11 +130,17 @@ public struct AttackBudget: Codable, Sendable, Equatable {
     public var queries: Int?
     /// The loss of the transfer attacks (M-PGD, DI²-FGSM, M-DI²-FGSM, SGM).
     public var loss: AttackLoss?
+    /// Square's schedule of p (nil: the rescaled one).
+    public var squareSchedule: SquareSchedule?
 
-    public init(steps: Int? = nil, restarts: Int? = nil, queries: Int? = nil, loss: AttackLoss? = nil) {
+    public init(
+        steps: Int? = nil, restarts: Int? = nil, queries: Int? = nil, loss: AttackLoss? = nil,
+        squareSchedule: SquareSchedule? = nil
+    ) {
         self.steps = steps
         self.restarts = restarts
         self.queries = queries
         self.loss = loss
+        self.squareSchedule = squareSchedule
     }
 }

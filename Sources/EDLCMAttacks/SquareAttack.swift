@@ -3,6 +3,17 @@ import EDLCMModels
 import Foundation
 import Torch
 
+/// How Square's fraction p of changed pixels falls with the iterations.
+public enum SquareSchedule: String, SettingChoice {
+    /// The halvings at 10, 50, …, 8000 of 10 000 iterations scaled to the query budget (the Square
+    /// paper's code, `rescale_schedule=True`): a budget of 5 000 halves at 5, 25, …, 4000.
+    case rescaled
+    /// The halvings at the fixed iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000
+    /// whatever the budget (AutoAttack's Square, `resc_schedule=False`): with 5 000 queries p ends
+    /// at p_init/128.
+    case autoattack
+}
+
 /// The Square attack of Andriushchenko, Croce, Flammarion and Hein, "Square Attack: a
 /// Query-Efficient Black-Box Adversarial Attack via Random Search" (ECCV 2020): a score-based
 /// random search that reads only the model's output scores, never its gradients, so it exposes
@@ -13,7 +24,8 @@ import Torch
 ///   target), and a proposal is kept only if it lowers the loss.
 /// - The side of the square window follows the fraction p of pixels changed, which starts at
 ///   p_init and halves at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of 10 000 iterations
-///   (rescaled to the query budget): s = round(√(p·H·W)).
+///   (rescaled to the query budget, the authors' default; AutoAttack's Square keeps those fixed
+///   iterations, `resc_schedule=False`: ``SquareSchedule/autoattack``): s = round(√(p·H·W)).
 /// - L∞: start from vertical stripes of ±ε (one sign per channel and column); each proposal sets
 ///   an s×s window to ±ε per channel (resampled until it changes the image).
 /// - L2: start from a grid of ⌊H/5⌋-sided windows of "meta pseudo-Gaussian" bumps with random
@@ -31,10 +43,14 @@ public struct SquareAttack: Attack {
         /// images of MNIST and CIFAR size (their MNIST-challenge entry and AutoAttack's Square); the
         /// paper's ImageNet experiments use 0.05 (L∞) and 0.1 (L2).
         public var initialFraction: Double?
+        /// The schedule of p; nil is ``SquareSchedule/rescaled`` (and keeps the records of runs made
+        /// before the option existed unchanged).
+        public var schedule: SquareSchedule?
 
-        public init(queries: Int = 10_000, initialFraction: Double? = nil) {
+        public init(queries: Int = 10_000, initialFraction: Double? = nil, schedule: SquareSchedule? = nil) {
             self.queries = queries
             self.initialFraction = initialFraction
+            self.schedule = schedule
         }
     }
 
@@ -48,10 +64,12 @@ public struct SquareAttack: Attack {
     public var supportedNorms: Set<PerturbationNorm> { [.linf, .l2] }
     public var usesGradients: Bool { false }
 
-    /// The fraction of pixels changed at iteration `iteration` of `total` (the reference code's
-    /// piecewise-constant schedule).
-    public static func fraction(initial: Double, iteration: Int, total: Int) -> Double {
-        let it = Int(Double(iteration) / Double(Swift.max(total, 1)) * 10_000)
+    /// The fraction of pixels changed at iteration `iteration` (from 0) of `total` (the reference
+    /// code's piecewise-constant `p_selection`).
+    public static func fraction(
+        initial: Double, iteration: Int, total: Int, schedule: SquareSchedule = .rescaled
+    ) -> Double {
+        let it = schedule == .rescaled ? Int(Double(iteration) / Double(Swift.max(total, 1)) * 10_000) : iteration
         let divisor: Double =
             switch it {
             case 11...50: 2
@@ -62,7 +80,7 @@ public struct SquareAttack: Attack {
             case 2001...4000: 64
             case 4001...6000: 128
             case 6001...8000: 256
-            case 8001...10_000: 512
+            case 8001...: 512
             default: 1
             }
         return initial / divisor
@@ -102,7 +120,9 @@ public struct SquareAttack: Attack {
                 let x = images.indexSelected(alongAxis: 0, indices: rows)
                 let current = best.indexSelected(alongAxis: 0, indices: rows)
                 let delta = current - x
-                let p = Self.fraction(initial: initial, iteration: iteration, total: configuration.queries)
+                let p = Self.fraction(
+                    initial: initial, iteration: iteration, total: configuration.queries,
+                    schedule: configuration.schedule ?? .rescaled)
                 let side = Swift.min(
                     Swift.max(Int((p * Double(height * width)).squareRoot().rounded()), 1), Swift.max(height - 1, 1))
                 var rowMask = [Float](repeating: 0, count: active.count * height)
@@ -174,7 +194,9 @@ public struct SquareAttack: Attack {
         for iteration in 0..<Swift.max(configuration.queries - 1, 0) {
             let active = (0..<count).filter { marginMin[$0] > 0 }
             if active.isEmpty { break }
-            let p = Self.fraction(initial: initial, iteration: iteration, total: configuration.queries)
+            let p = Self.fraction(
+                initial: initial, iteration: iteration, total: configuration.queries,
+                schedule: configuration.schedule ?? .rescaled)
             var proposals = [Float]()
             proposals.reserveCapacity(active.count * size)
             for example in active {

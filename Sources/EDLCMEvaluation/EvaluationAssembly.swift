@@ -33,7 +33,7 @@ extension Evaluator {
         }
         if config.checks {
             let checks = checkAttacks
-            attackSettings += (checks.everyRadius + checks.largestRadius).map {
+            attackSettings += checks.map {
                 AttackSettingsRecord(role: "checks", attack: $0.name, configuration: $0.attack.configurationJSON())
             }
         }

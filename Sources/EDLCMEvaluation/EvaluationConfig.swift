@@ -37,6 +37,10 @@ public struct EvaluationConfig: SettingsGroup {
         var steps = 20
     @Setting("Random restarts of PGD, PGD-CW, APGD and M-PGD.", .atLeast(1)) public var restarts = 1
     @Setting("Square attack queries per image.", .atLeast(1)) public var queries = 300
+    @Setting(
+        "Square's schedule of p: rescaled (its halvings scaled to --queries, the Square paper's code; our default) or autoattack (AutoAttack's fixed iterations 10, 50, …, 8000, resc_schedule=False); docs/evaluation.md compares them."
+    )
+    public var squareSchedule: SquareSchedule = .rescaled
     @Setting("Evaluate a seeded stratified subset of this many images of the split, or all of them.", .ifSet(.atLeast(1)))
     public var samples: Int? = 500
     @Setting(
@@ -119,7 +123,11 @@ public struct EvaluationConfig: SettingsGroup {
     }
 
     /// The budget the suite's attacks run with.
-    public var budget: AttackBudget { AttackBudget(steps: steps, restarts: restarts, queries: queries) }
+    public var budget: AttackBudget {
+        AttackBudget(
+            steps: steps, restarts: restarts, queries: queries, squareSchedule: squareSchedule == .rescaled ? nil : squareSchedule
+        )
+    }
 
     /// The rules that involve several settings or the attacks' kinds.
     ///

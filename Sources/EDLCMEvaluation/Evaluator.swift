@@ -264,22 +264,22 @@ public final class Evaluator {
 
     /// Every success counted: images that the sanity checks' own runs (within the radius) or the
     /// transferability matrix's examples broke count in the per-image worst case too, at their
-    /// radius and every larger one, labelled "check:NAME" or "matrix:memberI" in `brokenBy`.
+    /// radius and every larger one, labelled "check:NAME" or "matrix:memberI" in `brokenBy`. Those
+    /// runs are untargeted, so a targeted evaluation (`--targeted`) leaves them out: its worst case
+    /// counts only examples classified as their image's target class.
     func countEveryBreak(cleanCorrect: [Int], brokenBy: inout [[String?]], records: inout [EpsilonRecord]) {
-        let largest = epsilons.count - 1
-        let attacks = checkAttacks
+        let names = checkAttacks.map(\.name)
         let correct = Set(cleanCorrect)
         for (e, epsilon) in epsilons.enumerated() {
             var evidence: [(label: String, positions: [Int])] = []
-            if config.checks {
-                let names = attacks.everyRadius.map(\.name) + (e == largest ? attacks.largestRadius.map(\.name) : [])
+            if config.checks && !config.targeted {
                 for name in names {
                     if let outcome = state.units["check/\(Self.format(epsilon))/\(name)"] {
                         evidence.append(("check:\(name)", outcome.succeeded))
                     }
                 }
             }
-            for member in 0..<input.ensemble.members.count {
+            for member in 0..<input.ensemble.members.count where !config.targeted {
                 if let fooled = state.matrixEnsembleFooled?["matrix/\(Self.format(epsilon))/member\(member)"] {
                     evidence.append(("matrix:member\(member)", fooled))
                 }

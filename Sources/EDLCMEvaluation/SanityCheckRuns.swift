@@ -8,35 +8,30 @@ import Foundation
 import Torch
 
 extension Evaluator {
-    /// The sanity checks' attacks, declared once for what runs and what the results record: FGSM,
-    /// BIM, PGD (the evaluation's steps and restarts) and Square (its queries) at every radius; at
-    /// the largest radius PGD with twice the steps and with one more restart, and APGD-CE with the
-    /// evaluation's steps and restarts, twice the steps and one more restart.
-    var checkAttacks: (everyRadius: [(name: String, attack: any Attack)], largestRadius: [(name: String, attack: any Attack)]) {
-        (
-            everyRadius: [
-                ("fgsm", FGSM()),
-                ("bim", BIM(BIM.Configuration(steps: config.steps))),
-                ("pgd", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts))),
-                ("square", SquareAttack(SquareAttack.Configuration(queries: config.queries))),
-            ],
-            largestRadius: [
-                ("pgd-\(2 * config.steps)-steps", PGD(PGD.Configuration(steps: 2 * config.steps, restarts: config.restarts))),
-                (
-                    "pgd-\(config.restarts + 1)-restarts",
-                    PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts + 1))
-                ),
-                ("apgd-ce", APGD(APGD.Configuration(steps: config.steps, restarts: config.restarts))),
-                (
-                    "apgd-ce-\(2 * config.steps)-steps",
-                    APGD(APGD.Configuration(steps: 2 * config.steps, restarts: config.restarts))
-                ),
-                (
-                    "apgd-ce-\(config.restarts + 1)-restarts",
-                    APGD(APGD.Configuration(steps: config.steps, restarts: config.restarts + 1))
-                ),
-            ]
-        )
+    /// The sanity checks' attacks, declared once for what runs and what the results record, all at
+    /// every radius: FGSM, BIM, PGD (the evaluation's steps and restarts), Square (its queries and
+    /// schedule), APGD-CE (the suite's steps and restarts), and PGD and APGD-CE again with twice the
+    /// steps and with one more restart.
+    var checkAttacks: [(name: String, attack: any Attack)] {
+        [
+            ("fgsm", FGSM()),
+            ("bim", BIM(BIM.Configuration(steps: config.steps))),
+            ("pgd", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts))),
+            (
+                "square",
+                SquareAttack(
+                    SquareAttack.Configuration(
+                        queries: config.queries, schedule: config.squareSchedule == .rescaled ? nil : config.squareSchedule))
+            ),
+            ("pgd-\(2 * config.steps)-steps", PGD(PGD.Configuration(steps: 2 * config.steps, restarts: config.restarts))),
+            ("pgd-\(config.restarts + 1)-restarts", PGD(PGD.Configuration(steps: config.steps, restarts: config.restarts + 1))),
+            ("apgd-ce", APGD(APGD.Configuration(steps: config.steps, restarts: config.restarts))),
+            ("apgd-ce-\(2 * config.steps)-steps", APGD(APGD.Configuration(steps: 2 * config.steps, restarts: config.restarts))),
+            (
+                "apgd-ce-\(config.restarts + 1)-restarts",
+                APGD(APGD.Configuration(steps: config.steps, restarts: config.restarts + 1))
+            ),
+        ]
     }
 
     /// The images the sanity checks attack: the first `checkSamples` clean-correct ones.
@@ -45,10 +40,10 @@ extension Evaluator {
     }
 
     /// The sanity checks' own attack runs, on the deployed output, untargeted, on the same
-    /// clean-correct images: FGSM, BIM and PGD (the evaluation's steps and restarts) and Square
-    /// (its queries) at every radius; at the largest radius PGD again with twice the steps and with
-    /// one more restart (same seeds, so the first restarts coincide); PGD with an unbounded
-    /// radius; and margin-loss input gradients of every objective on all evaluated images.
+    /// clean-correct images, at every radius: FGSM, BIM, PGD and APGD-CE (the evaluation's steps and
+    /// restarts), Square (its queries), and PGD and APGD-CE again with twice the steps and with one
+    /// more restart (same seeds, so the first restarts coincide); PGD with an unbounded radius; and
+    /// margin-loss input gradients of every objective on all evaluated images.
     func sanityMeasurements(cleanCorrect: [Int], progress: (EvaluationEvent) -> Void) throws -> SanityMeasurements {
         let positions = checkPositions(cleanCorrect: cleanCorrect)
         let target = EnsembleTarget.deployed(input.ensemble)
@@ -66,25 +61,22 @@ extension Evaluator {
                 stopOnSuccess: true, progress: progress)
             return Set(outcome.succeeded)
         }
-        let attacks = checkAttacks
-        var fgsm: [Double] = [], bim: [Double] = [], pgdAccuracy: [Double] = [], whiteBox: [Double] = [], square: [Double] = []
+        var measured: [String: [Double]] = [:]
+        var whiteBox: [Double] = []
         for epsilon in epsilons {
             var fooled: [String: Set<Int>] = [:]
-            for (name, attack) in attacks.everyRadius { fooled[name] = try run(name, attack, epsilon: epsilon) }
-            let (f, b, p, s) = (fooled["fgsm"]!, fooled["bim"]!, fooled["pgd"]!, fooled["square"]!)
-            fgsm.append(accuracy(f))
-            bim.append(accuracy(b))
-            pgdAccuracy.append(accuracy(p))
-            whiteBox.append(accuracy(f.union(b).union(p)))
-            square.append(accuracy(s))
+            // The stronger runs share the first restarts' seeds with their base run's (PGD's, APGD-CE's).
+            for (name, attack) in checkAttacks {
+                let base = name.hasPrefix("apgd-ce-") ? "apgd-ce" : name.hasPrefix("pgd-") ? "pgd" : nil
+                fooled[name] = try run(name, attack, epsilon: epsilon, seedKey: base)
+                measured[name, default: []].append(accuracy(fooled[name]!))
+            }
+            whiteBox.append(accuracy(fooled["fgsm"]!.union(fooled["bim"]!).union(fooled["pgd"]!).union(fooled["apgd-ce"]!)))
         }
-        // The stronger runs share the first restarts' seeds with their base run's (PGD's, APGD-CE's).
-        let stronger = try attacks.largestRadius.map {
-            try run($0.name, $0.attack, epsilon: epsilons.last!, seedKey: $0.name.hasPrefix("apgd-ce") ? "apgd-ce" : "pgd")
-        }
+        let names = checkAttacks.map(\.name)
         let spec = input.ensemble.members[0].spec
         let radius = config.norm.unboundedRadius(featureCount: spec.channels * spec.height * spec.width)
-        let pgd = attacks.everyRadius.first { $0.name == "pgd" }!.attack
+        let pgd = checkAttacks.first { $0.name == "pgd" }!.attack
         let unbounded = try run("pgd-unbounded", pgd, epsilon: radius)
 
         var transfer: [String: [Double]] = [:]
@@ -101,9 +93,10 @@ extension Evaluator {
             gradients.append(try gradientStatistics(objective, progress: progress))
         }
         return SanityMeasurements(
-            images: count, epsilons: epsilons, fgsm: fgsm, bim: bim, pgd: pgdAccuracy, whiteBox: whiteBox, square: square,
-            transfer: transfer, pgdMoreSteps: accuracy(stronger[0]), pgdMoreRestarts: accuracy(stronger[1]),
-            apgd: accuracy(stronger[2]), apgdMoreSteps: accuracy(stronger[3]), apgdMoreRestarts: accuracy(stronger[4]),
+            images: count, epsilons: epsilons, fgsm: measured["fgsm"]!, bim: measured["bim"]!, pgd: measured["pgd"]!,
+            whiteBox: whiteBox, square: measured["square"]!, transfer: transfer, pgdMoreSteps: measured[names[4]]!,
+            pgdMoreRestarts: measured[names[5]]!, apgd: measured["apgd-ce"]!, apgdMoreSteps: measured[names[7]]!,
+            apgdMoreRestarts: measured[names[8]]!,
             unboundedRadius: radius, unbounded: accuracy(unbounded), gradients: gradients,
             steps: config.steps, restarts: config.restarts)
     }

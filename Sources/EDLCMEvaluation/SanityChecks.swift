@@ -77,7 +77,8 @@ public struct SanityMeasurements: Codable, Equatable, Sendable {
     public var images: Int
     /// The radii, ascending.
     public var epsilons: [Double]
-    /// Accuracy under FGSM, BIM and PGD at each radius, and the per-image worst case of the three.
+    /// Accuracy under FGSM, BIM and PGD at each radius, and the per-image worst case of those and
+    /// APGD-CE (the white-box side of the checks).
     public var fgsm: [Double]
     public var bim: [Double]
     public var pgd: [Double]
@@ -86,14 +87,14 @@ public struct SanityMeasurements: Codable, Equatable, Sendable {
     public var square: [Double]
     /// Accuracy under each transfer source ("surrogate/attack") at each radius.
     public var transfer: [String: [Double]]
-    /// PGD at the largest radius with twice the steps, and with one more restart.
-    public var pgdMoreSteps: Double
-    public var pgdMoreRestarts: Double
-    /// APGD-CE at the largest radius with the evaluation's steps and restarts, with twice the steps,
-    /// and with one more restart (nil when not measured).
-    public var apgd: Double?
-    public var apgdMoreSteps: Double?
-    public var apgdMoreRestarts: Double?
+    /// PGD at each radius with twice the steps, and with one more restart.
+    public var pgdMoreSteps: [Double]
+    public var pgdMoreRestarts: [Double]
+    /// APGD-CE at each radius with the evaluation's steps and restarts, with twice the steps, and
+    /// with one more restart (nil when not measured).
+    public var apgd: [Double]?
+    public var apgdMoreSteps: [Double]?
+    public var apgdMoreRestarts: [Double]?
     /// PGD at a radius that holds the whole [0, 1] box.
     public var unboundedRadius: Double
     public var unbounded: Double
@@ -103,8 +104,8 @@ public struct SanityMeasurements: Codable, Equatable, Sendable {
 
     public init(
         images: Int, epsilons: [Double], fgsm: [Double], bim: [Double], pgd: [Double], whiteBox: [Double], square: [Double],
-        transfer: [String: [Double]], pgdMoreSteps: Double, pgdMoreRestarts: Double, apgd: Double? = nil,
-        apgdMoreSteps: Double? = nil, apgdMoreRestarts: Double? = nil, unboundedRadius: Double, unbounded: Double,
+        transfer: [String: [Double]], pgdMoreSteps: [Double], pgdMoreRestarts: [Double], apgd: [Double]? = nil,
+        apgdMoreSteps: [Double]? = nil, apgdMoreRestarts: [Double]? = nil, unboundedRadius: Double, unbounded: Double,
         gradients: [GradientStatistics], steps: Int, restarts: Int
     ) {
         self.apgd = apgd
@@ -179,11 +180,11 @@ public enum SanityChecks {
             name: .iterativeBeatsSingleStep, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
-    /// The white-box worst case (FGSM, BIM, PGD) must be at least as strong as the Square attack
-    /// and as every transfer source, at every radius.
+    /// The white-box worst case (FGSM, BIM, PGD, APGD-CE) must be at least as strong as the Square
+    /// attack and as every transfer source, at every radius.
     static func whiteBoxBeatsBlackBox(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
-            "at every ε, white-box accuracy (worst of FGSM, BIM, PGD) ≤ accuracy under Square and under each transfer source + \(percent(t.tolerance)) (at least one image)"
+            "at every ε, white-box accuracy (worst of FGSM, BIM, PGD, APGD-CE) ≤ accuracy under Square and under each transfer source + \(percent(t.tolerance)) (at least one image)"
         guard m.images > 0 else { return noImages(.whiteBoxBeatsBlackBox, rule) }
         var failures: [String] = []
         var measurements: [Measurement] = []
@@ -246,32 +247,36 @@ public enum SanityChecks {
             failures: passed ? [] : ["an unbounded attack leaves \(percent(m.unbounded)) correct"])
     }
 
-    /// Doubling PGD's and APGD-CE's steps, or adding a restart, must not raise accuracy at the largest radius.
+    /// Doubling PGD's and APGD-CE's steps, or adding a restart, must not raise accuracy at any radius.
     static func moreEffortDoesNotHelp(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
-            "at the largest ε, PGD and APGD-CE with \(2 * m.steps) steps and with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) (at least one image) more than with \(m.steps) steps and \(m.restarts) restart(s)"
-        guard m.images > 0, let base = m.pgd.last else { return noImages(.moreEffortDoesNotHelp, rule) }
+            "at every ε, PGD and APGD-CE with \(2 * m.steps) steps and with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) (at least one image) more than with \(m.steps) steps and \(m.restarts) restart(s)"
+        guard m.images > 0, !m.pgd.isEmpty else { return noImages(.moreEffortDoesNotHelp, rule) }
         var failures: [String] = []
         var measurements: [Measurement] = []
-        var attacks = [("PGD", base, m.pgdMoreSteps, m.pgdMoreRestarts)]
+        var attacks = [("PGD", m.pgd, m.pgdMoreSteps, m.pgdMoreRestarts)]
         if let apgd = m.apgd, let moreSteps = m.apgdMoreSteps, let moreRestarts = m.apgdMoreRestarts {
             attacks.append(("APGD-CE", apgd, moreSteps, moreRestarts))
         }
-        for (name, base, moreSteps, moreRestarts) in attacks {
-            if moreSteps > base + slack(t, images: m.images) {
-                failures.append(
-                    "\(name) with \(2 * m.steps) steps leaves \(percent(moreSteps)), more than \(m.steps) steps' \(percent(base))"
-                )
+        for (index, epsilon) in m.epsilons.enumerated() {
+            for (name, base, moreSteps, moreRestarts) in attacks {
+                let (base, moreSteps, moreRestarts) = (base[index], moreSteps[index], moreRestarts[index])
+                if moreSteps > base + slack(t, images: m.images) {
+                    failures.append(
+                        "\(eps(epsilon)): \(name) with \(2 * m.steps) steps leaves \(percent(moreSteps)), more than \(m.steps) steps' \(percent(base))"
+                    )
+                }
+                if moreRestarts > base + slack(t, images: m.images) {
+                    failures.append(
+                        "\(eps(epsilon)): \(name) with \(m.restarts + 1) restarts leaves \(percent(moreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))"
+                    )
+                }
+                measurements += [
+                    Measurement("\(name) \(m.steps) steps \(eps(epsilon))", base),
+                    Measurement("\(name) \(2 * m.steps) steps \(eps(epsilon))", moreSteps),
+                    Measurement("\(name) \(m.restarts + 1) restarts \(eps(epsilon))", moreRestarts),
+                ]
             }
-            if moreRestarts > base + slack(t, images: m.images) {
-                failures.append(
-                    "\(name) with \(m.restarts + 1) restarts leaves \(percent(moreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))"
-                )
-            }
-            measurements += [
-                Measurement("\(name) \(m.steps) steps", base), Measurement("\(name) \(2 * m.steps) steps", moreSteps),
-                Measurement("\(name) \(m.restarts + 1) restarts", moreRestarts),
-            ]
         }
         return SanityCheckResult(
             name: .moreEffortDoesNotHelp, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)

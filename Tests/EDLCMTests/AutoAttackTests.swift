@@ -166,6 +166,39 @@ struct AutoAttackTests {
         #expect(rate(output.success) > 0.2 && rate(output.success) < 1)
     }
 
+    /// Square's p at every iteration of a 5 000-query run, as AutoAttack's Square computes it
+    /// (`p_selection` of pyautoattack's `SquareAttack`, p_init 0.8): with `resc_schedule=False` (the
+    /// standard version's setting, our `autoattack` schedule) and with `True` (our default).
+    @Test(
+        "Square's schedule of p matches the reference code at every iteration, both ways",
+        .enabled(if: autoAttackPython != nil, "needs Python with torch, safetensors and pyautoattack (make test creates .venv)"))
+    func squareScheduleMatchesReference() throws {
+        let python = try #require(autoAttackPython)
+        let script = """
+            from pyautoattack.square import SquareAttack
+            for rescale in (False, True):
+                attack = SquareAttack(lambda x: x, p_init=0.8, n_queries=5000, resc_schedule=rescale, device='cpu')
+                print(' '.join(repr(attack.p_selection(i)) for i in range(5000)))
+            """
+        let result = try runProcess(python, ["-c", script])
+        try #require(result.status == 0, "\(result.output)")
+        let lines = result.output.split(separator: "\n").filter { !$0.isEmpty }
+        try #require(lines.count == 2)
+        for (line, schedule) in zip(lines, [SquareSchedule.autoattack, .rescaled]) {
+            let reference = line.split(separator: " ").map { Double($0)! }
+            #expect(reference.count == 5000)
+            let ours = (0..<5000).map { SquareAttack.fraction(initial: 0.8, iteration: $0, total: 5000, schedule: schedule) }
+            let first = zip(ours, reference).enumerated().first { $0.element.0 != $0.element.1 }
+            #expect(
+                first == nil,
+                "\(schedule): iteration \(first?.offset ?? -1): ours \(first?.element.0 ?? 0), reference \(first?.element.1 ?? 0)"
+            )
+        }
+        // The standard version's schedule ends at p_init/128 within 5 000 queries; the rescaled one at p_init/512.
+        #expect(SquareAttack.fraction(initial: 0.8, iteration: 4998, total: 5000, schedule: .autoattack) == 0.8 / 128)
+        #expect(SquareAttack.fraction(initial: 0.8, iteration: 4998, total: 5000, schedule: .rescaled) == 0.8 / 512)
+    }
+
     /// The reference: fra31/auto-attack's APGD-T and FAB-T (PyPI `pyautoattack`), run on the same
     /// weights, images and budget. Our robust accuracy may not be above theirs by more than 1 point.
     @Test(

@@ -71,8 +71,9 @@ struct EvaluationSanityTests {
     static func measurements() -> SanityMeasurements {
         SanityMeasurements(
             images: 100, epsilons: [0.1, 0.2], fgsm: [0.6, 0.3], bim: [0.5, 0.1], pgd: [0.45, 0.05], whiteBox: [0.45, 0.05],
-            square: [0.7, 0.4], transfer: ["s/m-pgd": [0.8, 0.5]], pgdMoreSteps: 0.05, pgdMoreRestarts: 0.04,
-            apgd: 0.04, apgdMoreSteps: 0.04, apgdMoreRestarts: 0.03, unboundedRadius: 1, unbounded: 0,
+            square: [0.7, 0.4], transfer: ["s/m-pgd": [0.8, 0.5]], pgdMoreSteps: [0.44, 0.05],
+            pgdMoreRestarts: [0.45, 0.04], apgd: [0.4, 0.04], apgdMoreSteps: [0.4, 0.04], apgdMoreRestarts: [0.39, 0.03],
+            unboundedRadius: 1, unbounded: 0,
             gradients: [GradientStatistics(target: "probabilities", images: 100, nonFinite: 0, zero: 1, meanAbsolute: 0.01)],
             steps: 20, restarts: 1)
     }
@@ -122,21 +123,27 @@ struct EvaluationSanityTests {
         #expect(Self.verdicts(m)[.unboundedReachesZero] == true)
 
         m = good
-        m.pgdMoreSteps = 0.07  // two more points with twice the steps
+        m.pgdMoreSteps = [0.44, 0.07]  // two more points with twice the steps
         #expect(Self.verdicts(m)[.moreEffortDoesNotHelp] == false)
         m = good
-        m.pgdMoreRestarts = 0.07
+        m.pgdMoreRestarts = [0.45, 0.07]
         #expect(Self.verdicts(m)[.moreEffortDoesNotHelp] == false)
         m = good
-        m.apgdMoreSteps = 0.06  // APGD-CE: two more points with twice the steps
+        m.apgdMoreSteps = [0.4, 0.06]  // APGD-CE: two more points with twice the steps
         let verdict = SanityChecks.evaluate(m).first { $0.name == .moreEffortDoesNotHelp }!
-        #expect(!verdict.passed && verdict.failures == ["APGD-CE with 40 steps leaves 6.0%, more than 20 steps' 4.0%"])
-        #expect(verdict.measurements.count == 6)
-        m.apgdMoreSteps = 0.05  // one image: within the tolerance
+        #expect(!verdict.passed && verdict.failures == ["ε=0.2: APGD-CE with 40 steps leaves 6.0%, more than 20 steps' 4.0%"])
+        #expect(verdict.measurements.count == 12)  // 2 attacks × 3 runs × 2 radii
+        m.apgdMoreSteps = [0.4, 0.05]  // one image: within the tolerance
         #expect(Self.verdicts(m)[.moreEffortDoesNotHelp] == true)
         m = good
-        m.apgdMoreRestarts = 0.06
+        m.apgdMoreRestarts = [0.39, 0.06]
         #expect(Self.verdicts(m)[.moreEffortDoesNotHelp] == false)
+        m = good
+        m.pgdMoreSteps = [0.47, 0.05]  // the check runs at every radius: at ε = 0.1 too
+        #expect(
+            SanityChecks.evaluate(m).first { $0.name == .moreEffortDoesNotHelp }!.failures == [
+                "ε=0.1: PGD with 40 steps leaves 47.0%, more than 20 steps' 45.0%"
+            ])
 
         m = good
         m.gradients[0].zero = 2  // 2 % zero gradients

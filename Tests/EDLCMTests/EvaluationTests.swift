@@ -355,4 +355,29 @@ struct EveryBreakCountedTests {
         #expect(result.robustness[1].worstCaseAccuracy < result.robustness[1].suiteAccuracy)
         expectConsistent(result)
     }
+
+    @Test("a targeted evaluation counts only targeted evidence: the checks' and the matrix's untargeted breaks stay out")
+    func targetedCountsOnlyTargeted() throws {
+        // The setting of the two tests above, targeted: FGSM alone toward each image's target class.
+        var config = EvaluationFixture.config(attacks: [.fgsm], epsilons: [0.05, 0.15])
+        (config.checks, config.checkSamples, config.steps, config.matrix, config.matrixSamples) = (true, 40, 10, true, 40)
+        config.targeted = true
+        let result = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        #expect(
+            !result.perExample.contains {
+                $0.brokenBy.contains { $0?.hasPrefix("check:") == true || $0?.hasPrefix("matrix:") == true }
+            })
+        for record in result.robustness { #expect(record.worstCaseAccuracy == record.suiteAccuracy) }
+        // The checks still ran (untargeted, as diagnostics) and broke images the targeted suite did not.
+        #expect(result.sanityChecks.contains { $0.name == .moreEffortDoesNotHelp })
+        var untargeted = config
+        untargeted.targeted = false
+        let other = try Evaluator(config: untargeted.validated(), input: EvaluationFixture.input(), stateURL: nil, command: [])
+            .run()
+        #expect(
+            other.perExample.contains {
+                $0.brokenBy.contains { $0?.hasPrefix("check:") == true || $0?.hasPrefix("matrix:") == true }
+            })
+        expectConsistent(result)
+    }
 }
