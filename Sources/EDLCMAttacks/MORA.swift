@@ -25,9 +25,24 @@ import Torch
 /// schedule of the authors' scripts). The reference's standard version runs λ = 0.5, 0, 0.25, 0.75,
 /// 1 one after another on the images still robust, then a targeted pass toward each of the 9
 /// runner-up classes with λ = 0.5 (softmax) or 0 (logits), τ = 0.2 (softmax) or 0 (logits), 100
-/// iterations each. Deviations, all toward the paper's formula: the reference code's class c flips
-/// the sign of the runner-up's entries while y is still on top, its P̄ divides by M + 1, and its κ
-/// also looks at the ensemble output; here wₘ is the derivative written above.
+/// iterations each.
+///
+/// Two weightings, each a whole set of passes; by default both run, one after the other on the
+/// images still robust (the worst case is their union, so running both costs time, never strength):
+/// - ``MORAWeighting/formula``: wₘ is the derivative written above.
+/// - ``MORAWeighting/reference``: the reference code's own arithmetic (`mora_attack.py`,
+///   `get_sub_max_scale`, `get_probablity_weight` of `MORAAttack` and `MORAAttack_targeted`): the
+///   ensemble's output joins the members as one more weighted output, κ looks at it too, P̄ sums
+///   the members' softmaxes but divides by M + 1, c is P̄'s top class when it is not y and otherwise
+///   its runner-up taken with a minus sign (pₘ,c = p_top·(1 − [top = y]) − p_second·[top = y], and the
+///   same for P̄_c), and the targeted passes weigh wₘ = pₘ,c·(pₘ,y + 1 − pₘ,c) with that same c
+///   rather than the target. Where the reference's ensemble output is its averaged probabilities of
+///   the scaled members, ours is the attacked scores E.
+public enum MORAWeighting: String, Codable, Sendable, CaseIterable {
+    case formula
+    case reference
+}
+
 public struct MORA: Attack {
     /// MORA's settings.
     public struct Configuration: Codable, Sendable, Equatable {
@@ -44,11 +59,14 @@ public struct MORA: Attack {
         /// τ, the temperature of the members' probabilities in the weights; nil uses the reference's
         /// 0.2 on an averaged softmax and 0 on averaged logits (equal weights).
         public var temperature: Double?
+        /// The weightings, each running every pass, in order.
+        public var weightings: [MORAWeighting] = [.formula, .reference]
 
         public init(
             steps: Int = 100, restarts: Int = 1, mixes: [Double] = [0.5, 0, 0.25, 0.75, 1], targetClasses: Int = 9,
-            targetedMix: Double? = nil, temperature: Double? = nil
+            targetedMix: Double? = nil, temperature: Double? = nil, weightings: [MORAWeighting] = [.formula, .reference]
         ) {
+            self.weightings = weightings
             self.steps = steps
             self.restarts = restarts
             self.mixes = mixes
@@ -69,10 +87,11 @@ public struct MORA: Attack {
     /// MORA picks its own target classes and succeeds by misclassification; it has no targeted goal.
     public var supportsTargeted: Bool { false }
 
-    /// One pass: a mixing weight and, for the targeted passes, the loss's target classes.
+    /// One pass: a mixing weight, for the targeted passes the loss's target classes, and the weighting.
     private struct Pass {
         let mix: Double
         let lossTargets: Tensor?
+        var weighting = MORAWeighting.formula
     }
 
     public func run(_ images: Tensor, labels: Tensor, target: any AttackTarget, context: AttackContext) -> Tensor {
@@ -92,6 +111,14 @@ public struct MORA: Attack {
                 )
             }
         }
+        // Every weighting runs every pass; the formula's passes keep the seed streams they had alone.
+        passes = c.weightings.flatMap { weighting in
+            passes.map { pass -> Pass in
+                var pass = pass
+                pass.weighting = weighting
+                return pass
+            }
+        }
         let fullBall = PerturbationBall(center: images, norm: context.norm, epsilon: context.epsilon)
         var rows = [Tensor?](repeating: nil, count: count)
         var fooled = [Bool](repeating: false, count: count)
@@ -104,8 +131,10 @@ public struct MORA: Attack {
                 var ball = fullBall.selecting(selection)
                 var y = labels.indexSelected(alongAxis: 0, indices: selection)
                 var t = pass.lossTargets?.indexSelected(alongAxis: 0, indices: selection)
+                // The formula's passes keep the seed streams they had alone; the reference's come after.
+                let stream = passIndex % (passes.count / c.weightings.count) + (pass.weighting == .formula ? 0 : 0x100)
                 var generators = exampleGenerators(
-                    active.map { context.seeds[$0] }, stream: 0x30A + UInt64(restart) + 0x1_0000 * UInt64(passIndex))
+                    active.map { context.seeds[$0] }, stream: 0x30A + UInt64(restart) + 0x1_0000 * UInt64(stream))
                 var x = withoutGradients { () -> Tensor in
                     (ball.center + context.norm.unitDirections(&generators, rowShape: rowShape) * context.epsilon).clamped(
                         to: 0...1)
@@ -115,7 +144,7 @@ public struct MORA: Attack {
                     let isFinal = iteration == c.steps
                     let (gradient, decision) = reweighedGradient(
                         x, labels: y, lossTargets: t, target: target, mix: pass.mix, temperature: temperature,
-                        masked: softmaxPattern, gradient: !isFinal)
+                        masked: softmaxPattern, weighting: pass.weighting, gradient: !isFinal)
                     // Every iterate is checked; an example fooled keeps its first fooling iterate.
                     let keep = recordFirstSuccesses(
                         attackSucceeded(decision, labels: y, targets: nil), at: x, active: active, fooled: &fooled,
@@ -162,33 +191,47 @@ public struct MORA: Attack {
     /// The gradient of MORA's loss at `images` (nil when not asked for) and the decision scores.
     private func reweighedGradient(
         _ images: Tensor, labels: Tensor, lossTargets: Tensor?, target: any AttackTarget, mix: Double, temperature: Double,
-        masked: Bool, gradient: Bool
+        masked: Bool, weighting: MORAWeighting, gradient: Bool
     ) -> (Tensor?, Tensor) {
         guard gradient else { return (nil, withoutGradients { target.forward(images).decision }) }
         return withGradients {
             let input = images.detached().requiringGrad()
             let output = target.forward(input)
-            let scores = Self.scores(output)
-            var mixed = scores / withoutGradients { topTwoGap(scores).clamped(min: 1e-12).unsqueezed(axis: 1) } * (1 - mix)
-            let members = output.memberLogits
-            if mix > 0, !members.isEmpty {
-                let (scale, weights) = withoutGradients {
-                    Self.memberWeights(
-                        members.map { $0.detached() }, labels: labels, lossTargets: lossTargets, temperature: temperature,
-                        masked: masked)
-                }
-                var weighted = members[0] / scale * weights[0].unsqueezed(axis: 1)
-                for (member, weight) in zip(members, weights).dropFirst() {
-                    weighted = weighted + member / scale * weight.unsqueezed(axis: 1)
-                }
-                let total = weights.dropFirst().reduce(weights[0], +) + 1e-8
-                mixed = mixed + weighted / total.unsqueezed(axis: 1) * mix
-            }
+            let mixed = Self.mixedScores(
+                scores: Self.scores(output), members: output.memberLogits, labels: labels, lossTargets: lossTargets,
+                mix: mix, temperature: temperature, masked: masked, weighting: weighting)
             let loss =
                 lossTargets.map { -Torch.crossEntropy(logits: mixed, labels: $0, reduction: .none) }
                 ?? Torch.crossEntropy(logits: mixed, labels: labels, reduction: .none)
             return (grad(of: loss.sum(), withRespectTo: input), output.decision.detached())
         }
+    }
+
+    /// MORA's mixed scores s = (1 − λ)·E/(E_π1 − E_π2) + λ·Σ μ w ẑ / (10⁻⁸ + Σ μ w), the weights
+    /// (and κ) held constant; over the members (formula) or the members and E (reference).
+    static func mixedScores(
+        scores: Tensor, members: [Tensor], labels: Tensor, lossTargets: Tensor?, mix: Double, temperature: Double,
+        masked: Bool, weighting: MORAWeighting
+    ) -> Tensor {
+        var mixed = scores / withoutGradients { topTwoGap(scores).clamped(min: 1e-12).unsqueezed(axis: 1) } * (1 - mix)
+        guard mix > 0, !members.isEmpty else { return mixed }
+        let outputs = weighting == .formula ? members : members + [scores]
+        let (scale, weights) = withoutGradients {
+            weighting == .formula
+                ? memberWeights(
+                    outputs.map { $0.detached() }, labels: labels, lossTargets: lossTargets, temperature: temperature,
+                    masked: masked)
+                : referenceWeights(
+                    outputs.map { $0.detached() }, labels: labels, targeted: lossTargets != nil, temperature: temperature,
+                    masked: masked)
+        }
+        var weighted = outputs[0] / scale * weights[0].unsqueezed(axis: 1)
+        for (output, weight) in zip(outputs, weights).dropFirst() {
+            weighted = weighted + output / scale * weight.unsqueezed(axis: 1)
+        }
+        let total = weights.dropFirst().reduce(weights[0], +) + 1e-8
+        mixed = mixed + weighted / total.unsqueezed(axis: 1) * mix
+        return mixed
     }
 }
 
@@ -217,6 +260,38 @@ extension MORA {
     }
 }
 
+extension MORA {
+    /// The reference code's scale κ ([N, 1]) and weights μw (each [N]) for `outputs`, the members'
+    /// logits followed by the ensemble's output (``MORAWeighting/reference``).
+    static func referenceWeights(_ outputs: [Tensor], labels: Tensor, targeted: Bool, temperature: Double, masked: Bool)
+        -> (scale: Tensor, weights: [Tensor])
+    {
+        let largestGap = Tensor.stack(outputs.map(topTwoGap), alongAxis: 0).max(alongAxis: 0).values
+        let scale = `where`(largestGap .> 10.0, largestGap / 10, largestGap.onesLike()).unsqueezed(axis: 1)
+        let scaled = outputs.map { $0 / scale }
+        // Σ over the members only (the reference's range(sub_output − 1)), divided by M + 1.
+        let averaged =
+            scaled.dropLast().dropFirst().reduce(scaled[0].softmax(alongAxis: 1)) { $0 + $1.softmax(alongAxis: 1) }
+            / Double(outputs.count)
+        let ranked = averaged.sorted(alongAxis: 1, descending: true).indices
+        let (top, second) = (ranked.selected(alongAxis: 1, index: 0), ranked.selected(alongAxis: 1, index: 1))
+        let onTop = (top .== labels).converted(to: .float32)
+        // The reference's "c": the top class unless it is y, else minus the runner-up.
+        func c(_ p: Tensor) -> Tensor { classScore(p, top) * (1 - onTop) - classScore(p, second) * onTop }
+        let weights = zip(outputs, scaled).map { output, outputScaled -> Tensor in
+            let p = (output * temperature).softmax(alongAxis: 1)
+            let pc = c(p)
+            let weight =
+                targeted
+                ? pc * (classScore(p, labels) + 1 - pc)
+                : pc * (classScore(p, labels) / classScore(averaged, labels) + (1 - pc) / c(averaged))
+            guard masked else { return weight }
+            return weight * (outputScaled.argmax(alongAxis: 1) .== labels).converted(to: .float32)
+        }
+        return (scale, weights)
+    }
+}
+
 /// z_π1 − z_π2, the gap between each row's two largest scores: [N].
 func topTwoGap(_ scores: Tensor) -> Tensor {
     let top = scores.topK(2, alongAxis: 1).values
@@ -236,5 +311,6 @@ extension MORA.Configuration: AttackConfiguration {
         if let temperature {
             try requireSetting(temperature >= 0 && temperature.isFinite, "MORA", "temperature must be ≥ 0, got \(temperature)")
         }
+        try requireSetting(!weightings.isEmpty, "MORA", "needs at least one weighting")
     }
 }

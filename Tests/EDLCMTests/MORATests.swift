@@ -44,6 +44,91 @@ struct MORATests {
         }
     }
 
+    /// The reference weighting against the reference code itself: `MORAAttack.attack_single_run`'s
+    /// `logits_prev` (untargeted) and `MORAAttack_targeted`'s (targeted), their helper functions
+    /// copied from lafeat/mora's `mora_attack.py` into PyTorch, on the same member logits and ensemble
+    /// output (the reference's outputs[-2]), on both ensemble patterns.
+    @Test(
+        "the reference weighting gives the reference code's mixed scores",
+        .enabled(if: autoAttackPython != nil, "needs Python with torch (make test creates .venv)"))
+    func referenceWeightingMatchesCode() throws {
+        let python = try #require(autoAttackPython)
+        var generator = SeededGenerator(seed: 11)
+        let (rows, classes) = (8, 5)
+        // Three members (the third with large logits, so that κ > 1 on some rows) and the ensemble output.
+        let values = (0..<4).map { index in
+            (0..<rows * classes).map { _ in Float(generator.nextGaussian() * (index == 2 ? 12 : 2)) }
+        }
+        let labels = (0..<rows).map { Int64($0 % classes) }
+        let tensors = values.map { Tensor($0, shape: [rows, classes]) }
+        func list(_ v: [Float]) -> String { "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
+        let script = """
+            import torch, numpy as np, torch.nn.functional as F
+            R, C = \(rows), \(classes)
+            outs = [torch.tensor(v, dtype=torch.float64).reshape(R, C) for v in [\(values.map(list).joined(separator: ","))]]
+            y = torch.tensor(\(labels))
+            def check_right_index(output, labels):
+                return torch.unsqueeze((output.argmax(dim=-1) == labels).to(dtype=torch.int8), -1)
+            def get_output_scale(output):
+                v, _ = output.topk(2, 1, True, True)
+                return torch.unsqueeze(torch.abs(v[:, 0] - v[:, 1]), -1)
+            def get_sub_max_scale(outputs, n, y):
+                gaps = [torch.abs(o.sort(dim=1)[0][:, -1] - o.sort(dim=1)[0][:, -2]).numpy() for o in outputs[:n]]
+                m = np.max(np.stack(gaps), axis=0)
+                return torch.unsqueeze(torch.tensor([abs(i) / 10.0 if i > 10.0 else 1.0 for i in m], dtype=torch.float64), -1)
+            def weight(x_ens, x_sub, y, targeted):
+                _, ind_sorted = x_ens.sort(dim=1)
+                ind = (ind_sorted[:, -1] == y).double()
+                r = np.arange(x_sub.shape[0])
+                p_z_max = x_sub[r, ind_sorted[:, -1]] * (1. - ind) - x_sub[r, ind_sorted[:, -2]] * ind
+                p_y = x_sub[r, y]
+                if targeted:
+                    w = p_z_max * (p_y + 1 - p_z_max)
+                else:
+                    z_max = x_ens[r, ind_sorted[:, -1]] * (1. - ind) - x_ens[r, ind_sorted[:, -2]] * ind
+                    w = p_z_max * (p_y / x_ens[r, y] + (1 - p_z_max) / z_max)
+                return torch.unsqueeze(w, -1)
+            def logits_prev(scale, float_dis, pattern, targeted):
+                outputs = outs + [outs[-1]]            # members, outputs[-2], outputs[-1]
+                sub_output = len(outputs) - 1
+                out_adv_scale = outputs[-2]
+                sub_max = get_sub_max_scale(outputs, sub_output, y)
+                scaled = [outputs[i] / sub_max for i in range(sub_output)]
+                after = 0
+                for i in range(sub_output - 1):
+                    after += F.softmax(scaled[i], dim=-1)
+                after = after / sub_output
+                masks = [check_right_index(scaled[i], y) for i in range(sub_output)]
+                ws = [weight(after, F.softmax(float_dis * outputs[i], dim=-1), y, targeted) for i in range(sub_output)]
+                prev = (1 - scale) * out_adv_scale / get_output_scale(out_adv_scale)
+                loss_sub, weight_sub = 0, 1e-8
+                for i in range(sub_output):
+                    m = masks[i] if pattern == 'softmax' else 1
+                    loss_sub += scaled[i] * ws[i] * m
+                    weight_sub += ws[i] * m
+                return prev + scale * (loss_sub / weight_sub)
+            for pattern in ('softmax', 'logits'):
+                for targeted in (False, True):
+                    print(' '.join(repr(v) for v in logits_prev(0.5, 0.2, pattern, targeted).flatten().tolist()))
+            """
+        let result = try runProcess(python, ["-c", script])
+        try #require(result.status == 0, "\(result.output)")
+        let lines = result.output.split(separator: "\n").filter { !$0.isEmpty }
+        try #require(lines.count == 4, "\(result.output)")
+        var line = 0
+        for masked in [true, false] {
+            for targeted in [false, true] {
+                let reference = lines[line].split(separator: " ").map { Double($0)! }
+                line += 1
+                let ours = MORA.mixedScores(
+                    scores: tensors[3], members: Array(tensors[0..<3]), labels: Tensor(labels),
+                    lossTargets: targeted ? Tensor(labels.map { ($0 + 1) % Int64(classes) }) : nil, mix: 0.5, temperature: 0.2,
+                    masked: masked, weighting: .reference)
+                assertClose(ours, reference, rtol: 1e-4, atol: 1e-5)
+            }
+        }
+    }
+
     @Test("MORA breaks at least as many images as APGD-CE at the same steps, on both ensemble outputs")
     func atLeastAsStrongAsAPGD() throws {
         let (images, labels) = AttackFixtures.dataset(count: 96, seed: 21)
