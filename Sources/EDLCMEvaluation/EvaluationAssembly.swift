@@ -16,7 +16,11 @@ extension Evaluator {
         let n = Double(sampleCount)
         var settings = config
         settings.epsilons = epsilons
-        var attackSettings = config.attacks.map { name in
+        var suiteAttacks = config.attacks
+        for name in config.lightEps.isEmpty ? [] : config.lightAttacks where !suiteAttacks.contains(name) {
+            suiteAttacks.append(name)
+        }
+        var attackSettings = suiteAttacks.map { name in
             AttackSettingsRecord(
                 role: "suite", attack: name.rawValue, configuration: name.makeAttack(config.budget).configurationJSON())
         }

@@ -32,6 +32,15 @@ public struct EvaluationConfig: SettingsGroup {
         defaultText:
             "the dataset's usual ones: L∞ 0.1, 0.2 for (Fashion-)MNIST, 4/255, 8/255 for CIFAR, 2/255, 4/255 for Tiny ImageNet")
     public var epsilons: [Double]? = nil
+    @Setting(
+        "Radii among --eps at which the suite is --light-attacks instead of --attacks: a lighter evaluation of a secondary radius (the checks, transfer and matrix run there as everywhere).",
+        .each(.nonNegative))
+    public var lightEps: [Double] = []
+    @Setting("The suite at the radii of --light-eps.") public var lightAttacks: [AttackName] = [.apgdCE, .apgdDLR]
+    @Setting(
+        "Gradient attacks of the suite that run on every objective of --targets; the others run on the first objective only (unset: all of them on every objective).",
+        defaultText: "every attack")
+    public var everyObjective: [AttackName]? = nil
     @Setting("Threat model.") public var norm: PerturbationNorm = .linf
     @Setting("Iterations of every iterative attack (the papers use 40–100; see docs/evaluation.md).", .atLeast(1)) public
         var steps = 20
@@ -129,6 +138,17 @@ public struct EvaluationConfig: SettingsGroup {
         )
     }
 
+    /// The suite at `radius`: ``lightAttacks`` at the radii of ``lightEps``, ``attacks`` elsewhere.
+    public func suite(at radius: Double) -> [AttackName] { lightEps.contains(radius) ? lightAttacks : attacks }
+
+    /// The objectives a suite attack runs on: every objective of ``targets`` it can run on, or the
+    /// first only when ``everyObjective`` leaves it out; the deployed output (nil) for Square.
+    public func objectives(of attack: AttackName) -> [TargetObjective?] {
+        guard attack.usesGradients else { return [nil] }
+        let all = targets.filter(attack.runs(on:))
+        return everyObjective.map { $0.contains(attack) ? all : Array(all.prefix(1)) } ?? all
+    }
+
     /// The rules that involve several settings or the attacks' kinds.
     ///
     /// - Throws: ``EDLCMError`` naming the flag at fault.
@@ -139,10 +159,19 @@ public struct EvaluationConfig: SettingsGroup {
         try require(
             !attacks.isEmpty || !surrogates.isEmpty || !trainSurrogates.isEmpty || checks || matrix,
             "--attacks: nothing to run (no attacks, surrogates, matrix or checks)")
-        try require(Set(attacks).count == attacks.count, "--attacks lists an attack twice")
-        for attack in attacks where AttackName.transferAttacks.contains(attack) {
-            throw EDLCMError(
-                "--attacks: \(attack.rawValue) is a transfer attack; list it in --transfer-attacks and give --surrogates")
+        for (flag, list) in [("--attacks", attacks), ("--light-attacks", lightEps.isEmpty ? [] : lightAttacks)] {
+            try require(Set(list).count == list.count, "\(flag) lists an attack twice")
+            for attack in list where AttackName.transferAttacks.contains(attack) {
+                throw EDLCMError(
+                    "\(flag): \(attack.rawValue) is a transfer attack; list it in --transfer-attacks and give --surrogates")
+            }
+        }
+        if !lightEps.isEmpty { try require(!lightAttacks.isEmpty, "--light-attacks needs at least one attack") }
+        if let epsilons {
+            for radius in lightEps where !epsilons.contains(radius) {
+                throw EDLCMError(
+                    "--light-eps \(radius.argument) is not among --eps (\(epsilons.map(\.argument).joined(separator: ", ")))")
+            }
         }
         for attack in transferAttacks where !attack.usesGradients {
             throw EDLCMError("--transfer-attacks: \(attack.rawValue) reads no gradients, so it cannot be crafted on a surrogate")
@@ -162,7 +191,7 @@ public struct EvaluationConfig: SettingsGroup {
                 try require(epsilon <= 1, "--eps \(epsilon) exceeds 1, the whole [0, 1] range of an L∞ perturbation")
             }
         }
-        for attack in attacks where targeted && !attack.makeAttack().supportsTargeted {
+        for attack in attacks + (lightEps.isEmpty ? [] : lightAttacks) where targeted && !attack.makeAttack().supportsTargeted {
             throw EDLCMError(
                 "--attacks \(attack.rawValue) picks its own target classes and has no targeted version; drop it or --targeted")
         }

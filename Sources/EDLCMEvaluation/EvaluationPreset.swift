@@ -21,7 +21,7 @@ public enum EvaluationPreset: String, SettingChoice {
     /// The settings a preset sets, by flag.
     public static let keys = [
         "attacks", "steps", "restarts", "queries", "train-surrogates", "transfer-attacks", "transfer-steps",
-        "transfer-restarts", "transfer-losses",
+        "transfer-restarts", "transfer-losses", "targets", "every-objective", "square-schedule", "light-eps",
     ]
 
     /// Sets the preset's values (``keys``) in `config`.

@@ -52,7 +52,11 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     /// Which attack budget produced the numbers, in words: the preset and the settings changed from it.
     public var budgetDescription: String {
         let changes = settings.changesFromPreset
-        return settings.preset.summary + (changes.isEmpty ? "" : ", changed: " + changes.joined(separator: ", "))
+        let light =
+            settings.lightEps.isEmpty
+            ? ""
+            : "; at ε = \(settings.lightEps.map(\.argument).joined(separator: ", ")) the suite is only \(settings.lightAttacks.map(\.rawValue).joined(separator: ", "))"
+        return settings.preset.summary + (changes.isEmpty ? "" : ", changed: " + changes.joined(separator: ", ")) + light
     }
 }
 

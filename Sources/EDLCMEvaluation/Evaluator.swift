@@ -88,6 +88,10 @@ public final class Evaluator {
             throw EDLCMError("evaluation: no radii (set --eps or resolve the dataset's defaults)")
         }
         self.epsilons = Array(Set(epsilons)).sorted()
+        for radius in config.lightEps where !epsilons.contains(radius) {
+            throw EDLCMError(
+                "--light-eps \(radius.argument) is not among the radii (\(self.epsilons.map(\.argument).joined(separator: ", ")))")
+        }
         let spec = input.ensemble.members[0].spec
         let count = input.sampleIndices.count
         guard input.images.shape == [count, spec.channels, spec.height, spec.width] else {
@@ -336,7 +340,7 @@ public final class Evaluator {
         }
     }
 
-    /// The suite at one radius: every attack on every objective, in order.
+    /// The suite at one radius (``EvaluationConfig/suite(at:)``): every attack on its objectives, in order.
     private func runSuite(
         e: Int, epsilon: Double, cleanCorrect: [Int], robust: inout Set<Int>, brokenBy: inout [String?],
         progress: (EvaluationEvent) -> Void
@@ -346,10 +350,10 @@ public final class Evaluator {
         // Robust images after the gradient attacks, while no Square run came before them.
         var whiteBoxRobust: Int?
         var onlyGradientsSoFar = true
-        for (attackIndex, name) in config.attacks.enumerated() {
+        for (attackIndex, name) in config.suite(at: epsilon).enumerated() {
             onlyGradientsSoFar = onlyGradientsSoFar && name.usesGradients
             let attack = name.makeAttack(config.budget)
-            let objectives: [TargetObjective?] = name.usesGradients ? config.targets.filter(name.runs(on:)) : [nil]
+            let objectives = config.objectives(of: name)
             var newlyBroken = 0
             var fooledByAttack = Set<Int>()
             var strongest: (String, Int)?

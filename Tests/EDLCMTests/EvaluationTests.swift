@@ -213,6 +213,26 @@ struct EvaluationTests {
         }
     }
 
+    @Test("a lighter suite at the --light-eps radii, and --every-objective limiting which attacks run on every objective")
+    func lightRadiiAndObjectives() throws {
+        var config = EvaluationFixture.config(attacks: [.pgd, .apgdCE, .square], epsilons: [0.05, 0.15])
+        config.targets = [.probabilities, .logits]
+        (config.lightEps, config.lightAttacks, config.everyObjective) = ([0.05], [.fgsm], [.pgd])
+        let result = try Evaluator(config: config.validated(), input: EvaluationFixture.input(), stateURL: nil, command: []).run()
+        let runs = result.robustness.map { $0.units.map { "\($0.attack)/\($0.target)" } }
+        // ε 0.05: FGSM alone, on the first objective; ε 0.15: PGD on both, APGD-CE on the first, Square on the output.
+        #expect(runs[0] == ["fgsm/probabilities"])
+        #expect(runs[1] == ["pgd/probabilities", "pgd/logits", "apgd-ce/probabilities", "square/deployed"])
+        #expect(result.attackSettings.filter { $0.role == "suite" }.map(\.attack) == ["pgd", "apgd-ce", "square", "fgsm"])
+        #expect(result.budgetDescription.hasSuffix("--every-objective pgd, --light-eps 0.05; at ε = 0.05 the suite is only fgsm"))
+        config.lightEps = [0.1]
+        #expect(throws: EDLCMError("--light-eps 0.1 is not among --eps (0.05, 0.15)")) { try config.validate() }
+        config.epsilons = nil
+        config.lightEps = [0.3]
+        config.epsilons = [0.1]
+        #expect(throws: EDLCMError("--light-eps 0.3 is not among --eps (0.1)")) { try config.validate() }
+    }
+
     @Test("targeted mode counts an image as broken only when it reaches its target class")
     func targetedMode() throws {
         var config = EvaluationFixture.config(attacks: [.pgd], epsilons: [0.3])
