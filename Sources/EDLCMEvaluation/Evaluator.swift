@@ -90,7 +90,8 @@ public final class Evaluator {
         self.epsilons = Array(Set(epsilons)).sorted()
         for radius in config.lightEps where !epsilons.contains(radius) {
             throw EDLCMError(
-                "--light-eps \(radius.argument) is not among the radii (\(self.epsilons.map(\.argument).joined(separator: ", ")))")
+                "--light-eps \(radius.argument) is not among the radii (\(self.epsilons.map(\.argument).joined(separator: ", ")))"
+            )
         }
         let spec = input.ensemble.members[0].spec
         let count = input.sampleIndices.count
