@@ -112,7 +112,11 @@ struct TrainCommandTests {
         var result = try runProcess(edlcmBinary, ["train"] + common + ["--out", plain.path])
         #expect(result.status == 0, "\(result.output)")
         let runs: [(String, [String], String)] = [
-            ("dverge", ["--method", "dverge", "--from", plain.path, "--dverge-steps", "2"], "dverge_layer"),
+            // The authors' per-epoch layer draw logs the layer each epoch (the default cycles it per batch).
+            (
+                "dverge", ["--method", "dverge", "--from", plain.path, "--dverge-steps", "2", "--dverge-layer-draw", "epoch"],
+                "dverge_layer"
+            ),
             ("trs-at", ["--method", "trs", "--adversarial", "pgd", "--trs-steps", "1", "--adv-steps", "1"], "trs_delta"),
             ("edlcm-low-memory", ["--method", "edlcm", "--low-memory"], "dispersion"),
         ]
@@ -192,7 +196,7 @@ struct TrainCommandTests {
         let refused = try runProcess(edlcmBinary, ["train", "--resume", "--out", run.path, "--lr", "0.1"])
         #expect(refused.status == 1)
         #expect(
-            refused.output.contains("--lr (0.02 recorded, 0.1 given); only --epochs and --threads may change"),
+            refused.output.contains("--lr (0.02 recorded, 0.1 given); only --epochs, --threads and --data-dir may change"),
             "\(refused.output)")
     }
 

@@ -66,7 +66,7 @@ struct StudyPlanTests {
             ),
             (
                 "seeds: [0]\nmethod:\n  - name: a\n",
-                "s.yaml: line 2: unknown key 'method' (did you mean 'methods'?); a study has name, training, seeds, methods, evaluation, analysis"
+                "s.yaml: line 2: unknown key 'method' (did you mean 'methods'?); a study has name, training, seeds, methods, evaluation, analysis, sweep"
             ),
             (
                 "seeds: [0]\nmethods:\n  - name: a\n    alpah: 1\n",
@@ -153,9 +153,16 @@ struct StudyPlanTests {
         let names = ["plain", "adp", "gal", "dverge", "trs", "edlcm", "lr-only", "lg-only", "pgd-at"]
         let fashion = try StudyPlan(path: root.appendingPathComponent("studies/fashion-mnist.yaml").path)
         #expect(fashion.methods.map(\.name) == names && fashion.seeds == [0, 1, 2] && fashion.runs.count == 27)
-        #expect(fashion.training.dataset == .fashionMNIST && fashion.training.members == 3 && fashion.training.epochs == 2)
-        #expect(fashion.evaluation.preset == .standard && fashion.evaluation.samples == 100)
+        #expect(fashion.training.dataset == .fashionMNIST && fashion.training.members == 3 && fashion.training.epochs == 8)
+        #expect(fashion.training.validation == 5000 && fashion.training.scheduleInterval == .batch)
+        #expect(fashion.evaluation.preset == .standard && fashion.evaluation.samples == 500)
+        #expect(fashion.evaluation.epsilons == [0.05, 0.1] && fashion.evaluation.lightEps == [0.05])
         #expect(fashion.evaluation.trainSurrogates == [3] && fashion.methods[3].fromMethod == "plain")
+        // The protocol's sweep: 4 strengths for every method but plain, seed 0, the rule against plain.
+        #expect(fashion.sweepRuns.count == 1 + 8 * 4 && fashion.sweep?.reference == "plain" && fashion.sweep?.within == 2)
+        #expect(fashion.sweep?.evaluation.split == .validation && fashion.sweep?.evaluation.samples == 1000)
+        let first = try StudyPlan(path: root.appendingPathComponent("studies/fashion-mnist-first.yaml").path)
+        #expect(first.training.epochs == 2 && first.evaluation.samples == 100 && first.sweep == nil)
         let cifarPath = root.appendingPathComponent("studies/cifar10-resnet20.yaml").path
         let cifar = try StudyPlan(
             path: cifarPath, overrides: [try StudyOverride(parsing: "training.data-dir=/data/cifar-10-batches-bin")])
@@ -191,7 +198,7 @@ struct StudyPlanTests {
         }
         #expect(
             throws: EDLCMError(
-                "--set trainig.epochs=1: unknown key 'trainig' (did you mean 'training'?); a study has name, training, seeds, methods, evaluation, analysis"
+                "--set trainig.epochs=1: unknown key 'trainig' (did you mean 'training'?); a study has name, training, seeds, methods, evaluation, analysis, sweep"
             )
         ) { try set(["trainig.epochs=1"]) }
     }
