@@ -87,8 +87,8 @@ let package = Package(
         .executableTarget(
             name: "EDLCMCLI",
             dependencies: [
-                "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
-                "EDLCMReport", "EDLCMStudy", "EDLCMBenchmark", "Torch",
+                "EDLCMCore", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation", "EDLCMReport", "EDLCMStudy", "EDLCMBenchmark",
+                "Torch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -101,7 +101,7 @@ let package = Package(
                 "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining", "EDLCMEvaluation",
                 "EDLCMReport", "EDLCMBenchmark", "Torch",
             ]),
-        .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["EDLCMCore", "Torch"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(
             name: "EDLCMTests",

@@ -151,11 +151,7 @@ extension Attack {
 
     /// The configuration as JSON, for results that record the exact settings.
     public func configurationJSON() -> JSONValue {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(configuration), let value = try? JSONDecoder().decode(JSONValue.self, from: data)
-        else { return .null }
-        return value
+        JSONValue(encoding: configuration)
     }
 }
 

@@ -51,12 +51,18 @@ public struct BenchmarkResult: Codable, Sendable {
     public var denseKernel: DenseKernel
     /// Whether the EDLCM step held one member's graph at a time.
     public var lowMemory: Bool
+    /// The process's peak resident memory (MiB), set by the process that ran the benchmark.
+    public var peakRSSMB: Double?
+    /// The best rate of a large convolution on the same threads, and this case's share of it.
+    public var peakGFLOPs: Double?
+    public var percentOfPeak: Double?
 
     enum CodingKeys: String, CodingKey {
         case name, steps, threads, gflops
         case lowMemory = "low_memory"
         case denseKernel = "dense_kernel"
         case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
+        case peakRSSMB = "peak_rss_mb", peakGFLOPs = "peak_gflops", percentOfPeak = "percent_of_peak"
     }
 }
 

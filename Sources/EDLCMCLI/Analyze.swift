@@ -1,15 +1,7 @@
 import ArgumentParser
-import EDLCMAttacks
-import EDLCMBenchmark
-import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
 import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
 import EDLCMTraining
 import Foundation
-import Torch
 
 /// `edlcm analyze`: the HVP transferability metric, gradient cosines and curvature of a trained ensemble.
 struct Analyze: ParsableCommand {
@@ -29,7 +21,7 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let runFolder = runFolderOption.path
         let config = try settings.resolve()
-        let output = URL(fileURLWithPath: out ?? URL(fileURLWithPath: runFolder).appendingPathComponent("analysis.json").path)
+        let output = URL(fileURLWithPath: out ?? RunDirectory(url: URL(fileURLWithPath: runFolder)).analysisURL.path)
         let report = try AnalysisRecord.analyse(
             runFolder: runFolder, config: config, output: output, command: CommandLine.arguments
         )

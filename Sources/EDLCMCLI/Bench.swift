@@ -2,12 +2,6 @@ import ArgumentParser
 import EDLCMAttacks
 import EDLCMBenchmark
 import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
-import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
-import EDLCMTraining
 import Foundation
 import Torch
 
@@ -36,13 +30,11 @@ struct Bench: ParsableCommand {
         let (cases, steps, denseKernel, lowMemory) = (config.cases, config.steps, config.denseKernel, config.memory.lowMemory)
         try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
         if child {
-            let result = try StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory)
-            var line = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as! [String: Any]
-            line["peak_rss_mb"] = Double(peakResidentBytes()) / 1_048_576
+            var result = try StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory)
+            result.peakRSSMB = Double(peakResidentBytes()) / 1_048_576
             let peak = StepBenchmark.peakGFLOPs()
-            line["peak_gflops"] = peak
-            line["percent_of_peak"] = 100 * result.gflops / peak
-            print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+            (result.peakGFLOPs, result.percentOfPeak) = (peak, 100 * result.gflops / peak)
+            print(String(decoding: try JSONStyle.line.encode(result), as: UTF8.self))
             return
         }
         if !json {
@@ -51,10 +43,7 @@ struct Bench: ParsableCommand {
         var peaks: [Double] = []
         for benchmark in cases {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-            if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
-                process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            }
+            process.executableURL = ownExecutable
             process.arguments =
                 [
                     "bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads",
@@ -65,9 +54,7 @@ struct Bench: ParsableCommand {
             try process.run()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            guard process.terminationStatus == 0,
-                let line = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-            else {
+            guard process.terminationStatus == 0, let line = try? JSONDecoder().decode(BenchmarkResult.self, from: data) else {
                 throw EDLCMError("bench: the \(benchmark.rawValue) child process failed")
             }
             if json {
@@ -77,11 +64,9 @@ struct Bench: ParsableCommand {
                     benchmark.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)
                         + String(
                             format: " %7.1f  %7.3f  %11.0f  %12.1f  %9.0f  %7d",
-                            line["images_per_second"] as? Double ?? 0, line["seconds_per_step"] as? Double ?? 0,
-                            line["peak_rss_mb"] as? Double ?? 0, line["gflops"] as? Double ?? 0,
-                            line["percent_of_peak"] as? Double ?? 0,
-                            line["threads"] as? Int ?? 0))
-                peaks.append(line["peak_gflops"] as? Double ?? 0)
+                            line.imagesPerSecond, line.secondsPerStep, line.peakRSSMB ?? 0, line.gflops,
+                            line.percentOfPeak ?? 0, line.threads))
+                peaks.append(line.peakGFLOPs ?? 0)
             }
         }
         if !json, let peak = peaks.max() {

@@ -1,13 +1,5 @@
 import ArgumentParser
-import EDLCMAttacks
-import EDLCMBenchmark
 import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
-import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
-import EDLCMTraining
 import Foundation
 import Logging
 import Torch

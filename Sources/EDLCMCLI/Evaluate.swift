@@ -1,18 +1,11 @@
 import ArgumentParser
 import EDLCMAttacks
-import EDLCMBenchmark
 import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
 import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
 import EDLCMTraining
 import Foundation
-import Torch
 
 /// Set by the SIGINT handler; read between batches.
-nonisolated(unsafe) private var interruptRequested = false
 
 /// `edlcm evaluate`: attacks a trained ensemble and writes the results as JSON, CSV and Markdown.
 struct Evaluate: ParsableCommand {
@@ -24,8 +17,9 @@ struct Evaluate: ParsableCommand {
             then the transfer attacks crafted on --surrogates, keeping a per-image worst case; then the members' \
             transferability matrix and the gradient-masking sanity checks. Writes --out (JSON) and, beside it, .csv, \
             .md and .state.json; an interrupted evaluation resumes from the state when run again with the same \
-            settings. Defaults are sized for a quick CPU evaluation; for a full-strength one use for example \
-            --steps 100 --restarts 5 --queries 5000 (see docs/evaluation.md). Attacks: \
+            settings. Defaults are sized for a quick CPU evaluation (--preset quick); --preset standard runs \
+            AutoAttack's standard version and --preset ensemble adds MORA and DVERGE/TRS's transfer protocol \
+            (see docs/evaluation.md). Attacks: \
             \(AttackName.allCases.map(\.rawValue).joined(separator: ", ")).
             """ + settingsHelp(EvaluationConfig.self)
     )
@@ -45,19 +39,16 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let runFolder = runFolderOption.path
         let settings = try resolvedConfig()
-        let outPath = out ?? URL(fileURLWithPath: runFolder).appendingPathComponent("evaluation.json").path
+        let outPath = out ?? RunDirectory(url: URL(fileURLWithPath: runFolder)).evaluationURL.path
         let display = EvaluationProgress()
         let session = try EvaluationSession(config: settings, runFolder: runFolder, out: outPath, command: CommandLine.arguments)
         { members, epoch, epochs in
             display.surrogate(members: members, epoch: epoch, epochs: epochs)
         }
         let start = Date()
-        // The first Ctrl-C stops after the current batch with the state saved; a second one exits at once.
-        signal(SIGINT) { _ in
-            if interruptRequested { _exit(130) }
-            interruptRequested = true
-        }
-        let result = try session.run(progress: { display.handle($0) }, shouldStop: { interruptRequested })
+        // The first Ctrl-C (or SIGTERM) stops after the current batch with the state saved; a second one exits at once.
+        installStopHandlers()
+        let result = try session.run(progress: { display.handle($0) }, shouldStop: isStopRequested)
         display.finish()
         print(EvaluationSummary.text(result))
         print(

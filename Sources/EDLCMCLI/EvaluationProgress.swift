@@ -1,12 +1,4 @@
-import EDLCMAttacks
-import EDLCMBenchmark
-import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
 import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
-import EDLCMTraining
 import Foundation
 
 /// Shows evaluation progress on stderr: a live line on a terminal, plain log lines otherwise.

@@ -1,13 +1,5 @@
 import ArgumentParser
-import EDLCMAttacks
-import EDLCMBenchmark
 import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
-import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
-import EDLCMTraining
 import Foundation
 
 /// `edlcm launch --nproc N -- train …`: starts N local workers for data-parallel training, as torchrun does.
@@ -46,7 +38,7 @@ struct Launch: ParsableCommand {
 
     func run() throws {
         let port = try masterPort ?? freePort()
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let executable = ownExecutable
         var workers: [Process] = []
         for rank in 0..<nproc {
             let process = Process()

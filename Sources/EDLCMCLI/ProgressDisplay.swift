@@ -1,11 +1,3 @@
-import EDLCMAttacks
-import EDLCMBenchmark
-import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
-import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
 import EDLCMTraining
 import Foundation
 

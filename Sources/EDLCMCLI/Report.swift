@@ -1,13 +1,6 @@
 import ArgumentParser
-import EDLCMAttacks
-import EDLCMBenchmark
 import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
-import EDLCMEvaluation
-import EDLCMModels
 import EDLCMReport
-import EDLCMTraining
 import Foundation
 
 extension ReportFormat: ExpressibleByArgument {}

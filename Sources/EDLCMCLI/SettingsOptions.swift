@@ -1,13 +1,5 @@
 import ArgumentParser
-import EDLCMAttacks
-import EDLCMBenchmark
 import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
-import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
-import EDLCMTraining
 import Foundation
 
 /// The settings of a command: `--config FILE` and every setting flag of `Group` (declared once, in

@@ -64,7 +64,8 @@ struct StudyRun: ParsableCommand {
     func run() throws {
         let plan = try StudyPlan(path: file, overrides: try overrides.map(StudyOverride.init(parsing:)))
         let shard = try shard.map(StudyShard.init(parsing:)) ?? .all
-        if let threads, threads < 1 { throw EDLCMError("--threads must be at least 1, got \(threads)") }
+        // --threads is RuntimeSettings' setting: checked by its one declaration (bounds and message).
+        if let threads { _ = try RuntimeSettings.resolve(file: nil, arguments: ["--threads", String(threads)]) }
         let folder = URL(fileURLWithPath: out ?? "runs/studies/\(plan.name)", isDirectory: true)
         guard jobs >= 1 else { throw EDLCMError("--jobs must be at least 1, got \(jobs)") }
         var runner = StudyRunner(plan: plan, folder: folder, shard: shard)
@@ -88,7 +89,7 @@ struct StudyRun: ParsableCommand {
             let total = threads ?? Runtime.availableCores
             let parallel = StudyJobs(
                 runner: runner, file: file, jobs: jobs, threadsPerJob: max(1, total / jobs), overrides: overrides)
-            do { try parallel.run(shouldStop: { stopRequested.load(ordering: .relaxed) }) } catch is StudyJobsStopped {
+            do { try parallel.run(shouldStop: isStopRequested) } catch is StudyJobsStopped {
                 FileHandle.standardError.write(
                     Data("\nedlcm: stopped, every run's progress saved; rerun the study to continue\n".utf8))
                 Foundation.exit(130)
@@ -101,7 +102,7 @@ struct StudyRun: ParsableCommand {
         let display = StudyProgress(total: runner.shardRuns.count)
         do {
             try runner.run(
-                command: CommandLine.arguments, threads: threads, shouldStop: { stopRequested.load(ordering: .relaxed) },
+                command: CommandLine.arguments, threads: threads, shouldStop: isStopRequested,
                 progress: display.handle)
         } catch let stopped as TrainingStopped {
             FileHandle.standardError.write(

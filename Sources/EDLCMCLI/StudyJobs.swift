@@ -95,10 +95,7 @@ final class StudyJobs: @unchecked Sendable {  // the display is written under `l
     /// Starts the child process of one run; its standard error comes through `emit`.
     private func start(_ run: StudyPlan.Run) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
-            process.executableURL = Bundle.main.executableURL
-        }
+        process.executableURL = ownExecutable
         process.arguments =
             ["study", "run", file, "--out", runner.folder.path, "--only", run.id, "--threads", String(threadsPerJob)]
             + overrides.flatMap { ["--set", $0] } + ["--job"]

@@ -1,33 +1,9 @@
 import ArgumentParser
 import EDLCMAttacks
-import EDLCMBenchmark
 import EDLCMCore
-import EDLCMData
-import EDLCMDefenses
-import EDLCMEvaluation
-import EDLCMModels
-import EDLCMReport
 import EDLCMTraining
 import Foundation
-import Synchronization
 import Torch
-
-/// Set by SIGINT/SIGTERM: training finishes the step, checkpoints and stops. A second signal exits at once.
-let stopRequested = Atomic<Bool>(false)
-
-func installStopHandlers() {
-    // A parent may have spawned us with these signals blocked (the mask is inherited): unblock them.
-    var unblock = sigset_t()
-    sigemptyset(&unblock)
-    sigaddset(&unblock, SIGINT)
-    sigaddset(&unblock, SIGTERM)
-    sigprocmask(SIG_UNBLOCK, &unblock, nil)
-    for signalNumber in [SIGINT, SIGTERM] {
-        signal(signalNumber) { number in
-            if stopRequested.exchange(true, ordering: .relaxed) { _exit(128 + number) }
-        }
-    }
-}
 
 /// `edlcm train`: trains an ensemble and writes config.json, metrics.jsonl and checkpoint.safetensors.
 struct Train: ParsableCommand {
@@ -79,7 +55,7 @@ struct Train: ParsableCommand {
         let start = Date()
         let epochs: [EpochMetrics]
         do {
-            epochs = try trainer.train(shouldStop: { stopRequested.load(ordering: .relaxed) }) { progress.handle($0) }
+            epochs = try trainer.train(shouldStop: isStopRequested) { progress.handle($0) }
         } catch let stopped as TrainingStopped {
             FileHandle.standardError.write(Data("\nedlcm: \(stopped.description)\n".utf8))
             Foundation.exit(130)

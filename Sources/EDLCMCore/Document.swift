@@ -509,3 +509,35 @@ public func readFile(_ url: URL, label: String? = nil, maxBytes: Int = DocumentL
     }
     return data
 }
+
+/// How the tool writes JSON, declared once for every file and string it makes.
+public enum JSONStyle: Sendable {
+    /// Files a person reads and diffs (`config.json`, `evaluation.json`, `analysis.json`,
+    /// `study.json`, `sweep.json`): pretty-printed, keys sorted, slashes unescaped, non-finite
+    /// numbers as the strings "inf", "-inf" and "nan".
+    case record
+    /// One line (`metrics.jsonl`, the evaluation state, checkpoint metadata, Markdown cells): keys
+    /// sorted, slashes unescaped, non-finite numbers as strings.
+    case line
+    /// Keys sorted, nothing else: the text evaluation fingerprints are computed from, kept as first
+    /// written so that saved evaluation states still match.
+    case fingerprint
+
+    /// An encoder of this style.
+    public var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        switch self {
+        case .record: encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        case .line: encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        case .fingerprint: encoder.outputFormatting = [.sortedKeys]
+        }
+        if self != .fingerprint {
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(
+                positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        }
+        return encoder
+    }
+
+    /// `value` encoded in this style.
+    public func encode<Value: Encodable>(_ value: Value) throws -> Data { try encoder.encode(value) }
+}

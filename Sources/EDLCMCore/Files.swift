@@ -9,66 +9,6 @@ public func writeFileAtomically(_ data: Data, to url: URL) throws {
     try rethrowingTorchErrors { try AtomicFile.write([UInt8](data), to: url.path, label: url.path) }
 }
 
-/// A one-line description of a file-system error.
-package func describe(_ error: any Error) -> String {
-    if let error = error as? EDLCMError { return error.message }
-    if let error = error as? TorchError { return error.message }
-    let nsError = error as NSError
-    if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-        return String(cString: strerror(Int32(underlying.code)))
-    }
-    return nsError.localizedDescription
-}
-
-/// A one-line description of a JSON or YAML decoding error, with the key path.
-public func describeDecoding(_ error: any Error) -> String {
-    func path(_ context: DecodingError.Context) -> String {
-        let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        return keys.isEmpty ? "" : " at '\(keys)'"
-    }
-    switch error {
-    case let error as EDLCMError: return error.message
-    case let DecodingError.typeMismatch(type, context): return "wrong type\(path(context)): expected \(type)"
-    case let DecodingError.valueNotFound(type, context): return "missing value\(path(context)): expected \(type)"
-    case let DecodingError.keyNotFound(key, context): return "missing key '\(key.stringValue)'\(path(context))"
-    case let DecodingError.dataCorrupted(context):
-        if let inner = context.underlyingError as? EDLCMError { return inner.message }
-        let detail = (context.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String ?? context.debugDescription
-        return "invalid value\(path(context)): \(detail)"
-    default: return "\(error)"
-    }
-}
-
-/// Runs `body`, turning a ``TorchError`` (the engine's error type) into an ``EDLCMError`` with the
-/// same message (after `prefix`, if given): the one place where the product layer's file and
-/// checkpoint operations cross into the engine's error type.
-package func rethrowingTorchErrors<Result>(prefix: String? = nil, _ body: () throws -> Result) throws -> Result {
-    do { return try body() } catch let error as TorchError {
-        throw EDLCMError(prefix.map { "\($0) \(error.message)" } ?? error.message)
-    }
-}
-
-/// The product of non-negative factors, or `nil` when it overflows `Int`.
-package func checkedProduct(_ factors: [Int]) -> Int? {
-    var product = 1
-    for factor in factors {
-        guard factor >= 0 else { return nil }
-        let (result, overflow) = product.multipliedReportingOverflow(by: factor)
-        if overflow { return nil }
-        product = result
-    }
-    return product
-}
-
-/// The sum of two integers, or `nil` when it overflows `Int`.
-package func checkedSum(_ a: Int, _ b: Int) -> Int? {
-    let (result, overflow) = a.addingReportingOverflow(b)
-    return overflow ? nil : result
-}
-
-/// The project's version, recorded with every run.
-public let edlcmVersion = "0.1.0"
-
 /// Refuses an output path that is a folder or sits in a missing folder, before any work is done.
 public func checkOutputFile(_ url: URL) throws {
     var isDirectory: ObjCBool = false

@@ -90,7 +90,7 @@ public enum EvaluationSplit: String, SettingChoice {
 }
 
 /// Where a dataset's files are, shared by every command that reads a dataset.
-public struct DataFolderSettings: SettingsGroup {
+public struct DataFolderSettings: ResultNeutralSettings {
     @Setting(
         "Folder holding the dataset files (MNIST and CIFAR in their standard binary formats, Tiny ImageNet as unpacked).",
         key: "data-dir",

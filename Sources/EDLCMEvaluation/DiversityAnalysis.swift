@@ -190,9 +190,7 @@ extension AnalysisRecord {
         Runtime.seed(config.seeding.seed)
         let report = DiversityAnalysis.analyse(trained.ensemble, images: batch.images, labels: batch.labels, config: config)
         let record = AnalysisRecord(report: report, run: runFolder, command: command, libtorchVersion: Runtime.libtorchVersion)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(try encoder.encode(record), to: output)
+        try writeFileAtomically(try JSONStyle.record.encode(record), to: output)
         return record
     }
 }

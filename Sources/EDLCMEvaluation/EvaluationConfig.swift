@@ -29,8 +29,7 @@ public struct EvaluationConfig: SettingsGroup {
     public var attacks: [AttackName] = [.apgdCE, .apgdDLR, .square]
     @Setting(
         "Radii, ascending (decimals or fractions like 8/255).", .ifSet(.each(.nonNegative)), key: "eps",
-        defaultText:
-            "the dataset's usual ones: L∞ 0.1, 0.2 for (Fashion-)MNIST, 4/255, 8/255 for CIFAR, 2/255, 4/255 for Tiny ImageNet")
+        defaultText: EvaluationConfig.defaultEpsilonsText)
     public var epsilons: [Double]? = nil
     @Setting(
         "Radii among --eps at which the suite is --light-attacks instead of --attacks: a lighter evaluation of a secondary radius (the checks, transfer and matrix run there as everywhere).",
@@ -126,6 +125,22 @@ public struct EvaluationConfig: SettingsGroup {
         }
     }
 
+    /// The help's words for the default radii, from ``defaultEpsilons(dataset:norm:)``: "the dataset's
+    /// usual ones: L∞ 0.1, 0.2 for (Fashion-)MNIST, 4/255, 8/255 for CIFAR, 2/255, 4/255 for Tiny ImageNet".
+    static var defaultEpsilonsText: String {
+        func text(_ value: Double) -> String {
+            let steps = value * 255
+            return abs(steps - steps.rounded()) < 1e-9 && steps < 32 ? "\(Int(steps.rounded()))/255" : value.argument
+        }
+        let datasets: [(String, DatasetName)] = [
+            ("(Fashion-)MNIST", .fashionMNIST), ("CIFAR", .cifar10), ("Tiny ImageNet", .tinyImageNet),
+        ]
+        return "the dataset's usual ones: L∞ "
+            + datasets.map { name, dataset in
+                defaultEpsilons(dataset: dataset, norm: .linf).map(text).joined(separator: ", ") + " for " + name
+            }.joined(separator: ", ")
+    }
+
     /// The radii to run, ascending and without repeats (the dataset default when unset).
     public func resolvedEpsilons(dataset: DatasetName) -> [Double] {
         Array(Set(epsilons ?? Self.defaultEpsilons(dataset: dataset, norm: norm))).sorted()
@@ -212,12 +227,7 @@ public struct EvaluationConfig: SettingsGroup {
         }
     }
 
-    /// The settings that decide the numbers (everything but paths of data and threads), for
+    /// The settings that decide the numbers (the result-neutral ones at their defaults), for
     /// matching a resumed evaluation against its state.
-    var fingerprintSettings: EvaluationConfig {
-        var copy = self
-        copy.data = DataFolderSettings()
-        copy.runtime = RuntimeSettings()
-        return copy
-    }
+    var fingerprintSettings: EvaluationConfig { withResultNeutralDefaults }
 }

@@ -18,18 +18,21 @@ public enum EvaluationPreset: String, SettingChoice {
     /// margin, 100 steps.
     case ensemble
 
-    /// The settings a preset sets, by flag.
+    /// The settings that make up an attack budget, by flag: those a preset sets, and those a report
+    /// names when a configuration changes them from its preset's values.
     public static let keys = [
         "attacks", "steps", "restarts", "queries", "train-surrogates", "transfer-attacks", "transfer-steps",
         "transfer-restarts", "transfer-losses", "targets", "every-objective", "square-schedule", "light-eps",
     ]
 
-    /// Sets the preset's values (``keys``) in `config`.
+    /// Sets the preset's values in `config`. The quick preset is the declared defaults of
+    /// ``EvaluationConfig`` (stated there once).
     public func apply(to config: inout EvaluationConfig) {
+        let defaults = EvaluationConfig()
         switch self {
         case .quick:
-            config.attacks = [.apgdCE, .apgdDLR, .square]
-            (config.steps, config.restarts, config.queries) = (20, 1, 300)
+            config.attacks = defaults.attacks
+            (config.steps, config.restarts, config.queries) = (defaults.steps, defaults.restarts, defaults.queries)
         case .standard, .ensemble:
             config.attacks = self == .standard ? [.apgdCE, .apgdT, .fabT, .square] : [.apgdCE, .apgdT, .fabT, .mora, .square]
             (config.steps, config.restarts, config.queries) = (100, 1, 5000)
@@ -39,9 +42,11 @@ public enum EvaluationPreset: String, SettingChoice {
             config.transferAttacks = [.mpgd, .mdiFGSM, .sgm]
             (config.transferSteps, config.transferRestarts, config.transferLosses) = (100, 3, [.crossEntropy, .margin])
         } else {
-            config.trainSurrogates = []
-            config.transferAttacks = [.mpgd, .diFGSM]
-            (config.transferSteps, config.transferRestarts, config.transferLosses) = (50, 1, [.crossEntropy])
+            config.trainSurrogates = defaults.trainSurrogates
+            config.transferAttacks = defaults.transferAttacks
+            (config.transferSteps, config.transferRestarts, config.transferLosses) = (
+                defaults.transferSteps, defaults.transferRestarts, defaults.transferLosses
+            )
         }
     }
 

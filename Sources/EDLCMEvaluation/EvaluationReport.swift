@@ -10,11 +10,7 @@ import Foundation
 public enum EvaluationReport {
     /// The result as pretty-printed JSON with sorted keys.
     public static func json(_ result: EvaluationResult) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try encoder.encode(result)
+        try JSONStyle.record.encode(result)
     }
 
     /// Reads a result written by ``json(_:)``.

@@ -64,9 +64,7 @@ package struct EvaluationState: Codable {
     }
 
     func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        try writeFileAtomically(try encoder.encode(self), to: url)
+        try writeFileAtomically(try JSONStyle.line.encode(self), to: url)
     }
 }
 

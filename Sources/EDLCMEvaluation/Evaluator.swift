@@ -165,8 +165,7 @@ public final class Evaluator {
     {
         var settings = config.fingerprintSettings
         settings.epsilons = epsilons
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = JSONStyle.fingerprint.encoder
         let parts = [
             (try? encoder.encode(settings)).map { String(decoding: $0, as: UTF8.self) } ?? "",
             (try? encoder.encode(thresholds)).map { String(decoding: $0, as: UTF8.self) } ?? "",

@@ -29,13 +29,13 @@ public struct RunSummary {
         self.folder = folder
         record = try run.readRecord()
         metrics = try run.readMetrics()
-        let analysisURL = folder.appendingPathComponent("analysis.json")
+        let analysisURL = RunDirectory(url: folder).analysisURL
         if FileManager.default.fileExists(atPath: analysisURL.path) {
             analysis = try Document.read(AnalysisRecord.self, from: analysisURL, format: .json, limits: .records)
         } else {
             analysis = nil
         }
-        let evaluationURL = evaluationFile ?? folder.appendingPathComponent("evaluation.json")
+        let evaluationURL = evaluationFile ?? RunDirectory(url: folder).evaluationURL
         if evaluationFile != nil || FileManager.default.fileExists(atPath: evaluationURL.path) {
             evaluation = try EvaluationReport.read(from: evaluationURL)
         } else {

@@ -36,14 +36,15 @@ public struct StudyFronts {
     ///
     /// - Throws: ``EDLCMError`` when `sweep.json` or a point's run files cannot be read.
     public init?(folder: URL) throws {
-        let url = folder.appendingPathComponent("sweep.json")
+        let url = StudyRunner.selectionURL(of: folder)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let selection = try Document.read(StudySweepSelection.self, from: url, limits: .records, label: url.path)
         let epsilons = selection.points.first?.epsilons ?? []
         var outcomes: [String: [Int: (clean: Bool, robust: [Bool])]] = [:]
         var seed: UInt64?
         for point in selection.points {
-            let summary = try RunSummary(folder: folder.appendingPathComponent("sweep/\(point.run)", isDirectory: true))
+            let summary = try RunSummary(
+                folder: StudyRunner.sweepFolder(of: folder).appendingPathComponent(point.run, isDirectory: true))
             seed = seed ?? summary.record.config.seeding.seed
             guard let evaluation = summary.evaluation else {
                 throw EDLCMError("\(summary.folder.path): the sweep point has no evaluation.json")

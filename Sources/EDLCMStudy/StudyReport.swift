@@ -35,7 +35,7 @@ public struct StudyReport {
         var order: [String] = []
         var found: [String: URL] = [:]
         for folder in folders {
-            let recordURL = folder.appendingPathComponent("study.json")
+            let recordURL = StudyRunner.recordURL(of: folder)
             guard FileManager.default.fileExists(atPath: recordURL.path) else {
                 throw EDLCMError("\(folder.path): holds no study (no study.json)")
             }
@@ -47,7 +47,7 @@ public struct StudyReport {
             for run in record.runs where !order.contains(run) { order.append(run) }
             let runs = folder.appendingPathComponent("runs", isDirectory: true)
             for run in record.runs
-            where FileManager.default.fileExists(atPath: runs.appendingPathComponent("\(run)/evaluation.json").path) {
+            where FileManager.default.fileExists(atPath: RunDirectory(url: runs.appendingPathComponent(run)).evaluationURL.path) {
                 if let other = found[run] {
                     throw EDLCMError("the run \(run) is in both \(other.path) and \(folder.path); keep one")
                 }
@@ -232,7 +232,7 @@ public struct StudyReport {
 
     /// The files behind a run's numbers, as (label, path relative to `base`).
     static func runFiles(_ run: RunSummary, base: URL) -> [(String, String)] {
-        ["evaluation.md", "evaluation.json", "analysis.json", "metrics.jsonl", "config.json"].compactMap { name in
+        RunDirectory.resultFiles.compactMap { name in
             let url = run.folder.appendingPathComponent(name)
             return FileManager.default.fileExists(atPath: url.path) ? (name, relativePath(to: url, from: base)) : nil
         }

@@ -75,15 +75,21 @@ public struct StudyRunner {
     /// The folder of the study's runs.
     public var runsFolder: URL { folder.appendingPathComponent("runs", isDirectory: true) }
     /// The folder of the sweeps' points.
-    public var sweepFolder: URL { folder.appendingPathComponent("sweep", isDirectory: true) }
+    public var sweepFolder: URL { Self.sweepFolder(of: folder) }
+    /// The sweep's folder in the study folder `folder`.
+    public static func sweepFolder(of folder: URL) -> URL { folder.appendingPathComponent("sweep", isDirectory: true) }
     /// The selection of the operating points (written when the sweep is finished).
-    public var selectionURL: URL { folder.appendingPathComponent("sweep.json") }
+    public var selectionURL: URL { Self.selectionURL(of: folder) }
+    /// The selection's file in the study folder `folder`.
+    public static func selectionURL(of folder: URL) -> URL { folder.appendingPathComponent("sweep.json") }
     /// A run's folder.
     public func runFolder(_ run: StudyPlan.Run) -> URL {
         (run.phase == .sweep ? sweepFolder : runsFolder).appendingPathComponent(run.folderName, isDirectory: true)
     }
     /// The study's record.
-    public var recordURL: URL { folder.appendingPathComponent("study.json") }
+    public var recordURL: URL { Self.recordURL(of: folder) }
+    /// The record's file in the study folder `folder`.
+    public static func recordURL(of folder: URL) -> URL { folder.appendingPathComponent("study.json") }
 
     public init(plan: StudyPlan, folder: URL, shard: StudyShard = .all) {
         self.plan = plan
@@ -133,9 +139,7 @@ public struct StudyRunner {
     }
 
     private func write(_ record: StudyRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try writeFileAtomically(try encoder.encode(record), to: recordURL)
+        try writeFileAtomically(try JSONStyle.record.encode(record), to: recordURL)
     }
 
     /// The runs of this shard, in the study's order: the sweep's points first, then the comparison.
@@ -163,7 +167,7 @@ public struct StudyRunner {
                 unfinished.append(run.id)
                 continue
             }
-            let result = try EvaluationReport.read(from: runFolder(run).appendingPathComponent("evaluation.json"))
+            let result = try EvaluationReport.read(from: RunDirectory(url: runFolder(run)).evaluationURL)
             points.append(
                 StudySweepPoint(
                     method: run.method, value: run.sweepValue, run: run.folderName, cleanAccuracy: result.clean.accuracy,
@@ -239,7 +243,7 @@ public struct StudyRunner {
             progress(.stage(run: run.id, stage: "evaluation", done: position, total: runs.count))
             let session = try EvaluationSession(
                 config: try evaluationConfig(for: run, threads: threads).validated(), runFolder: folder.path,
-                out: folder.appendingPathComponent("evaluation.json").path, command: command)
+                out: RunDirectory(url: folder).evaluationURL.path, command: command)
             try session.run(shouldStop: shouldStop)
             progress(.finished(run: run.id, seconds: Date().timeIntervalSince(start), done: position + 1, total: runs.count))
         }
@@ -248,9 +252,7 @@ public struct StudyRunner {
 
     /// Writes `sweep.json`: every point and the operating points chosen.
     func writeSelection(_ selection: StudySweepSelection) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try writeFileAtomically(try encoder.encode(selection), to: selectionURL)
+        try writeFileAtomically(try JSONStyle.record.encode(selection), to: selectionURL)
     }
 
     /// Whether a run's training, analysis and evaluation are all finished with the study's settings.
@@ -264,11 +266,11 @@ public struct StudyRunner {
         let metrics = (try? RunDirectory(url: folder).readMetrics()) ?? []
         guard metrics.count >= run.training.epochs else { return false }
         if run.phase == .comparison {
-            let analysisURL = folder.appendingPathComponent("analysis.json")
+            let analysisURL = RunDirectory(url: folder).analysisURL
             guard FileManager.default.fileExists(atPath: analysisURL.path) else { return false }
             try checkAnalysis(at: analysisURL, of: run)
         }
-        let evaluationURL = folder.appendingPathComponent("evaluation.json")
+        let evaluationURL = RunDirectory(url: folder).evaluationURL
         guard FileManager.default.fileExists(atPath: evaluationURL.path) else { return false }
         try checkEvaluation(at: evaluationURL, of: run)
         return true
@@ -309,7 +311,7 @@ public struct StudyRunner {
         var study = study
         recorded["surrogates"] = surrogateNames(recorded["surrogates"])
         study["surrogates"] = surrogateNames(study["surrogates"])
-        return Set(recorded.keys).union(study.keys).subtracting(["threads", "data-dir"]).sorted().compactMap { key in
+        return Set(recorded.keys).union(study.keys).sorted().compactMap { key in
             recorded[key] == study[key]
                 ? nil
                 : "--\(key) (\(recorded[key]?.compactText ?? "unset") recorded, \(study[key]?.compactText ?? "unset") in the study)"
@@ -318,7 +320,7 @@ public struct StudyRunner {
 
     func checkAnalysis(at url: URL, of run: StudyPlan.Run) throws {
         let recorded = try Document.read(AnalysisRecord.self, from: url, limits: .records, label: "\(url.path): not an analysis")
-        let conflicts = settingsConflicts(recorded: recorded.report.config.flattened, study: plan.analysis.flattened)
+        let conflicts = settingsConflicts(recorded: recorded.report.config.resultDeciding, study: plan.analysis.resultDeciding)
         guard conflicts.isEmpty else {
             throw EDLCMError(
                 "\(url.path): was made with other settings than the study's: \(conflicts.joined(separator: ", ")); delete it to redo the analysis"
@@ -329,7 +331,7 @@ public struct StudyRunner {
     func checkEvaluation(at url: URL, of run: StudyPlan.Run) throws {
         let recorded = try EvaluationReport.read(from: url)
         let conflicts = settingsConflicts(
-            recorded: recorded.settings.flattened, study: try evaluationConfig(for: run, threads: nil).flattened)
+            recorded: recorded.settings.resultDeciding, study: try evaluationConfig(for: run, threads: nil).resultDeciding)
         guard conflicts.isEmpty else {
             throw EDLCMError(
                 "\(url.path): was made with other settings than the study's: \(conflicts.joined(separator: ", ")); delete it and its .state.json to redo the evaluation"
@@ -393,7 +395,7 @@ public struct StudyRunner {
     }
 
     private func analyse(_ run: StudyPlan.Run, command: [String], threads: Int?) throws {
-        let url = runFolder(run).appendingPathComponent("analysis.json")
+        let url = RunDirectory(url: runFolder(run)).analysisURL
         if FileManager.default.fileExists(atPath: url.path) {
             try checkAnalysis(at: url, of: run)
             return

@@ -6,189 +6,6 @@ import Foundation
 import Logging
 import Torch
 
-/// What the trainer reports while it runs, for progress bars and logs.
-public enum TrainingEvent {
-    /// A batch finished: running means over the epoch so far.
-    case batch(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
-    /// An epoch finished and was checkpointed.
-    case epoch(EpochMetrics, epochs: Int)
-}
-
-/// What a training run starts from: its settings as resolved, its data, model, optimizer and
-/// objective, its run folder (created, or opened and restored from its checkpoint), and where in
-/// the run it stands. ``prepare(config:output:resume:command:distributed:objective:)`` does this
-/// setup; ``Trainer`` runs the epochs.
-public struct TrainingSetup {
-    public let config: TrainingConfig
-    public let run: RunDirectory
-    public let ensemble: Ensemble
-    public let optimizer: any Optimizer
-    public let objective: any EnsembleObjective
-    public let trainLoader: DataLoader
-    public let testLoader: DataLoader
-    /// The validation images, when the run holds some out.
-    public let validationLoader: DataLoader?
-    public let distributed: ProcessGroup?
-    /// Epochs already completed, and the progress of an interrupted epoch (from the checkpoint).
-    public let completedEpochs: Int
-    let partial: EpochProgress?
-
-    /// Sets up a new run, or resumes the one in `output` when `resume` is true.
-    ///
-    /// A new run with `from` set starts from that checkpoint's weights (not its optimizer state);
-    /// a resumed run continues from its own checkpoint (a run stopped before its first checkpoint,
-    /// which has `config.json` only, starts again from `from` or fresh weights).
-    ///
-    /// - Parameters:
-    ///   - config: the settings; the run keeps (and records) them ``TrainingConfig/resolved``.
-    ///   - output: the run folder.
-    ///   - resume: continue the run in `output` from its checkpoint.
-    ///   - command: the command line, recorded in `config.json`.
-    ///   - distributed: the process group for data-parallel training: each rank trains on its
-    ///     shard of every global batch and gradients are averaged; rank 0 writes the run folder.
-    ///   - objective: a custom loss instead of the one `config.method` names (an extension point).
-    /// - Throws: ``EDLCMError`` for invalid settings, unreadable data, a folder that already holds a
-    ///   run (without `resume`), or a checkpoint (the run's or `from`'s) that does not match the settings.
-    public static func prepare(
-        config: Validated<TrainingConfig>, output: URL, resume: Bool, command: [String], distributed: ProcessGroup? = nil,
-        objective: (any EnsembleObjective)? = nil
-    ) throws -> TrainingSetup {
-        let config = config.settings.resolved
-        if let distributed, config.batchSize % distributed.size != 0 {
-            throw EDLCMError(
-                "--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)"
-            )
-        }
-        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
-        let data = try TrainingData(config)
-        Runtime.seed(config.seeding.seed)
-        let ensemble = Ensemble(spec: config.modelSpec, count: config.members, output: config.ensembleOutput)
-        let optimizer = makeOptimizer(config, parameters: ensemble.parameters)
-        let isWriter = (distributed?.rank ?? 0) == 0
-        let run = RunDirectory(url: output)
-        var completed = 0
-        var partial: EpochProgress?
-
-        if resume {
-            guard var record = try run.readRecordIfPresent() else {
-                throw EDLCMError("--resume: \(output.path) holds no run to resume (no config.json)")
-            }
-            let conflicts = record.config.resumeConflicts(with: config)
-            guard conflicts.isEmpty else {
-                throw EDLCMError(
-                    "--resume: the settings differ from the run in \(output.path): \(conflicts.joined(separator: ", ")); only --epochs and --threads may change"
-                )
-            }
-            if run.hasCheckpoint {
-                let checkpoint = try run.readCheckpoint()
-                try checkpoint.loadWeights(into: ensemble, spec: config.modelSpec)
-                try checkpoint.restoreTrainingState(optimizer: optimizer)
-                completed = checkpoint.metadata.epoch
-                partial = checkpoint.metadata.progress
-            } else if let from = config.from {
-                _ = try loadInitialWeights(from: from, into: ensemble, config: config)
-            }
-            if isWriter {
-                try run.truncateMetrics(toEpoch: completed)
-                record.config = config
-                record.commands.append(command)
-                try run.writeRecord(record)
-            }
-            Logger(label: "edlcm.train").info(
-                "resuming \(output.path) after epoch \(completed)\(partial.map { ", batch \($0.step)" } ?? "")")
-        } else if isWriter {
-            let initialWeights = try config.from.map { try loadInitialWeights(from: $0, into: ensemble, config: config) }
-            try RunDirectory.create(output).writeRecord(
-                RunRecord(
-                    config: config, model: config.modelSpec, edlcmVersion: edlcmVersion, libtorchVersion: Runtime.libtorchVersion,
-                    threads: Runtime.threadCount, commands: [command], created: ISO8601DateFormatter().string(from: Date()),
-                    dataset: try DatasetRecord(
-                        name: config.dataset, directory: data.directory, trainCount: data.train.count, testCount: data.test.count,
-                        validationCount: data.validation?.count),
-                    initialWeights: initialWeights))
-        }
-        return TrainingSetup(
-            config: config, run: run, ensemble: ensemble, optimizer: optimizer, objective: objective ?? makeObjective(config),
-            trainLoader: DataLoader(
-                data.train, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seeding.seed),
-            testLoader: DataLoader(data.test, batchSize: 500),
-            validationLoader: data.validation.map { DataLoader($0, batchSize: 500) },
-            distributed: distributed, completedEpochs: completed,
-            partial: partial)
-    }
-
-    /// Copies the weights of the checkpoint at `path` (a run folder or its checkpoint.safetensors)
-    /// into `ensemble`; its optimizer state and generator state are not used.
-    ///
-    /// - Throws: ``EDLCMError`` naming the file when it is missing, unreadable, not an EDLCM
-    ///   checkpoint, or holds another architecture or member count than `config` asks for.
-    static func loadInitialWeights(from path: String, into ensemble: Ensemble, config: TrainingConfig) throws
-        -> InitialWeightsRecord
-    {
-        var url = URL(fileURLWithPath: path)
-        if FileBytes.isDirectory(url) { url = RunDirectory(url: url).checkpointURL }
-        let checkpoint = try StoredCheckpoint(reading: url, role: "--from")
-        try checkpoint.loadWeights(into: ensemble, spec: config.modelSpec)
-        return InitialWeightsRecord(
-            path: url.path, sha256: try sha256Hex(of: url), method: checkpoint.metadata.method, epoch: checkpoint.metadata.epoch)
-    }
-
-    static func makeOptimizer(_ config: TrainingConfig, parameters: [Tensor]) -> any Optimizer {
-        switch config.optimizer {
-        case .sgd:
-            SGD(
-                parameters: parameters, learningRate: config.learningRate, momentum: config.momentum,
-                weightDecay: config.weightDecay)
-        case .adam: Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
-        case .adamw:
-            Adam(parameters: parameters, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
-        }
-    }
-
-    /// The method's objective, wrapped in adversarial training when the settings ask for it.
-    static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
-        let objective: any EnsembleObjective =
-            switch config.method {
-            case .baseline: BaselineObjective()
-            case .edlcm, .cure: EDLCMObjective(options: config.edlcmOptions, lowMemory: config.memory.lowMemory)
-            case .adp: ADPObjective(options: config.adpOptions)
-            case .gal:
-                GALObjective(lambda: config.galLambda, crossEntropy: config.galCrossEntropy, gradients: config.galGradients)
-            case .dverge: DVERGEObjective(options: config.dvergeOptions)
-            case .trs: TRSObjective(options: config.trsOptions)
-            }
-        switch config.adversarial {
-        case .disabled: return objective
-        case .pgd: return AdversarialTraining(wrapping: objective, options: config.adversarialOptions)
-        }
-    }
-}
-
-/// A run's training, validation and test images: the splits (or their seeded stratified subsets)
-/// of the dataset, the validation images held out of the training split.
-struct TrainingData {
-    let directory: URL
-    let train: ImageSet
-    /// The held-out validation images (`--validation`), if any.
-    let validation: ImageSet?
-    let test: ImageSet
-
-    init(_ config: TrainingConfig) throws {
-        guard let path = config.data.directory ?? config.dataset.defaultDirectory else {
-            throw EDLCMError("--dataset \(config.dataset.rawValue) needs --data-dir (the folder holding its files)")
-        }
-        directory = URL(fileURLWithPath: path)
-        let seed = config.seeding.seed
-        let train = try DatasetReader.load(config.dataset, split: .train, directory: directory)
-        let test = try DatasetReader.load(config.dataset, split: .test, directory: directory)
-        (self.train, self.validation) = try config.splitTrainingImages(train)
-        self.test =
-            config.testLimit.map {
-                test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: seed &+ 1))
-            } ?? test
-    }
-}
-
 /// Trains an ensemble with a method's objective, writing the run folder as it goes.
 ///
 /// At the end of every epoch the trainer evaluates clean test accuracy, appends a line to
@@ -439,44 +256,18 @@ public final class Trainer {
 extension TrainingConfig {
     /// The settings (as resolved for the dataset) in which a run made with these settings and a
     /// resumption with `other` differ, beyond those a resumption may change (the epoch count, the
-    /// thread count and the non-finite policy): "--lr (0.05 recorded, 0.3 given)".
+    /// result-neutral settings: threads and the data folder, and the non-finite policy):
+    /// "--lr (0.05 recorded, 0.3 given)".
     package func resumeConflicts(with other: TrainingConfig) -> [String] {
         var recorded = resolved, given = other.resolved
         recorded.epochs = 0
         given.epochs = 0
-        recorded.runtime = RuntimeSettings()
-        given.runtime = RuntimeSettings()
         recorded.onNonFinite = .stop
         given.onNonFinite = .stop
-        let a = recorded.flattened, b = given.flattened
+        let a = recorded.resultDeciding, b = given.resultDeciding
         return Set(a.keys).union(b.keys).sorted().compactMap { key in
             a[key] == b[key]
                 ? nil : "--\(key) (\(a[key]?.compactText ?? "unset") recorded, \(b[key]?.compactText ?? "unset") given)"
         }
     }
-}
-
-/// Thrown when training stopped on request (SIGINT or SIGTERM) after writing a checkpoint.
-public struct TrainingStopped: Error, CustomStringConvertible {
-    /// The 1-based epoch and the batches of it completed.
-    public let epoch: Int
-    public let step: Int
-    public let run: String
-
-    public var description: String {
-        "stopped during epoch \(epoch) after batch \(step); checkpoint written to \(run)/checkpoint.safetensors — continue with the same command plus --resume"
-    }
-}
-
-/// The sums of an epoch in progress, saved in a checkpoint written mid-epoch.
-public struct EpochProgress: Codable, Equatable, Sendable {
-    /// Batches of the epoch done (the next one to run).
-    public var step = 0
-    public var batches = 0
-    public var sums: [String: Double] = [:]
-    public var weights: [String: Double] = [:]
-    public var total = 0.0
-    public var correct = 0.0
-    public var seen = 0
-    public var seconds = 0.0
 }

@@ -2,6 +2,7 @@ import EDLCMAttacks
 import EDLCMCore
 import EDLCMEvaluation
 import Foundation
+import TestSupport
 import Testing
 
 @testable import EDLCMCLI
@@ -30,13 +31,6 @@ private func edlcm(_ arguments: [String]) throws -> (status: Int32, out: String,
     let errorData = error.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
-}
-
-private func temporaryFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-        "edlcm-cli-tests-\(UUID().uuidString)", isDirectory: true)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
 }
 
 /// A 2-member run trained for one epoch on 256 images, in `folder`/run. One libtorch thread:
@@ -96,7 +90,7 @@ struct EvaluateCommandTests {
         let changed = try Evaluate.parse(["--run", "r", "--steps", "5", "--preset", "standard"]).resolvedConfig().settings
         #expect(changed.steps == 5 && changed.queries == 5000 && changed.attacks == standard.attacks)
         #expect(changed.changesFromPreset == ["--steps 5"])
-        let folder = try temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("eval.yaml")
         try "preset: ensemble\ntransfer-restarts: 2\n".write(to: file, atomically: true, encoding: .utf8)
@@ -155,7 +149,7 @@ struct EvaluateCommandTests {
 
     @Test("errors about files name the file, and exit with status 1")
     func fileErrors() throws {
-        let folder = try temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let missing = folder.appendingPathComponent("missing")
         var result = try edlcm(["evaluate", "--run", missing.path])
@@ -172,7 +166,7 @@ struct EvaluateCommandTests {
 
     @Test("a trained run is evaluated end to end, written three ways, and a rerun resumes from the state")
     func endToEnd() throws {
-        let folder = try temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = try trainTinyRun(in: folder)
         let out = folder.appendingPathComponent("results/eval.json")
@@ -222,7 +216,7 @@ struct EvaluateCommandTests {
 
     @Test("the ensemble preset runs end to end: APGD-T, FAB-T, MORA, Square and the transfer protocol from surrogates it trains")
     func ensemblePreset() throws {
-        let folder = try temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = try trainTinyRun(in: folder)
         let out = folder.appendingPathComponent("eval.json")

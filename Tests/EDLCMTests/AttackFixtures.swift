@@ -196,29 +196,3 @@ final class ShatteredClassifier: Classifier {
         base(input + (input * frequency).sin() * amplitude)
     }
 }
-
-/// Checks |actual − expected| ≤ atol + rtol·|expected| elementwise, reporting the worst element.
-func assertClose(
-    _ actual: Tensor, _ expected: [Double], rtol: Double = 1e-5, atol: Double = 1e-6,
-    sourceLocation: SourceLocation = #_sourceLocation
-) {
-    let values = actual.scalars(as: Double.self)
-    #expect(values.count == expected.count, "count \(values.count) ≠ \(expected.count)", sourceLocation: sourceLocation)
-    for (index, (a, e)) in zip(values, expected).enumerated() where !(Swift.abs(a - e) <= atol + rtol * Swift.abs(e)) {
-        Issue.record("element \(index): \(a) vs expected \(e)", sourceLocation: sourceLocation)
-        return
-    }
-}
-
-/// Expects `body` to throw an ``EDLCMError`` whose message starts with `prefix`.
-func expectError(startingWith prefix: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    do {
-        try body()
-        Issue.record("no error thrown; expected one starting with '\(prefix)'", sourceLocation: sourceLocation)
-    } catch let error as EDLCMError {
-        #expect(
-            error.message.hasPrefix(prefix), "'\(error.message)' does not start with '\(prefix)'", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -15,9 +16,7 @@ final class DataFixtureFolder {
     let url: URL
 
     init() throws {
-        url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("edlcm-data-tests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        url = try temporaryDirectory()
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Torch
 
@@ -33,7 +34,7 @@ struct EvaluationReportTests {
     @Test("JSON, CSV and Markdown carry the numbers, the settings and the command")
     func formats() throws {
         let result = try Self.result()
-        let folder = try EvaluationFixture.temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let files = try EvaluationFiles(out: folder.appendingPathComponent("nested/eval.json").path)
         try EvaluationReport.write(result, to: files)
@@ -75,7 +76,7 @@ struct EvaluationReportTests {
 
     @Test("--out must be a .json file that is not a folder or a foreign file")
     func outValidation() throws {
-        let folder = try EvaluationFixture.temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(
             throws: EDLCMError(

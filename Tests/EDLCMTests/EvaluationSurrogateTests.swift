@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Torch
 
@@ -17,7 +18,7 @@ import Torch
 struct EvaluationSurrogateTests {
     @Test("surrogates are trained with other seeds, reused, and used for transfer")
     func trainedSurrogates() throws {
-        let folder = try EvaluationFixture.temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         var base = TrainingConfig()
         base.trainLimit = 128

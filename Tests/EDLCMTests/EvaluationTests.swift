@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Torch
 
@@ -42,12 +43,6 @@ enum EvaluationFixture {
             surrogates: surrogates, model: model)
     }
 
-    static func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "edlcm-eval-tests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 }
 
 /// The robustness numbers without timings, for comparing runs.
@@ -120,7 +115,7 @@ struct EvaluationTests {
 
     @Test("the ensemble preset's attacks and transfer protocol, stopped again and again, resume to the same numbers")
     func ensemblePresetResumes() throws {
-        let folder = try EvaluationFixture.temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         var config = EvaluationConfig(preset: .ensemble)
         (config.steps, config.queries, config.transferSteps, config.batchSize) = (3, 20, 3, 16)
@@ -161,7 +156,7 @@ struct EvaluationTests {
 
     @Test("an interrupted evaluation resumes from its state and gives the same numbers")
     func resumes() throws {
-        let folder = try EvaluationFixture.temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let stateURL = folder.appendingPathComponent("eval.state.json")
         let config = EvaluationFixture.config()
@@ -248,7 +243,7 @@ struct EvaluationTests {
 
     @Test("transfer attacks are crafted on surrogates, cached with their settings and reused")
     func transfer() throws {
-        let folder = try EvaluationFixture.temporaryFolder()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let surrogate = Surrogate(
             name: "s1", ensemble: AttackFixtures.ensemble(seeds: [7]), checkpointSHA256: "surrogate-7", trainingSeed: 7,

@@ -1,6 +1,45 @@
+import EDLCMCore
 import Foundation
 import Testing
 import Torch
+
+/// The message of the ``EDLCMError`` that `body` throws, nil when it throws nothing (another
+/// error's description, marked as such).
+public func errorMessage(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch let error as EDLCMError {
+        return error.message
+    } catch {
+        return "unexpected error type: \(error)"
+    }
+}
+
+/// Expects `body` to throw an ``EDLCMError`` whose message starts with `prefix`.
+public func expectError(
+    startingWith prefix: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) {
+    guard let message = errorMessage(body) else {
+        Issue.record("no error thrown; expected one starting with '\(prefix)'", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(message.hasPrefix(prefix), "'\(message)' does not start with '\(prefix)'", sourceLocation: sourceLocation)
+}
+
+/// Expects `body` to throw an ``EDLCMError`` whose one-line message contains every fragment.
+public func expectError(
+    containing fragments: [String], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) {
+    guard let message = errorMessage(body) else {
+        Issue.record("expected an error containing \(fragments)", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(!message.contains("\n"), "message spans lines: \(message)", sourceLocation: sourceLocation)
+    for fragment in fragments {
+        #expect(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", sourceLocation: sourceLocation)
+    }
+}
 
 /// Checks |actual − expected| ≤ atol + rtol·|expected| elementwise, reporting the worst element.
 public func assertClose(

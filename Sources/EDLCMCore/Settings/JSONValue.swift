@@ -46,18 +46,13 @@ public enum JSONValue: Codable, Equatable, Sendable {
 
     /// A compact one-line rendering with sorted keys, for Markdown reports.
     public var compactText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        (try? JSONStyle.line.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
     /// A value's JSON (non-finite numbers as the strings "inf", "-inf" and "nan").
     public init<Value: Encodable>(encoding value: Value) {
-        let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         // Encoding a settings value or a configuration of numbers, strings and arrays cannot fail.
-        let data = try! encoder.encode(value)
+        let data = try! JSONStyle.line.encode(value)
         self = try! JSONDecoder().decode(JSONValue.self, from: data)
     }
 

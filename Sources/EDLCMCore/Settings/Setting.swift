@@ -142,8 +142,24 @@ extension Setting: AnySetting {
         do {
             box.value = try value.decoded(as: Value.self)
         } catch {
-            // A file may write a value as its flag argument would be written ("8/255", "all").
-            guard case let .string(text) = value, let parsed = Value(argument: text) else { throw error }
+            // A file may write a value as its flag argument would be written ("8/255", "all"), or a
+            // list with such elements ([0.05, 8/255]): parsed as the flag's comma-separated argument.
+            let text: String?
+            switch value {
+            case let .string(string): text = string
+            case let .array(elements):
+                let parts = elements.map { element -> String? in
+                    switch element {
+                    case let .string(string): string.contains(",") ? nil : string
+                    case let .number(number): "\(number)"
+                    case let .integer(integer): "\(integer)"
+                    default: nil
+                    }
+                }
+                text = parts.contains(nil) ? nil : parts.map { $0! }.joined(separator: ",")
+            default: text = nil
+            }
+            guard let text, let parsed = Value(argument: text) else { throw error }
             box.value = parsed
         }
     }

@@ -22,6 +22,39 @@ public protocol SettingsGroup: Codable, Sendable, Equatable {
     func presetBase(over base: Self) -> Self?
 }
 
+/// A group of settings that cannot change a result: how many threads run, where the data are read
+/// from. Resuming a run, an evaluation's fingerprint and a study's check of its finished runs ignore
+/// them (``SettingsGroup/resultDeciding``), declared here once by conforming the group.
+public protocol ResultNeutralSettings: SettingsGroup {}
+
+extension SettingsGroup {
+    /// The keys of the settings inside nested ``ResultNeutralSettings`` groups.
+    public static var resultNeutralKeys: Set<String> {
+        var keys = Set<String>()
+        func collect(_ value: Any, neutral: Bool) {
+            for child in Mirror(reflecting: value).children {
+                if let setting = child.value as? any AnySetting, neutral {
+                    let label = child.label.map { $0.hasPrefix("_") ? String($0.dropFirst()) : $0 } ?? ""
+                    keys.insert(setting.declaredKey ?? kebabCase(label))
+                } else if child.value is any SettingsGroup {
+                    collect(child.value, neutral: neutral || child.value is any ResultNeutralSettings)
+                }
+            }
+        }
+        collect(Self(), neutral: Self.self is any ResultNeutralSettings.Type)
+        return keys
+    }
+
+    /// The flat object without the settings that cannot change a result.
+    public var resultDeciding: [String: JSONValue] { flattened.filter { !Self.resultNeutralKeys.contains($0.key) } }
+
+    /// These settings with every result-neutral setting at its default.
+    public var withResultNeutralDefaults: Self {
+        // The flat object of valid settings merges back without error.
+        try! Self().merging(resultDeciding)
+    }
+}
+
 extension SettingsGroup {
     public func validateTogether() throws {}
     public func presetBase(over base: Self) -> Self? { nil }

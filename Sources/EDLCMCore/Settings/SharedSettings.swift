@@ -1,5 +1,5 @@
 /// The libtorch thread count, shared by every command that computes.
-public struct RuntimeSettings: SettingsGroup {
+public struct RuntimeSettings: ResultNeutralSettings {
     @Setting(
         "libtorch threads (the same value reproduces a run bit for bit).", .ifSet(.within(1...1024)),
         defaultText: "all available cores")

@@ -32,8 +32,7 @@ public struct CheckpointMetadata: Equatable, Sendable {
 
     /// The metadata as safetensors strings (`edlcm.model` and `edlcm.config` hold JSON).
     public func encoded() throws -> [String: String] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let encoder = JSONStyle.line.encoder
         var values = [
             "format": "pt",
             "edlcm.version": edlcmVersion,

@@ -5,18 +5,31 @@ import EDLCMModels
 import Foundation
 import Torch
 
-/// The output folder of a training run: `config.json`, `metrics.jsonl`, `checkpoint.safetensors`.
+/// The output folder of a training run: `config.json`, `metrics.jsonl`, `checkpoint.safetensors`,
+/// and what `analyze` and `evaluate` add (`analysis.json`, `evaluation.json`). The file names are
+/// declared here once.
 public struct RunDirectory: Sendable {
     public let url: URL
+
+    public static let configFile = "config.json"
+    public static let metricsFile = "metrics.jsonl"
+    public static let checkpointFile = "checkpoint.safetensors"
+    public static let analysisFile = "analysis.json"
+    public static let evaluationFile = "evaluation.json"
+    /// The files of a run that hold its numbers and commands, in the order a report links them
+    /// (`evaluation.md` is the evaluation's Markdown beside its JSON).
+    public static let resultFiles = ["evaluation.md", evaluationFile, analysisFile, metricsFile, configFile]
 
     /// The run folder at `url` (nothing is read or created).
     public init(url: URL) {
         self.url = url
     }
 
-    public var configURL: URL { url.appendingPathComponent("config.json") }
-    public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
-    public var checkpointURL: URL { url.appendingPathComponent("checkpoint.safetensors") }
+    public var configURL: URL { url.appendingPathComponent(Self.configFile) }
+    public var metricsURL: URL { url.appendingPathComponent(Self.metricsFile) }
+    public var checkpointURL: URL { url.appendingPathComponent(Self.checkpointFile) }
+    public var analysisURL: URL { url.appendingPathComponent(Self.analysisFile) }
+    public var evaluationURL: URL { url.appendingPathComponent(Self.evaluationFile) }
 
     /// Opens an existing run folder (for evaluation or resuming).
     ///
@@ -61,9 +74,7 @@ public struct RunDirectory: Sendable {
 
     /// Writes `config.json` atomically.
     public func writeRecord(_ record: RunRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try writeFileAtomically(try encoder.encode(record), to: configURL)
+        try writeFileAtomically(try JSONStyle.record.encode(record), to: configURL)
     }
 
     /// Reads `config.json`.
@@ -101,9 +112,7 @@ public struct RunDirectory: Sendable {
     }
 
     static func jsonLine(_ metrics: EpochMetrics) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(metrics), as: UTF8.self) + "\n"
+        String(decoding: try JSONStyle.line.encode(metrics), as: UTF8.self) + "\n"
     }
 }
 

@@ -1,36 +1,45 @@
-/// 2-D max pooling with a square window; stride defaults to the window.
-public final class MaxPool2d: Layer {
+/// The reduction of a pooling layer.
+public enum PoolingKind: Sendable {
+    case max
+    case average
+}
+
+/// 2-D pooling with a square window; stride defaults to the window. ``MaxPool2d`` and
+/// ``AvgPool2d`` are its two kinds.
+public class Pool2d: Layer {
+    public let kind: PoolingKind
     public let kernelSize: Int
     public let stride: Int
     public let padding: Int
     public var isTraining = true
 
-    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+    public init(_ kind: PoolingKind, kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kind = kind
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
     }
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        maxPool2d(input, kernelSize: (kernelSize, kernelSize), stride: (stride, stride), padding: (padding, padding))
+        let (window, step, pad) = ((kernelSize, kernelSize), (stride, stride), (padding, padding))
+        switch kind {
+        case .max: return maxPool2d(input, kernelSize: window, stride: step, padding: pad)
+        case .average: return avgPool2d(input, kernelSize: window, stride: step, padding: pad)
+        }
+    }
+}
+
+/// 2-D max pooling with a square window; stride defaults to the window.
+public final class MaxPool2d: Pool2d {
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        super.init(.max, kernelSize: kernelSize, stride: stride, padding: padding)
     }
 }
 
 /// 2-D average pooling with a square window; stride defaults to the window.
-public final class AvgPool2d: Layer {
-    public let kernelSize: Int
-    public let stride: Int
-    public let padding: Int
-    public var isTraining = true
-
+public final class AvgPool2d: Pool2d {
     public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
-        self.padding = padding
-    }
-
-    public func callAsFunction(_ input: Tensor) -> Tensor {
-        avgPool2d(input, kernelSize: (kernelSize, kernelSize), stride: (stride, stride), padding: (padding, padding))
+        super.init(.average, kernelSize: kernelSize, stride: stride, padding: padding)
     }
 }
 
