@@ -158,6 +158,12 @@ struct SettingsTests {
         #expect(config.resultDeciding["threads"] == nil && config.resultDeciding["data-dir"] == nil)
         #expect(config.resultDeciding["lr"] == .number(config.learningRate))
         #expect(config.withResultNeutralDefaults == TrainingConfig())
+        // An optional set to nil where its default is not stays nil (evaluate --samples all).
+        var evaluation = EvaluationConfig()
+        (evaluation.samples, evaluation.runtime.threads) = (nil, 2)
+        #expect(evaluation.withResultNeutralDefaults.samples == nil)
+        #expect(evaluation.withResultNeutralDefaults.runtime.threads == nil)
+        #expect(evaluation.fingerprintSettings.flattened == evaluation.resultDeciding)
         // Resuming may change them, and nothing else but the epochs and the non-finite policy.
         var changed = config
         (changed.runtime.threads, changed.data.directory, changed.epochs) = (1, "/elsewhere", 99)

@@ -50,8 +50,11 @@ extension SettingsGroup {
 
     /// These settings with every result-neutral setting at its default.
     public var withResultNeutralDefaults: Self {
-        // The flat object of valid settings merges back without error.
-        try! Self().merging(resultDeciding)
+        // Every other setting's value, an unset optional as an explicit null (so that an optional
+        // whose default is set stays unset); valid values merge back without error.
+        var values: [String: JSONValue] = [:]
+        for (key, setting) in settings where !Self.resultNeutralKeys.contains(key) { values[key] = setting.current }
+        return try! Self().merging(values)
     }
 }
 
