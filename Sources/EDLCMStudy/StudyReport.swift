@@ -24,6 +24,9 @@ public struct StudyReport {
     public let missing: [String]
     /// The sweep's fronts, when the study has a finished sweep (`sweep.json` in one of its folders).
     public let fronts: StudyFronts?
+    /// While the sweep runs (no `sweep.json` yet): the points finished so far, by run folder name,
+    /// with their validation clean accuracy and worst-case robust accuracy at each radius.
+    public let sweepProgress: [(run: String, clean: Double, robust: [(epsilon: Double, accuracy: Double)])]
 
     /// Reads the runs of one or more study folders (the shards of one study).
     ///
@@ -77,6 +80,21 @@ public struct StudyReport {
         var fronts: StudyFronts?
         for folder in folders where fronts == nil { fronts = try StudyFronts(folder: folder) }
         self.fronts = fronts
+        var progress: [(run: String, clean: Double, robust: [(epsilon: Double, accuracy: Double)])] = []
+        if fronts == nil {
+            for folder in folders {
+                let sweep = StudyRunner.sweepFolder(of: folder)
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: sweep.path)) ?? []
+                for name in names.sorted() {
+                    let url = RunDirectory(url: sweep.appendingPathComponent(name, isDirectory: true)).evaluationURL
+                    guard FileManager.default.fileExists(atPath: url.path) else { continue }
+                    let result = try EvaluationReport.read(from: url)
+                    progress.append(
+                        (name, result.clean.accuracy, result.robustness.map { ($0.epsilon, $0.worstCaseAccuracy) }))
+                }
+            }
+        }
+        sweepProgress = progress
         let sets = methods.flatMap { $0.runs.values.compactMap { $0.evaluation.map { Set($0.robustness.map(\.epsilon)) } } }
         radii = (sets.dropFirst().reduce(sets.first ?? []) { $0.intersection($1) }).sorted()
     }
@@ -321,6 +339,11 @@ public struct StudyReport {
         }
         if let fronts {
             lines += frontsMarkdown(fronts, chart: frontsChart)
+        } else if !sweepProgress.isEmpty {
+            lines.append("## The sweep so far (no operating points until every point is finished)")
+            lines.append("")
+            lines += ReportBuilder.markdownTable(header: Self.sweepProgressHeader, rows: sweepProgressRows)
+            lines.append("")
         }
         lines.append("## Per method: mean ± sd over seeds")
         lines.append("")
@@ -363,6 +386,18 @@ public struct StudyReport {
         }
         lines.append("")
         return lines.joined(separator: "\n")
+    }
+
+    static let sweepProgressHeader = ["sweep point", "clean (validation)", "robust (validation)"]
+
+    var sweepProgressRows: [[String]] {
+        sweepProgress.map { point in
+            [
+                "sweep/\(point.run)", Self.format(point.clean, percent: true),
+                point.robust.map { "ε \(SVGChart.label($0.epsilon)): \(Self.format($0.accuracy, percent: true))" }.joined(
+                    separator: ", "),
+            ]
+        }
     }
 
     /// The name of the study's EDLCM method (the first trained with edlcm), if any.
@@ -484,6 +519,9 @@ public struct StudyReport {
             body += fronts.epsilons.map { fronts.chart(radius: $0, colours: colours) }.joined() + "</div>"
             body += htmlRows(header: StudyFronts.pointsHeader, rows: fronts.pointRows)
             body += "<p>\(SVGChart.escape(frontsNote(fronts)))</p>"
+        } else if !sweepProgress.isEmpty {
+            body += "<h2 id=\"sweep-progress\">The sweep so far (no operating points until every point is finished)</h2>"
+            body += htmlRows(header: Self.sweepProgressHeader, rows: sweepProgressRows)
         }
         body += htmlTable(id: "methods", title: "Per method: mean ± sd over seeds", measures: measures, withSeeds: true)
         let families = familyMeasures

@@ -160,6 +160,20 @@ struct StudySweepTests {
         let page = try String(contentsOf: html, encoding: .utf8)
         #expect(page.contains("<h2 id=\"fronts\">") && page.contains("<h2 id=\"matched\">") && page.contains("class=\"marked\""))
 
+        // While the sweep runs (no sweep.json yet) the report lists the points finished so far.
+        let selectionFile = out.appendingPathComponent("sweep.json")
+        let saved = try Data(contentsOf: selectionFile)
+        try FileManager.default.removeItem(at: selectionFile)
+        let partial = try StudyReport(folders: [out])
+        #expect(partial.fronts == nil && partial.sweepProgress.map(\.run) == plan.sweepRuns.map(\.folderName).sorted())
+        for (point, row) in zip(partial.sweepProgress, partial.sweepProgressRows) {
+            let expected = points.first { $0.run == point.run }!
+            #expect(point.clean == expected.cleanAccuracy && point.robust.map(\.accuracy) == expected.robustAccuracy)
+            #expect(row[0] == "sweep/\(point.run)")
+        }
+        #expect(partial.markdown(command: [], base: root).contains("## The sweep so far"))
+        try saved.write(to: selectionFile)
+
         // Rerun: everything is finished and kept.
         let again = try runProcess(edlcmBinary, ["study", "run", file.path, "--out", out.path])
         #expect(again.status == 0 && again.output.contains("sweep/plain-seed0: finished before, kept"), "\(again.output)")
