@@ -29,17 +29,17 @@ public struct APGD: Attack {
     /// APGD's settings.
     public struct Configuration: Codable, Sendable, Equatable {
         /// The loss: cross-entropy (APGD-CE) or DLR (APGD-DLR).
-        public var loss: AttackLoss = .crossEntropy
+        public var loss: AttackLoss
         /// Iterations N (the paper: 100).
-        public var steps: Int = 100
+        public var steps: Int
         /// Random restarts (AutoAttack's standard version: 1).
-        public var restarts: Int = 1
+        public var restarts: Int
         /// The initial step size η, as a multiple of ε (the paper: 2).
-        public var initialStepFactor: Double = 2
+        public var initialStepFactor: Double
         /// The momentum weight α (the paper: 0.75).
-        public var momentum: Double = 0.75
+        public var momentum: Double
         /// ρ, the fraction of increasing steps below which η is halved (the paper: 0.75).
-        public var rho: Double = 0.75
+        public var rho: Double
         /// APGD-T: the number of target classes, ranked from the second most likely one in the clean
         /// output, that the targeted loss is run toward one after another (AutoAttack's standard
         /// version: 9); nil for APGD with an untargeted loss.
@@ -285,16 +285,12 @@ extension APGD.Configuration: AttackConfiguration {
     }
 
     public func validate() throws {
-        let name = displayName
-        if let targetClasses {
-            try requireSetting(targetClasses >= 1, name, "target classes must be at least 1, got \(targetClasses)")
-        }
-        try requireSetting(steps >= 1, name, "steps must be at least 1, got \(steps)")
-        try requireSetting(restarts >= 1, name, "restarts must be at least 1, got \(restarts)")
-        try requireSetting(
-            initialStepFactor > 0 && initialStepFactor.isFinite, name,
-            "initial step factor must be positive, got \(initialStepFactor)")
-        try requireSetting((0...1).contains(momentum), name, "momentum must be in [0, 1], got \(momentum)")
-        try requireSetting((0...1).contains(rho), name, "ρ must be in [0, 1], got \(rho)")
+        let check = SettingChecks(attack: displayName)
+        if let targetClasses { try check("target classes", targetClasses, .atLeast(1)) }
+        try check("steps", steps, .atLeast(1))
+        try check("restarts", restarts, .atLeast(1))
+        try check("initial step factor", initialStepFactor, .positive)
+        try check("momentum", momentum, .probability)
+        try check("ρ", rho, .probability)
     }
 }

@@ -218,7 +218,12 @@ func recordFirstSuccesses(
     return keep
 }
 
-/// Throws an ``EDLCMError`` "ATTACK: MESSAGE" unless `condition` holds.
-func requireSetting(_ condition: Bool, _ attack: String, _ message: @autoclosure () -> String) throws {
-    if !condition { throw EDLCMError("\(attack): \(message())") }
+/// The checks of an attack's settings: `check("steps", steps, .atLeast(1))` throws an
+/// ``EDLCMError`` "ATTACK: steps must be at least 1, got 0" when the value breaks its rule.
+struct SettingChecks {
+    let attack: String
+
+    func callAsFunction<Value>(_ name: String, _ value: Value, _ check: Check<Value>) throws {
+        if let problem = check.problem(value) { throw EDLCMError("\(attack): \(name) \(problem), got \(value)") }
+    }
 }

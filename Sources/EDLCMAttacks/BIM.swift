@@ -15,7 +15,7 @@ public struct BIM: Attack {
         /// The step size α; nil uses the paper's rule (see the type's summary).
         public var stepSize: Double?
         /// The loss (the paper: cross-entropy).
-        public var loss: AttackLoss = .crossEntropy
+        public var loss: AttackLoss
 
         public init(steps: Int? = nil, stepSize: Double? = nil, loss: AttackLoss = .crossEntropy) {
             self.steps = steps
@@ -44,9 +44,8 @@ public struct BIM: Attack {
 
 extension BIM.Configuration: AttackConfiguration {
     public func validate() throws {
-        if let steps { try requireSetting(steps >= 1, "BIM", "steps must be at least 1, got \(steps)") }
-        if let stepSize {
-            try requireSetting(stepSize > 0 && stepSize.isFinite, "BIM", "step size must be positive, got \(stepSize)")
-        }
+        let check = SettingChecks(attack: "BIM")
+        if let steps { try check("steps", steps, .atLeast(1)) }
+        if let stepSize { try check("step size", stepSize, .positive) }
     }
 }

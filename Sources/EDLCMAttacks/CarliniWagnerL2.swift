@@ -21,17 +21,17 @@ public struct CarliniWagnerL2: Attack {
     /// The settings, as the authors' reference code sets them.
     public struct Configuration: Codable, Sendable, Equatable {
         /// Binary search steps over c (the paper: 9).
-        public var binarySearchSteps: Int = 9
+        public var binarySearchSteps: Int
         /// Adam iterations per search step (the reference code: 10 000).
-        public var maxIterations: Int = 10_000
+        public var maxIterations: Int
         /// Adam's learning rate (the reference code: 0.01).
-        public var learningRate: Double = 0.01
+        public var learningRate: Double
         /// The starting c (the reference code: 10⁻³).
-        public var initialConstant: Double = 1e-3
+        public var initialConstant: Double
         /// κ, the confidence margin (the paper: 0).
-        public var confidence: Double = 0
+        public var confidence: Double
         /// Stop a search step when the loss has not fallen by 0.01 % over a tenth of the iterations.
-        public var abortEarly: Bool = true
+        public var abortEarly: Bool
 
         public init(
             binarySearchSteps: Int = 9, maxIterations: Int = 10_000, learningRate: Double = 0.01,
@@ -148,12 +148,11 @@ public struct CarliniWagnerL2: Attack {
 
 extension CarliniWagnerL2.Configuration: AttackConfiguration {
     public func validate() throws {
-        try requireSetting(binarySearchSteps >= 1, "CW-L2", "binary search steps must be at least 1, got \(binarySearchSteps)")
-        try requireSetting(maxIterations >= 1, "CW-L2", "iterations must be at least 1, got \(maxIterations)")
-        try requireSetting(
-            learningRate > 0 && learningRate.isFinite, "CW-L2", "learning rate must be positive, got \(learningRate)")
-        try requireSetting(
-            initialConstant > 0 && initialConstant.isFinite, "CW-L2", "initial constant must be positive, got \(initialConstant)")
-        try requireSetting(confidence >= 0 && confidence.isFinite, "CW-L2", "confidence must be ≥ 0, got \(confidence)")
+        let check = SettingChecks(attack: "CW-L2")
+        try check("binary search steps", binarySearchSteps, .atLeast(1))
+        try check("iterations", maxIterations, .atLeast(1))
+        try check("learning rate", learningRate, .positive)
+        try check("initial constant", initialConstant, .positive)
+        try check("confidence", confidence, .nonNegative)
     }
 }

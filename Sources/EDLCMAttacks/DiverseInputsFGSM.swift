@@ -19,13 +19,13 @@ public struct DiverseInputsFGSM: Attack {
         /// The step size; nil uses I-FGSM's rule (see ``BIM``).
         public var stepSize: Double?
         /// The probability p of transforming the input at a step (the paper: 0.5).
-        public var probability: Double = 0.5
+        public var probability: Double
         /// The smallest resize, as a fraction of the image side.
-        public var resizeRate: Double = 0.9
+        public var resizeRate: Double
         /// Momentum decay μ (0: DI²-FGSM; 1: M-DI²-FGSM).
-        public var decay: Double = 0
+        public var decay: Double
         /// The loss (the paper: cross-entropy).
-        public var loss: AttackLoss = .crossEntropy
+        public var loss: AttackLoss
 
         public init(
             steps: Int? = nil, stepSize: Double? = nil, probability: Double = 0.5, resizeRate: Double = 0.9,
@@ -65,12 +65,11 @@ public struct DiverseInputsFGSM: Attack {
 
 extension DiverseInputsFGSM.Configuration: AttackConfiguration {
     public func validate() throws {
-        if let steps { try requireSetting(steps >= 1, "DI²-FGSM", "steps must be at least 1, got \(steps)") }
-        if let stepSize {
-            try requireSetting(stepSize > 0 && stepSize.isFinite, "DI²-FGSM", "step size must be positive, got \(stepSize)")
-        }
-        try requireSetting((0...1).contains(probability), "DI²-FGSM", "probability must be in [0, 1], got \(probability)")
-        try requireSetting(resizeRate > 0 && resizeRate < 1, "DI²-FGSM", "resize rate must be in (0, 1), got \(resizeRate)")
-        try requireSetting(decay >= 0 && decay.isFinite, "DI²-FGSM", "decay must be ≥ 0, got \(decay)")
+        let check = SettingChecks(attack: "DI²-FGSM")
+        if let steps { try check("steps", steps, .atLeast(1)) }
+        if let stepSize { try check("step size", stepSize, .positive) }
+        try check("probability", probability, .probability)
+        try check("resize rate", resizeRate, Check { $0 > 0 && $0 < 1 ? nil : "must be in (0, 1)" })
+        try check("decay", decay, .nonNegative)
     }
 }

@@ -28,17 +28,17 @@ public struct FAB: Attack {
     /// FAB-T's settings.
     public struct Configuration: Codable, Sendable, Equatable {
         /// Iterations per target class and restart (AutoAttack: 100).
-        public var steps: Int = 100
+        public var steps: Int
         /// Restarts per target class; the first starts at the clean image (AutoAttack's standard version: 1).
-        public var restarts: Int = 1
+        public var restarts: Int
         /// Target classes, ranked from the second most likely one in the clean output (AutoAttack: 9).
-        public var targetClasses: Int = 9
+        public var targetClasses: Int
         /// α_max, the largest weight of the step from the clean image (the paper: 0.1).
-        public var maxAlpha: Double = 0.1
+        public var maxAlpha: Double
         /// η, the overshoot past the linearised boundary (the paper: 1.05).
-        public var overshoot: Double = 1.05
+        public var overshoot: Double
         /// β, the step back toward the clean image after reaching an adversarial point (the paper: 0.9).
-        public var backtrack: Double = 0.9
+        public var backtrack: Double
 
         public init(
             steps: Int = 100, restarts: Int = 1, targetClasses: Int = 9, maxAlpha: Double = 0.1, overshoot: Double = 1.05,
@@ -250,11 +250,12 @@ public struct FAB: Attack {
 
 extension FAB.Configuration: AttackConfiguration {
     public func validate() throws {
-        try requireSetting(steps >= 1, "FAB-T", "steps must be at least 1, got \(steps)")
-        try requireSetting(restarts >= 1, "FAB-T", "restarts must be at least 1, got \(restarts)")
-        try requireSetting(targetClasses >= 1, "FAB-T", "target classes must be at least 1, got \(targetClasses)")
-        try requireSetting((0...1).contains(maxAlpha), "FAB-T", "α_max must be in [0, 1], got \(maxAlpha)")
-        try requireSetting(overshoot >= 1 && overshoot.isFinite, "FAB-T", "overshoot η must be ≥ 1, got \(overshoot)")
-        try requireSetting(backtrack > 0 && backtrack <= 1, "FAB-T", "backtrack β must be in (0, 1], got \(backtrack)")
+        let check = SettingChecks(attack: "FAB-T")
+        try check("steps", steps, .atLeast(1))
+        try check("restarts", restarts, .atLeast(1))
+        try check("target classes", targetClasses, .atLeast(1))
+        try check("α_max", maxAlpha, .probability)
+        try check("overshoot η", overshoot, Check { $0 >= 1 && $0.isFinite ? nil : "must be ≥ 1" })
+        try check("backtrack β", backtrack, .unitInterval)
     }
 }

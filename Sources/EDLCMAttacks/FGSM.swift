@@ -10,7 +10,7 @@ public struct FGSM: Attack {
     /// FGSM's settings.
     public struct Configuration: Codable, Sendable, Equatable {
         /// The loss whose gradient gives the step (the paper: cross-entropy).
-        public var loss: AttackLoss = .crossEntropy
+        public var loss: AttackLoss
 
         public init(loss: AttackLoss = .crossEntropy) {
             self.loss = loss

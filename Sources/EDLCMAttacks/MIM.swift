@@ -13,17 +13,17 @@ public struct MIM: Attack {
     /// MIM's settings.
     public struct Configuration: Codable, Sendable, Equatable {
         /// Steps (the paper: 10).
-        public var steps: Int = 10
+        public var steps: Int
         /// The decay μ of the accumulated gradient (the paper: 1).
-        public var decay: Double = 1
+        public var decay: Double
         /// α = stepSizeFactor·ε/steps (the paper: 1, so the walk spans the ball once).
-        public var stepSizeFactor: Double = 1
+        public var stepSizeFactor: Double
         /// Start from a random point of the ball (false in the paper; true for M-PGD).
-        public var randomStart: Bool = false
+        public var randomStart: Bool
         /// Restarts (1 in the paper).
-        public var restarts: Int = 1
+        public var restarts: Int
         /// The loss (the paper: cross-entropy).
-        public var loss: AttackLoss = .crossEntropy
+        public var loss: AttackLoss
 
         public init(
             steps: Int = 10, decay: Double = 1, stepSizeFactor: Double = 1, randomStart: Bool = false,
@@ -60,10 +60,10 @@ public struct MIM: Attack {
 
 extension MIM.Configuration: AttackConfiguration {
     public func validate() throws {
-        try requireSetting(steps >= 1, "MIM", "steps must be at least 1, got \(steps)")
-        try requireSetting(restarts >= 1, "MIM", "restarts must be at least 1, got \(restarts)")
-        try requireSetting(decay >= 0 && decay.isFinite, "MIM", "decay must be ≥ 0, got \(decay)")
-        try requireSetting(
-            stepSizeFactor > 0 && stepSizeFactor.isFinite, "MIM", "step size factor must be positive, got \(stepSizeFactor)")
+        let check = SettingChecks(attack: "MIM")
+        try check("steps", steps, .atLeast(1))
+        try check("restarts", restarts, .atLeast(1))
+        try check("decay", decay, .nonNegative)
+        try check("step size factor", stepSizeFactor, .positive)
     }
 }

@@ -47,20 +47,20 @@ public struct MORA: Attack {
     /// MORA's settings.
     public struct Configuration: Codable, Sendable, Equatable {
         /// Iterations per pass (the reference: 100).
-        public var steps: Int = 100
+        public var steps: Int
         /// Restarts per pass (the reference's standard version: 1).
-        public var restarts: Int = 1
+        public var restarts: Int
         /// The mixing weights λ of the untargeted passes, in order (the reference: 0.5, 0, 0.25, 0.75, 1).
-        public var mixes: [Double] = [0.5, 0, 0.25, 0.75, 1]
+        public var mixes: [Double]
         /// Targeted passes toward this many runner-up classes of the clean output (the reference: 9; 0 for none).
-        public var targetClasses: Int = 9
+        public var targetClasses: Int
         /// λ of the targeted passes; nil uses the reference's 0.5 on an averaged softmax and 0 on averaged logits.
         public var targetedMix: Double?
         /// τ, the temperature of the members' probabilities in the weights; nil uses the reference's
         /// 0.2 on an averaged softmax and 0 on averaged logits (equal weights).
         public var temperature: Double?
         /// The weightings, each running every pass, in order.
-        public var weightings: [MORAWeighting] = [.formula, .reference]
+        public var weightings: [MORAWeighting]
 
         public init(
             steps: Int = 100, restarts: Int = 1, mixes: [Double] = [0.5, 0, 0.25, 0.75, 1], targetClasses: Int = 9,
@@ -300,17 +300,15 @@ func topTwoGap(_ scores: Tensor) -> Tensor {
 
 extension MORA.Configuration: AttackConfiguration {
     public func validate() throws {
-        try requireSetting(steps >= 1, "MORA", "steps must be at least 1, got \(steps)")
-        try requireSetting(restarts >= 1, "MORA", "restarts must be at least 1, got \(restarts)")
-        try requireSetting(targetClasses >= 0, "MORA", "target classes must be ≥ 0, got \(targetClasses)")
-        try requireSetting(
-            !mixes.isEmpty || targetClasses > 0, "MORA", "needs at least one mixing weight or target class")
-        for mix in mixes + (targetedMix.map { [$0] } ?? []) {
-            try requireSetting((0...1).contains(mix), "MORA", "mixing weights must be in [0, 1], got \(mix)")
+        let check = SettingChecks(attack: "MORA")
+        try check("steps", steps, .atLeast(1))
+        try check("restarts", restarts, .atLeast(1))
+        try check("target classes", targetClasses, .atLeast(0))
+        guard !mixes.isEmpty || targetClasses > 0 else {
+            throw EDLCMError("MORA: needs at least one mixing weight or target class")
         }
-        if let temperature {
-            try requireSetting(temperature >= 0 && temperature.isFinite, "MORA", "temperature must be ≥ 0, got \(temperature)")
-        }
-        try requireSetting(!weightings.isEmpty, "MORA", "needs at least one weighting")
+        for mix in mixes + (targetedMix.map { [$0] } ?? []) { try check("mixing weights", mix, .probability) }
+        if let temperature { try check("temperature", temperature, .nonNegative) }
+        guard !weightings.isEmpty else { throw EDLCMError("MORA: needs at least one weighting") }
     }
 }

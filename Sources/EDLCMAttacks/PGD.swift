@@ -14,17 +14,17 @@ public struct PGD: Attack {
     /// PGD's settings.
     public struct Configuration: Codable, Sendable, Equatable {
         /// Steps per restart (Madry et al.'s MNIST setting: 40).
-        public var steps: Int = 40
+        public var steps: Int
         /// α = stepSizeFactor·ε/steps.
-        public var stepSizeFactor: Double = 2.5
+        public var stepSizeFactor: Double
         /// Random restarts; each starts from a new random point.
-        public var restarts: Int = 1
+        public var restarts: Int
         /// Start from a uniformly random point of the ball (true in the paper).
-        public var randomStart: Bool = true
+        public var randomStart: Bool
         /// The loss: cross-entropy (the paper) or the CW margin.
-        public var loss: AttackLoss = .crossEntropy
+        public var loss: AttackLoss
         /// κ, the cap of the margin loss.
-        public var confidence: Double = 50
+        public var confidence: Double
 
         public init(
             steps: Int = 40, stepSizeFactor: Double = 2.5, restarts: Int = 1, randomStart: Bool = true,
@@ -62,10 +62,11 @@ public struct PGD: Attack {
 
 extension PGD.Configuration: AttackConfiguration {
     public func validate() throws {
-        try requireSetting(steps >= 1, "PGD", "steps must be at least 1, got \(steps)")
-        try requireSetting(restarts >= 1, "PGD", "restarts must be at least 1, got \(restarts)")
-        try requireSetting(
-            stepSizeFactor > 0 && stepSizeFactor.isFinite, "PGD", "step size factor must be positive, got \(stepSizeFactor)")
-        try requireSetting(confidence > 0, "PGD", "the margin cap κ must be positive, got \(confidence)")
+        let check = SettingChecks(attack: "PGD")
+        try check("steps", steps, .atLeast(1))
+        try check("restarts", restarts, .atLeast(1))
+        try check("step size factor", stepSizeFactor, .positive)
+        // κ = ∞ is allowed: the margin uncapped.
+        try check("the margin cap κ", confidence, Check { $0 > 0 ? nil : "must be positive" })
     }
 }

@@ -17,13 +17,13 @@ public struct SkipGradientMethod: Attack {
     /// SGM's settings.
     public struct Configuration: Codable, Sendable, Equatable {
         /// Steps T.
-        public var steps: Int = 50
+        public var steps: Int
         /// γ, the scale of the residual branches' gradient (DVERGE: 0.2).
-        public var gamma: Double = 0.2
+        public var gamma: Double
         /// α = stepSizeFactor·ε/T.
-        public var stepSizeFactor: Double = 2.5
+        public var stepSizeFactor: Double
         /// The loss (cross-entropy, or the C&W margin).
-        public var loss: AttackLoss = .crossEntropy
+        public var loss: AttackLoss
 
         public init(steps: Int = 50, gamma: Double = 0.2, stepSizeFactor: Double = 2.5, loss: AttackLoss = .crossEntropy) {
             self.steps = steps
@@ -76,9 +76,9 @@ struct SkipGradientTarget: AttackTarget {
 
 extension SkipGradientMethod.Configuration: AttackConfiguration {
     public func validate() throws {
-        try requireSetting(steps >= 1, "SGM", "steps must be at least 1, got \(steps)")
-        try requireSetting(gamma > 0 && gamma <= 1, "SGM", "γ must be in (0, 1], got \(gamma)")
-        try requireSetting(
-            stepSizeFactor > 0 && stepSizeFactor.isFinite, "SGM", "step size factor must be positive, got \(stepSizeFactor)")
+        let check = SettingChecks(attack: "SGM")
+        try check("steps", steps, .atLeast(1))
+        try check("γ", gamma, .unitInterval)
+        try check("step size factor", stepSizeFactor, .positive)
     }
 }

@@ -38,7 +38,7 @@ public struct SquareAttack: Attack {
     /// The Square attack's settings.
     public struct Configuration: Codable, Sendable, Equatable {
         /// Queries (forward passes) per example (the paper: 10 000).
-        public var queries: Int = 10_000
+        public var queries: Int
         /// p_init, the starting fraction of pixels changed; nil uses 0.8, the authors' setting for
         /// images of MNIST and CIFAR size (their MNIST-challenge entry and AutoAttack's Square); the
         /// paper's ImageNet experiments use 0.05 (L∞) and 0.1 (L2).
@@ -378,11 +378,8 @@ public struct SquareAttack: Attack {
 
 extension SquareAttack.Configuration: AttackConfiguration {
     public func validate() throws {
-        try requireSetting(queries >= 1, "Square", "queries must be at least 1, got \(queries)")
-        if let initialFraction {
-            try requireSetting(
-                initialFraction > 0 && initialFraction <= 1, "Square",
-                "initial fraction must be in (0, 1], got \(initialFraction)")
-        }
+        let check = SettingChecks(attack: "Square")
+        try check("queries", queries, .atLeast(1))
+        if let initialFraction { try check("initial fraction", initialFraction, .unitInterval) }
     }
 }

@@ -102,8 +102,8 @@ public final class EvaluationSession {
         var surrogateBase = training
         if let dataDirectory = config.data.directory { surrogateBase.data.directory = dataDirectory }
         for members in config.trainSurrogates {
-            let seed = SurrogateTrainer.seed(forMembers: members, targetSeed: training.seeding.seed)
-            let folder = files.surrogates.appendingPathComponent("members\(members)-seed\(seed)", isDirectory: true)
+            let folder = files.surrogates.appendingPathComponent(
+                SurrogateTrainer.folderName(members: members, targetSeed: training.seeding.seed), isDirectory: true)
             try SurrogateTrainer.train(
                 members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder, command: command,
                 progress: { progress(members, $0, $1) })

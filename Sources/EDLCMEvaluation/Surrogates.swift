@@ -10,7 +10,7 @@ import Torch
 
 /// A held-out ensemble that transfer attacks are crafted on.
 public struct Surrogate {
-    /// A short name for results ("members1-seed1001" or the run folder's name).
+    /// A short name for results (the run folder's name: "plain-m1-seed0").
     public let name: String
     public let ensemble: Ensemble
     /// The run folder (empty for an in-memory surrogate).
@@ -55,6 +55,12 @@ public enum SurrogateTrainer {
     /// members, so that it never shares the target's initialisation or data order.
     public static func seed(forMembers members: Int, targetSeed: UInt64) -> UInt64 {
         targetSeed &+ 1000 &+ UInt64(members)
+    }
+
+    /// The folder name of the surrogate of `members` members trained for a target of seed
+    /// `targetSeed` ("plain-m1-seed0"): one name for `evaluate --train-surrogates` and studies.
+    public static func folderName(members: Int, targetSeed: UInt64) -> String {
+        "plain-m\(members)-seed\(targetSeed)"
     }
 
     /// Trains a plain ensemble (baseline method) of `members` members with the target's data,

@@ -189,7 +189,8 @@ public struct StudyRunner {
     /// used by every method's run of that seed (so their transfer examples are crafted once).
     public func surrogateFolders(seed: UInt64) -> [URL] {
         plan.evaluation.trainSurrogates.map { members in
-            surrogatesFolder.appendingPathComponent("plain-m\(members)-seed\(seed)", isDirectory: true)
+            surrogatesFolder.appendingPathComponent(
+                SurrogateTrainer.folderName(members: members, targetSeed: seed), isDirectory: true)
         }
     }
 
@@ -386,7 +387,7 @@ public struct StudyRunner {
         if let threads { base.runtime.threads = threads }
         for (members, folder) in zip(plan.evaluation.trainSurrogates, surrogateFolders(seed: seed)) {
             // Parallel jobs of one seed wait for the one that trains it, then find it finished.
-            try withFileLock(folder.appendingPathExtension("lock")) {
+            _ = try withFileLock(folder.appendingPathExtension("lock")) {
                 try SurrogateTrainer.train(
                     members: members, like: base, epochs: plan.evaluation.surrogateEpochs, into: folder, command: command,
                     shouldStop: shouldStop)

@@ -98,6 +98,54 @@ struct AttackBoundsTests {
         }
     }
 
+    /// (the configuration with one setting broken, the message it must give).
+    static let brokenSettings: [(any AttackConfiguration, String)] = {
+        var apgd = APGD.Configuration()
+        apgd.rho = 1.5
+        var bim = BIM.Configuration()
+        bim.stepSize = -1
+        var cw = CarliniWagnerL2.Configuration()
+        cw.maxIterations = 0
+        var di = DiverseInputsFGSM.Configuration()
+        di.resizeRate = 1
+        var fab = FAB.Configuration()
+        fab.overshoot = 0.5
+        var mim = MIM.Configuration()
+        mim.decay = -0.5
+        var mora = MORA.Configuration()
+        mora.temperature = -.infinity
+        var noWeighting = MORA.Configuration()
+        noWeighting.weightings = []
+        var pgd = PGD.Configuration()
+        pgd.confidence = 0
+        var sgm = SkipGradientMethod.Configuration()
+        sgm.gamma = 2
+        var square = SquareAttack.Configuration()
+        square.initialFraction = 0
+        return [
+            (apgd, "APGD-CE: ρ must be in [0, 1], got 1.5"), (bim, "BIM: step size must be a positive number, got -1.0"),
+            (cw, "CW-L2: iterations must be at least 1, got 0"), (di, "DI²-FGSM: resize rate must be in (0, 1), got 1.0"),
+            (fab, "FAB-T: overshoot η must be ≥ 1, got 0.5"), (mim, "MIM: decay must be ≥ 0, got -0.5"),
+            (mora, "MORA: temperature must be ≥ 0, got -inf"), (noWeighting, "MORA: needs at least one weighting"),
+            (pgd, "PGD: the margin cap κ must be positive, got 0.0"), (sgm, "SGM: γ must be in (0, 1], got 2.0"),
+            (square, "Square: initial fraction must be in (0, 1], got 0.0"),
+        ]
+    }()
+
+    @Test("every attack checks its settings: one line naming the attack, the setting, its rule and the value")
+    func settingChecks() throws {
+        for (configuration, message) in Self.brokenSettings {
+            #expect(throws: EDLCMError(message)) { try configuration.validate() }
+        }
+        // The defaults pass.
+        let defaults: [any AttackConfiguration] = [
+            APGD.Configuration(), BIM.Configuration(), CarliniWagnerL2.Configuration(), DiverseInputsFGSM.Configuration(),
+            FAB.Configuration(), MIM.Configuration(), MORA.Configuration(), PGD.Configuration(),
+            SkipGradientMethod.Configuration(), SquareAttack.Configuration(), FGSM.Configuration(),
+        ]
+        for configuration in defaults { #expect(throws: Never.self) { try configuration.validate() } }
+    }
+
     @Test("unsupported requests throw one-line errors")
     func unsupported() throws {
         let ensemble = AttackFixtures.ensemble()

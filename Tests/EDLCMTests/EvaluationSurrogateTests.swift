@@ -54,8 +54,8 @@ struct EvaluationSurrogateTests {
         let result = try session.run()
         let surrogate = try #require(result.surrogates.first)
         #expect(surrogate.members == 1 && surrogate.trainedHere && surrogate.trainingSeed == 1002 + 1001)
-        #expect(surrogate.run.hasSuffix("eval/result.surrogates/members1-seed2003"))
-        #expect(result.transfer.count == 1 && result.transfer[0].surrogate == "members1-seed2003")
+        #expect(surrogate.run.hasSuffix("eval/result.surrogates/plain-m1-seed1002"))
+        #expect(result.transfer.count == 1 && result.transfer[0].surrogate == "plain-m1-seed1002")
         #expect(result.model.run == target.path && result.samples.count == 16)
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("eval/result.md").path))
 

@@ -31,6 +31,13 @@ struct ToySettings: SettingsGroup {
     }
 }
 
+/// An optional whose default is set (evaluate's `samples`, 500): unset means all.
+struct ToyLimits: SettingsGroup {
+    @Setting("Images to use, or all.", .ifSet(.atLeast(1))) var samples: Int? = 500
+
+    init() {}
+}
+
 @Suite("Settings: declared once, read from flags, files and records")
 struct SettingsTests {
     @Test("keys, defaults and help come from the declarations")
@@ -120,6 +127,14 @@ struct SettingsTests {
         #expect(try JSONDecoder().decode(ToySettings.self, from: data) == toy)
         let partial = try JSONDecoder().decode(ToySettings.self, from: Data(#"{"epochs": 2}"#.utf8))
         #expect(partial.epochs == 2 && partial.lr == 0.05 && partial.radii == [0.1, 0.2])
+
+        // Unset where the default is set: written as null, read back unset (not as the default).
+        var all = ToyLimits()
+        all.samples = nil
+        let written = try JSONStyle.record.encode(all)
+        #expect(String(decoding: written, as: UTF8.self).contains(#""samples" : null"#))
+        #expect(try JSONDecoder().decode(ToyLimits.self, from: written).samples == nil)
+        #expect(try JSONDecoder().decode(ToyLimits.self, from: JSONStyle.record.encode(ToyLimits())).samples == 500)
     }
 
     @Test("presets: a preset chosen in a file or a flag sets its values, which the other flags then override")

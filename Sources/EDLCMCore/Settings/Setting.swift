@@ -45,6 +45,8 @@ extension Check where Value == Double {
     public static let nonNegative = Check { $0 >= 0 && $0.isFinite ? nil : "must be ≥ 0" }
     /// A value in (0, 1].
     public static let unitInterval = Check { $0 > 0 && $0 <= 1 ? nil : "must be in (0, 1]" }
+    /// A value in [0, 1] (a probability, a momentum, a mixing weight).
+    public static let probability = Check { $0 >= 0 && $0 <= 1 ? nil : "must be in [0, 1]" }
     /// A value in [0, 1).
     public static let fraction = Check { $0 >= 0 && $0 < 1 ? nil : "must be in [0, 1)" }
 }

@@ -129,8 +129,13 @@ extension SettingsGroup {
         self = try Self().merging(object)
     }
 
+    /// Encodes the flat object, with an explicit null for an unset optional whose default is set
+    /// (`--samples all` where the default is 500): left out, it would read back as its default.
     public func encode(to encoder: any Encoder) throws {
-        try flattened.encode(to: encoder)
+        var object = flattened
+        let defaults = Dictionary(uniqueKeysWithValues: Self().settings.map { ($0.key, $0.setting.current) })
+        for (key, setting) in settings where setting.current == .null && defaults[key] != .null { object[key] = .null }
+        try object.encode(to: encoder)
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
