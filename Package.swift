@@ -2,14 +2,56 @@
 import Foundation
 import PackageDescription
 
-// libtorch: Debian's `libtorch-dev` by default; `LIBTORCH=/path` (a root holding include/ and lib/, the
-// convention of tch-rs) selects another build, for example a CUDA one.
-let libtorch = ProcessInfo.processInfo.environment["LIBTORCH"]
+// libtorch, chosen at build time as tch-rs chooses it: Debian's `libtorch-dev` (1.13) by default;
+// `LIBTORCH=DIR`, a root holding include/ and lib/ (a libtorch archive, or the torch/ folder of an
+// installed PyTorch 1.13 … 2.x); or `LIBTORCH_USE_PYTORCH=1`, the torch package of the `python3` on
+// the PATH (found without importing it, so a CPU machine needs none of its CUDA wheels to build).
+let environment = ProcessInfo.processInfo.environment
+func installedPyTorch() -> String? {
+    let python = Process()
+    python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    python.arguments = [
+        environment["PYTHON"] ?? "python3", "-c",
+        "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0] if s else '')",
+    ]
+    let pipe = Pipe()
+    python.standardOutput = pipe
+    guard (try? python.run()) != nil else { return nil }
+    python.waitUntilExit()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let path = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    return python.terminationStatus == 0 && !path.isEmpty ? path : nil
+}
+let libtorch: String? =
+    if let root = environment["LIBTORCH"], !root.isEmpty {
+        root
+    } else if ["1", "true", "yes"].contains(environment["LIBTORCH_USE_PYTORCH"]?.lowercased() ?? "") {
+        installedPyTorch() ?? "LIBTORCH_USE_PYTORCH=1: no torch package found by python3"
+    } else {
+        nil
+    }
 let torchInclude = libtorch.map { "\($0)/include" } ?? "/usr/include"
-// USE_C10D_GLOO exposes c10d's Gloo process group (distributed training; headers from libgloo-dev).
+// libtorch's major version, read from its headers (torch/version.h in 1.x, torch/headeronly/ in 2.x):
+// ATen 2.x requires C++20, and 1.13's headers do not build with it.
+func torchMajorVersion(include: String) -> Int {
+    for file in ["torch/headeronly/version.h", "torch/csrc/api/include/torch/version.h"] {
+        guard let text = try? String(contentsOfFile: "\(include)/\(file)", encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n") where line.hasPrefix("#define TORCH_VERSION_MAJOR ") {
+            return Int(line.split(separator: " ").last ?? "") ?? 1
+        }
+    }
+    return 1
+}
+let cxxStandard = torchMajorVersion(include: torchInclude) >= 2 ? "-std=c++20" : "-std=c++17"
+// USE_C10D_GLOO exposes c10d's Gloo process group (distributed training; headers from libgloo-dev,
+// or inside PyPI's torch/include).
 let torchCxxFlags = [
     "-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-Wno-deprecated-declarations", "-DUSE_C10D_GLOO",
+    cxxStandard,
 ]
+// The binary finds the chosen libtorch where it was built (an rpath), or through LD_LIBRARY_PATH
+// (`make dist`). It links the CPU libraries only (every libtorch has them; PyPI's libtorch.so would
+// pull in libtorch_cuda and the CUDA wheels); CUDA's are loaded when a CUDA device is asked for.
 let torchLinkFlags = libtorch.map { ["-L\($0)/lib", "-Xlinker", "-rpath", "-Xlinker", "\($0)/lib"] } ?? []
 
 let package = Package(
@@ -33,7 +75,7 @@ let package = Package(
             cxxSettings: [.unsafeFlags(torchCxxFlags)],
             linkerSettings: [
                 .unsafeFlags(torchLinkFlags),
-                .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+                .linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .linkedLibrary("dl"),
             ]
         ),
         .systemLibrary(name: "CZlib"),
@@ -115,6 +157,7 @@ let package = Package(
                 "EDLCMCLI", "EDLCMCore", "EDLCMData", "EDLCMModels", "EDLCMDefenses", "EDLCMAttacks", "EDLCMTraining",
                 "EDLCMEvaluation", "EDLCMReport", "EDLCMBenchmark", "TestSupport",
             ]),
-    ],
-    cxxLanguageStandard: .cxx17
+    ]
+    // No package-wide C++ standard: CTorch's flags choose it (cxxStandard above), and a package-wide
+    // one would come after them on the compiler's command line.
 )

@@ -16,10 +16,12 @@ import argparse, json, math, os, resource, subprocess, sys, time
 CASES = ["cnn-plain", "cnn-edlcm", "resnet-plain", "resnet-edlcm", "cnn-pgd", "resnet-pgd", "cnn-apgd-t", "cnn-fab-t"]
 
 
-def child(case, steps, threads, profile=False):
+def child(case, steps, threads, profile=False, device="cpu"):
     import torch, torch.nn as nn, torch.nn.functional as F
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    # A GPU runs asynchronously: the clock is read only after the queued work is done.
+    sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else (lambda: None)
 
     class Norm(nn.Module):
         def __init__(self, mean, std):
@@ -65,12 +67,13 @@ def child(case, steps, threads, profile=False):
 
     is_cnn = case.startswith("cnn")
     members = [cnn() if is_cnn else ResNet20() for _ in range(3)]
-    for m in members: m.train()
+    for m in members: m.train(); m.to(device)
     params = [p for m in members for p in m.parameters()]
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
     batch = 128 if is_cnn else 64
     x = torch.rand(batch, 1, 28, 28) if is_cnn else torch.rand(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
+    x, y = x.to(device), y.to(device)
     h, alpha, beta = 0.5, 0.5, 0.1  # the training defaults (TrainingConfig)
 
     def unit(t):
@@ -120,12 +123,14 @@ def child(case, steps, threads, profile=False):
         # One untimed short run, then one timed run per 10 steps; one JSON line.
         warm_up()
         runs = max(1, (steps + 9) // 10)
+        sync()
         start = time.perf_counter()
         for _ in range(runs): run()
+        sync()
         seconds = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({"name": case, "images_per_second": runs * batch / seconds, "seconds_per_step": seconds / runs,
-                          "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": runs}, sort_keys=True))
+                          "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": runs, "device": device}, sort_keys=True))
 
     if case in ("cnn-apgd-t", "cnn-fab-t"):
         # The reference code's single runs, one per target class, on every image (no early stop).
@@ -168,12 +173,14 @@ def child(case, steps, threads, profile=False):
         inside = sum(e.self_cpu_time_total for e in events) / 1e6
         print(f"{case}: {steps} steps, wall {wall:.3f} s, ATen operators' self time {inside:.3f} s", file=sys.stderr)
         print(events.table(sort_by="self_cpu_time_total", row_limit=15), file=sys.stderr)
+    sync()
     start = time.perf_counter()
     for _ in range(steps): step()
+    sync()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"name": case, "images_per_second": steps * batch / seconds, "seconds_per_step": seconds / steps,
-                      "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": steps}, sort_keys=True))
+                      "peak_rss_mb": peak, "threads": torch.get_num_threads(), "steps": steps, "device": device}, sort_keys=True))
 
 
 def main():
@@ -184,14 +191,15 @@ def main():
     parser.add_argument("--profile", action="store_true",
                         help="before the timed steps, run them once under PyTorch's profiler and print to stderr how much "
                              "of the wall time the ATen operators take, and the top operators")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (the AutoAttack cases run on the CPU only)")
     parser.add_argument("--child", action="store_true")
     args = parser.parse_args()
     if args.child:
-        child(args.cases[0], args.steps, args.threads, args.profile)
+        child(args.cases[0], args.steps, args.threads, args.profile, args.device)
         return
     for case in args.cases:
         result = subprocess.run([sys.executable, __file__, "--child", "--cases", case, "--steps", str(args.steps),
-                                 "--threads", str(args.threads)] + (["--profile"] if args.profile else []),
+                                 "--threads", str(args.threads), "--device", args.device] + (["--profile"] if args.profile else []),
                                 check=True, stdout=subprocess.PIPE, stderr=None if args.profile else subprocess.PIPE, text=True)
         print(result.stdout.strip(), flush=True)
 

@@ -1,4 +1,4 @@
-// ctorch.cpp — the one translation unit of the C ABI over libtorch (see include/ctorch.h).
+// ctorch.cpp — the C ABI over libtorch (see include/ctorch.h); c10d is in ctorch_distributed.cpp.
 //
 // Only translation lives here: each function converts its arguments, calls one libtorch function
 // and converts the result. <torch/torch.h> is not included (it pulls in the whole C++ frontend and
@@ -14,6 +14,7 @@
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <atomic>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <cstring>
 #include <mutex>
@@ -58,6 +59,34 @@ std::vector<at::Tensor> tensors(const ct_tensor *handles, int64_t count) {
     return result;
 }
 
+// libtorch_cuda is loaded on demand, from the folder of the libtorch_cpu in use, so that one binary
+// runs on CPU machines without the CUDA libraries. It must be loaded before anything asks for the
+// CUDA hooks (libtorch caches the first answer), so every CUDA query goes through here.
+std::once_flag cuda_once;
+std::string cuda_error;
+void load_cuda() {
+    std::call_once(cuda_once, [] {
+        std::string path = "libtorch_cuda.so";
+        Dl_info info;
+        if (dladdr(reinterpret_cast<void *>(&at::globalContext), &info) && info.dli_fname) {
+            std::string cpu = info.dli_fname;
+            auto slash = cpu.rfind('/');
+            if (slash != std::string::npos) path = cpu.substr(0, slash + 1) + path;
+        }
+        if (!dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+            const char *error = dlerror();
+            cuda_error = error ? error : path + ": not loadable";
+        }
+    });
+}
+
+// Drawn from the CPU generator on every device (then copied there), so that one generator state
+// covers a run and a seed gives the same draws on every device.
+at::Tensor drawn_like(const at::Tensor &like, bool normal) {
+    if (like.device().is_cpu()) return normal ? at::randn_like(like) : at::rand_like(like);
+    auto options = like.options().device(at::kCPU);
+    return (normal ? at::randn(like.sizes(), options) : at::rand(like.sizes(), options)).to(like.device());
+}
 }  // namespace
 
 // The error channel, shared with the other translation units of the shim.
@@ -114,7 +143,25 @@ int ct_set_grad_enabled(bool enabled, bool *previous) {
     })
 }
 int ct_is_grad_enabled(bool *out) { CT_GUARD(*out = at::GradMode::is_enabled()) }
-int ct_cuda_device_count(int64_t *out) { CT_GUARD(*out = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0) }
+int ct_load_cuda(void) {
+    CT_GUARD({
+        load_cuda();
+        if (!cuda_error.empty()) throw std::runtime_error(cuda_error);
+    })
+}
+int ct_cuda_device_count(int64_t *out) {
+    CT_GUARD({
+        load_cuda();
+        *out = cuda_error.empty() && at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+    })
+}
+int ct_set_deterministic(bool enabled) {
+    CT_GUARD({
+        at::globalContext().setDeterministicAlgorithms(enabled, false);
+        at::globalContext().setDeterministicCuDNN(enabled);
+        if (enabled) at::globalContext().setBenchmarkCuDNN(false);
+    })
+}
 
 // ---- metadata and data access -----------------------------------------------------------------
 int ct_dim(ct_tensor t, int64_t *out) { CT_GUARD(*out = T(t).dim()) }
@@ -135,7 +182,7 @@ int ct_device(ct_tensor t, int *type, int64_t *index) {
     })
 }
 int ct_requires_grad(ct_tensor t, bool *out) { CT_GUARD(*out = T(t).requires_grad()) }
-int ct_set_requires_grad(ct_tensor t, bool requires) { CT_GUARD(T(t).requires_grad_(requires)) }
+int ct_set_requires_grad(ct_tensor t, bool enabled) { CT_GUARD(T(t).requires_grad_(enabled)) }
 int ct_is_leaf(ct_tensor t, bool *out) { CT_GUARD(*out = T(t).is_leaf()) }
 int ct_from_data(const void *data, const int64_t *shape, int64_t ndim, int dtype, ct_tensor *out) {
     CT_GUARD(*out = wrap(at::from_blob(const_cast<void *>(data), ints(shape, ndim), options(dtype)).clone()))
@@ -157,6 +204,7 @@ int ct_to_device(ct_tensor t, int type, int64_t index, ct_tensor *out) {
     CT_GUARD(*out = wrap(T(t).to(at::Device(static_cast<at::DeviceType>(type), static_cast<c10::DeviceIndex>(index)))))
 }
 int ct_shallow_clone(ct_tensor t, ct_tensor *out) { CT_GUARD(*out = wrap(T(t))) }
+int ct_set_data(ct_tensor t, ct_tensor source) { CT_GUARD(T(t).set_data(T(source))) }
 CT_UNARY(clone, T(t).clone())
 CT_UNARY(detach, T(t).detach())
 CT_UNARY(contiguous, T(t).contiguous())
@@ -189,8 +237,8 @@ int ct_scalar_tensor(double value, int dtype, ct_tensor *out) { CT_GUARD(*out = 
 int ct_eye(int64_t n, int dtype, ct_tensor *out) { CT_GUARD(*out = wrap(at::eye(n, options(dtype)))) }
 CT_UNARY(zeros_like, at::zeros_like(T(t)))
 CT_UNARY(ones_like, at::ones_like(T(t)))
-CT_UNARY(rand_like, at::rand_like(T(t)))
-CT_UNARY(randn_like, at::randn_like(T(t)))
+CT_UNARY(rand_like, drawn_like(T(t), false))
+CT_UNARY(randn_like, drawn_like(T(t), true))
 
 // ---- shape and indexing -----------------------------------------------------------------------
 int ct_reshape(ct_tensor t, const int64_t *shape, int64_t ndim, ct_tensor *out) { CT_GUARD(*out = wrap(T(t).reshape(ints(shape, ndim)))) }

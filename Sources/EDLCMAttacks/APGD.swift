@@ -113,7 +113,9 @@ public struct APGD: Attack {
                 var state = State(
                     active: active, ball: fullBall, labels: labels, targets: context.targets, lossTargets: lossTargets)
                 let rowShape = Array(images.shape.dropFirst())
-                state.x = (state.ball.center + context.norm.unitDirections(&generators, rowShape: rowShape) * context.epsilon)
+                state.x =
+                    (state.ball.center + context.norm.unitDirections(
+                        &generators, rowShape: rowShape, on: state.ball.center.device) * context.epsilon)
                     .clamped(to: 0...1)
                 var evaluation = evaluateLoss(state.x, labels: state.y, targets: state.lossTargets, target: target, loss: c.loss)
                 state.grad = evaluation.gradient!
@@ -214,14 +216,14 @@ public struct APGD: Attack {
         var tracking = false
 
         init(active: [Int], ball: PerturbationBall, labels: Tensor, targets: Tensor?, lossTargets: Tensor?) {
-            let selection = Tensor(active.map(Int64.init))
+            let selection = Tensor(active.map(Int64.init), on: labels.device)
             self.active = active
             self.ball = ball.selecting(selection)
             y = labels.indexSelected(alongAxis: 0, indices: selection)
             t = targets?.indexSelected(alongAxis: 0, indices: selection)
             self.lossTargets = lossTargets?.indexSelected(alongAxis: 0, indices: selection)
             x = self.ball.center
-            let empty = Tensor.zeros([0])
+            let empty = Tensor.zeros([0], on: labels.device)
             (grad, lossValues, xPrevious, xBest, gradBest, lossBest, lossPrevious) = (
                 empty, empty, empty, empty, empty, empty, empty
             )
@@ -236,9 +238,9 @@ public struct APGD: Attack {
             gradBest = grad
             lossBest = lossValues
             lossPrevious = lossValues
-            stepSize = Tensor.full([n] + Array(repeating: 1, count: x.rank - 1), value: initial)
-            increases = Tensor.zeros([n])
-            reducedLastCheck = Tensor.ones([n], dtype: .bool)
+            stepSize = Tensor.full([n] + Array(repeating: 1, count: x.rank - 1), value: initial, on: x.device)
+            increases = Tensor.zeros([n], on: x.device)
+            reducedLastCheck = Tensor.ones([n], dtype: .bool, on: x.device)
             lossBestLastCheck = lossValues
             tracking = true
         }
@@ -249,7 +251,7 @@ public struct APGD: Attack {
         }
 
         mutating func keep(_ rows: [Int]) {
-            let kept = Tensor(rows.map(Int64.init))
+            let kept = Tensor(rows.map(Int64.init), on: x.device)
             func select(_ tensor: Tensor) -> Tensor { tensor.indexSelected(alongAxis: 0, indices: kept) }
             active = rows.map { active[$0] }
             ball = ball.selecting(kept)

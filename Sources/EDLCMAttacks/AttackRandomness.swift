@@ -61,9 +61,10 @@ func exampleGenerators(_ seeds: [UInt64], stream: UInt64) -> [SeededGenerator] {
     seeds.map { SeededGenerator(seed: AttackSeed.mix($0, stream)) }
 }
 
-/// A float32 tensor of shape [N, rest…] whose row i is filled by `fill` from generator i.
+/// A float32 tensor of shape [N, rest…] on `device` whose row i is filled by `fill` from generator i
+/// (drawn on the host: the same values on every device).
 func perExampleTensor(
-    _ generators: inout [SeededGenerator], rowShape: [Int], _ fill: (inout SeededGenerator) -> Float
+    _ generators: inout [SeededGenerator], rowShape: [Int], on device: Device, _ fill: (inout SeededGenerator) -> Float
 ) -> Tensor {
     let rowCount = rowShape.reduce(1, *)
     var values = [Float]()
@@ -71,5 +72,5 @@ func perExampleTensor(
     for index in generators.indices {
         for _ in 0..<rowCount { values.append(fill(&generators[index])) }
     }
-    return Tensor(values, shape: [generators.count] + rowShape)
+    return Tensor(values, shape: [generators.count] + rowShape, on: device)
 }

@@ -74,10 +74,10 @@ public struct CarliniWagnerL2: Attack {
 
         for searchStep in 0..<c.binarySearchSteps {
             if repeatLast && searchStep == c.binarySearchSteps - 1 { constants = upper.map { Swift.min($0, 1e10) } }
-            let constantTensor = Tensor(constants.map(Float.init))
-            var modifier = Tensor.zeros(images.shape)
-            var firstMoment = Tensor.zeros(images.shape)
-            var secondMoment = Tensor.zeros(images.shape)
+            let constantTensor = Tensor(constants.map(Float.init), on: images.device)
+            var modifier = Tensor.zeros(images.shape, on: images.device)
+            var firstMoment = Tensor.zeros(images.shape, on: images.device)
+            var secondMoment = Tensor.zeros(images.shape, on: images.device)
             var succeededThisStep = [Bool](repeating: false, count: count)
             var previousLoss = Double.infinity
             for iteration in 0..<c.maxIterations {

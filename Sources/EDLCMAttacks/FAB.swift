@@ -78,7 +78,7 @@ public struct FAB: Attack {
             for restart in 0..<c.restarts {
                 var active = (0..<count).filter { !done($0) }
                 if active.isEmpty { break }
-                var selection = Tensor(active.map(Int64.init))
+                var selection = Tensor(active.map(Int64.init), on: labels.device)
                 var x0 = images.indexSelected(alongAxis: 0, indices: selection)
                 var y = labels.indexSelected(alongAxis: 0, indices: selection)
                 var t = ranked.selected(alongAxis: 1, index: rank).indexSelected(alongAxis: 0, indices: selection)
@@ -87,8 +87,9 @@ public struct FAB: Attack {
                     var generators = exampleGenerators(
                         active.map { context.seeds[$0] }, stream: 0xFAB + UInt64(restart) + 0x1_0000 * UInt64(rank))
                     x = withoutGradients {
-                        (x0 + context.norm.unitDirections(&generators, rowShape: rowShape) * (0.5 * context.epsilon)).clamped(
-                            to: 0...1)
+                        (x0 + context.norm.unitDirections(&generators, rowShape: rowShape, on: x0.device)
+                            * (0.5 * context.epsilon)).clamped(
+                                to: 0...1)
                     }
                 }
                 for _ in 0..<c.steps {
@@ -131,12 +132,12 @@ public struct FAB: Attack {
                         backtrack[row] = Float(c.backtrack)
                     }
                     x = withoutGradients {
-                        x0 + (x - x0) * Tensor(backtrack, shape: [n] + rowShape.map { _ in 1 })
+                        x0 + (x - x0) * Tensor(backtrack, shape: [n] + rowShape.map { _ in 1 }, on: x0.device)
                     }
                     let keep = (0..<n).filter { !done(active[$0]) }
                     if keep.isEmpty { break }
                     if keep.count < n {
-                        let kept = Tensor(keep.map(Int64.init))
+                        let kept = Tensor(keep.map(Int64.init), on: labels.device)
                         active = keep.map { active[$0] }
                         selection = selection.indexSelected(alongAxis: 0, indices: kept)
                         x0 = x0.indexSelected(alongAxis: 0, indices: kept)
@@ -170,9 +171,9 @@ public struct FAB: Attack {
 
     /// Binary search over sorted positions 0…D−1: the last position where `above(position)` holds,
     /// ⌈log₂ D⌉ halvings from [0, D − 1] as in the reference code.
-    private static func bisect(rows: Int, dimensions: Int, _ above: (Tensor) -> Tensor) -> Tensor {
-        var lower = Tensor.zeros([rows])
-        var upper = Tensor.full([rows], value: Double(dimensions - 1))
+    private static func bisect(rows: Int, dimensions: Int, on device: Device, _ above: (Tensor) -> Tensor) -> Tensor {
+        var lower = Tensor.zeros([rows], on: device)
+        var upper = Tensor.full([rows], value: Double(dimensions - 1), on: device)
         for _ in 0..<Int(Foundation.log2(Double(dimensions)).rounded(.up)) {
             let middle = ((lower + upper) / 2).floor()
             let condition = above(middle.converted(to: .int64).unsqueezed(axis: 1))
@@ -197,11 +198,11 @@ public struct FAB: Attack {
         let ws = w.gathered(alongAxis: 1, indices: descending)
         let s = ws.abs().cumulativeSum(alongAxis: 1)
         let sb = (-ws * full.gathered(alongAxis: 1, indices: descending)).cumulativeSum(alongAxis: 1) + b0.unsqueezed(axis: 1)
-        let last = Tensor.full([rows, 1], value: Double(dimensions - 1), dtype: .int64)
+        let last = Tensor.full([rows, 1], value: Double(dimensions - 1), dtype: .int64, on: t.device)
         let b2 = pick(sb, last) - pick(s, last) * pick(p, order.sliced(alongAxis: 1, from: 0, to: 1))
         let cornerCase = (b - b2) .> 0.0
         let searched = ((b - b0) .> 0.0) .& cornerCase.logicalNot()
-        let position = bisect(rows: rows, dimensions: dimensions) { middle in
+        let position = bisect(rows: rows, dimensions: dimensions, on: t.device) { middle in
             let current = order.gathered(alongAxis: 1, indices: (Double(dimensions - 1) - middle).converted(to: .int64))
             return (b - (pick(sb, middle) - pick(s, middle) * pick(p, current))) .> 0.0
         }
@@ -236,7 +237,7 @@ public struct FAB: Attack {
         let onPlane = (s.selected(alongAxis: 1, index: 0) + gap) .< 0.0
         let outOfReach = ((full * w).sum(alongAxes: [1]) + gap) .> 0.0
         let searched = (onPlane .| outOfReach).logicalNot()
-        let position = bisect(rows: rows, dimensions: dimensions) { middle in (pick(s, middle) + gap) .> 0.0 }
+        let position = bisect(rows: rows, dimensions: dimensions, on: t.device) { middle in (pick(s, middle) + gap) .> 0.0 }
         let stepPlane = -(gap / w5.squeezed(axis: 1)).unsqueezed(axis: 1) * w
         let wsAt = pick(ws, position)
         let alpha = `where`(wsAt .== 0.0, wsAt.zerosLike(), (pick(s, position) + gap) / wsAt + pick(rs, position))

@@ -61,7 +61,7 @@ struct IterativeAscent {
         for restart in 0..<Swift.max(restarts, 1) {
             var active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
             if active.isEmpty { break }
-            let selection = Tensor(active.map(Int64.init))
+            let selection = Tensor(active.map(Int64.init), on: labels.device)
             var ball = fullBall.selecting(selection)
             var y = labels.indexSelected(alongAxis: 0, indices: selection)
             var t = context.targets?.indexSelected(alongAxis: 0, indices: selection)
@@ -100,7 +100,7 @@ struct IterativeAscent {
                             active = []
                             break
                         }
-                        let kept = Tensor(keep.map(Int64.init))
+                        let kept = Tensor(keep.map(Int64.init), on: labels.device)
                         active = keep.map { active[$0] }
                         ball = ball.selecting(kept)
                         y = y.indexSelected(alongAxis: 0, indices: kept)

@@ -127,7 +127,7 @@ public struct MORA: Attack {
             for restart in 0..<c.restarts {
                 var active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
                 if active.isEmpty { break }
-                var selection = Tensor(active.map(Int64.init))
+                var selection = Tensor(active.map(Int64.init), on: labels.device)
                 var ball = fullBall.selecting(selection)
                 var y = labels.indexSelected(alongAxis: 0, indices: selection)
                 var t = pass.lossTargets?.indexSelected(alongAxis: 0, indices: selection)
@@ -136,8 +136,9 @@ public struct MORA: Attack {
                 var generators = exampleGenerators(
                     active.map { context.seeds[$0] }, stream: 0x30A + UInt64(restart) + 0x1_0000 * UInt64(stream))
                 var x = withoutGradients { () -> Tensor in
-                    (ball.center + context.norm.unitDirections(&generators, rowShape: rowShape) * context.epsilon).clamped(
-                        to: 0...1)
+                    (ball.center + context.norm.unitDirections(&generators, rowShape: rowShape, on: ball.center.device)
+                        * context.epsilon).clamped(
+                            to: 0...1)
                 }
                 var previous = x
                 for iteration in 0...c.steps {
@@ -158,7 +159,7 @@ public struct MORA: Attack {
                     if keep.isEmpty { break }
                     var direction = gradient!
                     if keep.count < active.count {
-                        let kept = Tensor(keep.map(Int64.init))
+                        let kept = Tensor(keep.map(Int64.init), on: labels.device)
                         active = keep.map { active[$0] }
                         selection = selection.indexSelected(alongAxis: 0, indices: kept)
                         ball = ball.selecting(kept)

@@ -38,13 +38,13 @@ public enum PerturbationNorm: String, SettingChoice {
 
     /// Per example a random direction of unit norm, [N, rest…]: L∞ u/‖u‖∞ with u ~ U(−1, 1) per
     /// pixel, L2 a Gaussian direction u/‖u‖₂ (the starting points of APGD, FAB and MORA).
-    func unitDirections(_ generators: inout [SeededGenerator], rowShape: [Int]) -> Tensor {
+    func unitDirections(_ generators: inout [SeededGenerator], rowShape: [Int], on device: Device) -> Tensor {
         switch self {
         case .linf:
-            let u = perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextUnit() * 2 - 1) }
+            let u = perExampleTensor(&generators, rowShape: rowShape, on: device) { Float($0.nextUnit() * 2 - 1) }
             return u / (norms(u).reshaped(to: [generators.count] + rowShape.map { _ in 1 }) + 1e-12)
         case .l2:
-            return normalizedL2(perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) })
+            return normalizedL2(perExampleTensor(&generators, rowShape: rowShape, on: device) { Float($0.nextGaussian()) })
         }
     }
 
@@ -56,11 +56,16 @@ public enum PerturbationNorm: String, SettingChoice {
         let rowShape = Array(images.shape.dropFirst())
         switch self {
         case .linf:
-            let delta = perExampleTensor(&generators, rowShape: rowShape) { Float(($0.nextUnit() * 2 - 1) * epsilon) }
+            let delta = perExampleTensor(&generators, rowShape: rowShape, on: images.device) {
+                Float(($0.nextUnit() * 2 - 1) * epsilon)
+            }
             return (images + delta).clamped(to: 0...1)
         case .l2:
-            let direction = normalizedL2(perExampleTensor(&generators, rowShape: rowShape) { Float($0.nextGaussian()) })
-            let radii = perExampleTensor(&generators, rowShape: rowShape.map { _ in 1 }) { Float($0.nextUnit() * epsilon) }
+            let direction = normalizedL2(
+                perExampleTensor(&generators, rowShape: rowShape, on: images.device) { Float($0.nextGaussian()) })
+            let radii = perExampleTensor(&generators, rowShape: rowShape.map { _ in 1 }, on: images.device) {
+                Float($0.nextUnit() * epsilon)
+            }
             return (images + direction * radii).clamped(to: 0...1)
         }
     }

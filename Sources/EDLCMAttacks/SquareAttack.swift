@@ -109,14 +109,14 @@ public struct SquareAttack: Attack {
             let (count, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
             let epsilon = context.epsilon
             // Vertical stripes: one sign per example, channel and column.
-            let stripes = perExampleTensor(&generators, rowShape: [channels, 1, width]) { $0.nextSign() }
+            let stripes = perExampleTensor(&generators, rowShape: [channels, 1, width], on: images.device) { $0.nextSign() }
             var best = (images + stripes * epsilon).clamped(to: 0...1)
             var (lossMin, marginMin) = scores(
                 best, rows: Array(0..<count), target: target, labels: labels, targets: context.targets)
             for iteration in 0..<Swift.max(configuration.queries - 1, 0) {
                 let active = (0..<count).filter { marginMin[$0] > 0 }
                 if active.isEmpty { break }
-                let rows = Tensor(active.map(Int64.init))
+                let rows = Tensor(active.map(Int64.init), on: images.device)
                 let x = images.indexSelected(alongAxis: 0, indices: rows)
                 let current = best.indexSelected(alongAxis: 0, indices: rows)
                 let delta = current - x
@@ -134,7 +134,8 @@ public struct SquareAttack: Attack {
                     for c in left..<Swift.min(left + side, width) { columnMask[row * width + c] = 1 }
                 }
                 let window =
-                    Tensor(rowMask, shape: [active.count, 1, height, 1]) * Tensor(columnMask, shape: [active.count, 1, 1, width])
+                    Tensor(rowMask, shape: [active.count, 1, height, 1], on: images.device)
+                    * Tensor(columnMask, shape: [active.count, 1, 1, width], on: images.device)
                 let outside = 1 - window
                 // Draw ±ε per channel, redrawing (as the reference code does) while the window
                 // would leave the image unchanged.
@@ -145,7 +146,7 @@ public struct SquareAttack: Attack {
                     for row in pending {
                         for channel in 0..<channels { signs[row * channels + channel] = generators[active[row]].nextSign() }
                     }
-                    let values = Tensor(signs, shape: [active.count, channels, 1, 1]) * epsilon
+                    let values = Tensor(signs, shape: [active.count, channels, 1, 1], on: images.device) * epsilon
                     candidate = (x + delta * outside + window * values).clamped(to: 0...1)
                     let changed =
                         (((candidate - current).abs() .>= 1e-7).converted(to: .float32) * window)
@@ -165,8 +166,8 @@ public struct SquareAttack: Attack {
                     positions[example] = Int64(row)
                 }
                 if improvedRows.isEmpty { continue }
-                let spread = candidate.indexSelected(alongAxis: 0, indices: Tensor(positions))
-                best = `where`(Tensor(improvedMask, shape: [count, 1, 1, 1]), spread, best)
+                let spread = candidate.indexSelected(alongAxis: 0, indices: Tensor(positions, on: images.device))
+                best = `where`(Tensor(improvedMask, shape: [count, 1, 1, 1], on: images.device), spread, best)
             }
             return best
         }
@@ -189,7 +190,9 @@ public struct SquareAttack: Attack {
             best.replaceSubrange(range, with: geometry.bumpGrid(clean[range], epsilon: epsilon, generator: &generators[example]))
         }
         var (lossMin, marginMin) = withoutGradients {
-            scores(Tensor(best, shape: shape), rows: Array(0..<count), target: target, labels: labels, targets: context.targets)
+            scores(
+                Tensor(best, shape: shape, on: images.device), rows: Array(0..<count), target: target, labels: labels,
+                targets: context.targets)
         }
         for iteration in 0..<Swift.max(configuration.queries - 1, 0) {
             let active = (0..<count).filter { marginMin[$0] > 0 }
@@ -206,7 +209,8 @@ public struct SquareAttack: Attack {
             }
             let (loss, margin) = withoutGradients {
                 scores(
-                    Tensor(proposals, shape: [active.count, channels, height, width]), rows: active, target: target,
+                    Tensor(proposals, shape: [active.count, channels, height, width], on: images.device), rows: active,
+                    target: target,
                     labels: labels, targets: context.targets)
             }
             for (row, example) in active.enumerated() where accepts(loss[row], margin[row], over: lossMin[example]) {
@@ -215,7 +219,7 @@ public struct SquareAttack: Attack {
                 best.replaceSubrange(example * size..<(example + 1) * size, with: proposals[row * size..<(row + 1) * size])
             }
         }
-        return Tensor(best, shape: shape)
+        return Tensor(best, shape: shape, on: images.device)
     }
 
     /// Whether a proposal replaces an example's best point: when it lowers the loss, or when it
@@ -231,7 +235,7 @@ public struct SquareAttack: Attack {
         loss: [Float], margin: [Float]
     ) {
         withoutGradients {
-            let selection = Tensor(rows.map(Int64.init))
+            let selection = Tensor(rows.map(Int64.init), on: candidates.device)
             let decision = target.forward(candidates).decision
             let y = labels.indexSelected(alongAxis: 0, indices: selection)
             if let targets {

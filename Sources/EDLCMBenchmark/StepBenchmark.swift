@@ -56,9 +56,11 @@ public struct BenchmarkResult: Codable, Sendable {
     /// The best rate of a large convolution on the same threads, and this case's share of it.
     public var peakGFLOPs: Double?
     public var percentOfPeak: Double?
+    /// Where it ran ("cpu", "cuda:0").
+    public var device: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, steps, threads, gflops
+        case name, steps, threads, gflops, device
         case lowMemory = "low_memory"
         case denseKernel = "dense_kernel"
         case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
@@ -81,12 +83,12 @@ public enum StepBenchmark {
     /// untimed PGD-2 and ``attackRuns(steps:)`` timed PGD-50 runs).
     public static func run(
         _ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution,
-        lowMemory: Bool = false
+        lowMemory: Bool = false, device: Device = .cpu
     ) throws -> BenchmarkResult {
         if benchmark.isAttack {
-            return try runAttack(benchmark, runs: attackRuns(steps: steps), seed: seed, denseKernel: denseKernel)
+            return try runAttack(benchmark, runs: attackRuns(steps: steps), seed: seed, denseKernel: denseKernel, device: device)
         }
-        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
+        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel, device: device)
         ensemble.train()
         let optimizer = SGD(parameters: ensemble.parameters, learningRate: 0.01, momentum: 0.9)
         // EDLCM with the training defaults (the cost of a step does not depend on their values).
@@ -103,20 +105,26 @@ public enum StepBenchmark {
             optimizer.step()
         }
         for _ in 0..<warmup { step() }
+        device.synchronize()
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { step() }
+        device.synchronize()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let flopsPerStep =
             Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
         return BenchmarkResult(
             name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
             secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
-            gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory)
+            gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory,
+            device: device.description)
     }
 
     /// Seeds the generator, then builds three freshly initialised members of the case's
-    /// architecture and a batch of uniform random images with random labels.
-    static func setUp(_ benchmark: BenchmarkCase, seed: UInt64, denseKernel: DenseKernel) -> (Ensemble, Batch, ModelSpec) {
+    /// architecture and a batch of uniform random images with random labels, drawn on the CPU and
+    /// moved to `device`.
+    static func setUp(_ benchmark: BenchmarkCase, seed: UInt64, denseKernel: DenseKernel, device: Device = .cpu) -> (
+        Ensemble, Batch, ModelSpec
+    ) {
         Runtime.seed(seed)
         var config = TrainingConfig()
         config.dataset = benchmark.dataset
@@ -126,14 +134,16 @@ public enum StepBenchmark {
         ensemble.setDenseKernel(denseKernel)
         let images = Tensor.rand([benchmark.batchSize, spec.channels, spec.height, spec.width])
         let labels = Tensor.randint(0..<spec.classCount, shape: [benchmark.batchSize])
-        return (ensemble, Batch(images: images, labels: labels), spec)
+        ensemble.move(to: device)
+        return (ensemble, Batch(images: images, labels: labels).on(device), spec)
     }
 
     /// PGD-50 (or APGD-T, FAB-T) against a freshly initialised ensemble on uniform random images:
     /// the attack's cost does not depend on the weights when no example leaves the batch early.
-    static func runAttack(_ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel) throws -> BenchmarkResult
-    {
-        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel)
+    static func runAttack(
+        _ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel, device: Device = .cpu
+    ) throws -> BenchmarkResult {
+        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel, device: device)
         let images = batch.images
         let target = EnsembleTarget(ensemble: ensemble, objective: .probabilities)
         ensemble.eval()
@@ -156,8 +166,10 @@ public enum StepBenchmark {
         // Iterations per run: 9 target classes for APGD-T and FAB-T.
         let perRun = benchmark == .cnnPGD || benchmark == .resnetPGD ? iterations : 9 * iterations
         try attack(steps: 2)
+        device.synchronize()
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<runs { try attack(steps: iterations) }
+        device.synchronize()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         // Each iteration: a forward pass and an input-gradient pass (≈ 2 forwards) of 3 members
         // (FAB-T: one more forward, not counted).
@@ -165,23 +177,25 @@ public enum StepBenchmark {
         return BenchmarkResult(
             name: benchmark.rawValue, imagesPerSecond: Double(runs * benchmark.batchSize) / seconds,
             secondsPerStep: seconds / Double(runs), steps: runs, threads: Runtime.threadCount,
-            gflops: flops / seconds / 1e9, denseKernel: denseKernel, lowMemory: false)
+            gflops: flops / seconds / 1e9, denseKernel: denseKernel, lowMemory: false, device: device.description)
     }
 
     /// The reference for "achieved GFLOP/s": the best rate libtorch reaches on this thread count,
     /// measured on a large convolution (512 → 512 channels, 3×3, 16×16, batch 8: 9.7 GFLOP a call,
     /// where oneDNN's kernels run near the cores' vector peak); the best of `repeats` timed calls
     /// after two untimed ones. Every configuration's GFLOP/s is reported against it.
-    public static func peakGFLOPs(repeats: Int = 5) -> Double {
-        let input = Tensor.randn([8, 512, 16, 16])
-        let weight = Tensor.randn([512, 512, 3, 3])
+    public static func peakGFLOPs(repeats: Int = 5, device: Device = .cpu) -> Double {
+        let input = Tensor.randn([8, 512, 16, 16], on: device)
+        let weight = Tensor.randn([512, 512, 3, 3], on: device)
         let flops = Double(peakConvolutionFLOPs)
         return withoutGradients {
             for _ in 0..<2 { _ = conv2d(input, weight: weight, padding: (1, 1)) }
             var best = Double.infinity
             for _ in 0..<max(repeats, 1) {
+                device.synchronize()
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = conv2d(input, weight: weight, padding: (1, 1))
+                device.synchronize()
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
             return flops / best / 1e9

@@ -28,11 +28,12 @@ struct Bench: ParsableCommand {
     func run() throws {
         let config = try settings.resolve()
         let (cases, steps, denseKernel, lowMemory) = (config.cases, config.steps, config.denseKernel, config.memory.lowMemory)
-        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
+        let device = try config.runtime.apply()
         if child {
-            var result = try StepBenchmark.run(cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory)
+            var result = try StepBenchmark.run(
+                cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory, device: device)
             result.peakRSSMB = Double(peakResidentBytes()) / 1_048_576
-            let peak = StepBenchmark.peakGFLOPs()
+            let peak = StepBenchmark.peakGFLOPs(device: device)
             (result.peakGFLOPs, result.percentOfPeak) = (peak, 100 * result.gflops / peak)
             print(String(decoding: try JSONStyle.line.encode(result), as: UTF8.self))
             return

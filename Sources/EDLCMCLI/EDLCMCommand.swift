@@ -11,7 +11,9 @@ struct EDLCMCommand: ParsableCommand {
         commandName: "edlcm",
         abstract: "Train adversarially robust ensembles (EDLCM and baselines) and evaluate them honestly.",
         version: edlcmVersion,
-        subcommands: [Train.self, Evaluate.self, Analyze.self, Report.self, Study.self, Launch.self, Bench.self]
+        subcommands: [
+            Train.self, Evaluate.self, Analyze.self, Report.self, Study.self, Launch.self, Bench.self, DeviceCheck.self,
+        ]
     )
 
     /// Parses, runs, and turns every error into one line on standard error with a non-zero exit.

@@ -45,6 +45,12 @@ struct StudyRun: ParsableCommand {
     @Option(help: "libtorch threads of every run (default: the study's settings, else all cores).")
     var threads: Int?
 
+    @Option(help: "Where every run works: auto, cpu, cuda or cuda:N (default: the study's settings, else auto).")
+    var device: String?
+
+    @Flag(inversion: .prefixedNo, help: "libtorch's deterministic algorithms for every run (default: the study's settings).")
+    var deterministic: Bool?
+
     @Option(
         name: .customLong("set"),
         help: ArgumentHelp(
@@ -55,7 +61,7 @@ struct StudyRun: ParsableCommand {
     @Option(help: "Run this many runs at once, each in its own process with the threads split between them (default 1).")
     var jobs: Int = 1
 
-    @Option(help: "Run only this run of the study (its folder name, e.g. edlcm-seed1).")
+    @Option(help: "Run only this run of the study (its folder name, e.g. edlcm-seed1; a sweep point as sweep/FOLDER).")
     var only: String?
 
     /// A child of `--jobs`: the parent records the command and counts the runs.
@@ -64,15 +70,21 @@ struct StudyRun: ParsableCommand {
     func run() throws {
         let plan = try StudyPlan(path: file, overrides: try overrides.map(StudyOverride.init(parsing:)))
         let shard = try shard.map(StudyShard.init(parsing:)) ?? .all
-        // --threads is RuntimeSettings' setting: checked by its one declaration (bounds and message).
-        if let threads { _ = try RuntimeSettings.resolve(file: nil, arguments: ["--threads", String(threads)]) }
+        // --threads and --device are RuntimeSettings' settings: checked by their one declaration.
+        let machineArguments =
+            (threads.map { ["--threads", String($0)] } ?? []) + (device.map { ["--device", $0] } ?? [])
+        let runtime = try RuntimeSettings.resolve(file: nil, arguments: machineArguments)
+        let machine = StudyMachine(
+            threads: threads, device: device == nil ? nil : runtime.device, deterministic: deterministic)
         let folder = URL(fileURLWithPath: out ?? "runs/studies/\(plan.name)", isDirectory: true)
         guard jobs >= 1 else { throw EDLCMError("--jobs must be at least 1, got \(jobs)") }
         var runner = StudyRunner(plan: plan, folder: folder, shard: shard)
         if let only {
-            guard plan.runs.contains(where: { $0.folderName == only }) else {
+            // A comparison run by its folder name, a sweep point as sweep/FOLDER.
+            let ids = (plan.runs + plan.sweepRuns).map(\.id)
+            guard ids.contains(only) else {
                 throw EDLCMError(
-                    "--only \(only): the study has no such run (\(plan.runs.prefix(4).map(\.folderName).joined(separator: ", "))\(plan.runs.count > 4 ? ", …" : ""))"
+                    "--only \(only): the study has no such run (\(ids.prefix(4).joined(separator: ", "))\(ids.count > 4 ? ", …" : ""))"
                 )
             }
             runner.only = only
@@ -88,7 +100,9 @@ struct StudyRun: ParsableCommand {
         if jobs > 1 {
             let total = threads ?? Runtime.availableCores
             let parallel = StudyJobs(
-                runner: runner, file: file, jobs: jobs, threadsPerJob: max(1, total / jobs), overrides: overrides)
+                runner: runner, file: file, jobs: jobs, threadsPerJob: max(1, total / jobs), overrides: overrides,
+                machineArguments: (device.map { ["--device", $0] } ?? [])
+                    + (deterministic.map { [$0 ? "--deterministic" : "--no-deterministic"] } ?? []))
             do { try parallel.run(shouldStop: isStopRequested) } catch is StudyJobsStopped {
                 FileHandle.standardError.write(
                     Data("\nedlcm: stopped, every run's progress saved; rerun the study to continue\n".utf8))
@@ -102,7 +116,7 @@ struct StudyRun: ParsableCommand {
         let display = StudyProgress(total: runner.shardRuns.count)
         do {
             try runner.run(
-                command: CommandLine.arguments, threads: threads, shouldStop: isStopRequested,
+                command: CommandLine.arguments, machine: machine, shouldStop: isStopRequested,
                 progress: display.handle)
         } catch let stopped as TrainingStopped {
             FileHandle.standardError.write(

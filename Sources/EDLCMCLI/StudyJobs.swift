@@ -14,17 +14,20 @@ final class StudyJobs: @unchecked Sendable {  // the display is written under `l
     let threadsPerJob: Int
     /// The `--set` arguments, passed on to every child.
     let overrides: [String]
+    /// `--device` and `--[no-]deterministic` as given, passed on to every child.
+    let machineArguments: [String]
 
     /// One line per event on standard error, children's lines included, one writer at a time.
     let lock = NSLock()
     let display: StudyProgress
 
-    init(runner: StudyRunner, file: String, jobs: Int, threadsPerJob: Int, overrides: [String]) {
+    init(runner: StudyRunner, file: String, jobs: Int, threadsPerJob: Int, overrides: [String], machineArguments: [String]) {
         self.runner = runner
         self.file = file
         self.jobs = jobs
         self.threadsPerJob = threadsPerJob
         self.overrides = overrides
+        self.machineArguments = machineArguments
         display = StudyProgress(total: runner.shardRuns.count)
     }
 
@@ -98,7 +101,7 @@ final class StudyJobs: @unchecked Sendable {  // the display is written under `l
         process.executableURL = ownExecutable
         process.arguments =
             ["study", "run", file, "--out", runner.folder.path, "--only", run.id, "--threads", String(threadsPerJob)]
-            + overrides.flatMap { ["--set", $0] } + ["--job"]
+            + overrides.flatMap { ["--set", $0] } + machineArguments + ["--job"]
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice

@@ -16,9 +16,17 @@ public struct Batch {
         self.labels = labels
         self.pairedImages = pairedImages
     }
+
+    /// The batch on `device`.
+    public func on(_ device: Device) -> Batch {
+        Batch(images: images.on(device), labels: labels.on(device), pairedImages: pairedImages?.on(device))
+    }
 }
 
 /// Serves an ``ImageSet`` as tensors: seeded shuffling, batching and augmentation.
+///
+/// The images stay in host memory; batches are assembled and augmented there and handed out on
+/// ``device`` (as PyTorch's loaders fill batches on the CPU and the loop moves them).
 ///
 /// Every random choice of an epoch comes from a ``SeededGenerator`` seeded with (seed, epoch), so
 /// an epoch's batches are the same whether the run started at epoch 0 or resumed before it.
@@ -31,15 +39,18 @@ public struct DataLoader {
     public let batchSize: Int
     public let augment: Bool
     public let seed: UInt64
+    /// Where the batches are handed out.
+    public let device: Device
 
-    /// Creates a loader over `set`.
-    public init(_ set: ImageSet, batchSize: Int, augment: Bool = false, seed: UInt64 = 0) {
+    /// Creates a loader over `set` whose batches come out on `device`.
+    public init(_ set: ImageSet, batchSize: Int, augment: Bool = false, seed: UInt64 = 0, device: Device = .cpu) {
         images = Tensor(set.pixels, shape: [set.count, set.channels, set.height, set.width])
         labels = Tensor(set.labels.map(Int64.init))
         count = set.count
         self.batchSize = batchSize
         self.augment = augment
         self.seed = seed
+        self.device = device
     }
 
     /// The number of batches per epoch (the last one may be smaller; `dropLast` drops it).
@@ -66,8 +77,9 @@ public struct DataLoader {
         let order = shuffledIndices(count: count, using: &generator)
         return (0..<batchCount(dropLast: dropLast)).map { index in
             let slice = Array(order[(index * batchSize)..<Swift.min((index + 1) * batchSize, count)])
-            let batch = self.batch(slice)
-            return augment ? Batch(images: Self.augmented(batch.images, using: &generator), labels: batch.labels) : batch
+            let batch = hostBatch(slice)
+            return (augment ? Batch(images: Self.augmented(batch.images, using: &generator), labels: batch.labels) : batch)
+                .on(device)
         }
     }
 
@@ -79,8 +91,13 @@ public struct DataLoader {
         }
     }
 
-    /// The examples at `indices`, as one batch.
+    /// The examples at `indices`, as one batch on ``device``.
     public func batch(_ indices: [Int]) -> Batch {
+        hostBatch(indices).on(device)
+    }
+
+    /// The examples at `indices`, as one batch in host memory.
+    func hostBatch(_ indices: [Int]) -> Batch {
         let index = Tensor(indices.map(Int64.init))
         let pixels = images.indexSelected(alongAxis: 0, indices: index).converted(to: .float32) / 255
         return Batch(images: pixels, labels: labels.indexSelected(alongAxis: 0, indices: index))

@@ -64,7 +64,7 @@ public struct ADPObjective: EnsembleObjective {
         let predictions = Tensor.stack(
             probabilities.map { $0.masked(by: nonTrue).reshaped(to: [batchSize, classCount - 1]) }, alongAxis: 1)
         let unit = predictions / predictions.norm(p: 2, alongAxes: [2], keepingDims: true).clamped(min: 1e-12)
-        let identity = Tensor.eye(logits.count, dtype: unit.dtype).unsqueezed(axis: 0)
+        let identity = Tensor.eye(logits.count, dtype: unit.dtype, on: unit.device).unsqueezed(axis: 0)
         let gram = unit.matmul(unit.transposed(1, 2)) + identity * options.determinantOffset
         return (entropy, gram.logDeterminant().mean())
     }

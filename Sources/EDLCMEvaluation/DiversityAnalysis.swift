@@ -182,11 +182,12 @@ extension AnalysisRecord {
         let config = validated.settings
         let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         try checkOutputFile(output)
-        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
+        let device = try config.runtime.apply()
+        trained.ensemble.move(to: device)
         let test = try trained.testSet(dataDirectory: config.data.directory)
         let subset = test.subset(
             stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: config.samples, seed: config.seeding.seed))
-        let batch = DataLoader(subset, batchSize: subset.count).batch(Array(0..<subset.count))
+        let batch = DataLoader(subset, batchSize: subset.count, device: device).batch(Array(0..<subset.count))
         Runtime.seed(config.seeding.seed)
         let report = DiversityAnalysis.analyse(trained.ensemble, images: batch.images, labels: batch.labels, config: config)
         let record = AnalysisRecord(report: report, run: runFolder, command: command, libtorchVersion: Runtime.libtorchVersion)

@@ -227,7 +227,9 @@ public struct EvaluationConfig: SettingsGroup {
         }
     }
 
-    /// The settings that decide the numbers (the result-neutral ones at their defaults), for
-    /// matching a resumed evaluation against its state.
-    var fingerprintSettings: EvaluationConfig { withResultNeutralDefaults }
+    /// The settings that decide the numbers (the flat object without the result-neutral ones and
+    /// without unset optionals), for matching a resumed evaluation against its state: the text
+    /// every version since the first has hashed, so a result-neutral setting added later (the
+    /// device) leaves saved states matching.
+    var fingerprintSettings: [String: JSONValue] { resultDeciding }
 }

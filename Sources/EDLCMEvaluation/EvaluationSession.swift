@@ -71,7 +71,8 @@ public final class EvaluationSession {
         let config = validated.settings
         let trained = try TrainedEnsemble(runFolder: URL(fileURLWithPath: runFolder))
         files = try EvaluationFiles(out: out)
-        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
+        let device = try config.runtime.apply()
+        trained.ensemble.move(to: device)
         let training = trained.metadata.config
         var resolved = config
         resolved.epsilons = config.resolvedEpsilons(dataset: training.dataset)
@@ -86,7 +87,7 @@ public final class EvaluationSession {
                 stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: config.seeding.seed)
             }
             ?? Array(0..<test.count)
-        let loader = DataLoader(test, batchSize: 500)
+        let loader = DataLoader(test, batchSize: 500, device: device)
         let batch = loader.batch(positions)
 
         var surrogates: [Surrogate] = []
@@ -97,17 +98,22 @@ public final class EvaluationSession {
                     "surrogate \(path) was trained with the target's seed \(training.seeding.seed); its members may start from the same weights"
                 )
             }
+            surrogate.ensemble.move(to: device)
             surrogates.append(surrogate)
         }
         var surrogateBase = training
         if let dataDirectory = config.data.directory { surrogateBase.data.directory = dataDirectory }
+        surrogateBase.runtime.device = config.runtime.device
+        surrogateBase.runtime.deterministic = config.runtime.deterministic
         for members in config.trainSurrogates {
             let folder = files.surrogates.appendingPathComponent(
                 SurrogateTrainer.folderName(members: members, targetSeed: training.seeding.seed), isDirectory: true)
             try SurrogateTrainer.train(
                 members: members, like: surrogateBase, epochs: config.surrogateEpochs, into: folder, command: command,
                 progress: { progress(members, $0, $1) })
-            surrogates.append(try Surrogate.load(runFolder: folder, trainedHere: true))
+            let trainedSurrogate = try Surrogate.load(runFolder: folder, trainedHere: true)
+            trainedSurrogate.ensemble.move(to: device)
+            surrogates.append(trainedSurrogate)
         }
 
         let model = ModelRecord(

@@ -157,17 +157,17 @@ public final class Evaluator {
             var generator = SeededGenerator(seed: AttackSeed.mix(seed, AttackSeed.hash("target-class"), UInt64(index)))
             return (label + 1 + Int64(generator.nextInt(below: classCount - 1))) % Int64(classCount)
         }
-        return Tensor(values)
+        return Tensor(values, on: labels.device)
     }
 
     static func fingerprint(config: EvaluationConfig, epsilons: [Double], input: EvaluationInput, thresholds: SanityThresholds)
         -> String
     {
-        var settings = config.fingerprintSettings
+        var settings = config
         settings.epsilons = epsilons
         let encoder = JSONStyle.fingerprint.encoder
         let parts = [
-            (try? encoder.encode(settings)).map { String(decoding: $0, as: UTF8.self) } ?? "",
+            (try? encoder.encode(settings.fingerprintSettings)).map { String(decoding: $0, as: UTF8.self) } ?? "",
             (try? encoder.encode(thresholds)).map { String(decoding: $0, as: UTF8.self) } ?? "",
             input.model.checkpointSHA256,
             input.surrogates.map { "\($0.name)=\($0.checkpointSHA256)" }.joined(separator: ","),
@@ -496,7 +496,7 @@ public final class Evaluator {
         var reused = false
         var adversarial: Tensor
         if let cached = cache?.load(expectedShape: input.images.shape) {
-            adversarial = cached
+            adversarial = cached.on(input.images.device)
             reused = true
             progress(.runStarted("\(label) (cached)", images: sampleCount))
         } else {
@@ -523,7 +523,7 @@ public final class Evaluator {
             withEvaluationMode(of: EnsembleTarget.deployed(surrogate.ensemble)) {
                 withoutGradients {
                     for batch in batches(all) {
-                        let selection = Tensor(batch.map(Int64.init))
+                        let selection = Tensor(batch.map(Int64.init), on: adversarial.device)
                         let images = adversarial.indexSelected(alongAxis: 0, indices: selection)
                         let labels = input.labels.indexSelected(alongAxis: 0, indices: selection)
                         let onTarget = attackSucceeded(input.ensemble(images), labels: labels, targets: targets(batch))
@@ -592,7 +592,7 @@ public final class Evaluator {
 
     /// The images and labels at `positions`.
     func slice(_ positions: [Int]) -> (Tensor, Tensor) {
-        let selection = Tensor(positions.map(Int64.init))
+        let selection = Tensor(positions.map(Int64.init), on: input.images.device)
         return (
             input.images.indexSelected(alongAxis: 0, indices: selection),
             input.labels.indexSelected(alongAxis: 0, indices: selection)

@@ -137,6 +137,7 @@ struct Normalization {
     }
 
     func callAsFunction(_ input: Tensor) -> Tensor {
-        (input - mean) * inverseStd
+        // The constants follow the input to its device (two small copies per call off the CPU).
+        (input - mean.on(input.device)) * inverseStd.on(input.device)
     }
 }

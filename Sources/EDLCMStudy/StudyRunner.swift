@@ -62,6 +62,26 @@ public enum StudyEvent {
     case finished(run: String, seconds: Double, done: Int, total: Int)
 }
 
+/// The machine a study runs on, put over every run's settings (`study run --threads --device
+/// --deterministic`): none of them changes what a run computes on the CPU, so finished runs are
+/// kept whatever they are (``ResultNeutralSettings``).
+public struct StudyMachine: Sendable, Equatable {
+    public var threads: Int?
+    public var device: DeviceChoice?
+    public var deterministic: Bool?
+
+    public init(threads: Int? = nil, device: DeviceChoice? = nil, deterministic: Bool? = nil) {
+        (self.threads, self.device, self.deterministic) = (threads, device, deterministic)
+    }
+
+    /// `runtime` with the values set here.
+    public func apply(to runtime: inout RuntimeSettings) {
+        if let threads { runtime.threads = threads }
+        if let device { runtime.device = device }
+        if let deterministic { runtime.deterministic = deterministic }
+    }
+}
+
 /// Trains, analyses and evaluates every (method, seed) run of a study into its own folder under
 /// `OUT/runs/`, each stage resuming where it stopped (training from its last checkpoint, the
 /// evaluation from its state) and skipped when finished.
@@ -210,12 +230,12 @@ public struct StudyRunner {
     ///
     /// - Parameters:
     ///   - command: the command line, recorded in every run.
-    ///   - threads: libtorch threads for each run (nil: the study's settings, else all cores).
+    ///   - machine: threads and device for each run, put over the study's settings.
     ///   - shouldStop: polled between batches; true stops with every stage's progress saved.
     /// - Throws: ``EDLCMError`` when a finished run's settings differ from the study's (naming the
     ///   setting), a stage fails, or `shouldStop` asked to stop (``TrainingStopped`` during training).
     public func run(
-        command: [String], threads: Int? = nil, shouldStop: @escaping () -> Bool = { false },
+        command: [String], machine: StudyMachine = StudyMachine(), shouldStop: @escaping () -> Bool = { false },
         progress: (StudyEvent) -> Void = { _ in }
     ) throws {
         let runs = shardRuns
@@ -230,20 +250,20 @@ public struct StudyRunner {
                 try writeSelection(try selection())
             }
             progress(.stage(run: run.id, stage: "training", done: position, total: runs.count))
-            try train(run, command: command, threads: threads, shouldStop: shouldStop) { epoch, epochs in
+            try train(run, command: command, machine: machine, shouldStop: shouldStop) { epoch, epochs in
                 progress(.epoch(run: run.id, epoch: epoch, epochs: epochs))
             }
             if run.phase == .comparison {
                 progress(.stage(run: run.id, stage: "analysis", done: position, total: runs.count))
-                try analyse(run, command: command, threads: threads)
+                try analyse(run, command: command, machine: machine)
                 if !plan.evaluation.trainSurrogates.isEmpty {
                     progress(.stage(run: run.id, stage: "surrogates", done: position, total: runs.count))
-                    try trainSurrogates(seed: run.seed, command: command, threads: threads, shouldStop: shouldStop)
+                    try trainSurrogates(seed: run.seed, command: command, machine: machine, shouldStop: shouldStop)
                 }
             }
             progress(.stage(run: run.id, stage: "evaluation", done: position, total: runs.count))
             let session = try EvaluationSession(
-                config: try evaluationConfig(for: run, threads: threads).validated(), runFolder: folder.path,
+                config: try evaluationConfig(for: run, machine: machine).validated(), runFolder: folder.path,
                 out: RunDirectory(url: folder).evaluationURL.path, command: command)
             try session.run(shouldStop: shouldStop)
             progress(.finished(run: run.id, seconds: Date().timeIntervalSince(start), done: position + 1, total: runs.count))
@@ -332,7 +352,8 @@ public struct StudyRunner {
     func checkEvaluation(at url: URL, of run: StudyPlan.Run) throws {
         let recorded = try EvaluationReport.read(from: url)
         let conflicts = settingsConflicts(
-            recorded: recorded.settings.resultDeciding, study: try evaluationConfig(for: run, threads: nil).resultDeciding)
+            recorded: recorded.settings.resultDeciding,
+            study: try evaluationConfig(for: run, machine: StudyMachine()).resultDeciding)
         guard conflicts.isEmpty else {
             throw EDLCMError(
                 "\(url.path): was made with other settings than the study's: \(conflicts.joined(separator: ", ")); delete it and its .state.json to redo the evaluation"
@@ -341,11 +362,11 @@ public struct StudyRunner {
     }
 
     /// The study's evaluation settings for a run, with the dataset's radii when the study gives none.
-    func evaluationConfig(for run: StudyPlan.Run, threads: Int?) throws -> EvaluationConfig {
+    func evaluationConfig(for run: StudyPlan.Run, machine: StudyMachine) throws -> EvaluationConfig {
         if run.phase == .sweep, let sweep = plan.sweep {
             var config = sweep.evaluation
             config.epsilons = config.resolvedEpsilons(dataset: run.training.dataset)
-            if let threads { config.runtime.threads = threads }
+            machine.apply(to: &config.runtime)
             return config
         }
         var config = plan.evaluation
@@ -355,25 +376,25 @@ public struct StudyRunner {
             config.trainSurrogates = []
             config.surrogateEpochs = nil
         }
-        if let threads { config.runtime.threads = threads }
+        machine.apply(to: &config.runtime)
         return config
     }
 
     private func train(
-        _ run: StudyPlan.Run, command: [String], threads: Int?, shouldStop: () -> Bool, progress: (Int, Int) -> Void
+        _ run: StudyPlan.Run, command: [String], machine: StudyMachine, shouldStop: () -> Bool, progress: (Int, Int) -> Void
     ) throws {
         let folder = runFolder(run)
         if let source = run.fromID, let sourceRun = (plan.sweepRuns + plan.runs).first(where: { $0.id == source }) {
             // A run kept without its checkpoint (results committed without weights) is trained
             // again, which gives the same weights: training is deterministic for a seed.
             if !RunDirectory(url: runFolder(sourceRun)).hasCheckpoint {
-                try train(sourceRun, command: command, threads: threads, shouldStop: shouldStop, progress: { _, _ in })
+                try train(sourceRun, command: command, machine: machine, shouldStop: shouldStop, progress: { _, _ in })
             }
         }
         let started = try RunDirectory(url: folder).readRecordIfPresent()
         if let started { try checkTraining(started.config, of: run) }
         var config = try trainingConfig(for: run)
-        if let threads { config.runtime.threads = threads }
+        machine.apply(to: &config.runtime)
         let trainer = try Trainer(config: config, output: folder, resume: started != nil, command: command)
         try trainer.train(shouldStop: shouldStop) { event in
             if case let .epoch(metrics, epochs) = event { progress(metrics.epoch, epochs) }
@@ -381,10 +402,11 @@ public struct StudyRunner {
     }
 
     /// Trains (or resumes, or keeps) the seed's surrogates.
-    private func trainSurrogates(seed: UInt64, command: [String], threads: Int?, shouldStop: @escaping () -> Bool) throws {
+    private func trainSurrogates(seed: UInt64, command: [String], machine: StudyMachine, shouldStop: @escaping () -> Bool) throws
+    {
         var base = plan.training
         base.seeding.seed = seed
-        if let threads { base.runtime.threads = threads }
+        machine.apply(to: &base.runtime)
         for (members, folder) in zip(plan.evaluation.trainSurrogates, surrogateFolders(seed: seed)) {
             // Parallel jobs of one seed wait for the one that trains it, then find it finished.
             _ = try withFileLock(folder.appendingPathExtension("lock")) {
@@ -395,14 +417,14 @@ public struct StudyRunner {
         }
     }
 
-    private func analyse(_ run: StudyPlan.Run, command: [String], threads: Int?) throws {
+    private func analyse(_ run: StudyPlan.Run, command: [String], machine: StudyMachine) throws {
         let url = RunDirectory(url: runFolder(run)).analysisURL
         if FileManager.default.fileExists(atPath: url.path) {
             try checkAnalysis(at: url, of: run)
             return
         }
         var config = plan.analysis
-        if let threads { config.runtime.threads = threads }
+        machine.apply(to: &config.runtime)
         try AnalysisRecord.analyse(runFolder: runFolder(run).path, config: try config.validated(), output: url, command: command)
     }
 }

@@ -125,7 +125,7 @@ public final class Trainer {
             if let distributed = setup.distributed {
                 // Gradients, statistics and the non-finite flag summed over ranks in one all-reduce;
                 // gradients, loss terms and total averaged, the correct count kept as a sum.
-                let shared = Tensor(statistics + [finite ? 0 : 1], shape: [statistics.count + 1])
+                let shared = Tensor(statistics + [finite ? 0 : 1], shape: [statistics.count + 1], on: setup.device)
                 try collective {
                     try distributed.allReduceSum(setup.ensemble.parameters.compactMap(\.grad) + [shared])
                 }

@@ -21,6 +21,8 @@ public struct TrainingSetup {
     /// The validation images, when the run holds some out.
     public let validationLoader: DataLoader?
     public let distributed: ProcessGroup?
+    /// Where the ensemble and its batches live (``RuntimeSettings/device`` resolved).
+    public let device: Device
     /// Epochs already completed, and the progress of an interrupted epoch (from the checkpoint).
     public let completedEpochs: Int
     let partial: EpochProgress?
@@ -51,10 +53,14 @@ public struct TrainingSetup {
                 "--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)"
             )
         }
-        try Runtime.setThreadCount(config.runtime.threads ?? Runtime.availableCores)
+        // A distributed job's processes take one GPU each, by their LOCAL_RANK (as torchrun's do).
+        let localRank = distributed == nil ? 0 : Int(ProcessInfo.processInfo.environment["LOCAL_RANK"] ?? "") ?? 0
+        let device = try config.runtime.apply(localRank: localRank)
         let data = try TrainingData(config)
         Runtime.seed(config.seeding.seed)
+        // Initialised on the CPU (the seeded draws are the same on every device), then moved.
         let ensemble = Ensemble(spec: config.modelSpec, count: config.members, output: config.ensembleOutput)
+        ensemble.move(to: device)
         let optimizer = makeOptimizer(config, parameters: ensemble.parameters)
         let isWriter = (distributed?.rank ?? 0) == 0
         let run = RunDirectory(url: output)
@@ -102,10 +108,11 @@ public struct TrainingSetup {
         return TrainingSetup(
             config: config, run: run, ensemble: ensemble, optimizer: optimizer, objective: objective ?? makeObjective(config),
             trainLoader: DataLoader(
-                data.train, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seeding.seed),
-            testLoader: DataLoader(data.test, batchSize: 500),
-            validationLoader: data.validation.map { DataLoader($0, batchSize: 500) },
-            distributed: distributed, completedEpochs: completed,
+                data.train, batchSize: config.batchSize, augment: config.augmentationEnabled, seed: config.seeding.seed,
+                device: device),
+            testLoader: DataLoader(data.test, batchSize: 500, device: device),
+            validationLoader: data.validation.map { DataLoader($0, batchSize: 500, device: device) },
+            distributed: distributed, device: device, completedEpochs: completed,
             partial: partial)
     }
 
@@ -138,7 +145,7 @@ public struct TrainingSetup {
     }
 
     /// The method's objective, wrapped in adversarial training when the settings ask for it.
-    static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
+    public static func makeObjective(_ config: TrainingConfig) -> any EnsembleObjective {
         let objective: any EnsembleObjective =
             switch config.method {
             case .baseline: BaselineObjective()

@@ -45,6 +45,17 @@ public enum Runtime {
         ProcessInfo.processInfo.activeProcessorCount
     }
 
+    /// Makes libtorch choose deterministic algorithms (PyTorch's
+    /// `torch.use_deterministic_algorithms(True)`, with cuDNN's deterministic mode and no autotuning);
+    /// an operation without one then fails with libtorch's message. For cuBLAS it sets
+    /// `CUBLAS_WORKSPACE_CONFIG=:4096:8` unless the environment sets it: call before any CUDA work.
+    public static func setDeterministic(_ enabled: Bool) throws {
+        if enabled, ProcessInfo.processInfo.environment["CUBLAS_WORKSPACE_CONFIG"] == nil {
+            setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 1)
+        }
+        try checkThrowing(ct_set_deterministic(enabled), "setting deterministic algorithms")
+    }
+
     /// Seeds libtorch's global CPU generator (rand, randn, dropout, initialisers).
     public static func seed(_ seed: UInt64) {
         check(ct_manual_seed(seed), "manual_seed")

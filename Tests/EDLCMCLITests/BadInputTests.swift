@@ -268,6 +268,13 @@ func badInputCatalogue(root: URL, trainedRun: URL) throws -> [BadInput] {
             name: "zero threads", arguments: train + ["--threads", "0", "--out", root.appendingPathComponent("o17").path],
             expected: "--threads must be in 1...1024"),
         BadInput(
+            name: "unknown device", arguments: train + ["--device", "gpu", "--out", root.appendingPathComponent("o26").path],
+            expected: "the value 'gpu' is invalid for '--device': expected auto|cpu|cuda|cuda:N"),
+        BadInput(
+            name: "a GPU this machine's libtorch cannot use",
+            arguments: train + ["--device", "cuda:99", "--out", root.appendingPathComponent("o27").path],
+            expected: "--device cuda:99 is not available: "),
+        BadInput(
             name: "train limit below the batch",
             arguments: ["train", "--train-limit", "10", "--out", root.appendingPathComponent("o18").path],
             expected: "--train-limit must be at least the batch size"),

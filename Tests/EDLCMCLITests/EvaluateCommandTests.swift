@@ -7,13 +7,8 @@ import Testing
 
 @testable import EDLCMCLI
 
-/// The built `edlcm` executable, next to the test bundle (or under .build/debug).
-private let executable: URL = {
-    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("edlcm")
-    if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent(".build/debug/edlcm")
-}()
+/// The built `edlcm` executable (``edlcmBinary``).
+private let executable = URL(fileURLWithPath: edlcmBinary)
 
 /// Runs `edlcm` with arguments; returns the exit status, stdout and stderr.
 private func edlcm(_ arguments: [String]) throws -> (status: Int32, out: String, error: String) {

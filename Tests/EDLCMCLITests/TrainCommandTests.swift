@@ -13,12 +13,13 @@ import Testing
 @testable import EDLCMReport
 @testable import EDLCMTraining
 
-/// The built `edlcm` binary (the test target depends on it, so it exists when tests run).
+/// The `edlcm` built beside the running test bundle (the test target depends on it, so it exists
+/// when tests run): the one of this build folder, `.build` or `.build-torch2`, never another's.
 let edlcmBinary: String = {
-    let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     let candidate = bundle.appendingPathComponent("edlcm").path
-    return FileManager.default.isExecutableFile(atPath: candidate)
-        ? candidate : repositoryRoot.appendingPathComponent(".build/debug/edlcm").path
+    precondition(FileManager.default.isExecutableFile(atPath: candidate), "no edlcm beside the test bundle at \(candidate)")
+    return candidate
 }()
 
 @Suite("edlcm train: flags, help and errors")

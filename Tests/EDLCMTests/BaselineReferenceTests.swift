@@ -89,7 +89,11 @@ struct BaselineReferenceTests {
         let python = try #require(autoAttackPython)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ensemble = AttackFixtures.ensemble()
+        // Freshly initialised members: their input gradients stay well above cosine_similarity's
+        // eps (1e-8). Below it (a trained fixture reaches 1e-10) PyTorch's own gradient of the
+        // clamped cosine differs between 1.13 and 2.x, so no version-independent reference exists.
+        Runtime.seed(21)
+        let ensemble = Ensemble(members: (0..<3).map { _ in TinyCNN() }, output: .averagedProbabilities)
         ensemble.train()
         let (images, labels) = AttackFixtures.dataset(count: 12, seed: 5)
         let file = directory.appendingPathComponent("model.safetensors")

@@ -1,9 +1,11 @@
 import Foundation
 import TestSupport
 import Testing
+import Torch
 
 @testable import EDLCMCore
 @testable import EDLCMEvaluation
+@testable import EDLCMStudy
 @testable import EDLCMTraining
 
 /// A choice setting's values.
@@ -162,23 +164,50 @@ struct SettingsTests {
                 == "--threads must be in 1...1024, got 2000")
     }
 
+    @Test("--device: auto, cpu, cuda or cuda:N, in flags and files; auto is the CPU where libtorch sees no GPU")
+    func device() throws {
+        #expect(try RuntimeSettings.resolve(file: nil, arguments: []).device == .auto)
+        #expect(try RuntimeSettings.resolve(file: nil, arguments: ["--device", "cuda:1"]).device == .exactly(.cuda(1)))
+        #expect(try RuntimeSettings.resolve(file: nil, arguments: ["--device", "CUDA"]).device == .exactly(.cuda(0)))
+        var runtime = RuntimeSettings()
+        runtime.device = .exactly(.cuda(2))
+        let record = try JSONStyle.record.encode(runtime)
+        #expect(String(decoding: record, as: UTF8.self).contains(#""device" : "cuda:2""#))
+        #expect(try JSONDecoder().decode(RuntimeSettings.self, from: record).device == .exactly(.cuda(2)))
+        #expect(
+            errorMessage { _ = try RuntimeSettings.resolve(file: nil, arguments: ["--device", "tpu"]) }?
+                .contains("'tpu' is invalid for '--device': expected auto|cpu|cuda|cuda:N") == true)
+        #expect(try DeviceChoice.exactly(.cpu).resolved() == .cpu)
+        if Device.cudaDeviceCount == 0 {
+            #expect(try DeviceChoice.auto.resolved(localRank: 3) == .cpu)
+            #expect(
+                errorMessage { _ = try DeviceChoice.exactly(.cuda(0)).resolved() }?
+                    .hasPrefix("--device cuda:0 is not available: ") == true)
+        }
+        // A study's machine settings go over every run's, and only those given.
+        var training = RuntimeSettings()
+        training.threads = 4
+        StudyMachine(device: .exactly(.cpu), deterministic: true).apply(to: &training)
+        #expect(training.threads == 4 && training.device == .exactly(.cpu) && training.deterministic)
+    }
+
     @Test("result-neutral settings (threads, the data folder) are declared once, by their groups")
     func resultNeutral() throws {
-        #expect(TrainingConfig.resultNeutralKeys == ["threads", "data-dir"])
-        #expect(EvaluationConfig.resultNeutralKeys == ["threads", "data-dir"])
+        #expect(TrainingConfig.resultNeutralKeys == ["threads", "device", "deterministic", "data-dir"])
+        #expect(EvaluationConfig.resultNeutralKeys == ["threads", "device", "deterministic", "data-dir"])
         #expect(ToySettings.resultNeutralKeys.isEmpty)
         var config = TrainingConfig()
         config.runtime.threads = 3
         config.data.directory = "/data"
         #expect(config.resultDeciding["threads"] == nil && config.resultDeciding["data-dir"] == nil)
         #expect(config.resultDeciding["lr"] == .number(config.learningRate))
-        #expect(config.withResultNeutralDefaults == TrainingConfig())
-        // An optional set to nil where its default is not stays nil (evaluate --samples all).
+        #expect(config.resultDeciding == TrainingConfig().resultDeciding)
+        // The evaluation's fingerprint hashes the same object: no result-neutral key, and an unset
+        // optional (evaluate --samples all) left out, as every earlier version wrote it.
         var evaluation = EvaluationConfig()
         (evaluation.samples, evaluation.runtime.threads) = (nil, 2)
-        #expect(evaluation.withResultNeutralDefaults.samples == nil)
-        #expect(evaluation.withResultNeutralDefaults.runtime.threads == nil)
-        #expect(evaluation.fingerprintSettings.flattened == evaluation.resultDeciding)
+        #expect(evaluation.fingerprintSettings == evaluation.resultDeciding)
+        #expect(evaluation.fingerprintSettings["device"] == nil && evaluation.fingerprintSettings["samples"] == nil)
         // Resuming may change them, and nothing else but the epochs and the non-finite policy.
         var changed = config
         (changed.runtime.threads, changed.data.directory, changed.epochs) = (1, "/elsewhere", 99)

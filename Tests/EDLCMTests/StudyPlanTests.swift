@@ -141,7 +141,7 @@ struct StudyPlanTests {
         let withSurrogates = try Self.plan(
             "seeds: [0, 1]\nmethods:\n  - name: plain\nevaluation:\n  train-surrogates: [1, 3]\n")
         let surrogated = StudyRunner(plan: withSurrogates, folder: folder)
-        let config = try surrogated.evaluationConfig(for: withSurrogates.runs[1], threads: nil)
+        let config = try surrogated.evaluationConfig(for: withSurrogates.runs[1], machine: StudyMachine())
         #expect(config.surrogates == ["/tmp/study/surrogates/plain-m1-seed1", "/tmp/study/surrogates/plain-m3-seed1"])
         #expect(config.trainSurrogates.isEmpty)
     }

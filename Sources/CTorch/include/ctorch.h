@@ -41,7 +41,13 @@ int ct_get_rng_state(ct_tensor *out);
 int ct_set_rng_state(ct_tensor state);
 int ct_set_grad_enabled(bool enabled, bool *previous);
 int ct_is_grad_enabled(bool *out);
+/* Loads libtorch_cuda from the folder of the libtorch in use (once); 1 with the loader's message when
+ * it cannot (a CPU-only libtorch, missing CUDA libraries). */
+int ct_load_cuda(void);
+/* CUDA devices visible (0 when libtorch_cuda cannot be loaded or no GPU is present). */
 int ct_cuda_device_count(int64_t *out);
+/* libtorch's deterministic algorithms (and cuDNN's deterministic mode, without autotuning). */
+int ct_set_deterministic(bool enabled);
 
 /* ---- metadata and data access ------------------------------------------------------------- */
 int ct_dim(ct_tensor t, int64_t *out);
@@ -50,7 +56,7 @@ int ct_numel(ct_tensor t, int64_t *out);
 int ct_dtype(ct_tensor t, int *out);
 int ct_device(ct_tensor t, int *type, int64_t *index);
 int ct_requires_grad(ct_tensor t, bool *out);
-int ct_set_requires_grad(ct_tensor t, bool requires);
+int ct_set_requires_grad(ct_tensor t, bool enabled);
 int ct_is_leaf(ct_tensor t, bool *out);
 int ct_from_data(const void *data, const int64_t *shape, int64_t ndim, int dtype, ct_tensor *out);
 int ct_copy_data(ct_tensor t, void *destination, size_t nbytes);
@@ -58,6 +64,8 @@ int ct_item(ct_tensor t, double *out);
 int ct_to_dtype(ct_tensor t, int dtype, ct_tensor *out);
 int ct_to_device(ct_tensor t, int type, int64_t index, ct_tensor *out);
 int ct_shallow_clone(ct_tensor t, ct_tensor *out);
+/* Points `t` at `source`'s data (Tensor::set_data): moves a parameter to another device in place. */
+int ct_set_data(ct_tensor t, ct_tensor source);
 int ct_clone(ct_tensor t, ct_tensor *out);
 int ct_detach(ct_tensor t, ct_tensor *out);
 int ct_contiguous(ct_tensor t, ct_tensor *out);

@@ -47,15 +47,6 @@ extension SettingsGroup {
 
     /// The flat object without the settings that cannot change a result.
     public var resultDeciding: [String: JSONValue] { flattened.filter { !Self.resultNeutralKeys.contains($0.key) } }
-
-    /// These settings with every result-neutral setting at its default.
-    public var withResultNeutralDefaults: Self {
-        // Every other setting's value, an unset optional as an explicit null (so that an optional
-        // whose default is set stays unset); valid values merge back without error.
-        var values: [String: JSONValue] = [:]
-        for (key, setting) in settings where !Self.resultNeutralKeys.contains(key) { values[key] = setting.current }
-        return try! Self().merging(values)
-    }
 }
 
 extension SettingsGroup {

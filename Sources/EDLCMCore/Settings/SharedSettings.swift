@@ -1,3 +1,5 @@
+import Torch
+
 /// The libtorch thread count, shared by every command that computes.
 public struct RuntimeSettings: ResultNeutralSettings {
     @Setting(
@@ -5,7 +7,82 @@ public struct RuntimeSettings: ResultNeutralSettings {
         defaultText: "all available cores")
     public var threads: Int? = nil
 
+    @Setting(
+        "Where the work runs: auto (the first CUDA GPU when libtorch can use one, else the CPU), cpu, cuda or cuda:N. Checkpoints stay device-free."
+    )
+    public var device: DeviceChoice = .auto
+
+    @Setting(
+        "Use libtorch's deterministic algorithms (on a GPU: slower, and an operation without one fails; the CPU's are deterministic already)."
+    )
+    public var deterministic = false
+
     public init() {}
+
+    /// Applies these settings to the process (threads, deterministic algorithms) and resolves the
+    /// device; `localRank` (a distributed job's) picks the GPU under `auto`.
+    ///
+    /// - Throws: ``EDLCMError`` "--device cuda:1 is not available: …" when the device cannot be used.
+    public func apply(localRank: Int = 0) throws -> Device {
+        try Runtime.setThreadCount(threads ?? Runtime.availableCores)
+        let resolved = try device.resolved(localRank: localRank)
+        if deterministic { try Runtime.setDeterministic(true) }
+        return resolved
+    }
+}
+
+/// The `--device` setting: a device, or `auto`.
+public enum DeviceChoice: SettingValue, Hashable {
+    case auto
+    case exactly(Device)
+
+    public init?(argument: String) {
+        let name = argument.trimmingCharacters(in: .whitespaces).lowercased()
+        if name == "auto" {
+            self = .auto
+        } else if let device = Device(name: name) {
+            self = .exactly(device)
+        } else {
+            return nil
+        }
+    }
+
+    public var argument: String {
+        switch self {
+        case .auto: "auto"
+        case .exactly(let device): device.description
+        }
+    }
+
+    public static var valueHelp: String { "auto|cpu|cuda|cuda:N" }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let choice = DeviceChoice(argument: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a device: \(text)"))
+        }
+        self = choice
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(argument)
+    }
+
+    /// The device to run on: under `auto`, GPU `localRank` when libtorch sees that many, GPU 0 when
+    /// it sees one or more, else the CPU.
+    ///
+    /// - Throws: ``EDLCMError`` "--device D is not available: …" when an explicit device cannot be used.
+    public func resolved(localRank: Int = 0) throws -> Device {
+        switch self {
+        case .auto:
+            let count = Device.cudaDeviceCount
+            return count == 0 ? .cpu : .cuda(localRank < count ? localRank : 0)
+        case .exactly(let device):
+            do { try device.checkAvailable() } catch let error as TorchError { throw EDLCMError("--device \(error.message)") }
+            return device
+        }
+    }
 }
 
 /// The seed of a command's randomness, shared by every command that draws.

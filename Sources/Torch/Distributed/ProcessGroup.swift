@@ -97,7 +97,9 @@ public final class ProcessGroup: @unchecked Sendable {
         }
     }
 
-    /// Packs tensors by dtype into flat buffers, runs `collective` on each, and copies back.
+    /// Packs tensors by dtype into flat buffers, runs `collective` on each, and copies back. The
+    /// buffers are Gloo's, in host memory: tensors on a GPU are staged through it (one copy each
+    /// way per bucket).
     private func forEachBucket(_ tensors: [Tensor], _ collective: (Tensor) -> Int32, failure: (String) -> String) throws {
         var order: [DType] = []
         var buckets: [DType: [Tensor]] = [:]
@@ -107,7 +109,7 @@ public final class ProcessGroup: @unchecked Sendable {
         }
         for dtype in order {
             let members = buckets[dtype]!
-            let buffer = Tensor.concatenate(members.map { $0.detached().reshaped(to: [-1]) }, alongAxis: 0)
+            let buffer = Tensor.concatenate(members.map { $0.detached().reshaped(to: [-1]) }, alongAxis: 0).on(.cpu)
             if collective(buffer) != 0 { throw TorchError("distributed: \(failure(lastTorchError()))") }
             var offset = 0
             withoutGradients {

@@ -33,7 +33,8 @@ public func mseLoss(_ a: Tensor, _ b: Tensor, reduction: Reduction = .mean) -> T
     binary("mse_loss", a, b) { ct_mse_loss($0, $1, reduction.rawValue, $2) }
 }
 
-/// The cosine similarity along `axis`: ⟨a, b⟩ / max(‖a‖·‖b‖, eps), as `torch.nn.functional.cosine_similarity`.
+/// The cosine similarity along `axis`: ⟨a, b⟩ / (max(‖a‖, eps)·max(‖b‖, eps)), as
+/// `torch.nn.functional.cosine_similarity` (1.13 and 2.x alike).
 public func cosineSimilarity(_ a: Tensor, _ b: Tensor, alongAxis axis: Int = 1, eps: Double = 1e-8) -> Tensor {
     binary("cosine_similarity", a, b) { ct_cosine_similarity($0, $1, Int64(axis), eps, $2) }
 }

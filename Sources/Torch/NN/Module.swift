@@ -46,6 +46,20 @@ extension Module {
         namedParameters(prefix: prefix) + namedBuffers(prefix: prefix)
     }
 
+    /// Moves every parameter and buffer to `device` (one that ``Device/checkAvailable()``
+    /// accepted) in place: handles, names and gradients' owners stay, so an optimizer made before
+    /// or after sees the same tensors. Create a module on the CPU (its seeded initialisers draw
+    /// there) and move it, as PyTorch's `module.to(device)` does.
+    public func move(to device: Device) {
+        for (_, tensor) in stateTensors() where tensor.device != device {
+            withoutGradients { tensor.setData(tensor.on(device)) }
+        }
+    }
+
+    /// The device of the first parameter (every parameter's, after ``move(to:)``); CPU for a module
+    /// without parameters.
+    public var device: Device { namedParameters().first?.tensor.device ?? .cpu }
+
     /// Every trainable tensor, in the order of ``namedParameters(prefix:)``.
     public var parameters: [Tensor] {
         namedParameters().map(\.tensor)

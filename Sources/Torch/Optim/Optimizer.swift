@@ -34,7 +34,8 @@ extension Optimizer {
                     "\(source): optimizer state '\(name).\(index)' has shape \(saved.shape), parameter \(index) has \(parameter.shape)"
                 )
             }
-            return saved.detached().cloned()
+            // On the parameter's device: a checkpoint is read on the CPU and may resume on a GPU.
+            return saved.detached().cloned().on(parameter.device)
         }
     }
 }

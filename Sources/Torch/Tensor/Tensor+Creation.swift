@@ -1,10 +1,11 @@
 import CTorch
 
 extension Tensor {
-    /// Creates a tensor holding a copy of `scalars`, laid out row-major in `shape`.
+    /// Creates a tensor holding a copy of `scalars`, laid out row-major in `shape`, on `device`
+    /// (a device that ``Device/checkAvailable()`` accepted).
     ///
     /// - Precondition: `scalars.count` equals the product of `shape`.
-    public convenience init<Scalar: TensorScalar>(_ scalars: [Scalar], shape: [Int]) {
+    public convenience init<Scalar: TensorScalar>(_ scalars: [Scalar], shape: [Int], on device: Device = .cpu) {
         let expected = shape.reduce(1, *)
         precondition(
             scalars.count == expected, "Tensor(_:shape:): \(scalars.count) values for shape \(shape) (\(expected) elements)")
@@ -25,13 +26,22 @@ extension Tensor {
                 }
             }
         }
-        guard status == 0, let out else { torchFailure("from_data(shape: \(shape))") }
+        guard status == 0, var out else { torchFailure("from_data(shape: \(shape))") }
+        if device != .cpu {
+            let host = out
+            defer { ct_free(host) }
+            var moved: ct_tensor?
+            guard ct_to_device(host, device.typeCode, Int64(device.index), &moved) == 0, let moved else {
+                torchFailure("from_data(shape: \(shape)) to \(device)")
+            }
+            out = moved
+        }
         self.init(owning: out)
     }
 
-    /// Creates a one-dimensional tensor holding a copy of `scalars`.
-    public convenience init<Scalar: TensorScalar>(_ scalars: [Scalar]) {
-        self.init(scalars, shape: [scalars.count])
+    /// Creates a one-dimensional tensor holding a copy of `scalars`, on `device`.
+    public convenience init<Scalar: TensorScalar>(_ scalars: [Scalar], on device: Device = .cpu) {
+        self.init(scalars, shape: [scalars.count], on: device)
     }
 
     /// Creates a zero-dimensional tensor holding one value.
@@ -42,35 +52,36 @@ extension Tensor {
     }
 
     /// A tensor of zeros.
-    public static func zeros(_ shape: [Int], dtype: DType = .float32) -> Tensor {
-        make("zeros(\(shape))") { out in withInt64s(shape) { ct_zeros($0, $1, dtype.rawValue, out) } }
+    public static func zeros(_ shape: [Int], dtype: DType = .float32, on device: Device = .cpu) -> Tensor {
+        make("zeros(\(shape))") { out in withInt64s(shape) { ct_zeros($0, $1, dtype.rawValue, out) } }.on(device)
     }
 
     /// A tensor of ones.
-    public static func ones(_ shape: [Int], dtype: DType = .float32) -> Tensor {
-        make("ones(\(shape))") { out in withInt64s(shape) { ct_ones($0, $1, dtype.rawValue, out) } }
+    public static func ones(_ shape: [Int], dtype: DType = .float32, on device: Device = .cpu) -> Tensor {
+        make("ones(\(shape))") { out in withInt64s(shape) { ct_ones($0, $1, dtype.rawValue, out) } }.on(device)
     }
 
     /// A tensor filled with one value.
-    public static func full(_ shape: [Int], value: Double, dtype: DType = .float32) -> Tensor {
-        make("full(\(shape))") { out in withInt64s(shape) { ct_full($0, $1, value, dtype.rawValue, out) } }
+    public static func full(_ shape: [Int], value: Double, dtype: DType = .float32, on device: Device = .cpu) -> Tensor {
+        make("full(\(shape))") { out in withInt64s(shape) { ct_full($0, $1, value, dtype.rawValue, out) } }.on(device)
     }
 
-    /// Uniform samples in [0, 1) from libtorch's global generator.
-    public static func rand(_ shape: [Int], dtype: DType = .float32) -> Tensor {
-        make("rand(\(shape))") { out in withInt64s(shape) { ct_rand($0, $1, dtype.rawValue, out) } }
+    /// Uniform samples in [0, 1) from libtorch's global CPU generator (copied to `device`: a seed
+    /// gives the same draws on every device).
+    public static func rand(_ shape: [Int], dtype: DType = .float32, on device: Device = .cpu) -> Tensor {
+        make("rand(\(shape))") { out in withInt64s(shape) { ct_rand($0, $1, dtype.rawValue, out) } }.on(device)
     }
 
-    /// Standard normal samples from libtorch's global generator.
-    public static func randn(_ shape: [Int], dtype: DType = .float32) -> Tensor {
-        make("randn(\(shape))") { out in withInt64s(shape) { ct_randn($0, $1, dtype.rawValue, out) } }
+    /// Standard normal samples from libtorch's global CPU generator (copied to `device`).
+    public static func randn(_ shape: [Int], dtype: DType = .float32, on device: Device = .cpu) -> Tensor {
+        make("randn(\(shape))") { out in withInt64s(shape) { ct_randn($0, $1, dtype.rawValue, out) } }.on(device)
     }
 
     /// Uniform integers in `range` (int64).
-    public static func randint(_ range: Range<Int>, shape: [Int]) -> Tensor {
+    public static func randint(_ range: Range<Int>, shape: [Int], on device: Device = .cpu) -> Tensor {
         make("randint(\(range), \(shape))") { out in
             withInt64s(shape) { ct_randint(Int64(range.lowerBound), Int64(range.upperBound), $0, $1, out) }
-        }
+        }.on(device)
     }
 
     /// A random permutation of 0..<n (int64).
@@ -84,17 +95,19 @@ extension Tensor {
     }
 
     /// The n×n identity matrix.
-    public static func eye(_ n: Int, dtype: DType = .float32) -> Tensor {
-        make("eye(\(n))") { ct_eye(Int64(n), dtype.rawValue, $0) }
+    public static func eye(_ n: Int, dtype: DType = .float32, on device: Device = .cpu) -> Tensor {
+        make("eye(\(n))") { ct_eye(Int64(n), dtype.rawValue, $0) }.on(device)
     }
 
     /// Zeros with this tensor's shape, dtype and device.
     public func zerosLike() -> Tensor { Tensor.make("zeros_like") { ct_zeros_like(handle, $0) } }
     /// Ones with this tensor's shape, dtype and device.
     public func onesLike() -> Tensor { Tensor.make("ones_like") { ct_ones_like(handle, $0) } }
-    /// Uniform samples in [0, 1) with this tensor's shape, dtype and device.
+    /// Uniform samples in [0, 1) with this tensor's shape, dtype and device, drawn from the CPU
+    /// generator on every device.
     public func randLike() -> Tensor { Tensor.make("rand_like") { ct_rand_like(handle, $0) } }
-    /// Standard normal samples with this tensor's shape, dtype and device.
+    /// Standard normal samples with this tensor's shape, dtype and device, drawn from the CPU
+    /// generator on every device.
     public func randnLike() -> Tensor { Tensor.make("randn_like") { ct_randn_like(handle, $0) } }
 }
 

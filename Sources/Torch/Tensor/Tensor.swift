@@ -179,6 +179,19 @@ extension Tensor {
         return Tensor(owning: out)
     }
 
+    /// This tensor on `device`, a device that ``Device/checkAvailable()`` accepted: itself when it
+    /// is there already, else a copy (connected to the autograd graph).
+    public func on(_ device: Device) -> Tensor {
+        if device == self.device { return self }
+        return Tensor.make("to(\(device))") { ct_to_device(handle, device.typeCode, Int64(device.index), $0) }
+    }
+
+    /// Points this tensor at `source`'s data, keeping its handle (PyTorch's `tensor.data = source`):
+    /// moves a parameter to another device in place, so optimizers and modules keep their handles.
+    public func setData(_ source: Tensor) {
+        source.withHandle { check(ct_set_data(handle, $0), "set_data") }
+    }
+
     /// The number of live tensor handles in the process; tests use it to check that nothing leaks.
     public static var liveCount: Int {
         Int(ct_live_tensors())

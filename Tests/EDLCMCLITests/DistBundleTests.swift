@@ -1,0 +1,49 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The bundle `make dist` builds (EDLCM_DIST_BUNDLE: its folder; EDLCM_DIST_TORCH: the torch/
+/// folder it was built against), on this CPU machine: `make test-dist` builds and runs it.
+@Suite(
+    "make dist: the self-contained binary",
+    .enabled(if: ProcessInfo.processInfo.environment["EDLCM_DIST_BUNDLE"] != nil, "set by make test-dist"))
+struct DistBundleTests {
+    let bundle = ProcessInfo.processInfo.environment["EDLCM_DIST_BUNDLE"] ?? ""
+    let torch = ProcessInfo.processInfo.environment["EDLCM_DIST_TORCH"] ?? ""
+
+    @Test("it starts, trains a small EDLCM run on the CPU, writes a checkpoint PyTorch's names load from")
+    func trainsOnTheCPU() throws {
+        let launcher = bundle + "/edlcm"
+        var environment = ProcessInfo.processInfo.environment
+        environment["EDLCM_TORCH"] = torch
+        let version = try runProcess(launcher, ["--version"], environment: environment)
+        #expect(version.status == 0 && version.output.hasPrefix("0."))
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("run").path
+        let run = try runProcess(
+            launcher,
+            [
+                "train", "--method", "edlcm", "--members", "2", "--epochs", "1", "--train-limit", "256", "--threads", "1",
+                "--device", "cpu", "--out", out,
+            ],
+            environment: environment)
+        #expect(run.status == 0, "\(run.output)")
+        #expect(FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors"))
+        let record = try String(contentsOfFile: out + "/config.json", encoding: .utf8)
+        #expect(record.contains(#""libtorch_version" : "2."#))
+    }
+
+    @Test("it refuses a PyTorch of another version, and a machine without one, in one line")
+    func refusesAnotherTorch() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["EDLCM_TORCH"] = "/nonexistent"
+        let missing = try runProcess(bundle + "/edlcm", ["--version"], environment: environment)
+        #expect(missing.status == 1 && missing.output.hasPrefix("edlcm: no PyTorch found"))
+        if FileManager.default.fileExists(atPath: "/usr/lib/python3/dist-packages/torch/version.py") {
+            environment["EDLCM_TORCH"] = "/usr/lib/python3/dist-packages/torch"
+            let other = try runProcess(bundle + "/edlcm", ["--version"], environment: environment)
+            #expect(other.status == 1 && other.output.contains("this bundle was built against torch"))
+        }
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Makes a virtual environment holding PyPI's torch (its libtorch: torch/include and torch/lib) for
+# building edlcm against libtorch 2.x on a CPU machine: `scripts/pytorch-venv.sh [DIR] [VERSION]`
+# (default .venv-torch2 and 2.15.0). It installs torch without its dependencies, plus the two CUDA
+# runtime wheels that PyPI's libtorch_cpu.so itself links (libcudart, libcupti): what a CPU build
+# loads, about 1.5 GB instead of the full CUDA stack. Nothing is installed when the folder already
+# holds that version. Build with it: PATH=DIR/bin:$PATH LIBTORCH_USE_PYTORCH=1 swift build …
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${1:-.venv-torch2}"
+version="${2:-2.15.0}"
+# The CUDA runtime of PyPI's torch 2.15 (its cuda-toolkit==13.2.2 requirement).
+cuda_runtime="${CUDA_RUNTIME_VERSION:-13.2.86}"
+
+if [ -x "$venv/bin/python" ] && [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null)" = "$version" ]; then
+    exit 0
+fi
+echo "pytorch-venv: installing torch==$version (no dependencies) and its CUDA runtime wheels into $venv"
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "torch==$version" \
+    "nvidia-cuda-runtime==$cuda_runtime.*" "nvidia-cuda-cupti==$cuda_runtime.*"
