@@ -21,16 +21,18 @@ build: bootstrap
 demo: build
 	./scripts/demo.sh
 
+# The suite runs as two processes side by side (scripts/test.sh): the command-line tests in
+# parallel with each other, the library tests one at a time.
 test: bootstrap-test lint
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --no-parallel
+	./scripts/test.sh
 
 # The same suite on PyPI's libtorch 2.x (torch==$(TORCH2_VERSION) in .venv-torch2, built in
 # .build-torch2 beside the default build). CI runs `make test` only.
 test-torch2: bootstrap-test lint
 	./scripts/pytorch-venv.sh .venv-torch2 $(TORCH2_VERSION)
 	$(TORCH2) $(SWIFT) build --scratch-path .build-torch2 --build-tests
-	$(TORCH2) $(SWIFT) test --scratch-path .build-torch2 --skip-build --no-parallel
+	$(TORCH2) ./scripts/test.sh .build-torch2
 
 # A self-contained edlcm for machines with PyTorch but no Swift (scripts/dist.sh), built against
 # TORCH_DIR (a PyTorch's torch/ folder), by default the torch==$(TORCH2_VERSION) of .venv-torch2

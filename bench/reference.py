@@ -16,7 +16,7 @@ import argparse, json, math, os, resource, subprocess, sys, time
 CASES = ["cnn-plain", "cnn-edlcm", "resnet-plain", "resnet-edlcm", "cnn-pgd", "resnet-pgd", "cnn-apgd-t", "cnn-fab-t"]
 
 
-def child(case, steps, threads, profile=False, device="cpu"):
+def child(case, steps, threads, profile=False, device="cpu", batch=None):
     import torch, torch.nn as nn, torch.nn.functional as F
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -70,7 +70,7 @@ def child(case, steps, threads, profile=False, device="cpu"):
     for m in members: m.train(); m.to(device)
     params = [p for m in members for p in m.parameters()]
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
-    batch = 128 if is_cnn else 64
+    batch = batch or (128 if is_cnn else 64)
     x = torch.rand(batch, 1, 28, 28) if is_cnn else torch.rand(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
     x, y = x.to(device), y.to(device)
@@ -192,14 +192,16 @@ def main():
                         help="before the timed steps, run them once under PyTorch's profiler and print to stderr how much "
                              "of the wall time the ATen operators take, and the top operators")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (the AutoAttack cases run on the CPU only)")
+    parser.add_argument("--batch", type=int, default=None, help="images per batch (default: 128 for cnn-*, 64 for resnet-*)")
     parser.add_argument("--child", action="store_true")
     args = parser.parse_args()
     if args.child:
-        child(args.cases[0], args.steps, args.threads, args.profile, args.device)
+        child(args.cases[0], args.steps, args.threads, args.profile, args.device, args.batch)
         return
     for case in args.cases:
         result = subprocess.run([sys.executable, __file__, "--child", "--cases", case, "--steps", str(args.steps),
-                                 "--threads", str(args.threads), "--device", args.device] + (["--profile"] if args.profile else []),
+                                 "--threads", str(args.threads), "--device", args.device]
+                                + (["--batch", str(args.batch)] if args.batch else []) + (["--profile"] if args.profile else []),
                                 check=True, stdout=subprocess.PIPE, stderr=None if args.profile else subprocess.PIPE, text=True)
         print(result.stdout.strip(), flush=True)
 

@@ -4,8 +4,9 @@
 # BUNDLE is the folder `make dist TORCH2_VERSION=<the machine's torch>` made (dist/edlcm-…); OUT
 # (default gpu-check/) receives machine.txt, device-check.txt (CUDA against CPU on fixed batches
 # within the stated tolerances: forward, HVP, one step of every method, APGD-CE and Square) and
-# bench.jsonl/bench.md (edlcm bench --device cuda beside bench/reference.py --device cuda, the same
-# steps in PyTorch from Python on the same GPU, 3 rounds alternating which goes first, medians).
+# bench.jsonl/bench.md (edlcm bench --device cuda --batch 128 beside bench/reference.py --device cuda
+# --batch 128, the same steps in PyTorch from Python on the same GPU, 3 rounds alternating which
+# goes first, medians).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:?usage: scripts/gpu-check.sh BUNDLE [OUT]}
@@ -27,8 +28,8 @@ status=${PIPESTATUS[0]}
 : >"$out/bench.jsonl"
 for case in cnn-plain cnn-edlcm resnet-plain resnet-edlcm cnn-pgd resnet-pgd; do
     for ((round = 0; round < rounds; round++)); do
-        swift_run() { "$bundle/edlcm" bench --json --cases "$case" --steps "$steps" --device cuda | sed 's/^/{"side": "edlcm", "line": /; s/$/}/'; }
-        torch_run() { python3 bench/reference.py --cases "$case" --steps "$steps" --device cuda | sed 's/^/{"side": "pytorch", "line": /; s/$/}/'; }
+        swift_run() { "$bundle/edlcm" bench --json --cases "$case" --steps "$steps" --batch 128 --device cuda | sed 's/^/{"side": "edlcm", "line": /; s/$/}/'; }
+        torch_run() { python3 bench/reference.py --cases "$case" --steps "$steps" --batch 128 --device cuda | sed 's/^/{"side": "pytorch", "line": /; s/$/}/'; }
         if ((round % 2 == 0)); then swift_run; torch_run; else torch_run; swift_run; fi
     done >>"$out/bench.jsonl"
 done

@@ -201,18 +201,13 @@ public struct APGD: Attack {
         var t: Tensor?
         /// The classes the loss is targeted at: the goal's, or APGD-T's class of this pass.
         var lossTargets: Tensor?
-        var x: Tensor
-        var grad: Tensor
-        var lossValues: Tensor
-        var xPrevious: Tensor
-        var xBest: Tensor
-        var gradBest: Tensor
-        var lossBest: Tensor
-        var lossPrevious: Tensor
-        var stepSize: Tensor
-        var increases: Tensor
-        var reducedLastCheck: Tensor
-        var lossBestLastCheck: Tensor
+        /// The iterate, its gradient and per-example loss, and the iterate before it.
+        var x, grad, lossValues, xPrevious: Tensor
+        /// The best iterate so far with its gradient and loss, and the loss of the previous iterate.
+        var xBest, gradBest, lossBest, lossPrevious: Tensor
+        /// Per-example step size, loss increases since the last checkpoint, whether the step was
+        /// reduced at the last checkpoint, and the best loss then.
+        var stepSize, increases, reducedLastCheck, lossBestLastCheck: Tensor
         var tracking = false
 
         init(active: [Int], ball: PerturbationBall, labels: Tensor, targets: Tensor?, lossTargets: Tensor?) {

@@ -200,6 +200,37 @@ package func evaluateLoss(
     }
 }
 
+/// The examples one restart of an iterative attack still works on, with their balls, labels and
+/// targets, narrowed together as examples are fooled.
+struct ActiveExamples {
+    /// Row r is example `indices[r]` of the batch.
+    private(set) var indices: [Int]
+    private(set) var ball: PerturbationBall
+    private(set) var labels: Tensor
+    private(set) var targets: Tensor?
+
+    /// The examples of the batch not yet fooled (every one unless `stopOnSuccess`); nil when none is left.
+    init?(fooled: [Bool], stopOnSuccess: Bool, ball: PerturbationBall, labels: Tensor, targets: Tensor?) {
+        indices = fooled.indices.filter { !(stopOnSuccess && fooled[$0]) }
+        if indices.isEmpty { return nil }
+        let selection = Tensor(indices.map(Int64.init), on: labels.device)
+        self.ball = ball.selecting(selection)
+        self.labels = labels.indexSelected(alongAxis: 0, indices: selection)
+        self.targets = targets?.indexSelected(alongAxis: 0, indices: selection)
+    }
+
+    /// Keeps the rows `keep` (positions, as ``recordFirstSuccesses`` returns them) and returns them
+    /// as an index tensor, for the caller's own per-row tensors.
+    mutating func keep(_ keep: [Int]) -> Tensor {
+        let kept = Tensor(keep.map(Int64.init), on: labels.device)
+        indices = keep.map { indices[$0] }
+        ball = ball.selecting(kept)
+        labels = labels.indexSelected(alongAxis: 0, indices: kept)
+        targets = targets?.indexSelected(alongAxis: 0, indices: kept)
+        return kept
+    }
+}
+
 /// The first-success bookkeeping of the iterative attacks: marks the examples that `success` says
 /// are fooled at iterate `x` (row r is example `active[r]`), keeping their first fooling iterate in
 /// `rows`, and returns the rows to go on attacking (without the fooled ones when `stopOnSuccess`).

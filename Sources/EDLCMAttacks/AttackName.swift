@@ -71,40 +71,29 @@ public enum AttackName: String, SettingChoice {
         case .bim:
             return BIM(BIM.Configuration(steps: budget.steps))
         case .pgd, .pgdCW:
-            var configuration = PGD.Configuration(loss: self == .pgd ? .crossEntropy : .margin)
-            if let steps = budget.steps { configuration.steps = steps }
-            if let restarts = budget.restarts { configuration.restarts = restarts }
-            return PGD(configuration)
+            return PGD(
+                budget.applied(
+                    to: PGD.Configuration(loss: self == .pgd ? .crossEntropy : .margin), steps: \.steps,
+                    restarts: \.restarts))
         case .mim:
-            var configuration = MIM.Configuration()
-            if let steps = budget.steps { configuration.steps = steps }
-            return MIM(configuration)
+            return MIM(budget.applied(to: MIM.Configuration(), steps: \.steps))
         case .mpgd:
-            var configuration = MIM.Configuration(steps: 50, stepSizeFactor: 2.5, randomStart: true)
-            if let steps = budget.steps { configuration.steps = steps }
-            if let restarts = budget.restarts { configuration.restarts = restarts }
-            if let loss = budget.loss { configuration.loss = loss }
-            return MIM(configuration)
+            return MIM(
+                budget.applied(
+                    to: MIM.Configuration(steps: 50, stepSizeFactor: 2.5, randomStart: true), steps: \.steps,
+                    restarts: \.restarts, loss: \.loss))
         case .cwL2:
             var configuration = CarliniWagnerL2.Configuration()
             if let steps = budget.steps { configuration.maxIterations = 10 * steps }
             return CarliniWagnerL2(configuration)
         case .apgdCE, .apgdDLR, .apgdT:
-            var configuration = APGD.Configuration(
+            let configuration = APGD.Configuration(
                 loss: self == .apgdCE ? .crossEntropy : .dlr, targetClasses: self == .apgdT ? 9 : nil)
-            if let steps = budget.steps { configuration.steps = steps }
-            if let restarts = budget.restarts { configuration.restarts = restarts }
-            return APGD(configuration)
+            return APGD(budget.applied(to: configuration, steps: \.steps, restarts: \.restarts))
         case .fabT:
-            var configuration = FAB.Configuration()
-            if let steps = budget.steps { configuration.steps = steps }
-            if let restarts = budget.restarts { configuration.restarts = restarts }
-            return FAB(configuration)
+            return FAB(budget.applied(to: FAB.Configuration(), steps: \.steps, restarts: \.restarts))
         case .mora:
-            var configuration = MORA.Configuration()
-            if let steps = budget.steps { configuration.steps = steps }
-            if let restarts = budget.restarts { configuration.restarts = restarts }
-            return MORA(configuration)
+            return MORA(budget.applied(to: MORA.Configuration(), steps: \.steps, restarts: \.restarts))
         case .square:
             var configuration = SquareAttack.Configuration()
             if let queries = budget.queries { configuration.queries = queries }
@@ -115,10 +104,7 @@ public enum AttackName: String, SettingChoice {
                 DiverseInputsFGSM.Configuration(
                     steps: budget.steps, decay: self == .mdiFGSM ? 1 : 0, loss: budget.loss ?? .crossEntropy))
         case .sgm:
-            var configuration = SkipGradientMethod.Configuration()
-            if let steps = budget.steps { configuration.steps = steps }
-            if let loss = budget.loss { configuration.loss = loss }
-            return SkipGradientMethod(configuration)
+            return SkipGradientMethod(budget.applied(to: SkipGradientMethod.Configuration(), steps: \.steps, loss: \.loss))
         }
     }
 }
@@ -142,5 +128,20 @@ public struct AttackBudget: Codable, Sendable, Equatable {
         self.queries = queries
         self.loss = loss
         self.squareSchedule = squareSchedule
+    }
+}
+
+extension AttackBudget {
+    /// `configuration` with this budget's steps, restarts and loss written into the fields named,
+    /// where the budget sets them.
+    func applied<Configuration>(
+        to configuration: Configuration, steps: WritableKeyPath<Configuration, Int>,
+        restarts: WritableKeyPath<Configuration, Int>? = nil, loss: WritableKeyPath<Configuration, AttackLoss>? = nil
+    ) -> Configuration {
+        var configuration = configuration
+        if let value = self.steps { configuration[keyPath: steps] = value }
+        if let restarts, let value = self.restarts { configuration[keyPath: restarts] = value }
+        if let loss, let value = self.loss { configuration[keyPath: loss] = value }
+        return configuration
     }
 }

@@ -59,18 +59,18 @@ struct IterativeAscent {
         var fooled = [Bool](repeating: false, count: count)
 
         for restart in 0..<Swift.max(restarts, 1) {
-            var active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
-            if active.isEmpty { break }
-            let selection = Tensor(active.map(Int64.init), on: labels.device)
-            var ball = fullBall.selecting(selection)
-            var y = labels.indexSelected(alongAxis: 0, indices: selection)
-            var t = context.targets?.indexSelected(alongAxis: 0, indices: selection)
-            var generators = exampleGenerators(active.map { context.seeds[$0] }, stream: UInt64(restart))
+            guard
+                var active = ActiveExamples(
+                    fooled: fooled, stopOnSuccess: context.stopOnSuccess, ball: fullBall, labels: labels,
+                    targets: context.targets)
+            else { break }
+            var generators = exampleGenerators(active.indices.map { context.seeds[$0] }, stream: UInt64(restart))
             var batchGenerator = SeededGenerator(
-                seed: AttackSeed.mix(active.map { context.seeds[$0] } + [UInt64(restart), 0xD1]))
+                seed: AttackSeed.mix(active.indices.map { context.seeds[$0] } + [UInt64(restart), 0xD1]))
+            let center = active.ball.center
             var x =
                 randomStart
-                ? context.norm.randomStart(around: ball.center, epsilon: context.epsilon, generators: &generators) : ball.center
+                ? context.norm.randomStart(around: center, epsilon: context.epsilon, generators: &generators) : center
             var velocity: Tensor?
 
             // The final iterate needs no forward pass here when no later restart depends on its
@@ -80,31 +80,25 @@ struct IterativeAscent {
             for step in 0...steps {
                 let isFinal = step == steps
                 if isFinal && judgedByCaller {
-                    for (row, example) in active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
+                    for (row, example) in active.indices.enumerated()
+                    where !(context.keepsFooledIterate && fooled[example]) {
                         rows[example] = x[row].cloned()
                     }
                     break
                 }
                 let transform = isFinal ? nil : diversity?.transform(height: height, width: width, using: &batchGenerator)
                 let evaluation = evaluateLoss(
-                    x, labels: y, targets: t, target: target, loss: loss, confidence: confidence,
+                    x, labels: active.labels, targets: active.targets, target: target, loss: loss, confidence: confidence,
                     transform: transform, gradient: !isFinal)
                 var lossValues = evaluation.loss
                 var gradient = evaluation.gradient
                 if transform == nil {
                     let keep = recordFirstSuccesses(
-                        attackSucceeded(evaluation.decision, labels: y, targets: t), at: x, active: active, fooled: &fooled,
-                        rows: &rows, stopOnSuccess: context.stopOnSuccess)
-                    if keep.count < active.count {
-                        if keep.isEmpty {
-                            active = []
-                            break
-                        }
-                        let kept = Tensor(keep.map(Int64.init), on: labels.device)
-                        active = keep.map { active[$0] }
-                        ball = ball.selecting(kept)
-                        y = y.indexSelected(alongAxis: 0, indices: kept)
-                        t = t?.indexSelected(alongAxis: 0, indices: kept)
+                        attackSucceeded(evaluation.decision, labels: active.labels, targets: active.targets), at: x,
+                        active: active.indices, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
+                    if keep.count < active.indices.count {
+                        if keep.isEmpty { break }
+                        let kept = active.keep(keep)
                         x = x.indexSelected(alongAxis: 0, indices: kept)
                         velocity = velocity?.indexSelected(alongAxis: 0, indices: kept)
                         gradient = gradient?.indexSelected(alongAxis: 0, indices: kept)
@@ -114,7 +108,8 @@ struct IterativeAscent {
                 if isFinal {
                     // An example fooled at some iterate keeps that iterate (unless crafting to transfer).
                     let finalLoss = lossValues.scalars(as: Float.self)
-                    for (row, example) in active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
+                    for (row, example) in active.indices.enumerated()
+                    where !(context.keepsFooledIterate && fooled[example]) {
                         if finalLoss[row] > bestLoss[example] || rows[example] == nil {
                             bestLoss[example] = finalLoss[row]
                             rows[example] = x[row].cloned()
@@ -131,7 +126,7 @@ struct IterativeAscent {
                         velocity = velocity.map { $0 * momentum + normalized } ?? normalized
                         direction = velocity!
                     }
-                    x = ball.project(x + context.norm.steepestAscent(direction) * stepSize)
+                    x = active.ball.project(x + context.norm.steepestAscent(direction) * stepSize)
                 }
             }
         }

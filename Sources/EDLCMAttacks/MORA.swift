@@ -125,18 +125,19 @@ public struct MORA: Attack {
 
         for (passIndex, pass) in passes.enumerated() {
             for restart in 0..<c.restarts {
-                var active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
-                if active.isEmpty { break }
-                var selection = Tensor(active.map(Int64.init), on: labels.device)
-                var ball = fullBall.selecting(selection)
-                var y = labels.indexSelected(alongAxis: 0, indices: selection)
-                var t = pass.lossTargets?.indexSelected(alongAxis: 0, indices: selection)
+                guard
+                    var active = ActiveExamples(
+                        fooled: fooled, stopOnSuccess: context.stopOnSuccess, ball: fullBall, labels: labels,
+                        targets: pass.lossTargets)
+                else { break }
                 // The formula's passes keep the seed streams they had alone; the reference's come after.
                 let stream = passIndex % (passes.count / c.weightings.count) + (pass.weighting == .formula ? 0 : 0x100)
                 var generators = exampleGenerators(
-                    active.map { context.seeds[$0] }, stream: 0x30A + UInt64(restart) + 0x1_0000 * UInt64(stream))
+                    active.indices.map { context.seeds[$0] }, stream: 0x30A + UInt64(restart) + 0x1_0000 * UInt64(stream))
                 var x = withoutGradients { () -> Tensor in
-                    (ball.center + context.norm.unitDirections(&generators, rowShape: rowShape, on: ball.center.device)
+                    let center = active.ball.center
+                    return
+                        (center + context.norm.unitDirections(&generators, rowShape: rowShape, on: center.device)
                         * context.epsilon).clamped(
                             to: 0...1)
                 }
@@ -144,27 +145,24 @@ public struct MORA: Attack {
                 for iteration in 0...c.steps {
                     let isFinal = iteration == c.steps
                     let (gradient, decision) = reweighedGradient(
-                        x, labels: y, lossTargets: t, target: target, mix: pass.mix, temperature: temperature,
+                        x, labels: active.labels, lossTargets: active.targets, target: target, mix: pass.mix,
+                        temperature: temperature,
                         masked: softmaxPattern, weighting: pass.weighting, gradient: !isFinal)
                     // Every iterate is checked; an example fooled keeps its first fooling iterate.
                     let keep = recordFirstSuccesses(
-                        attackSucceeded(decision, labels: y, targets: nil), at: x, active: active, fooled: &fooled,
-                        rows: &rows, stopOnSuccess: context.stopOnSuccess)
+                        attackSucceeded(decision, labels: active.labels, targets: nil), at: x, active: active.indices,
+                        fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
                     if isFinal {
-                        for (row, example) in active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
+                        for (row, example) in active.indices.enumerated()
+                        where !(context.keepsFooledIterate && fooled[example]) {
                             rows[example] = x[row].cloned()
                         }
                         break
                     }
                     if keep.isEmpty { break }
                     var direction = gradient!
-                    if keep.count < active.count {
-                        let kept = Tensor(keep.map(Int64.init), on: labels.device)
-                        active = keep.map { active[$0] }
-                        selection = selection.indexSelected(alongAxis: 0, indices: kept)
-                        ball = ball.selecting(kept)
-                        y = y.indexSelected(alongAxis: 0, indices: kept)
-                        t = t?.indexSelected(alongAxis: 0, indices: kept)
+                    if keep.count < active.indices.count {
+                        let kept = active.keep(keep)
                         x = x.indexSelected(alongAxis: 0, indices: kept)
                         previous = previous.indexSelected(alongAxis: 0, indices: kept)
                         direction = direction.indexSelected(alongAxis: 0, indices: kept)
@@ -175,8 +173,8 @@ public struct MORA: Attack {
                         let a = iteration == 0 ? 1.0 : 0.75
                         let momentum = x - previous
                         previous = x
-                        let z = ball.project(x + context.norm.steepestAscent(direction) * stepSize)
-                        x = ball.project(x + (z - x) * a + momentum * (1 - a))
+                        let z = active.ball.project(x + context.norm.steepestAscent(direction) * stepSize)
+                        x = active.ball.project(x + (z - x) * a + momentum * (1 - a))
                     }
                 }
             }

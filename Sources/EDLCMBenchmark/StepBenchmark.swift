@@ -34,6 +34,7 @@ public enum BenchmarkCase: String, SettingChoice {
     }
     public var isEDLCM: Bool { self == .cnnEDLCM || self == .resnetEDLCM }
     public var isAttack: Bool { [.cnnPGD, .resnetPGD, .cnnAPGDT, .cnnFABT].contains(self) }
+    /// The default batch: 128 for the CNN cases, 64 for ResNet-20 (`--batch` sets another).
     public var batchSize: Int { architecture == .cnn ? 128 : 64 }
     public var dataset: DatasetName { architecture == .cnn ? .fashionMNIST : .cifar10 }
 }
@@ -44,6 +45,8 @@ public struct BenchmarkResult: Codable, Sendable {
     public var imagesPerSecond: Double
     public var secondsPerStep: Double
     public var steps: Int
+    /// Images per batch (nil in lines written before `--batch` existed: the case's default).
+    public var batch: Int?
     public var threads: Int
     /// Estimated floating-point operations per second (see ``StepBenchmark/forwardFLOPs(_:)``).
     public var gflops: Double
@@ -60,7 +63,7 @@ public struct BenchmarkResult: Codable, Sendable {
     public var device: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, steps, threads, gflops, device
+        case name, steps, batch, threads, gflops, device
         case lowMemory = "low_memory"
         case denseKernel = "dense_kernel"
         case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step"
@@ -82,13 +85,17 @@ public enum StepBenchmark {
     /// Runs `warmup` untimed and `steps` timed steps of one configuration (for an attack case, one
     /// untimed PGD-2 and ``attackRuns(steps:)`` timed PGD-50 runs).
     public static func run(
-        _ benchmark: BenchmarkCase, steps: Int, warmup: Int = 2, seed: UInt64 = 0, denseKernel: DenseKernel = .convolution,
-        lowMemory: Bool = false, device: Device = .cpu
+        _ benchmark: BenchmarkCase, steps: Int, batchSize: Int? = nil, warmup: Int = 2, seed: UInt64 = 0,
+        denseKernel: DenseKernel = .convolution, lowMemory: Bool = false, device: Device = .cpu
     ) throws -> BenchmarkResult {
+        let batchSize = batchSize ?? benchmark.batchSize
         if benchmark.isAttack {
-            return try runAttack(benchmark, runs: attackRuns(steps: steps), seed: seed, denseKernel: denseKernel, device: device)
+            return try runAttack(
+                benchmark, runs: attackRuns(steps: steps), batchSize: batchSize, seed: seed, denseKernel: denseKernel,
+                device: device)
         }
-        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel, device: device)
+        let (ensemble, batch, spec) = setUp(
+            benchmark, batchSize: batchSize, seed: seed, denseKernel: denseKernel, device: device)
         ensemble.train()
         let optimizer = SGD(parameters: ensemble.parameters, learningRate: 0.01, momentum: 0.9)
         // EDLCM with the training defaults (the cost of a step does not depend on their values).
@@ -111,10 +118,10 @@ public enum StepBenchmark {
         device.synchronize()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let flopsPerStep =
-            Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize) * (benchmark.isEDLCM ? 10 : 3)
+            Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * batchSize) * (benchmark.isEDLCM ? 10 : 3)
         return BenchmarkResult(
-            name: benchmark.rawValue, imagesPerSecond: Double(steps * benchmark.batchSize) / seconds,
-            secondsPerStep: seconds / Double(steps), steps: steps, threads: Runtime.threadCount,
+            name: benchmark.rawValue, imagesPerSecond: Double(steps * batchSize) / seconds,
+            secondsPerStep: seconds / Double(steps), steps: steps, batch: batchSize, threads: Runtime.threadCount,
             gflops: flopsPerStep * Double(steps) / seconds / 1e9, denseKernel: denseKernel, lowMemory: lowMemory,
             device: device.description)
     }
@@ -122,9 +129,9 @@ public enum StepBenchmark {
     /// Seeds the generator, then builds three freshly initialised members of the case's
     /// architecture and a batch of uniform random images with random labels, drawn on the CPU and
     /// moved to `device`.
-    static func setUp(_ benchmark: BenchmarkCase, seed: UInt64, denseKernel: DenseKernel, device: Device = .cpu) -> (
-        Ensemble, Batch, ModelSpec
-    ) {
+    static func setUp(
+        _ benchmark: BenchmarkCase, batchSize: Int, seed: UInt64, denseKernel: DenseKernel, device: Device = .cpu
+    ) -> (Ensemble, Batch, ModelSpec) {
         Runtime.seed(seed)
         var config = TrainingConfig()
         config.dataset = benchmark.dataset
@@ -132,8 +139,8 @@ public enum StepBenchmark {
         let spec = config.modelSpec
         let ensemble = Ensemble(spec: spec, count: 3)
         ensemble.setDenseKernel(denseKernel)
-        let images = Tensor.rand([benchmark.batchSize, spec.channels, spec.height, spec.width])
-        let labels = Tensor.randint(0..<spec.classCount, shape: [benchmark.batchSize])
+        let images = Tensor.rand([batchSize, spec.channels, spec.height, spec.width])
+        let labels = Tensor.randint(0..<spec.classCount, shape: [batchSize])
         ensemble.move(to: device)
         return (ensemble, Batch(images: images, labels: labels).on(device), spec)
     }
@@ -141,9 +148,11 @@ public enum StepBenchmark {
     /// PGD-50 (or APGD-T, FAB-T) against a freshly initialised ensemble on uniform random images:
     /// the attack's cost does not depend on the weights when no example leaves the batch early.
     static func runAttack(
-        _ benchmark: BenchmarkCase, runs: Int, seed: UInt64, denseKernel: DenseKernel, device: Device = .cpu
+        _ benchmark: BenchmarkCase, runs: Int, batchSize: Int, seed: UInt64, denseKernel: DenseKernel,
+        device: Device = .cpu
     ) throws -> BenchmarkResult {
-        let (ensemble, batch, spec) = setUp(benchmark, seed: seed, denseKernel: denseKernel, device: device)
+        let (ensemble, batch, spec) = setUp(
+            benchmark, batchSize: batchSize, seed: seed, denseKernel: denseKernel, device: device)
         let images = batch.images
         let target = EnsembleTarget(ensemble: ensemble, objective: .probabilities)
         ensemble.eval()
@@ -152,7 +161,7 @@ public enum StepBenchmark {
             benchmark == .cnnPGD || benchmark == .resnetPGD
             ? batch.labels : withoutGradients { ensemble(images).argmax(alongAxis: 1) }
         let context = AttackContext(
-            epsilon: 0.1, norm: .linf, seeds: (0..<benchmark.batchSize).map(UInt64.init), stopOnSuccess: false)
+            epsilon: 0.1, norm: .linf, seeds: (0..<batchSize).map(UInt64.init), stopOnSuccess: false)
         func attack(steps: Int) throws {
             let attack: any Attack =
                 switch benchmark {
@@ -173,10 +182,10 @@ public enum StepBenchmark {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         // Each iteration: a forward pass and an input-gradient pass (≈ 2 forwards) of 3 members
         // (FAB-T: one more forward, not counted).
-        let flops = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * benchmark.batchSize * 2 * perRun * runs)
+        let flops = Double(forwardFLOPs(ensemble.members[0], spec: spec) * 3 * batchSize * 2 * perRun * runs)
         return BenchmarkResult(
-            name: benchmark.rawValue, imagesPerSecond: Double(runs * benchmark.batchSize) / seconds,
-            secondsPerStep: seconds / Double(runs), steps: runs, threads: Runtime.threadCount,
+            name: benchmark.rawValue, imagesPerSecond: Double(runs * batchSize) / seconds,
+            secondsPerStep: seconds / Double(runs), steps: runs, batch: batchSize, threads: Runtime.threadCount,
             gflops: flops / seconds / 1e9, denseKernel: denseKernel, lowMemory: false, device: device.description)
     }
 
@@ -271,6 +280,8 @@ public struct BenchConfig: SettingsGroup {
         "Timed steps per configuration; the attack cases run their attack (PGD-50; APGD-T, FAB-T: 9 × 20 iterations) once per 10 steps.",
         .atLeast(1))
     public var steps = 10
+    @Setting("Images per batch.", .ifSet(.atLeast(1)), defaultText: "128 for the CNN cases, 64 for ResNet-20")
+    public var batch: Int? = nil
     @Setting("Kernel of the fully connected layers: convolution (oneDNN) or gemm (at::linear, libtorch's BLAS).")
     public var denseKernel: DenseKernel = .convolution
     public var memory = MemorySettings()

@@ -31,7 +31,8 @@ struct Bench: ParsableCommand {
         let device = try config.runtime.apply()
         if child {
             var result = try StepBenchmark.run(
-                cases[0], steps: steps, denseKernel: denseKernel, lowMemory: lowMemory, device: device)
+                cases[0], steps: steps, batchSize: config.batch, denseKernel: denseKernel, lowMemory: lowMemory,
+                device: device)
             result.peakRSSMB = Double(peakResidentBytes()) / 1_048_576
             let peak = StepBenchmark.peakGFLOPs(device: device)
             (result.peakGFLOPs, result.percentOfPeak) = (peak, 100 * result.gflops / peak)
@@ -48,8 +49,9 @@ struct Bench: ParsableCommand {
             process.arguments =
                 [
                     "bench", "--child", "--cases", benchmark.rawValue, "--steps", String(steps), "--threads",
-                    String(Runtime.threadCount), "--dense-kernel", denseKernel.rawValue,
-                ] + (lowMemory ? ["--low-memory"] : [])
+                    String(Runtime.threadCount), "--dense-kernel", denseKernel.rawValue, "--device", device.description,
+                ] + (config.batch.map { ["--batch", String($0)] } ?? []) + (lowMemory ? ["--low-memory"] : [])
+                + (config.runtime.deterministic ? ["--deterministic"] : [])
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()

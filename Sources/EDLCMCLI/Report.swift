@@ -5,6 +5,22 @@ import Foundation
 
 extension ReportFormat: ExpressibleByArgument {}
 
+/// Where a report goes and in which format (`report` and `study report`).
+struct ReportOutput: ParsableArguments {
+    @Option(help: "The report file to write (.html, or .md with --format markdown).")
+    var out: String
+
+    @Option(help: "html or markdown (default: html).")
+    var format: ReportFormat = .html
+
+    /// The report file, refused when it is a folder or cannot be written.
+    func checkedURL() throws -> URL {
+        let url = URL(fileURLWithPath: out)
+        try checkOutputFile(url)
+        return url
+    }
+}
+
 /// `edlcm report RUN… --out report.html`: one self-contained page comparing runs.
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,19 +34,15 @@ struct Report: ParsableCommand {
     @Argument(help: "Run folders to compare.")
     var runs: [String]
 
-    @Option(help: "The report file to write.")
-    var out: String
-
-    @Option(help: "html or markdown (default: html).")
-    var format: ReportFormat = .html
+    @OptionGroup var output: ReportOutput
 
     func validate() throws {
         guard !runs.isEmpty else { throw ValidationError("give at least one run folder") }
     }
 
     func run() throws {
-        let output = URL(fileURLWithPath: out)
-        try checkOutputFile(output)
+        let format = self.output.format
+        let output = try self.output.checkedURL()
         let summaries = try runs.map { try RunSummary(folder: URL(fileURLWithPath: $0)) }
         let text =
             format == .html

@@ -173,19 +173,15 @@ struct StudyReportCommand: ParsableCommand {
     @Argument(help: "The study folder, or the folders of its shards.")
     var folders: [String]
 
-    @Option(help: "The report file to write (.html, or .md with --format markdown).")
-    var out: String
-
-    @Option(help: "html or markdown (default: html).")
-    var format: ReportFormat = .html
+    @OptionGroup var output: ReportOutput
 
     func validate() throws {
         guard !folders.isEmpty else { throw ValidationError("give the study folder") }
     }
 
     func run() throws {
-        let output = URL(fileURLWithPath: out)
-        try checkOutputFile(output)
+        let format = self.output.format
+        let output = try self.output.checkedURL()
         let report = try StudyReport(folders: folders.map { URL(fileURLWithPath: $0, isDirectory: true) })
         let base = output.deletingLastPathComponent()
         // Markdown shows the fronts as an SVG file beside the report: REPORT-fronts.svg.

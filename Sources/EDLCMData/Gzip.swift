@@ -44,20 +44,10 @@ enum Gzip {
             guard let base = inputBuffer.baseAddress else { return }
             var fed = 0  // bytes handed to zlib so far
             while true {
-                if stream.avail_in == 0 && fed < inputBuffer.count {
-                    let n = min(inputBuffer.count - fed, Int(UInt32.max))
-                    stream.next_in = UnsafeMutablePointer(mutating: base + fed)
-                    stream.avail_in = UInt32(n)
-                    fed += n
-                }
-                let status = chunk.withUnsafeMutableBufferPointer { chunkBuffer -> Int32 in
-                    stream.next_out = chunkBuffer.baseAddress
-                    stream.avail_out = UInt32(chunkBuffer.count)
-                    let status = inflate(&stream, Z_NO_FLUSH)
-                    stream.next_out = nil
-                    return status
-                }
-                let produced = chunkSize - Int(stream.avail_out)
+                let (status, produced) = advance(
+                    &stream, feeding: UnsafeMutablePointer(mutating: base), count: inputBuffer.count, fed: &fed,
+                    into: &chunk
+                ) { stream, _ in inflate(&stream, Z_NO_FLUSH) }
                 guard output.count + produced <= maxBytes else {
                     throw EDLCMError("\(name): gzip data inflates to more than \(maxBytes) bytes, the limit for a dataset file")
                 }
@@ -113,21 +103,10 @@ enum Gzip {
             guard let base = inputBuffer.baseAddress else { return }
             var fed = 0
             while true {
-                if stream.avail_in == 0 && fed < inputCount {
-                    let n = min(inputCount - fed, Int(UInt32.max))
-                    stream.next_in = base + fed
-                    stream.avail_in = UInt32(n)
-                    fed += n
+                let (status, produced) = advance(&stream, feeding: base, count: inputCount, fed: &fed, into: &chunk) {
+                    stream, allFed in deflate(&stream, allFed ? Z_FINISH : Z_NO_FLUSH)
                 }
-                let flush = fed == inputCount ? Z_FINISH : Z_NO_FLUSH
-                let status = chunk.withUnsafeMutableBufferPointer { chunkBuffer -> Int32 in
-                    stream.next_out = chunkBuffer.baseAddress
-                    stream.avail_out = UInt32(chunkBuffer.count)
-                    let status = deflate(&stream, flush)
-                    stream.next_out = nil
-                    return status
-                }
-                output.append(contentsOf: chunk[0..<(chunkSize - Int(stream.avail_out))])
+                output.append(contentsOf: chunk[0..<produced])
                 switch status {
                 case Z_STREAM_END: return
                 case Z_OK, Z_BUF_ERROR: continue
@@ -136,5 +115,29 @@ enum Gzip {
             }
         }
         return output
+    }
+
+    /// One call of zlib's `inflate` or `deflate` (`call`, told whether the whole input has been
+    /// handed over): hands zlib the next slice of the input (at most 4 GiB) once it has taken the
+    /// last, lets it fill `chunk`, and returns its status and how many bytes of `chunk` it wrote.
+    private static func advance(
+        _ stream: inout z_stream, feeding base: UnsafeMutablePointer<UInt8>, count: Int, fed: inout Int,
+        into chunk: inout [UInt8], _ call: (inout z_stream, _ allFed: Bool) -> Int32
+    ) -> (status: Int32, produced: Int) {
+        if stream.avail_in == 0 && fed < count {
+            let n = min(count - fed, Int(UInt32.max))
+            stream.next_in = base + fed
+            stream.avail_in = UInt32(n)
+            fed += n
+        }
+        let allFed = fed == count
+        let status = chunk.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            stream.next_out = buffer.baseAddress
+            stream.avail_out = UInt32(buffer.count)
+            let status = call(&stream, allFed)
+            stream.next_out = nil
+            return status
+        }
+        return (status, chunk.count - Int(stream.avail_out))
     }
 }

@@ -97,21 +97,6 @@ public struct ModelRecord: Codable, Equatable, Sendable {
     public var epochs: Int
     public var trainingSeed: UInt64
 
-    public init(
-        run: String, checkpointSHA256: String, members: Int, architecture: String, output: String, method: String,
-        dataset: String, epochs: Int, trainingSeed: UInt64
-    ) {
-        self.run = run
-        self.checkpointSHA256 = checkpointSHA256
-        self.members = members
-        self.architecture = architecture
-        self.output = output
-        self.method = method
-        self.dataset = dataset
-        self.epochs = epochs
-        self.trainingSeed = trainingSeed
-    }
-
     enum CodingKeys: String, CodingKey {
         case run, members, architecture, output, method, dataset, epochs
         case checkpointSHA256 = "checkpoint_sha256", trainingSeed = "training_seed"

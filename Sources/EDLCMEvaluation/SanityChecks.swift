@@ -150,9 +150,20 @@ public enum SanityChecks {
     }
     private static func eps(_ value: Double) -> String { String(format: "ε=%g", value) }
 
-    private static func noImages(_ name: SanityCheckName, _ rule: String) -> SanityCheckResult {
-        SanityCheckResult(
-            name: name, passed: false, rule: rule, measurements: [], failures: ["no clean-correct images to attack"])
+    /// One check: fails with `missing` when the measurements lack what it needs (`ready` false),
+    /// else passes when `body`, which records what it measured, finds no failure.
+    private static func check(
+        _ name: SanityCheckName, rule: String, ready: Bool, missing: String = "no clean-correct images to attack",
+        _ body: (_ measurements: inout [Measurement], _ failures: inout [String]) -> Void
+    ) -> SanityCheckResult {
+        guard ready else {
+            return SanityCheckResult(name: name, passed: false, rule: rule, measurements: [], failures: [missing])
+        }
+        var measurements: [Measurement] = []
+        var failures: [String] = []
+        body(&measurements, &failures)
+        return SanityCheckResult(
+            name: name, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// BIM (the iterated FGSM, from the same clean start) must do at least as well as FGSM at
@@ -160,24 +171,24 @@ public enum SanityChecks {
     static func iterativeBeatsSingleStep(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
             "at every ε, accuracy under BIM (\(m.steps) steps) ≤ FGSM + \(percent(t.tolerance)) (at least one image); at the largest ε strictly below FGSM unless FGSM ≤ \(percent(t.floor))"
-        guard m.images > 0, let last = m.epsilons.indices.last else { return noImages(.iterativeBeatsSingleStep, rule) }
-        var failures: [String] = []
-        var measurements: [Measurement] = []
-        for (index, epsilon) in m.epsilons.enumerated() {
-            measurements += [
-                Measurement("FGSM \(eps(epsilon))", m.fgsm[index]), Measurement("BIM \(eps(epsilon))", m.bim[index]),
-            ]
-            if m.bim[index] > m.fgsm[index] + slack(t, images: m.images) {
+        return check(.iterativeBeatsSingleStep, rule: rule, ready: m.images > 0 && !m.epsilons.isEmpty) {
+            measurements, failures in
+            for (index, epsilon) in m.epsilons.enumerated() {
+                measurements += [
+                    Measurement("FGSM \(eps(epsilon))", m.fgsm[index]), Measurement("BIM \(eps(epsilon))", m.bim[index]),
+                ]
+                if m.bim[index] > m.fgsm[index] + slack(t, images: m.images) {
+                    failures.append(
+                        "\(eps(epsilon)): BIM leaves \(percent(m.bim[index])), more than FGSM's \(percent(m.fgsm[index]))")
+                }
+            }
+            let last = m.epsilons.count - 1
+            if !(m.bim[last] < m.fgsm[last] || m.fgsm[last] <= t.floor + 1e-9) {
                 failures.append(
-                    "\(eps(epsilon)): BIM leaves \(percent(m.bim[index])), more than FGSM's \(percent(m.fgsm[index]))")
+                    "\(eps(m.epsilons[last])): iterating does not help (BIM \(percent(m.bim[last])), FGSM \(percent(m.fgsm[last])))"
+                )
             }
         }
-        if !(m.bim[last] < m.fgsm[last] || m.fgsm[last] <= t.floor + 1e-9) {
-            failures.append(
-                "\(eps(m.epsilons[last])): iterating does not help (BIM \(percent(m.bim[last])), FGSM \(percent(m.fgsm[last])))")
-        }
-        return SanityCheckResult(
-            name: .iterativeBeatsSingleStep, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// The white-box worst case (FGSM, BIM, PGD, APGD-CE) must be at least as strong as the Square
@@ -185,26 +196,23 @@ public enum SanityChecks {
     static func whiteBoxBeatsBlackBox(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
             "at every ε, white-box accuracy (worst of FGSM, BIM, PGD, APGD-CE) ≤ accuracy under Square and under each transfer source + \(percent(t.tolerance)) (at least one image)"
-        guard m.images > 0 else { return noImages(.whiteBoxBeatsBlackBox, rule) }
-        var failures: [String] = []
-        var measurements: [Measurement] = []
-        for (index, epsilon) in m.epsilons.enumerated() {
-            measurements += [
-                Measurement("white-box \(eps(epsilon))", m.whiteBox[index]),
-                Measurement("Square \(eps(epsilon))", m.square[index]),
-            ]
-            var blackBox = [("Square", m.square[index])]
-            for source in m.transfer.keys.sorted() {
-                measurements.append(Measurement("transfer \(source) \(eps(epsilon))", m.transfer[source]![index]))
-                blackBox.append(("transfer \(source)", m.transfer[source]![index]))
-            }
-            for (name, accuracy) in blackBox where m.whiteBox[index] > accuracy + slack(t, images: m.images) {
-                failures.append(
-                    "\(eps(epsilon)): \(name) leaves \(percent(accuracy)), below white-box \(percent(m.whiteBox[index]))")
+        return check(.whiteBoxBeatsBlackBox, rule: rule, ready: m.images > 0) { measurements, failures in
+            for (index, epsilon) in m.epsilons.enumerated() {
+                measurements += [
+                    Measurement("white-box \(eps(epsilon))", m.whiteBox[index]),
+                    Measurement("Square \(eps(epsilon))", m.square[index]),
+                ]
+                var blackBox = [("Square", m.square[index])]
+                for source in m.transfer.keys.sorted() {
+                    measurements.append(Measurement("transfer \(source) \(eps(epsilon))", m.transfer[source]![index]))
+                    blackBox.append(("transfer \(source)", m.transfer[source]![index]))
+                }
+                for (name, accuracy) in blackBox where m.whiteBox[index] > accuracy + slack(t, images: m.images) {
+                    failures.append(
+                        "\(eps(epsilon)): \(name) leaves \(percent(accuracy)), below white-box \(percent(m.whiteBox[index]))")
+                }
             }
         }
-        return SanityCheckResult(
-            name: .whiteBoxBeatsBlackBox, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// White-box accuracy must not rise with ε, must fall below clean at the largest radius, and
@@ -212,74 +220,67 @@ public enum SanityChecks {
     static func accuracyFallsWithEpsilon(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
             "white-box accuracy never rises by more than \(percent(t.tolerance)) (at least one image) as ε grows, is below clean (100%) at the largest ε, and is lower at the largest ε than at the smallest unless ≤ \(percent(t.floor)) there"
-        guard m.images > 0, let first = m.whiteBox.first, let last = m.whiteBox.last else {
-            return noImages(.accuracyFallsWithEpsilon, rule)
-        }
-        var failures: [String] = []
-        var measurements = [Measurement("clean ε=0", 1)]
-        for (index, epsilon) in m.epsilons.enumerated() {
-            measurements.append(Measurement("white-box \(eps(epsilon))", m.whiteBox[index]))
-            if index > 0, m.whiteBox[index] > m.whiteBox[index - 1] + slack(t, images: m.images) {
+        return check(.accuracyFallsWithEpsilon, rule: rule, ready: m.images > 0 && !m.whiteBox.isEmpty) {
+            measurements, failures in
+            measurements.append(Measurement("clean ε=0", 1))
+            for (index, epsilon) in m.epsilons.enumerated() {
+                measurements.append(Measurement("white-box \(eps(epsilon))", m.whiteBox[index]))
+                if index > 0, m.whiteBox[index] > m.whiteBox[index - 1] + slack(t, images: m.images) {
+                    failures.append(
+                        "accuracy rises from \(percent(m.whiteBox[index - 1])) at \(eps(m.epsilons[index - 1])) to \(percent(m.whiteBox[index])) at \(eps(epsilon))"
+                    )
+                }
+            }
+            let (first, last) = (m.whiteBox.first!, m.whiteBox.last!)
+            if last >= 1 { failures.append("no image broken even at \(eps(m.epsilons.last!))") }
+            if m.epsilons.count > 1, !(last < first || first <= t.floor + 1e-9) {
                 failures.append(
-                    "accuracy rises from \(percent(m.whiteBox[index - 1])) at \(eps(m.epsilons[index - 1])) to \(percent(m.whiteBox[index])) at \(eps(epsilon))"
+                    "accuracy does not fall from \(eps(m.epsilons.first!)) (\(percent(first))) to \(eps(m.epsilons.last!)) (\(percent(last)))"
                 )
             }
         }
-        if last >= 1 { failures.append("no image broken even at \(eps(m.epsilons.last!))") }
-        if m.epsilons.count > 1, !(last < first || first <= t.floor + 1e-9) {
-            failures.append(
-                "accuracy does not fall from \(eps(m.epsilons.first!)) (\(percent(first))) to \(eps(m.epsilons.last!)) (\(percent(last)))"
-            )
-        }
-        return SanityCheckResult(
-            name: .accuracyFallsWithEpsilon, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// PGD with a radius holding the whole [0, 1] box must leave accuracy at about zero.
     static func unboundedReachesZero(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
             "PGD (\(m.steps) steps) with an unbounded radius (ε=\(String(format: "%g", m.unboundedRadius))) leaves accuracy ≤ \(percent(t.floor))"
-        guard m.images > 0 else { return noImages(.unboundedReachesZero, rule) }
-        let passed = m.unbounded <= t.floor + 1e-9
-        return SanityCheckResult(
-            name: .unboundedReachesZero, passed: passed, rule: rule,
-            measurements: [Measurement("PGD unbounded", m.unbounded)],
-            failures: passed ? [] : ["an unbounded attack leaves \(percent(m.unbounded)) correct"])
+        return check(.unboundedReachesZero, rule: rule, ready: m.images > 0) { measurements, failures in
+            measurements.append(Measurement("PGD unbounded", m.unbounded))
+            if !(m.unbounded <= t.floor + 1e-9) { failures.append("an unbounded attack leaves \(percent(m.unbounded)) correct") }
+        }
     }
 
     /// Doubling PGD's and APGD-CE's steps, or adding a restart, must not raise accuracy at any radius.
     static func moreEffortDoesNotHelp(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
             "at every ε, PGD and APGD-CE with \(2 * m.steps) steps and with \(m.restarts + 1) restarts leave at most \(percent(t.tolerance)) (at least one image) more than with \(m.steps) steps and \(m.restarts) restart(s)"
-        guard m.images > 0, !m.pgd.isEmpty else { return noImages(.moreEffortDoesNotHelp, rule) }
-        var failures: [String] = []
-        var measurements: [Measurement] = []
-        var attacks = [("PGD", m.pgd, m.pgdMoreSteps, m.pgdMoreRestarts)]
-        if let apgd = m.apgd, let moreSteps = m.apgdMoreSteps, let moreRestarts = m.apgdMoreRestarts {
-            attacks.append(("APGD-CE", apgd, moreSteps, moreRestarts))
-        }
-        for (index, epsilon) in m.epsilons.enumerated() {
-            for (name, base, moreSteps, moreRestarts) in attacks {
-                let (base, moreSteps, moreRestarts) = (base[index], moreSteps[index], moreRestarts[index])
-                if moreSteps > base + slack(t, images: m.images) {
-                    failures.append(
-                        "\(eps(epsilon)): \(name) with \(2 * m.steps) steps leaves \(percent(moreSteps)), more than \(m.steps) steps' \(percent(base))"
-                    )
+        return check(.moreEffortDoesNotHelp, rule: rule, ready: m.images > 0 && !m.pgd.isEmpty) { measurements, failures in
+            var attacks = [("PGD", m.pgd, m.pgdMoreSteps, m.pgdMoreRestarts)]
+            if let apgd = m.apgd, let moreSteps = m.apgdMoreSteps, let moreRestarts = m.apgdMoreRestarts {
+                attacks.append(("APGD-CE", apgd, moreSteps, moreRestarts))
+            }
+            for (index, epsilon) in m.epsilons.enumerated() {
+                for (name, base, moreSteps, moreRestarts) in attacks {
+                    let (base, moreSteps, moreRestarts) = (base[index], moreSteps[index], moreRestarts[index])
+                    if moreSteps > base + slack(t, images: m.images) {
+                        failures.append(
+                            "\(eps(epsilon)): \(name) with \(2 * m.steps) steps leaves \(percent(moreSteps)), more than \(m.steps) steps' \(percent(base))"
+                        )
+                    }
+                    if moreRestarts > base + slack(t, images: m.images) {
+                        failures.append(
+                            "\(eps(epsilon)): \(name) with \(m.restarts + 1) restarts leaves \(percent(moreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))"
+                        )
+                    }
+                    measurements += [
+                        Measurement("\(name) \(m.steps) steps \(eps(epsilon))", base),
+                        Measurement("\(name) \(2 * m.steps) steps \(eps(epsilon))", moreSteps),
+                        Measurement("\(name) \(m.restarts + 1) restarts \(eps(epsilon))", moreRestarts),
+                    ]
                 }
-                if moreRestarts > base + slack(t, images: m.images) {
-                    failures.append(
-                        "\(eps(epsilon)): \(name) with \(m.restarts + 1) restarts leaves \(percent(moreRestarts)), more than \(m.restarts) restart(s)' \(percent(base))"
-                    )
-                }
-                measurements += [
-                    Measurement("\(name) \(m.steps) steps \(eps(epsilon))", base),
-                    Measurement("\(name) \(2 * m.steps) steps \(eps(epsilon))", moreSteps),
-                    Measurement("\(name) \(m.restarts + 1) restarts \(eps(epsilon))", moreRestarts),
-                ]
             }
         }
-        return SanityCheckResult(
-            name: .moreEffortDoesNotHelp, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures)
     }
 
     /// The margin-loss input gradient must be finite everywhere and non-zero on all but ≤ floor
@@ -287,29 +288,24 @@ public enum SanityChecks {
     static func gradientsFiniteAndNonZero(_ m: SanityMeasurements, _ t: SanityThresholds) -> SanityCheckResult {
         let rule =
             "for every objective, the margin loss's input gradient is finite on every image and zero (max |g| ≤ \(t.zeroGradient)) on at most \(percent(t.floor)) of them"
-        guard !m.gradients.isEmpty, m.gradients.allSatisfy({ $0.images > 0 }) else {
-            return SanityCheckResult(
-                name: .gradientsFiniteAndNonZero, passed: false, rule: rule, measurements: [], failures: ["no gradients measured"]
-            )
-        }
-        var failures: [String] = []
-        var measurements: [Measurement] = []
-        for statistics in m.gradients {
-            let zeroFraction = Double(statistics.zero) / Double(statistics.images)
-            measurements += [
-                Measurement("\(statistics.target) non-finite", Double(statistics.nonFinite)),
-                Measurement("\(statistics.target) zero fraction", zeroFraction),
-                Measurement("\(statistics.target) mean |g|", statistics.meanAbsolute),
-            ]
-            if statistics.nonFinite > 0 {
-                failures.append("\(statistics.target): \(statistics.nonFinite) images have non-finite gradients")
-            }
-            if zeroFraction > t.floor + 1e-9 {
-                failures.append("\(statistics.target): \(percent(zeroFraction)) of images have zero gradients")
+        return check(
+            .gradientsFiniteAndNonZero, rule: rule, ready: !m.gradients.isEmpty && m.gradients.allSatisfy({ $0.images > 0 }),
+            missing: "no gradients measured"
+        ) { measurements, failures in
+            for statistics in m.gradients {
+                let zeroFraction = Double(statistics.zero) / Double(statistics.images)
+                measurements += [
+                    Measurement("\(statistics.target) non-finite", Double(statistics.nonFinite)),
+                    Measurement("\(statistics.target) zero fraction", zeroFraction),
+                    Measurement("\(statistics.target) mean |g|", statistics.meanAbsolute),
+                ]
+                if statistics.nonFinite > 0 {
+                    failures.append("\(statistics.target): \(statistics.nonFinite) images have non-finite gradients")
+                }
+                if zeroFraction > t.floor + 1e-9 {
+                    failures.append("\(statistics.target): \(percent(zeroFraction)) of images have zero gradients")
+                }
             }
         }
-        return SanityCheckResult(
-            name: .gradientsFiniteAndNonZero, passed: failures.isEmpty, rule: rule, measurements: measurements, failures: failures
-        )
     }
 }

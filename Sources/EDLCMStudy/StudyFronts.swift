@@ -82,14 +82,33 @@ public struct StudyFronts {
 
     /// EDLCM's operating point against one method's front at one radius.
     public struct Match: Sendable {
-        public enum Outcome: String, Sendable {
-            case ahead = "EDLCM ahead"
-            case behind = "EDLCM behind"
-            case cannotTell = "cannot be told apart"
+        public enum Outcome: Sendable {
+            /// Read on the front: the bootstrap interval of the difference decides, as in
+            /// ``StudyVerdict/Outcome/init(interval:)``.
+            case ahead, behind, cannotTell
             /// EDLCM's clean accuracy is above every point of the method's front.
-            case notReached = "method does not reach EDLCM's clean accuracy"
+            case notReached
             /// Every point of the method's front is more accurate than EDLCM's operating point.
-            case aboveFront = "method's front lies above EDLCM's clean accuracy"
+            case aboveFront
+
+            init(interval: Statistics.Interval) {
+                switch StudyVerdict.Outcome(interval: interval) {
+                case .ahead: self = .ahead
+                case .behind: self = .behind
+                default: self = .cannotTell
+                }
+            }
+
+            /// The outcome in the report's words (StudyVerdict's for the three it shares).
+            public var text: String {
+                switch self {
+                case .ahead: StudyVerdict.Outcome.ahead.rawValue
+                case .behind: StudyVerdict.Outcome.behind.rawValue
+                case .cannotTell: StudyVerdict.Outcome.cannotTell.rawValue
+                case .notReached: "method does not reach EDLCM's clean accuracy"
+                case .aboveFront: "method's front lies above EDLCM's clean accuracy"
+                }
+            }
         }
 
         public var method: String
@@ -168,7 +187,7 @@ public struct StudyFronts {
                 }
                 let outcome: Match.Outcome
                 if let interval {
-                    outcome = interval.excludesZero ? (interval.lower > 0 ? .ahead : .behind) : .cannotTell
+                    outcome = Match.Outcome(interval: interval)
                 } else {
                     outcome = operating.cleanAccuracy > range.upperBound ? .notReached : .aboveFront
                 }
@@ -246,7 +265,7 @@ public struct StudyFronts {
                 match.methodRobust.map { StudyReport.format($0, percent: true) } ?? "– (\(range))",
                 StudyReport.points(match.difference)
                     + (match.outside > 0 && match.difference != nil ? " (\(match.outside) resamples off the front)" : ""),
-                match.outcome.rawValue,
+                match.outcome.text,
             ]
         }
     }

@@ -20,6 +20,11 @@ public struct StudyVerdict: Equatable, Sendable {
         case oneSeed = "one seed"
         /// The two-level bootstrap's interval includes 0.
         case cannotTell = "cannot be told apart"
+
+        /// Ahead or behind when a 95 % interval of the differences excludes 0, else cannot be told apart.
+        init(interval: Statistics.Interval) {
+            self = interval.excludesZero ? (interval.lower > 0 ? .ahead : .behind) : .cannotTell
+        }
     }
 
     public var method: String
@@ -73,7 +78,7 @@ public struct StudyVerdict: Equatable, Sendable {
         precondition(perImage.isEmpty || perImage.count == seeds, "StudyVerdict: per-image outcomes per seed")
         bootstrapInterval = perImage.isEmpty ? nil : Statistics.twoLevelBootstrap(perImage, resamples: 2000, seed: 0)
         if let interval = bootstrapInterval {
-            outcome = interval.excludesZero ? (interval.lower > 0 ? .ahead : .behind) : .cannotTell
+            outcome = Outcome(interval: interval)
         } else if let interval = robustInterval, interval.excludesZero {
             outcome = interval.lower > 0 ? .ahead : .behind
         } else if let spread {

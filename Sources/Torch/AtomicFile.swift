@@ -114,15 +114,3 @@ public enum AtomicFile {
         }
     }
 }
-
-/// `write(2)`, spelled so that it does not collide with other `write` functions in scope.
-@inline(__always)
-private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-        return Glibc.write(fd, buffer, count)
-    #elseif canImport(Musl)
-        return Musl.write(fd, buffer, count)
-    #else
-        return Darwin.write(fd, buffer, count)
-    #endif
-}

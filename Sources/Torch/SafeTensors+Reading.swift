@@ -8,18 +8,6 @@ import Foundation
     import Darwin
 #endif
 
-/// `read(2)`, spelled so that it does not collide with ``SafeTensors/read(from:)``.
-@inline(__always)
-private func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-        return Glibc.read(fd, buffer, count)
-    #elseif canImport(Musl)
-        return Musl.read(fd, buffer, count)
-    #else
-        return Darwin.read(fd, buffer, count)
-    #endif
-}
-
 extension SafeTensors {
     /// Parses a complete safetensors file held in memory.
     ///
