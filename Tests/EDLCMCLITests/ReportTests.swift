@@ -40,7 +40,7 @@ struct ReportTests {
             let train = try runProcess(
                 edlcmBinary,
                 [
-                    "train", "--method", method, "--members", "2", "--epochs", "2", "--train-limit", "512", "--batch-size", "64",
+                    "train", "--method", method, "--members", "2", "--epochs", "2", "--train-limit", "256", "--batch-size", "64",
                     "--test-limit", "200", "--out", run.path,
                 ])
             guard train.status == 0 else { throw EDLCMError("train failed: \(train.output)") }
@@ -134,8 +134,8 @@ struct ReportTests {
 enum EvaluateFixture {
     static func arguments(run: URL) -> [String] {
         [
-            "evaluate", "--run", run.path, "--samples", "20", "--eps", "0.05", "0.1", "--steps", "3", "--attacks", "fgsm", "pgd",
-            "--matrix-samples", "10", "--check-samples", "10", "--queries", "50", "--threads", "2",
+            "evaluate", "--run", run.path, "--samples", "12", "--eps", "0.05", "0.1", "--steps", "3", "--attacks", "fgsm", "pgd",
+            "--matrix-samples", "6", "--check-samples", "6", "--queries", "50", "--threads", "2",
         ]
     }
 }
