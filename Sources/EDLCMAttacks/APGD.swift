@@ -106,22 +106,25 @@ public struct APGD: Attack {
         }
         for (pass, lossTargets) in passes.enumerated() {
             for restart in 0..<c.restarts {
-                let active = (0..<count).filter { !(context.stopOnSuccess && fooled[$0]) }
-                if active.isEmpty { break }
+                guard
+                    let examples = ActiveExamples(
+                        fooled: fooled, stopOnSuccess: context.stopOnSuccess, ball: fullBall, labels: labels,
+                        targets: context.targets)
+                else { break }
                 var generators = exampleGenerators(
-                    active.map { context.seeds[$0] }, stream: 0xA9D + UInt64(restart) + 0x1_0000 * UInt64(pass))
-                var state = State(
-                    active: active, ball: fullBall, labels: labels, targets: context.targets, lossTargets: lossTargets)
+                    examples.indices.map { context.seeds[$0] }, stream: 0xA9D + UInt64(restart) + 0x1_0000 * UInt64(pass))
+                var state = State(examples: examples, lossTargets: lossTargets)
                 let rowShape = Array(images.shape.dropFirst())
                 state.x =
-                    (state.ball.center + context.norm.unitDirections(
-                        &generators, rowShape: rowShape, on: state.ball.center.device) * context.epsilon)
+                    (state.examples.ball.center + context.norm.unitDirections(
+                        &generators, rowShape: rowShape, on: state.examples.ball.center.device) * context.epsilon)
                     .clamped(to: 0...1)
-                var evaluation = evaluateLoss(state.x, labels: state.y, targets: state.lossTargets, target: target, loss: c.loss)
+                var evaluation = evaluateLoss(
+                    state.x, labels: state.examples.labels, targets: state.lossTargets, target: target, loss: c.loss)
                 state.grad = evaluation.gradient!
                 state.lossValues = evaluation.loss
                 record(&state, decision: evaluation.decision, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
-                if state.active.isEmpty { continue }
+                if state.examples.indices.isEmpty { continue }
                 state.startTracking(stepSize: c.initialStepFactor * context.epsilon)
 
                 // The step-size checks happen at the schedule `checkpoints(steps:)` gives (tested there).
@@ -132,18 +135,18 @@ public struct APGD: Attack {
                         let a = iteration == 0 ? 1.0 : c.momentum
                         let previousStep = state.x - state.xPrevious
                         state.xPrevious = state.x
-                        let z = state.ball.project(state.x + context.norm.steepestAscent(state.grad) * state.stepSize)
-                        state.x = state.ball.project(state.x + (z - state.x) * a + previousStep * (1 - a))
+                        let z = state.examples.ball.project(state.x + context.norm.steepestAscent(state.grad) * state.stepSize)
+                        state.x = state.examples.ball.project(state.x + (z - state.x) * a + previousStep * (1 - a))
                     }
                     let needsGradient = iteration < c.steps - 1
                     evaluation = evaluateLoss(
-                        state.x, labels: state.y, targets: state.lossTargets, target: target, loss: c.loss,
+                        state.x, labels: state.examples.labels, targets: state.lossTargets, target: target, loss: c.loss,
                         gradient: needsGradient)
                     state.grad = evaluation.gradient ?? state.grad
                     state.lossValues = evaluation.loss
                     record(
                         &state, decision: evaluation.decision, fooled: &fooled, rows: &rows, stopOnSuccess: context.stopOnSuccess)
-                    if state.active.isEmpty { break }
+                    if state.examples.indices.isEmpty { break }
                     withoutGradients {
                         let improved = state.lossValues .> state.lossBest
                         let improvedImages = state.imageMask(improved)
@@ -169,10 +172,10 @@ public struct APGD: Attack {
                         }
                     }
                 }
-                if state.active.isEmpty { continue }
+                if state.examples.indices.isEmpty { continue }
                 let finalBest = state.lossBest.scalars(as: Float.self)
                 // An example fooled at some iterate keeps that iterate (unless crafting to transfer).
-                for (row, example) in state.active.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
+                for (row, example) in state.examples.indices.enumerated() where !(context.keepsFooledIterate && fooled[example]) {
                     if finalBest[row] > bestLoss[example] || rows[example] == nil {
                         bestLoss[example] = finalBest[row]
                         rows[example] = state.xBest[row].cloned()
@@ -187,18 +190,17 @@ public struct APGD: Attack {
     private func record(_ state: inout State, decision: Tensor, fooled: inout [Bool], rows: inout [Tensor?], stopOnSuccess: Bool)
     {
         let keep = recordFirstSuccesses(
-            attackSucceeded(decision, labels: state.y, targets: state.t), at: state.x, active: state.active, fooled: &fooled,
+            attackSucceeded(decision, labels: state.examples.labels, targets: state.examples.targets), at: state.x,
+            active: state.examples.indices, fooled: &fooled,
             rows: &rows, stopOnSuccess: stopOnSuccess)
-        if keep.count < state.active.count { state.keep(keep) }
+        if keep.count < state.examples.indices.count { state.keep(keep) }
     }
 
     /// The per-example state of one restart, on the examples still attacked.
     private struct State {
-        var active: [Int]
-        var ball: PerturbationBall
-        var y: Tensor
-        /// The goal's target classes (success is judged on them), nil when untargeted.
-        var t: Tensor?
+        /// The examples, their balls, labels and the goal's target classes (success is judged on
+        /// them; nil when untargeted).
+        var examples: ActiveExamples
         /// The classes the loss is targeted at: the goal's, or APGD-T's class of this pass.
         var lossTargets: Tensor?
         /// The iterate, its gradient and per-example loss, and the iterate before it.
@@ -210,15 +212,13 @@ public struct APGD: Attack {
         var stepSize, increases, reducedLastCheck, lossBestLastCheck: Tensor
         var tracking = false
 
-        init(active: [Int], ball: PerturbationBall, labels: Tensor, targets: Tensor?, lossTargets: Tensor?) {
-            let selection = Tensor(active.map(Int64.init), on: labels.device)
-            self.active = active
-            self.ball = ball.selecting(selection)
-            y = labels.indexSelected(alongAxis: 0, indices: selection)
-            t = targets?.indexSelected(alongAxis: 0, indices: selection)
-            self.lossTargets = lossTargets?.indexSelected(alongAxis: 0, indices: selection)
-            x = self.ball.center
-            let empty = Tensor.zeros([0], on: labels.device)
+        init(examples: ActiveExamples, lossTargets: Tensor?) {
+            let device = examples.labels.device
+            self.examples = examples
+            self.lossTargets = lossTargets?.indexSelected(
+                alongAxis: 0, indices: Tensor(examples.indices.map(Int64.init), on: device))
+            x = examples.ball.center
+            let empty = Tensor.zeros([0], on: device)
             (grad, lossValues, xPrevious, xBest, gradBest, lossBest, lossPrevious) = (
                 empty, empty, empty, empty, empty, empty, empty
             )
@@ -227,7 +227,7 @@ public struct APGD: Attack {
 
         /// Starts the bookkeeping after the first evaluation at x⁰.
         mutating func startTracking(stepSize initial: Double) {
-            let n = active.count
+            let n = examples.indices.count
             xPrevious = x
             xBest = x
             gradBest = grad
@@ -246,12 +246,8 @@ public struct APGD: Attack {
         }
 
         mutating func keep(_ rows: [Int]) {
-            let kept = Tensor(rows.map(Int64.init), on: x.device)
+            let kept = examples.keep(rows)
             func select(_ tensor: Tensor) -> Tensor { tensor.indexSelected(alongAxis: 0, indices: kept) }
-            active = rows.map { active[$0] }
-            ball = ball.selecting(kept)
-            y = select(y)
-            t = t.map(select)
             lossTargets = lossTargets.map(select)
             x = select(x)
             grad = select(grad)
