@@ -4,7 +4,7 @@
 # or LIBTORCH_USE_PYTORCH=1 scripts/dist.sh (the torch of the python3 on the PATH).
 # The bundle dist/edlcm-VERSION-torchX.Y-linux-ARCH.tar.gz holds bin/edlcm (the Swift runtime and
 # Foundation linked in, stripped), lib/ with the few libraries it needs that a machine with PyTorch may
-# lack (libjpeg, libcrypto, zlib), and edlcm, a launcher that finds the installed PyTorch's torch/lib
+# lack (libjpeg, libcrypto, zlib) and the NCCL plug-in for a CUDA torch (libedlcm_nccl.so), and edlcm, a launcher that finds the installed PyTorch's torch/lib
 # (EDLCM_TORCH=DIR, else `python3 -c 'import torch'`'s folder found without importing it), checks
 # that its version is the one the bundle was built against (libtorch's C++ ABI changes between minor
 # versions), and runs bin/edlcm with those libraries. libtorch's CUDA library is loaded only when a
@@ -46,6 +46,18 @@ for soname in $(readelf -d "$binary" | sed -n 's/.*Shared library: \[\(.*\)\]/\1
         ;;
     esac
 done
+# The NCCL plug-in (training on several GPUs, Sources/CTorch/ctorch_nccl_plugin.h), against the same
+# torch and the CUDA/NCCL headers it pins: those of its nvidia-* wheels when they are installed beside
+# it, else fetched alone (scripts/cuda-headers.sh). A CPU-only torch gets none.
+if [ -f "$LIBTORCH/lib/libtorch_cuda.so" ]; then
+    if [ -z "${CUDA_INCLUDE:-}" ] && [ ! -f "$LIBTORCH/../nvidia/nccl/include/nccl.h" ]; then
+        ./scripts/cuda-headers.sh "$LIBTORCH" .build-dist/cuda-headers-"$torch_version"
+        CUDA_INCLUDE=$(ls -d .build-dist/cuda-headers-"$torch_version"/nvidia/*/include | paste -sd:)
+        export CUDA_INCLUDE
+    fi
+    ./scripts/nccl-plugin.sh "$LIBTORCH" "$out/lib/libedlcm_nccl.so"
+    strip "$out/lib/libedlcm_nccl.so"
+fi
 cat >"$out/edlcm" <<LAUNCHER
 #!/usr/bin/env sh
 # Runs bin/edlcm against the installed PyTorch's libtorch (built against torch $torch_version).

@@ -6,7 +6,8 @@
 # within the stated tolerances: forward, HVP, one step of every method, APGD-CE and Square) and
 # bench.jsonl/bench.md (edlcm bench --device cuda --batch 128 beside bench/reference.py --device cuda
 # --batch 128, the same steps in PyTorch from Python on the same GPU, 3 rounds alternating which
-# goes first, medians).
+# goes first, medians), and distributed.txt (training under `edlcm launch` with NCCL and with Gloo
+# against one process alone; DATA_DIR, below).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:?usage: scripts/gpu-check.sh BUNDLE [OUT]}
@@ -45,4 +46,49 @@ for case in dict.fromkeys(r["line"]["name"] for r in rows):
     print(f"| {case} | {statistics.median(ours):.0f} | {statistics.median(theirs):.0f} | {statistics.median(ratios):.2f} | {min(ratios):.2f}–{max(ratios):.2f} |")
 PY
 cat "$out/bench.md"
+
+# Distributed training on the GPU (DATA_DIR: a Fashion-MNIST folder, Debian's by default; skipped
+# without one): one process alone, then one rank under `edlcm launch` with NCCL (the plug-in) and
+# with Gloo (collectives staged through host memory), the same seed and deterministic algorithms: the
+# three sets of weights must agree (a one-rank all-reduce is the identity). With two GPUs or more,
+# two ranks with NCCL (one GPU each) are compared with two ranks with Gloo on the CPU.
+data=${DATA_DIR:-/usr/share/datasets/fashion-mnist}
+if [ -f "$data/train-images-idx3-ubyte.gz" ]; then
+    common=(train --members 2 --epochs 1 --train-limit 2560 --test-limit 500 --batch-size 128 --seed 3 --threads 4
+        --deterministic --data-dir "$data")
+    rm -rf "$out"/distributed-*
+    (
+        failed=0
+        "$bundle/edlcm" "${common[@]}" --device cuda --out "$out/distributed-alone" &&
+            "$bundle/edlcm" launch --nproc 1 --backend nccl -- "${common[@]}" --device cuda --out "$out/distributed-nccl" &&
+            "$bundle/edlcm" launch --nproc 1 --backend gloo -- "${common[@]}" --device cuda --out "$out/distributed-gloo" || failed=1
+        runs=(alone nccl gloo)
+        if [ "$(python3 -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ]; then
+            "$bundle/edlcm" launch --nproc 2 --backend nccl -- "${common[@]}" --out "$out/distributed-nccl2" &&
+                "$bundle/edlcm" launch --nproc 2 --backend gloo -- "${common[@]}" --device cpu --out "$out/distributed-gloo2-cpu" ||
+                failed=1
+            runs+=(nccl2 gloo2-cpu)
+        fi
+        python3 - "$out" "${runs[@]}" <<'PY' || failed=1
+import sys
+from safetensors.numpy import load_file
+out, runs = sys.argv[1], sys.argv[2:]
+weights = {run: load_file(f"{out}/distributed-{run}/checkpoint.safetensors") for run in runs}
+def compare(a, b, tolerance):
+    names = sorted(k for k in weights[a] if k.startswith("member"))
+    worst = max(float(abs(weights[a][k].astype("float64") - weights[b][k].astype("float64")).max()) for k in names)
+    verdict = "ok" if worst <= tolerance else "FAILED"
+    print(f"{a} vs {b}: {len(names)} tensors, max |difference| {worst:.3g} (tolerance {tolerance:g}) {verdict}")
+    return worst <= tolerance
+ok = compare("alone", "nccl", 0) & compare("alone", "gloo", 0)
+if "nccl2" in runs:
+    ok &= compare("nccl2", "gloo2-cpu", 1e-3)
+sys.exit(0 if ok else 1)
+PY
+        exit "$failed"
+    ) 2>&1 | tee "$out/distributed.txt"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+else
+    echo "distributed: skipped ($data holds no Fashion-MNIST; set DATA_DIR)" | tee "$out/distributed.txt"
+fi
 exit "$status"

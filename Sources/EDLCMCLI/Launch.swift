@@ -1,6 +1,7 @@
 import ArgumentParser
 import EDLCMCore
 import Foundation
+import Torch
 
 /// `edlcm launch --nproc N -- train …`: starts N local workers for data-parallel training, as torchrun does.
 struct Launch: ParsableCommand {
@@ -8,7 +9,9 @@ struct Launch: ParsableCommand {
         abstract: "Start N local worker processes for data-parallel training (like torchrun).",
         discussion: """
             Each worker runs `edlcm <command> … --distributed` with RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR \
-            and MASTER_PORT set. If a worker fails, the others are stopped and the exit status names the rank.
+            and MASTER_PORT set. If a worker fails, the others are stopped and the exit status names the rank. \
+            Workers on GPUs take one each (GPU LOCAL_RANK under --device auto) and exchange gradients with NCCL \
+            (the plug-in libedlcm_nccl.so beside edlcm, or EDLCM_NCCL_PLUGIN); on the CPU with Gloo.
             """
     )
 
@@ -21,11 +24,20 @@ struct Launch: ParsableCommand {
     @Option(help: "Seconds to let the other workers finish after one fails, before they are terminated (default: 30).")
     var grace: Double = 30
 
+    @Option(
+        help: ArgumentHelp(
+            "c10d backend of the workers' collectives: auto (NCCL between GPUs, Gloo on the CPU), gloo (GPU tensors staged through host memory) or nccl.",
+            valueName: "auto|gloo|nccl"))
+    var backend: String = "auto"
+
     @Argument(parsing: .captureForPassthrough, help: "The edlcm command and its flags, after `--` (e.g. -- train --out runs/x).")
     var command: [String] = []
 
     func validate() throws {
         guard (1...64).contains(nproc) else { throw ValidationError("--nproc must be in 1...64, got \(nproc)") }
+        guard backend == "auto" || DistributedBackend(rawValue: backend) != nil else {
+            throw ValidationError("--backend must be auto, gloo or nccl, got '\(backend)'")
+        }
         if let masterPort, !(1024...65535).contains(masterPort) {
             throw ValidationError("--master-port must be in 1024...65535, got \(masterPort)")
         }
@@ -50,6 +62,7 @@ struct Launch: ParsableCommand {
             environment["WORLD_SIZE"] = String(nproc)
             environment["MASTER_ADDR"] = "127.0.0.1"
             environment["MASTER_PORT"] = String(port)
+            if backend != "auto" { environment["EDLCM_DISTRIBUTED_BACKEND"] = backend }
             process.environment = environment
             try process.run()
             workers.append(process)

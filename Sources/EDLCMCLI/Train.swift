@@ -31,7 +31,7 @@ struct Train: ParsableCommand {
 
     @Flag(
         help:
-            "Data-parallel training over processes started by torchrun or `edlcm launch` (reads RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); --batch-size is the global batch."
+            "Data-parallel training over processes started by torchrun or `edlcm launch` (reads RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; NCCL between GPUs, Gloo on the CPU, or EDLCM_DISTRIBUTED_BACKEND); --batch-size is the global batch."
     )
     var distributed = false
 
@@ -46,8 +46,7 @@ struct Train: ParsableCommand {
     func run() throws {
         installStopHandlers()
         let config = try resolvedConfig()
-        let group: ProcessGroup?
-        group = distributed ? try ProcessGroup(timeout: .seconds(120)) : nil
+        let group = distributed ? try ProcessGroup.joining(config, timeout: .seconds(120)) : nil
         let trainer = try Trainer(
             config: config, output: URL(fileURLWithPath: out), resume: resume, command: CommandLine.arguments,
             distributed: group)

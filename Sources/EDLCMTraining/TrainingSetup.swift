@@ -53,9 +53,7 @@ public struct TrainingSetup {
                 "--batch-size \(config.batchSize) must be divisible by the \(distributed.size) processes (it is the global batch)"
             )
         }
-        // A distributed job's processes take one GPU each, by their LOCAL_RANK (as torchrun's do).
-        let localRank = distributed == nil ? 0 : Int(ProcessInfo.processInfo.environment["LOCAL_RANK"] ?? "") ?? 0
-        let device = try config.runtime.apply(localRank: localRank)
+        let device = try config.runtime.apply(localRank: distributed == nil ? 0 : try ProcessGroup.localRank())
         let data = try TrainingData(config)
         Runtime.seed(config.seeding.seed)
         // Initialised on the CPU (the seeded draws are the same on every device), then moved.
@@ -185,5 +183,18 @@ struct TrainingData {
             config.testLimit.map {
                 test.subset(stratifiedSubset(labels: test.labels, classCount: test.classCount, limit: $0, seed: seed &+ 1))
             } ?? test
+    }
+}
+
+extension ProcessGroup {
+    /// Joins the data-parallel job that torchrun or `edlcm launch` started (their environment), its
+    /// collectives on the device `config` trains this rank on: NCCL between GPUs (one per rank, by
+    /// `LOCAL_RANK`), Gloo on the CPU, unless `EDLCM_DISTRIBUTED_BACKEND` says otherwise.
+    ///
+    /// - Throws: ``EDLCMError`` for a device this rank cannot use; ``TorchError`` for a malformed
+    ///   environment or a failed rendezvous.
+    public static func joining(_ config: Validated<TrainingConfig>, timeout: Duration) throws -> ProcessGroup {
+        let device = try config.settings.resolved.runtime.device.resolved(localRank: try localRank())
+        return try ProcessGroup(timeout: timeout, device: device)
     }
 }

@@ -287,6 +287,9 @@ func badInputCatalogue(root: URL, trainedRun: URL) throws -> [BadInput] {
         BadInput(
             name: "launch of zero processes", arguments: ["launch", "--nproc", "0", "--", "train"],
             expected: "--nproc must be in 1...64"),
+        BadInput(
+            name: "launch on an unknown backend", arguments: ["launch", "--nproc", "2", "--backend", "mpi", "--", "train"],
+            expected: "--backend must be auto, gloo or nccl, got 'mpi'"),
         BadInput(name: "bench with zero steps", arguments: ["bench", "--steps", "0"], expected: "--steps must be at least 1"),
     ]
 }

@@ -34,6 +34,33 @@ struct DistBundleTests {
         #expect(record.contains(#""libtorch_version" : "2."#))
     }
 
+    @Test("it ships the NCCL plug-in where edlcm looks for it, and a CPU machine's NCCL job says why it cannot run")
+    func shipsTheNCCLPlugin() throws {
+        let plugin = bundle + "/lib/libedlcm_nccl.so"
+        try #require(FileManager.default.fileExists(atPath: torch + "/lib/libtorch_cuda.so"), "a CUDA torch gets the plug-in")
+        try #require(FileManager.default.fileExists(atPath: plugin))
+        let symbols = try runProcess("/usr/bin/nm", ["-D", "--defined-only", plugin])
+        for name in ["edlcm_nccl_abi", "edlcm_nccl_torch_version", "edlcm_nccl_create"] {
+            #expect(symbols.output.contains(" T \(name)\n"), "\(name): \(symbols.output)")
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["EDLCM_TORCH"] = torch
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Without a GPU (or with libtorch's CUDA libraries missing, as in .venv-torch2), the job stops
+        // before any rendezvous, saying why (the plug-in's search is ProcessGroupTests', on the
+        // bundle's bin/ and lib/ layout).
+        let job = try runProcess(
+            bundle + "/edlcm",
+            [
+                "launch", "--nproc", "1", "--backend", "nccl", "--", "train", "--members", "2", "--epochs", "1", "--train-limit",
+                "256", "--device", "cuda", "--out", folder.appendingPathComponent("run").path,
+            ],
+            environment: environment)
+        #expect(job.status == 1, "\(job.output)")
+        #expect(job.output.contains("edlcm: error: --device cuda:0 is not available: "), "\(job.output)")
+    }
+
     @Test("it refuses a PyTorch of another version, and a machine without one, in one line")
     func refusesAnotherTorch() throws {
         var environment = ProcessInfo.processInfo.environment

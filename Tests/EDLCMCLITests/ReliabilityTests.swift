@@ -214,6 +214,19 @@ struct DistributedTrainingTests {
         #expect(Date().timeIntervalSince(killedAt) < 150)
     }
 
+    @Test func launchOnNCCLWithoutAGPUSaysWhyAndWritesNothing() throws {
+        let out = try temporaryDirectory().appendingPathComponent("never")
+        defer { try? FileManager.default.removeItem(at: out.deletingLastPathComponent()) }
+        let result = try runProcess(
+            edlcmBinary, ["launch", "--nproc", "1", "--backend", "nccl", "--", "train", "--device", "cpu", "--out", out.path])
+        #expect(result.status == 1)
+        #expect(
+            result.output.contains("edlcm: error: distributed: NCCL runs between GPUs; rank 0 is on cpu (use the gloo backend)"),
+            "\(result.output)")
+        #expect(result.output.contains("edlcm: error: launch: rank 0 of 1 exited with status 1"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
     @Test func launchNamesTheFailingRank() throws {
         let result = try runProcess(
             edlcmBinary, ["launch", "--nproc", "2", "--grace", "5", "--", "train", "--members", "1", "--out", "/tmp/never"])

@@ -239,7 +239,7 @@ int ct_autograd_grad(const ct_tensor *outputs, const ct_tensor *grad_outputs, in
                      const ct_tensor *inputs, int64_t ninputs, int retain_graph, bool create_graph,
                      bool allow_unused, ct_tensor *out);
 
-/* ---- distributed: PyTorch's c10d (TCPStore rendezvous, ProcessGroupGloo) ------------------ */
+/* ---- distributed: PyTorch's c10d (TCPStore rendezvous, ProcessGroupGloo or ProcessGroupNCCL) -- */
 typedef struct ct_process_group_s *ct_process_group;
 
 /* Rank 0 hosts the TCPStore at master_addr:port; every rank connects to it. The Gloo transport binds
@@ -248,6 +248,13 @@ typedef struct ct_process_group_s *ct_process_group;
    without progress, e.g. when a peer died. */
 int ct_process_group_create(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms,
                             const char *interface, const char *hostname, ct_process_group *out);
+/* The same rendezvous, then c10d's ProcessGroupNCCL on CUDA device `device_index`, made by the NCCL
+   plug-in at plugin_path (libedlcm_nccl.so: built against this libtorch, see scripts/nccl-plugin.sh);
+   libtorch's CUDA library is loaded first. Collectives then take tensors on that device. Fails (status
+   1, a message naming the cause) on libtorch 1.x, without CUDA, or when the plug-in is missing or was
+   built for another torch. */
+int ct_process_group_create_nccl(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms,
+                                 int device_index, const char *plugin_path, ct_process_group *out);
 void ct_process_group_free(ct_process_group group);
 int ct_process_group_rank(ct_process_group group, int *out);
 int ct_process_group_size(ct_process_group group, int *out);

@@ -69,15 +69,21 @@ public enum DeviceChoice: SettingValue, Hashable {
         try container.encode(argument)
     }
 
-    /// The device to run on: under `auto`, GPU `localRank` when libtorch sees that many, GPU 0 when
-    /// it sees one or more, else the CPU.
+    /// The device to run on: under `auto`, GPU `localRank` (a distributed job's processes take one
+    /// GPU each, as torchrun's do) when libtorch sees a GPU, else the CPU.
     ///
-    /// - Throws: ``EDLCMError`` "--device D is not available: …" when an explicit device cannot be used.
+    /// - Throws: ``EDLCMError`` "--device D is not available: …" when an explicit device cannot be
+    ///   used, or when `auto` finds GPUs but fewer than `localRank + 1`.
     public func resolved(localRank: Int = 0) throws -> Device {
         switch self {
         case .auto:
             let count = Device.cudaDeviceCount
-            return count == 0 ? .cpu : .cuda(localRank < count ? localRank : 0)
+            guard count == 0 || localRank < count else {
+                throw EDLCMError(
+                    "--device auto: LOCAL_RANK \(localRank) has no GPU of its own (libtorch sees \(count)); start at most \(count) processes on this machine, or give --device"
+                )
+            }
+            return count == 0 ? .cpu : .cuda(localRank)
         case .exactly(let device):
             do { try device.checkAvailable() } catch let error as TorchError { throw EDLCMError("--device \(error.message)") }
             return device
