@@ -168,7 +168,8 @@ struct SettingsTests {
     func device() throws {
         #expect(try RuntimeSettings.resolve(file: nil, arguments: []).device == .auto)
         #expect(try RuntimeSettings.resolve(file: nil, arguments: ["--device", "cuda:1"]).device == .exactly(.cuda(1)))
-        #expect(try RuntimeSettings.resolve(file: nil, arguments: ["--device", "CUDA"]).device == .exactly(.cuda(0)))
+        #expect(try RuntimeSettings.resolve(file: nil, arguments: ["--device", "CUDA"]).device == .cuda)
+        #expect(try RuntimeSettings.resolve(file: nil, arguments: ["--device", "cuda:0"]).device == .exactly(.cuda(0)))
         var runtime = RuntimeSettings()
         runtime.device = .exactly(.cuda(2))
         let record = try JSONStyle.record.encode(runtime)
@@ -183,6 +184,12 @@ struct SettingsTests {
             #expect(
                 errorMessage { _ = try DeviceChoice.exactly(.cuda(0)).resolved() }?
                     .hasPrefix("--device cuda:0 is not available: ") == true)
+            // Bare cuda is GPU 0 alone and the process's own GPU in a distributed job.
+            #expect(
+                errorMessage { _ = try DeviceChoice.cuda.resolved() }?.hasPrefix("--device cuda:0 is not available: ") == true)
+            let ranked = errorMessage { _ = try DeviceChoice.cuda.resolved(localRank: 2) }
+            #expect(ranked?.hasPrefix("--device cuda:2 is not available: ") == true, "\(ranked ?? "")")
+            #expect(ranked?.hasSuffix(" (cuda is GPU LOCAL_RANK in a distributed job)") == true, "\(ranked ?? "")")
         }
         // A study's machine settings go over every run's, and only those given.
         var training = RuntimeSettings()

@@ -26,13 +26,16 @@ __attribute__((visibility("default"))) int edlcm_nccl_create(void *store, int ra
     try {
         auto &shared = *static_cast<c10::intrusive_ptr<c10d::Store> *>(store);
         // One GPU per rank, as torchrun's processes use: this rank's collectives and NCCL
-        // communicator are on device_index (bound now, so the communicator is made eagerly and a
-        // barrier needs no guess).
+        // communicator are on device_index. Bound and connected now, as init_process_group(device_id=)
+        // does: a barrier needs no guess, and a broken GPU or NCCL setup fails here, on every rank,
+        // rather than at the first collective.
         c10::cuda::set_device(static_cast<c10::DeviceIndex>(device_index));
         auto options = c10d::ProcessGroupNCCL::Options::create();
         options->timeout = std::chrono::milliseconds(timeout_ms);
         auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(shared, rank, world_size, options);
-        group->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device_index)));
+        at::Device device(at::kCUDA, static_cast<c10::DeviceIndex>(device_index));
+        group->setBoundDeviceId(device);
+        group->eagerConnectSingleDevice(device);
         *static_cast<c10::intrusive_ptr<c10d::Backend> *>(out) = group;
         return 0;
     } catch (const c10::Error &caught) {

@@ -8,7 +8,7 @@ public struct RuntimeSettings: ResultNeutralSettings {
     public var threads: Int? = nil
 
     @Setting(
-        "Where the work runs: auto (the first CUDA GPU when libtorch can use one, else the CPU), cpu, cuda or cuda:N. Checkpoints stay device-free."
+        "Where the work runs: auto (a CUDA GPU when libtorch can use one, else the CPU), cpu, cuda or cuda:N. auto and cuda take GPU 0, or in a distributed job each process its LOCAL_RANK's. Checkpoints stay device-free."
     )
     public var device: DeviceChoice = .auto
 
@@ -34,12 +34,17 @@ public struct RuntimeSettings: ResultNeutralSettings {
 /// The `--device` setting: a device, or `auto`.
 public enum DeviceChoice: SettingValue, Hashable {
     case auto
+    /// `cuda` without an index: GPU 0, or a distributed job's process's own GPU (its `LOCAL_RANK`),
+    /// as torchrun's processes take theirs.
+    case cuda
     case exactly(Device)
 
     public init?(argument: String) {
         let name = argument.trimmingCharacters(in: .whitespaces).lowercased()
         if name == "auto" {
             self = .auto
+        } else if name == "cuda" {
+            self = .cuda
         } else if let device = Device(name: name) {
             self = .exactly(device)
         } else {
@@ -50,6 +55,7 @@ public enum DeviceChoice: SettingValue, Hashable {
     public var argument: String {
         switch self {
         case .auto: "auto"
+        case .cuda: "cuda"
         case .exactly(let device): device.description
         }
     }
@@ -70,12 +76,19 @@ public enum DeviceChoice: SettingValue, Hashable {
     }
 
     /// The device to run on: under `auto`, GPU `localRank` (a distributed job's processes take one
-    /// GPU each, as torchrun's do) when libtorch sees a GPU, else the CPU.
+    /// GPU each, as torchrun's do) when libtorch sees a GPU, else the CPU; under `cuda`, GPU
+    /// `localRank`; `cuda:N` and `cpu` as given.
     ///
     /// - Throws: ``EDLCMError`` "--device D is not available: …" when an explicit device cannot be
     ///   used, or when `auto` finds GPUs but fewer than `localRank + 1`.
     public func resolved(localRank: Int = 0) throws -> Device {
         switch self {
+        case .cuda:
+            do { try Device.cuda(localRank).checkAvailable() } catch let error as TorchError {
+                throw EDLCMError(
+                    "--device \(error.message)\(localRank > 0 ? " (cuda is GPU LOCAL_RANK in a distributed job)" : "")")
+            }
+            return .cuda(localRank)
         case .auto:
             let count = Device.cudaDeviceCount
             guard count == 0 || localRank < count else {
