@@ -113,7 +113,7 @@ struct StudyRun: ParsableCommand {
             )
             return
         }
-        let display = StudyProgress(total: runner.shardRuns.count)
+        let display = StudyProgress(runs: runner.shardRuns.map { (id: $0.id, isSweep: $0.phase == .sweep) })
         do {
             try runner.run(
                 command: CommandLine.arguments, machine: machine, shouldStop: isStopRequested,
@@ -133,11 +133,12 @@ struct StudyRun: ParsableCommand {
 
 /// One line per stage on standard error, with the runs done and an estimate of the time left.
 final class StudyProgress {
-    let total: Int
-    let start = Date()
-    var measured: [Double] = []
+    /// The shard's runs in the order they run, and whether each is a sweep point.
+    let runs: [(id: String, isSweep: Bool)]
+    /// The seconds of the runs finished by this process, by whether they were sweep points.
+    var measured: [Bool: [Double]] = [:]
 
-    init(total: Int) { self.total = total }
+    init(runs: [(id: String, isSweep: Bool)]) { self.runs = runs }
 
     func handle(_ event: StudyEvent) {
         var line: String
@@ -146,16 +147,21 @@ final class StudyProgress {
         case let .epoch(run, epoch, epochs): line = "        \(run): epoch \(epoch)/\(epochs)"
         case let .skipped(run, done, total): line = "[\(done)/\(total)] \(run): finished before, kept"
         case let .finished(run, seconds, done, total):
-            measured.append(seconds)
+            measured[runs.first { $0.id == run }?.isSweep ?? false, default: []].append(seconds)
             line = String(format: "[%d/%d] %@: done in %.0f s", done, total, run, seconds) + eta(done: done)
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// ", about T left" from the mean time of the runs measured so far.
+    /// ", about T left": each run not yet done (the current one counted whole) at the mean time of
+    /// the runs of its kind measured so far, sweep points and comparison runs apart (a comparison
+    /// run adds its analysis, surrogates and the comparison's evaluation); a kind not measured yet
+    /// at the mean of the other. Empty before any run finished.
     func eta(done: Int) -> String {
-        guard let mean = measured.isEmpty ? nil : measured.reduce(0, +) / Double(measured.count), done < total else { return "" }
-        let seconds = mean * Double(total - done)
+        func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
+        let overall = mean(measured.values.flatMap { $0 })
+        guard let overall, done < runs.count else { return "" }
+        let seconds = runs[done...].reduce(0) { $0 + (mean(measured[$1.isSweep] ?? []) ?? overall) }
         if seconds >= 3600 { return String(format: ", about %.1f h left", seconds / 3600) }
         return seconds >= 90
             ? String(format: ", about %.0f min left", seconds / 60) : String(format: ", about %.0f s left", seconds)
