@@ -73,6 +73,8 @@ int ct_process_group_create(const char *master_addr, int port, int rank, int wor
     })
 }
 
+int ct_process_group_nccl_supported(void) { return CTORCH_C10D_HAS_BACKEND ? 1 : 0; }
+
 #if CTORCH_C10D_HAS_BACKEND
 int ct_process_group_create_nccl(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms,
                                  int device_index, const char *plugin_path, ct_process_group *out) {

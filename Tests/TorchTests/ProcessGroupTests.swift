@@ -113,6 +113,17 @@ struct ProcessGroupTests {
                 }
             #expect(error.message.hasPrefix(expected), "\(error.message)")
         }
+        #expect(ProcessGroup.ncclSupported == !Runtime.libtorchVersion.hasPrefix("1."))
+        if !ProcessGroup.ncclSupported {
+            // Said before the plug-in is looked for (none is given here, none exists).
+            #expect(
+                throws: TorchError(
+                    "distributed: rank 0 of 1 could not join 127.0.0.1:\(port) (nccl): NCCL needs an edlcm built on libtorch 2.x (this one is on libtorch \(Runtime.libtorchVersion))"
+                )
+            ) {
+                _ = try ProcessGroup(masterAddress: "127.0.0.1", port: port, rank: 0, size: 1, backend: .nccl, device: .cuda(0))
+            }
+        }
     }
 
     /// The plug-in path short of a GPU: libtorch's CUDA libraries load, the plug-in loads and matches

@@ -253,6 +253,8 @@ int ct_process_group_create(const char *master_addr, int port, int rank, int wor
    libtorch's CUDA library is loaded first. Collectives then take tensors on that device. Fails (status
    1, a message naming the cause) on libtorch 1.x, without CUDA, or when the plug-in is missing or was
    built for another torch. */
+/* 1 when this build can make NCCL process groups at all (libtorch 2.x), else 0. */
+int ct_process_group_nccl_supported(void);
 int ct_process_group_create_nccl(const char *master_addr, int port, int rank, int world_size, int64_t timeout_ms,
                                  int device_index, const char *plugin_path, ct_process_group *out);
 void ct_process_group_free(ct_process_group group);

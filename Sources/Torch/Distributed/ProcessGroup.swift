@@ -64,7 +64,8 @@ public final class ProcessGroup: @unchecked Sendable {
             guard case .cuda(let index) = device else {
                 throw TorchError("distributed: NCCL runs between GPUs; rank \(rank) is on \(device) (use the gloo backend)")
             }
-            let plugin = try ncclPlugin ?? Self.ncclPluginPath()
+            // A build that cannot make NCCL groups says so (in C) before any plug-in is looked for.
+            let plugin = Self.ncclSupported ? try ncclPlugin ?? Self.ncclPluginPath() : ""
             status = ct_process_group_create_nccl(
                 masterAddress, Int32(port), Int32(rank), Int32(size), milliseconds, Int32(index), plugin, &out)
         }
@@ -97,7 +98,8 @@ public final class ProcessGroup: @unchecked Sendable {
             port: try Self.integer("MASTER_PORT", in: environment, default: 29500),
             rank: try Self.integer("RANK", in: environment), size: try Self.integer("WORLD_SIZE", in: environment),
             timeout: timeout, interface: environment["GLOO_SOCKET_IFNAME"], backend: backend, device: device,
-            ncclPlugin: backend == .nccl && device != .cpu ? try Self.ncclPluginPath(environment: environment) : nil)
+            ncclPlugin: backend == .nccl && device != .cpu && Self.ncclSupported
+                ? try Self.ncclPluginPath(environment: environment) : nil)
     }
 
     /// This process's rank among those on its machine: torchrun's `LOCAL_RANK`, 0 when unset.
@@ -122,6 +124,10 @@ public final class ProcessGroup: @unchecked Sendable {
         }
         return backend
     }
+
+    /// Whether this build can make NCCL groups at all: one on libtorch 2.x (with the plug-in and a
+    /// GPU at run time), not one on 1.x.
+    public static var ncclSupported: Bool { ct_process_group_nccl_supported() == 1 }
 
     /// The file name of the NCCL plug-in.
     public static let ncclPluginName = "libedlcm_nccl.so"
