@@ -135,10 +135,15 @@ struct StudyRun: ParsableCommand {
 final class StudyProgress {
     /// The shard's runs in the order they run, and whether each is a sweep point.
     let runs: [(id: String, isSweep: Bool)]
+    /// How many runs go at once (`--jobs`).
+    let parallel: Int
     /// The seconds of the runs finished by this process, by whether they were sweep points.
     var measured: [Bool: [Double]] = [:]
 
-    init(runs: [(id: String, isSweep: Bool)]) { self.runs = runs }
+    init(runs: [(id: String, isSweep: Bool)], parallel: Int = 1) {
+        self.runs = runs
+        self.parallel = max(1, parallel)
+    }
 
     func handle(_ event: StudyEvent) {
         var line: String
@@ -156,12 +161,16 @@ final class StudyProgress {
     /// ", about T left": each run not yet done (the current one counted whole) at the mean time of
     /// the runs of its kind measured so far, sweep points and comparison runs apart (a comparison
     /// run adds its analysis, surrogates and the comparison's evaluation); a kind not measured yet
-    /// at the mean of the other. Empty before any run finished.
+    /// at the mean of the other; divided among the runs that go at once (with `--jobs`, runs finish
+    /// out of order, so the runs left are taken as the last ones: an estimate). Empty before any
+    /// run finished.
     func eta(done: Int) -> String {
         func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
         let overall = mean(measured.values.flatMap { $0 })
         guard let overall, done < runs.count else { return "" }
-        let seconds = runs[done...].reduce(0) { $0 + (mean(measured[$1.isSweep] ?? []) ?? overall) }
+        let left = runs[done...]
+        let seconds =
+            left.reduce(0) { $0 + (mean(measured[$1.isSweep] ?? []) ?? overall) } / Double(min(parallel, left.count))
         if seconds >= 3600 { return String(format: ", about %.1f h left", seconds / 3600) }
         return seconds >= 90
             ? String(format: ", about %.0f min left", seconds / 60) : String(format: ", about %.0f s left", seconds)

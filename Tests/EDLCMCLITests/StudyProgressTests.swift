@@ -22,4 +22,12 @@ struct StudyProgressTests {
         #expect(progress.eta(done: 4) == ", about 50 min left")
         #expect(progress.eta(done: 5) == "")
     }
+
+    @Test("with --jobs the time left is shared among the runs that go at once")
+    func dividesAmongJobs() {
+        let progress = StudyProgress(runs: (0..<5).map { (id: "x-seed\($0)", isSweep: false) }, parallel: 2)
+        progress.handle(.finished(run: "x-seed0", seconds: 1200, done: 1, total: 5))
+        #expect(progress.eta(done: 1) == ", about 40 min left")  // 4 runs of 1 200 s, two at a time
+        #expect(progress.eta(done: 4) == ", about 20 min left")  // the last one alone
+    }
 }
