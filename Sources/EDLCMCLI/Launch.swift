@@ -10,7 +10,7 @@ struct Launch: ParsableCommand {
         discussion: """
             Each worker runs `edlcm <command> … --distributed` with RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR \
             and MASTER_PORT set. If a worker fails, the others are stopped and the exit status names the rank. \
-            Workers on GPUs take one each (GPU LOCAL_RANK under --device auto) and exchange gradients with NCCL \
+            Workers on GPUs take one each (GPU LOCAL_RANK under --device auto or cuda) and exchange gradients with NCCL \
             (the plug-in libedlcm_nccl.so beside edlcm, or EDLCM_NCCL_PLUGIN); on the CPU with Gloo.
             """
     )
