@@ -113,7 +113,7 @@ struct StudyRun: ParsableCommand {
             )
             return
         }
-        let display = StudyProgress(runs: runner.shardRuns.map { (id: $0.id, isSweep: $0.phase == .sweep) })
+        let display = StudyProgress(runs: runner.shardRuns)
         do {
             try runner.run(
                 command: CommandLine.arguments, machine: machine, shouldStop: isStopRequested,
@@ -143,6 +143,11 @@ final class StudyProgress {
     init(runs: [(id: String, isSweep: Bool)], parallel: Int = 1) {
         self.runs = runs
         self.parallel = max(1, parallel)
+    }
+
+    /// The line for a study's runs (`StudyRunner.shardRuns`).
+    convenience init(runs: [StudyPlan.Run], parallel: Int = 1) {
+        self.init(runs: runs.map { (id: $0.id, isSweep: $0.phase == .sweep) }, parallel: parallel)
     }
 
     func handle(_ event: StudyEvent) {

@@ -28,7 +28,7 @@ final class StudyJobs: @unchecked Sendable {  // the display is written under `l
         self.threadsPerJob = threadsPerJob
         self.overrides = overrides
         self.machineArguments = machineArguments
-        display = StudyProgress(runs: runner.shardRuns.map { (id: $0.id, isSweep: $0.phase == .sweep) }, parallel: jobs)
+        display = StudyProgress(runs: runner.shardRuns, parallel: jobs)
     }
 
     func emit(_ event: StudyEvent) {

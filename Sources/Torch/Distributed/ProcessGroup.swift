@@ -41,14 +41,14 @@ public final class ProcessGroup: @unchecked Sendable {
     ///   - backend: Gloo (default) or NCCL; NCCL ignores `interface` and `hostname` (it reads
     ///     NCCL's own variables, such as `NCCL_SOCKET_IFNAME`).
     ///   - device: the GPU this rank's NCCL collectives run on (NCCL only; each rank its own).
-    ///   - ncclPlugin: the NCCL plug-in to load (NCCL only); nil finds it as
-    ///     ``ncclPluginPath(environment:executable:)`` does.
+    ///   - ncclPlugin: the NCCL plug-in to load, asked for only when an NCCL group is made; by
+    ///     default found as ``ncclPluginPath(environment:executable:)`` finds it.
     /// - Throws: ``TorchError`` when rendezvous fails (a rank missing, a port taken, a timeout), or,
     ///   for NCCL, when the device is not a GPU or the plug-in or CUDA cannot be loaded.
     public init(
         masterAddress: String, port: Int, rank: Int, size: Int, timeout: Duration = .seconds(60),
         interface: String? = nil, hostname: String? = nil, backend: DistributedBackend = .gloo, device: Device = .cpu,
-        ncclPlugin: String? = nil
+        ncclPlugin: @autoclosure () throws -> String = try ProcessGroup.ncclPluginPath()
     ) throws {
         guard size >= 1, (0..<size).contains(rank) else { throw TorchError("distributed: rank \(rank) is outside 0..<\(size)") }
         guard (1...65535).contains(port) else { throw TorchError("distributed: port \(port) is outside 1...65535") }
@@ -65,7 +65,7 @@ public final class ProcessGroup: @unchecked Sendable {
                 throw TorchError("distributed: NCCL runs between GPUs; rank \(rank) is on \(device) (use the gloo backend)")
             }
             // A build that cannot make NCCL groups says so (in C) before any plug-in is looked for.
-            let plugin = Self.ncclSupported ? try ncclPlugin ?? Self.ncclPluginPath() : ""
+            let plugin = Self.ncclSupported ? try ncclPlugin() : ""
             status = ct_process_group_create_nccl(
                 masterAddress, Int32(port), Int32(rank), Int32(size), milliseconds, Int32(index), plugin, &out)
         }
@@ -98,8 +98,7 @@ public final class ProcessGroup: @unchecked Sendable {
             port: try Self.integer("MASTER_PORT", in: environment, default: 29500),
             rank: try Self.integer("RANK", in: environment), size: try Self.integer("WORLD_SIZE", in: environment),
             timeout: timeout, interface: environment["GLOO_SOCKET_IFNAME"], backend: backend, device: device,
-            ncclPlugin: backend == .nccl && device != .cpu && Self.ncclSupported
-                ? try Self.ncclPluginPath(environment: environment) : nil)
+            ncclPlugin: try Self.ncclPluginPath(environment: environment))
     }
 
     /// This process's rank among those on its machine: torchrun's `LOCAL_RANK`, 0 when unset.
