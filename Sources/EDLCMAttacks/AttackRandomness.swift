@@ -37,19 +37,6 @@ public enum AttackSeed {
 }
 
 extension SeededGenerator {
-    /// A uniform `Double` in [0, 1) with 53 random bits.
-    mutating func nextUnit() -> Double {
-        Double(next() >> 11) * 0x1p-53
-    }
-
-    /// A standard normal sample (Box–Muller; one of the pair is used, for a fixed stream).
-    mutating func nextGaussian() -> Double {
-        var u = nextUnit()
-        while u <= 0 { u = nextUnit() }
-        let v = nextUnit()
-        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v)
-    }
-
     /// -1 or +1 with equal probability.
     mutating func nextSign() -> Float {
         next() >> 63 == 0 ? -1 : 1

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A seeded, reproducible random number generator: xoshiro256** (Blackman and Vigna, 2018),
 /// with its 256-bit state filled from the seed by SplitMix64.
 ///
@@ -79,6 +81,19 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
             }
         }
         return Int(product.high)
+    }
+
+    /// A uniform `Double` in [0, 1) with 53 random bits.
+    public mutating func nextUnit() -> Double {
+        Double(next() >> 11) * 0x1p-53
+    }
+
+    /// A standard normal sample (Box–Muller; one of the pair is used, for a fixed stream).
+    public mutating func nextGaussian() -> Double {
+        var u = nextUnit()
+        while u <= 0 { u = nextUnit() }
+        let v = nextUnit()
+        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v)
     }
 
     /// One step of SplitMix64 (Steele, Lea and Flood): advances `state` by the golden-ratio

@@ -80,15 +80,18 @@ public struct StudyFronts {
 
     // MARK: - The comparison at matched clean accuracy
 
-    /// EDLCM's operating point against one method's front at one radius.
+    /// EDLCM against one method's front at one radius, at a clean accuracy both reach.
     public struct Match: Sendable {
         public enum Outcome: Sendable {
-            /// Read on the front: the bootstrap interval of the difference decides, as in
+            /// Read on a front: the interval of the difference decides (over images and seeds where
+            /// the operating points give a seed spread, else over images), as in
             /// ``StudyVerdict/Outcome/init(interval:)``.
             case ahead, behind, cannotTell
-            /// EDLCM's clean accuracy is above every point of the method's front.
+            /// No comparison: EDLCM's clean accuracy is above the method's front, and the method's
+            /// operating point is off EDLCM's front.
             case notReached
-            /// Every point of the method's front is more accurate than EDLCM's operating point.
+            /// No comparison: the method's front lies above EDLCM's clean accuracy, and the method's
+            /// operating point is off EDLCM's front.
             case aboveFront
 
             init(interval: Statistics.Interval) {
@@ -105,97 +108,165 @@ public struct StudyFronts {
                 case .ahead: StudyVerdict.Outcome.ahead.rawValue
                 case .behind: StudyVerdict.Outcome.behind.rawValue
                 case .cannotTell: StudyVerdict.Outcome.cannotTell.rawValue
-                case .notReached: "method does not reach EDLCM's clean accuracy"
-                case .aboveFront: "method's front lies above EDLCM's clean accuracy"
+                case .notReached: "no clean accuracy both fronts reach (the method's front is less accurate)"
+                case .aboveFront: "no clean accuracy both fronts reach (the method's front is more accurate)"
                 }
             }
         }
 
+        /// Which front was read, at which operating point's clean accuracy.
+        public enum Reading: Sendable, Equatable {
+            /// The method's front at EDLCM's operating point's clean accuracy (preferred).
+            case methodFront
+            /// EDLCM's front at the method's operating point's clean accuracy, where EDLCM's
+            /// operating point lies off the method's front.
+            case edlcmFront
+        }
+
         public var method: String
         public var radius: Double
-        /// EDLCM's operating point's validation clean accuracy: where the front is read.
+        /// Which front was read; nil when neither operating point's clean accuracy lies on the
+        /// other's front.
+        public var reading: Reading?
+        /// The validation clean accuracy the two were compared at (EDLCM's operating point's when
+        /// there is no comparison).
         public var clean: Double
+        /// EDLCM's robust accuracy there: its operating point's, or its front's value.
         public var edlcmRobust: Double
-        /// The method's robust accuracy on its front at `clean` (nil outside the front).
+        /// The method's robust accuracy there: its front's value, or its operating point's (nil
+        /// without a comparison).
         public var methodRobust: Double?
-        /// The front's clean-accuracy range.
+        /// The method's front's clean-accuracy range.
         public var range: ClosedRange<Double>
         /// EDLCM's minus the method's robust accuracy with its 95 % bootstrap interval over the images.
         public var difference: Statistics.Interval?
-        /// Resamples in which EDLCM's clean accuracy fell outside the method's front (left out).
+        /// The seed-to-seed sd of EDLCM's minus the method's robust accuracy at this radius, from
+        /// the operating points' comparison runs (nil with fewer than 2 seeds there).
+        public var seedSpread: Double?
+        /// The same difference with its 95 % interval over the images and the seeds: each resample
+        /// of the images adds a normal draw with sd ``seedSpread`` (nil without one).
+        public var differenceOverSeeds: Statistics.Interval?
+        /// Resamples in which the clean accuracy fell outside the front read (left out).
         public var outside: Int
         public var outcome: Outcome
+
+        /// The interval that decides: over images and seeds where there is one, else over images.
+        public var deciding: Statistics.Interval? { differenceOverSeeds ?? difference }
     }
 
-    /// Every method's front against EDLCM's operating point (method `edlcm`) at every radius, with
-    /// intervals from `resamples` draws of the validation images (the same draw for every point).
-    public func matched(edlcm: String, resamples: Int = 2000, seed: UInt64 = 0) -> [Match] {
+    /// Every method's front against EDLCM's (method `edlcm`) at every radius: the method's front read
+    /// at the clean accuracy of EDLCM's operating point, or, where that lies off it, EDLCM's front
+    /// read at the method's operating point's; with intervals from `resamples` draws of the
+    /// validation images (the same draw for every point), widened by a normal draw with the
+    /// seed-to-seed sd `seedSpread[method][radius]` where given.
+    public func matched(
+        edlcm: String, seedSpread: [String: [Double: Double]] = [:], resamples: Int = 2000, seed: UInt64 = 0
+    ) -> [Match] {
         guard let operating = operatingPoint(of: edlcm), !images.isEmpty else { return [] }
         let methods = self.methods.filter { $0 != edlcm }
         let n = images.count
         // Per point: clean and robust outcomes over the shared images, as 0/1 in image order.
-        func columns(_ point: StudySweepPoint) -> (clean: [Int], robust: [[Int]]) {
+        typealias Columns = (clean: [Int], robust: [[Int]])
+        func columns(_ point: StudySweepPoint) -> Columns {
             let table = outcomes[point.run]!
             return (
                 images.map { table[$0]!.clean ? 1 : 0 },
                 epsilons.indices.map { e in images.map { table[$0]!.robust[e] ? 1 : 0 } }
             )
         }
-        let mine = columns(operating)
-        let fronts = methods.map { points(of: $0).map(columns) }
         func accuracy(_ outcomes: [Int], _ weights: [Int]?) -> Double {
             guard let weights else { return Double(outcomes.reduce(0, +)) / Double(n) }
             var sum = 0
             for i in 0..<n where weights[i] != 0 { sum += weights[i] * outcomes[i] }
             return Double(sum) / Double(n)
         }
-        // One evaluation of every comparison on a weighting of the images (nil: each once).
-        func differences(_ weights: [Int]?) -> [[Double?]] {
-            let target = accuracy(mine.clean, weights)
-            return fronts.map { front in
-                let clean = front.map { accuracy($0.clean, weights) }
-                return epsilons.indices.map { e in
-                    let curve = zip(clean, front.map { accuracy($0.robust[e], weights) }).map { (x: $0, y: $1) }
-                    return Statistics.frontValue(curve, at: target).map { accuracy(mine.robust[e], weights) - $0 }
+        func front(_ points: [Columns], _ e: Int, _ weights: [Int]?) -> [(x: Double, y: Double)] {
+            points.map { (x: accuracy($0.clean, weights), y: accuracy($0.robust[e], weights)) }
+        }
+        let mine = columns(operating)
+        let edlcmFront = points(of: edlcm).map(columns)
+        let fronts = methods.map { points(of: $0).map(columns) }
+        let theirOperating = methods.map { operatingPoint(of: $0).map(columns) }
+        // Which front each comparison reads, decided on the images as drawn and kept in every resample.
+        let readings: [[Match.Reading?]] = methods.indices.map { m in
+            epsilons.indices.map { e in
+                if Statistics.frontValue(front(fronts[m], e, nil), at: accuracy(mine.clean, nil)) != nil { return .methodFront }
+                if let theirs = theirOperating[m],
+                    Statistics.frontValue(front(edlcmFront, e, nil), at: accuracy(theirs.clean, nil)) != nil
+                {
+                    return .edlcmFront
                 }
+                return nil
+            }
+        }
+        // One evaluation of every comparison on a weighting of the images (nil: each once): EDLCM's
+        // robust accuracy, the method's, and where.
+        func read(_ m: Int, _ e: Int, _ weights: [Int]?) -> (clean: Double, edlcm: Double, method: Double)? {
+            switch readings[m][e] {
+            case .methodFront:
+                let target = accuracy(mine.clean, weights)
+                return Statistics.frontValue(front(fronts[m], e, weights), at: target).map {
+                    (target, accuracy(mine.robust[e], weights), $0)
+                }
+            case .edlcmFront:
+                let theirs = theirOperating[m]!
+                let target = accuracy(theirs.clean, weights)
+                return Statistics.frontValue(front(edlcmFront, e, weights), at: target).map {
+                    (target, $0, accuracy(theirs.robust[e], weights))
+                }
+            case nil:
+                return nil
             }
         }
         var draws = Array(repeating: Array(repeating: [Double](), count: epsilons.count), count: methods.count)
+        var widened = draws
         var generator = SeededGenerator(seed: seed)
+        // The seed term's normal draws come from their own stream, so the images' draws stay those
+        // of a comparison without it.
+        var noise = SeededGenerator(seed: seed &+ 0x5EED)
         for _ in 0..<resamples {
             var weights = [Int](repeating: 0, count: n)
             for _ in 0..<n { weights[generator.nextInt(below: n)] += 1 }
-            for (m, row) in differences(weights).enumerated() {
-                for (e, value) in row.enumerated() { if let value { draws[m][e].append(value) } }
+            for m in methods.indices {
+                for (e, radius) in epsilons.enumerated() {
+                    let z = noise.nextGaussian()
+                    guard let value = read(m, e, weights) else { continue }
+                    draws[m][e].append(value.edlcm - value.method)
+                    if let sd = seedSpread[methods[m]]?[radius] { widened[m][e].append(value.edlcm - value.method + sd * z) }
+                }
             }
         }
-        let estimates = differences(nil)
+        func interval(_ estimate: Double, _ values: [Double]) -> Statistics.Interval? {
+            guard !values.isEmpty else { return nil }
+            let sorted = values.sorted()
+            return Statistics.Interval(
+                estimate: estimate, lower: Statistics.quantile(sorted, 0.025), upper: Statistics.quantile(sorted, 0.975))
+        }
         var result: [Match] = []
         for (m, method) in methods.enumerated() {
-            let front = points(of: method)
-            let cleans = front.map(\.cleanAccuracy)
+            let cleans = points(of: method).map(\.cleanAccuracy)
             let range = cleans.min()!...cleans.max()!
             for (e, radius) in epsilons.enumerated() {
-                let estimate = estimates[m][e]
-                let sorted = draws[m][e].sorted()
-                let interval = estimate.flatMap { estimate in
-                    sorted.isEmpty
-                        ? nil
-                        : Statistics.Interval(
-                            estimate: estimate, lower: Statistics.quantile(sorted, 0.025),
-                            upper: Statistics.quantile(sorted, 0.975))
+                let sd = seedSpread[method]?[radius]
+                guard let estimate = read(m, e, nil) else {
+                    result.append(
+                        Match(
+                            method: method, radius: radius, reading: nil, clean: operating.cleanAccuracy,
+                            edlcmRobust: operating.robustAccuracy[e], methodRobust: nil, range: range, difference: nil,
+                            seedSpread: sd, differenceOverSeeds: nil, outside: 0,
+                            outcome: operating.cleanAccuracy > range.upperBound ? .notReached : .aboveFront))
+                    continue
                 }
-                let outcome: Match.Outcome
-                if let interval {
-                    outcome = Match.Outcome(interval: interval)
-                } else {
-                    outcome = operating.cleanAccuracy > range.upperBound ? .notReached : .aboveFront
-                }
+                let difference = estimate.edlcm - estimate.method
+                let overImages = interval(difference, draws[m][e])
+                let overSeeds = sd == nil ? nil : interval(difference, widened[m][e])
+                let deciding = overSeeds ?? overImages
                 result.append(
                     Match(
-                        method: method, radius: radius, clean: operating.cleanAccuracy, edlcmRobust: operating.robustAccuracy[e],
-                        methodRobust: estimate.map { operating.robustAccuracy[e] - $0 }, range: range, difference: interval,
-                        outside: resamples - sorted.count, outcome: outcome))
+                        method: method, radius: radius, reading: readings[m][e], clean: estimate.clean,
+                        edlcmRobust: estimate.edlcm, methodRobust: estimate.method, range: range, difference: overImages,
+                        seedSpread: sd, differenceOverSeeds: overSeeds, outside: resamples - draws[m][e].count,
+                        outcome: deciding.map(Match.Outcome.init(interval:)) ?? .cannotTell))
             }
         }
         return result
@@ -251,27 +322,45 @@ public struct StudyFronts {
     }
 
     static let matchHeader = [
-        "EDLCM against", "ε", "at clean (EDLCM's, validation)", "EDLCM robust", "method's robust on its front",
-        "EDLCM − method (points, 95 % bootstrap over images)", "verdict",
+        "EDLCM against", "ε", "at clean (validation)", "EDLCM robust", "method's robust",
+        "EDLCM − method (points, 95 % bootstrap over images)", "seed sd of the difference (operating points)",
+        "EDLCM − method (points, 95 % over images and seeds)", "verdict",
     ]
 
-    static func matchRows(_ matches: [Match]) -> [[String]] {
+    /// Where a match was read, in words: "89.5% (edlcm's operating point, on adp's front)".
+    static func whereRead(_ match: Match, edlcm: String) -> String {
+        let clean = StudyReport.format(match.clean, percent: true)
+        switch match.reading {
+        case .methodFront: return "\(clean) (\(edlcm)'s operating point, on \(match.method)'s front)"
+        case .edlcmFront: return "\(clean) (\(match.method)'s operating point, on \(edlcm)'s front)"
+        case nil: return "\(clean) (\(edlcm)'s operating point)"
+        }
+    }
+
+    /// The difference and its deciding interval, with the resamples that fell off the front.
+    static func deciding(_ match: Match) -> String {
+        StudyReport.points(match.deciding)
+            + (match.outside > 0 && match.deciding != nil ? " (\(match.outside) resamples off the front)" : "")
+    }
+
+    static func matchRows(_ matches: [Match], edlcm: String) -> [[String]] {
         matches.map { match in
             let range = String(
                 format: "front's clean %.1f–%.1f%%", match.range.lowerBound * 100, match.range.upperBound * 100)
             return [
-                match.method, SVGChart.label(match.radius), StudyReport.format(match.clean, percent: true),
+                match.method, SVGChart.label(match.radius), whereRead(match, edlcm: edlcm),
                 StudyReport.format(match.edlcmRobust, percent: true),
                 match.methodRobust.map { StudyReport.format($0, percent: true) } ?? "– (\(range))",
                 StudyReport.points(match.difference)
                     + (match.outside > 0 && match.difference != nil ? " (\(match.outside) resamples off the front)" : ""),
-                match.outcome.text,
+                match.seedSpread.map { String(format: "%.1f points", $0 * 100) } ?? "– (fewer than 2 seeds)",
+                StudyReport.points(match.differenceOverSeeds), match.outcome.text,
             ]
         }
     }
 
     /// What the matched comparison means, in the report's words.
     func matchNote(edlcm: String) -> String {
-        "Read on the fronts of the sweep (seed \(seed.map(String.init) ?? "–"), \(images.count) validation images shared by every point): each method's robust accuracy at the clean accuracy of \(edlcm)'s operating point, linear between the two points of its upper front around it (a random choice between those two models reaches that pair in expectation), never extrapolated. The interval resamples the validation images 2 000 times (the same draw for every point, the operating point's clean accuracy recomputed in each); it does not cover seeds, since the sweep trains one seed per point. * marks an interval that excludes 0."
+        "Read on the fronts of the sweep (seed \(seed.map(String.init) ?? "–"), \(images.count) validation images shared by every point): each method's robust accuracy at the clean accuracy of \(edlcm)'s operating point, linear between the two points of its upper front around it (a random choice between those two models reaches that pair in expectation), never extrapolated; where \(edlcm)'s operating point lies off the method's front, \(edlcm)'s front is read at the method's operating point instead. Over images: the validation images resampled 2 000 times (the same draw for every point, the operating point's clean accuracy recomputed in each). Over images and seeds: the sweep trains one seed per point, so each resample also adds a normal draw whose sd is the seed-to-seed sd of \(edlcm)'s minus the method's robust accuracy at the operating points (the comparison runs, on the test images at the same radius; their image sampling is in it too, so it errs wide); the verdict reads it where there is one. * marks an interval that excludes 0."
     }
 }

@@ -324,9 +324,18 @@ public struct StudyReport {
             lines.append("")
         }
         lines += budgetSentences.flatMap { [$0, ""] }
+        let headlineRows = self.headlineRows
+        if !headlineRows.isEmpty {
+            lines.append("## Which method wins: EDLCM against each method")
+            lines.append("")
+            lines += ReportBuilder.markdownTable(header: Self.headlineHeader, rows: headlineRows)
+            lines.append("")
+            lines.append(Self.headlineNote)
+            lines.append("")
+        }
         let verdictRows = self.verdictRows
         if !verdictRows.isEmpty {
-            lines.append("## Which method wins: EDLCM against each method")
+            lines.append("## At the operating points: EDLCM against each method on the test images")
             lines.append("")
             lines += ReportBuilder.markdownTable(header: Self.verdictHeader, rows: verdictRows)
             lines.append("")
@@ -421,11 +430,12 @@ public struct StudyReport {
     func frontsMarkdown(_ fronts: StudyFronts, chart: String?) -> [String] {
         var lines: [String] = []
         if let edlcm = edlcmName {
-            let matches = fronts.matched(edlcm: edlcm)
+            let matches = self.matches
             if !matches.isEmpty {
                 lines.append("## At matched clean accuracy: EDLCM against each method's front")
                 lines.append("")
-                lines += ReportBuilder.markdownTable(header: StudyFronts.matchHeader, rows: StudyFronts.matchRows(matches))
+                lines += ReportBuilder.markdownTable(
+                    header: StudyFronts.matchHeader, rows: StudyFronts.matchRows(matches, edlcm: edlcm))
                 lines.append("")
                 lines.append(fronts.matchNote(edlcm: edlcm))
                 lines.append("")
@@ -490,10 +500,22 @@ public struct StudyReport {
             "<p class=\"meta\">\(methods.count) methods, from \(folders.map { "<code>\(SVGChart.escape(Self.relativePath(to: $0, from: base)))</code>" }.joined(separator: ", ")) (relative to this page) · made by <code>\(SVGChart.escape(ReportBuilder.shellLine(command)))</code></p>"
         if !missing.isEmpty { body += "<p>Not finished yet (left out): \(SVGChart.escape(missing.joined(separator: ", ")))</p>" }
         for sentence in budgetSentences { body += "<p class=\"budget\">\(SVGChart.escape(sentence))</p>" }
+        let headlines = self.headlines
+        if !headlines.isEmpty {
+            body +=
+                "<h2 id=\"headline\">Which method wins: EDLCM against each method</h2><table data-table=\"headline\"><thead><tr>"
+            body += Self.headlineHeader.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+            for (row, line) in zip(headlineRows, headlines) {
+                body +=
+                    "<tr data-words=\"\(SVGChart.escape(line.words))\">" + row.map { "<td>\(SVGChart.escape($0))</td>" }.joined()
+                    + "</tr>"
+            }
+            body += "</tbody></table><p>\(SVGChart.escape(Self.headlineNote))</p>"
+        }
         let verdictRows = self.verdictRows
         if !verdictRows.isEmpty {
             body +=
-                "<h2 id=\"verdicts\">Which method wins: EDLCM against each method</h2><table data-table=\"verdicts\"><thead><tr>"
+                "<h2 id=\"verdicts\">At the operating points: EDLCM against each method on the test images</h2><table data-table=\"verdicts\"><thead><tr>"
             body += Self.verdictHeader.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
             for (row, verdict) in zip(verdictRows, verdicts) {
                 body +=
@@ -507,10 +529,10 @@ public struct StudyReport {
             body += "</ul>"
         }
         if let fronts, let edlcm = edlcmName {
-            let matches = fronts.matched(edlcm: edlcm)
+            let matches = self.matches
             if !matches.isEmpty {
                 body += "<h2 id=\"matched\">At matched clean accuracy: EDLCM against each method's front</h2>"
-                body += htmlRows(header: StudyFronts.matchHeader, rows: StudyFronts.matchRows(matches))
+                body += htmlRows(header: StudyFronts.matchHeader, rows: StudyFronts.matchRows(matches, edlcm: edlcm))
                 body += "<p>\(SVGChart.escape(fronts.matchNote(edlcm: edlcm)))</p>"
             }
         }

@@ -40,6 +40,9 @@ public struct StudyVerdict: Equatable, Sendable {
     public var bootstrapInterval: Statistics.Interval?
     /// The larger of the two methods' sample sd of robust accuracy over those seeds (nil for one seed).
     public var spread: Double?
+    /// The sample sd of the per-seed differences (nil for one seed): how far one seed's difference
+    /// strays, which the comparison at matched clean accuracy borrows for its one-seed fronts.
+    public var differenceSpread: Double?
     /// EDLCM's test-set accuracy minus the method's, mean over seeds (nil when a run lacks it).
     public var clean: Double?
     /// Its 95 % Student-t interval over seeds.
@@ -67,6 +70,7 @@ public struct StudyVerdict: Equatable, Sendable {
         let differences = zip(edlcmRobust, otherRobust).map { $0 - $1 }
         robust = Statistics.mean(differences)!
         robustInterval = Statistics.meanInterval(differences)
+        differenceSpread = Statistics.standardDeviation(differences)
         if let mine = Statistics.standardDeviation(edlcmRobust), let theirs = Statistics.standardDeviation(otherRobust) {
             spread = Swift.max(mine, theirs)
         } else {
@@ -200,6 +204,111 @@ extension StudyReport {
             [
                 $0.method, SVGChart.label($0.radius), String($0.seeds), $0.bootstrapText, $0.robustText, $0.cleanText,
                 $0.outcome.rawValue,
+            ]
+        }
+    }
+}
+
+// MARK: - The headline: both comparisons side by side
+
+extension StudyReport {
+    /// The seed-to-seed sd of EDLCM's minus each method's robust accuracy at the operating points, by
+    /// method and radius (methods with 2 or more seeds both finished).
+    var seedSpreads: [String: [Double: Double]] {
+        var result: [String: [Double: Double]] = [:]
+        for verdict in verdicts {
+            if let sd = verdict.differenceSpread { result[verdict.method, default: [:]][verdict.radius] = sd }
+        }
+        return result
+    }
+
+    /// EDLCM against each method's front at matched clean accuracy, widened by the operating points'
+    /// seed spread (empty without fronts or a finished EDLCM run).
+    public var matches: [StudyFronts.Match] {
+        guard let fronts, let edlcm = edlcmName else { return [] }
+        return fronts.matched(edlcm: edlcm, seedSpread: seedSpreads)
+    }
+
+    /// EDLCM against one method at one radius, both ways the study asks: at the operating points
+    /// (test images, seeds) and at matched clean accuracy (the fronts, validation images).
+    public struct Headline {
+        public var method: String
+        public var radius: Double
+        public var verdict: StudyVerdict?
+        public var match: StudyFronts.Match?
+
+        /// One comparison's outcome as a verb: "wins", "loses", "cannot be told apart" (nil: none).
+        static func term(_ verdict: StudyVerdict?) -> String? {
+            guard let verdict else { return nil }
+            switch verdict.outcome {
+            case .ahead: return "wins"
+            case .behind: return "loses"
+            case .cannotTell: return "cannot be told apart"
+            default: return verdict.outcome.rawValue
+            }
+        }
+
+        static func term(_ match: StudyFronts.Match?) -> String? {
+            switch match?.outcome {
+            case .ahead: "wins"
+            case .behind: "loses"
+            case .cannotTell: "cannot be told apart"
+            default: nil
+            }
+        }
+
+        static func phrase(_ term: String, _ place: String) -> String {
+            term == "wins" || term == "loses" ? "EDLCM \(term) \(place)" : "\(term) \(place)"
+        }
+
+        /// The verdict in words: "EDLCM wins at the operating points and at matched clean accuracy",
+        /// "EDLCM wins at the operating points; cannot be told apart at matched clean accuracy", ….
+        public var words: String {
+            let operating = Self.term(verdict)
+            let matched = Self.term(match)
+            var parts: [String] = []
+            if let operating, let matched, operating == matched {
+                parts.append(Self.phrase(operating, "at the operating points and at matched clean accuracy"))
+            } else {
+                if let operating { parts.append(Self.phrase(operating, "at the operating points")) }
+                if let matched { parts.append(Self.phrase(matched, "at matched clean accuracy")) }
+            }
+            if let match, match.reading == nil { parts.append("no clean accuracy both fronts reach") }
+            return parts.isEmpty ? "–" : parts.joined(separator: "; ")
+        }
+    }
+
+    /// Every method against EDLCM at every radius that has either comparison, in the study's order.
+    public var headlines: [Headline] {
+        var result: [Headline] = verdicts.map { Headline(method: $0.method, radius: $0.radius, verdict: $0, match: nil) }
+        for match in matches {
+            if let index = result.firstIndex(where: { $0.method == match.method && $0.radius == match.radius }) {
+                result[index].match = match
+            } else {
+                result.append(Headline(method: match.method, radius: match.radius, verdict: nil, match: match))
+            }
+        }
+        return result
+    }
+
+    static let headlineHeader = [
+        "EDLCM against", "ε", "seeds",
+        "at the operating points: EDLCM − method (test images; points, 95 % over seeds and images)",
+        "at matched clean accuracy: EDLCM − method (validation images; points, 95 % over images and seeds)",
+        "matched at clean (validation)", "test-set accuracy: EDLCM − method (points)", "in words",
+    ]
+
+    static let headlineNote =
+        "At the operating points: each method's chosen strength trained with every seed and attacked on the same test images (the worst case over the whole evaluation), the two-level bootstrap over seeds and images; the table below gives the per-seed t interval and each verdict's sentence. At matched clean accuracy: read on the sweep's fronts (one seed per point, the validation images), the method's front at EDLCM's operating point's clean accuracy, or EDLCM's front at the method's where EDLCM's lies off the method's front; its interval resamples the validation images and adds the seed-to-seed spread measured at the operating points (the section on the fronts says how). Wins or loses: the 95 % interval excludes 0."
+
+    var headlineRows: [[String]] {
+        headlines.map { line in
+            [
+                line.method, SVGChart.label(line.radius), line.verdict.map { String($0.seeds) } ?? "–",
+                line.verdict?.bootstrapText ?? "–",
+                line.match.map(StudyFronts.deciding) ?? "–",
+                line.match.flatMap { $0.reading == nil ? nil : StudyFronts.whereRead($0, edlcm: edlcmName ?? "edlcm") } ?? "–",
+                line.verdict?.cleanText ?? "–", line.words,
             ]
         }
     }

@@ -4,6 +4,7 @@ import Testing
 
 @testable import EDLCMCore
 @testable import EDLCMEvaluation
+@testable import EDLCMReport
 @testable import EDLCMStudy
 @testable import EDLCMTraining
 
@@ -121,36 +122,67 @@ struct StudySweepTests {
         #expect(text.contains("## At matched clean accuracy: EDLCM against each method's front"))
         #expect(text.contains("| edlcm | 8 | sweep/edlcm-x8-seed0 |"))
         let studyReport = try StudyReport(folders: [out])
-        let fronts = try #require(studyReport.fronts)
+        #expect(studyReport.fronts != nil)
         let operating = best("edlcm")
-        let matches = fronts.matched(edlcm: "edlcm")
+        let matches = studyReport.matches
         #expect(matches.count == 4)  // plain and ADP, at two radii
-        for match in matches {
-            let e = match.radius == 0.05 ? 0 : 1
-            #expect(match.clean == operating.cleanAccuracy && match.edlcmRobust == operating.robustAccuracy[e])
-            // By hand: sort the method's points by clean accuracy, keep those no other beats on both,
-            // and read the line between the two around EDLCM's clean accuracy.
-            let front = points.filter { $0.method == match.method }.map { ($0.cleanAccuracy, $0.robustAccuracy[e]) }
+        #expect(studyReport.radii == [0.1])  // the comparison's evaluation: the seed spread is known at 0.1 only
+        // By hand: sort a method's points by clean accuracy, keep those no other beats on both, and
+        // read the line between the two around the clean accuracy asked for.
+        func frontValue(_ front: [(Double, Double)], at x: Double) -> Double? {
             let kept = front.filter { p in !front.contains { $0.0 >= p.0 && $0.1 >= p.1 && ($0.0 > p.0 || $0.1 > p.1) } }
                 .sorted { $0.0 < $1.0 }
-            var expected: Double?
-            for (a, b) in zip(kept, kept.dropFirst()) where a.0 <= match.clean && match.clean <= b.0 {
-                expected = a.0 == b.0 ? max(a.1, b.1) : a.1 + (b.1 - a.1) * (match.clean - a.0) / (b.0 - a.0)
+            if kept.count == 1 { return kept[0].0 == x ? kept[0].1 : nil }
+            for (a, b) in zip(kept, kept.dropFirst()) where a.0 <= x && x <= b.0 {
+                return a.0 == b.0 ? max(a.1, b.1) : a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
             }
-            if kept.count == 1, kept[0].0 == match.clean { expected = kept[0].1 }
-            if let expected {
-                #expect(abs(match.methodRobust! - expected) < 1e-12)
-                let interval = try #require(match.difference)
-                #expect(abs(interval.estimate - (match.edlcmRobust - expected)) < 1e-12)
-                #expect(interval.lower <= interval.estimate && interval.estimate <= interval.upper)
-                #expect(match.outcome == (interval.lower > 0 ? .ahead : interval.upper < 0 ? .behind : .cannotTell))
+            return nil
+        }
+        for match in matches {
+            let e = match.radius == 0.05 ? 0 : 1
+            let front = { (method: String) in
+                points.filter { $0.method == method }.map { ($0.cleanAccuracy, $0.robustAccuracy[e]) }
+            }
+            // The method's front at EDLCM's operating point, else EDLCM's front at the method's.
+            let theirs = match.method == "plain" ? points[0] : best(match.method)
+            if let expected = frontValue(front(match.method), at: operating.cleanAccuracy) {
+                #expect(match.reading == .methodFront && match.clean == operating.cleanAccuracy)
+                #expect(match.edlcmRobust == operating.robustAccuracy[e] && abs(match.methodRobust! - expected) < 1e-12)
+            } else if let expected = frontValue(front("edlcm"), at: theirs.cleanAccuracy) {
+                #expect(match.reading == .edlcmFront && match.clean == theirs.cleanAccuracy)
+                #expect(abs(match.edlcmRobust - expected) < 1e-12 && match.methodRobust == theirs.robustAccuracy[e])
             } else {
-                #expect(match.methodRobust == nil && match.difference == nil)
-                #expect(match.outcome == (match.clean > kept.last!.0 ? .notReached : .aboveFront))
+                #expect(match.reading == nil && match.methodRobust == nil && match.difference == nil)
+                #expect(match.outcome == (operating.cleanAccuracy > match.range.upperBound ? .notReached : .aboveFront))
             }
-            let row = StudyFronts.matchRows([match])[0]
+            if let methodRobust = match.methodRobust {
+                let interval = try #require(match.difference)
+                #expect(abs(interval.estimate - (match.edlcmRobust - methodRobust)) < 1e-12)
+                #expect(interval.lower <= interval.estimate && interval.estimate <= interval.upper)
+                // Two seeds of every method: where the comparison was evaluated, the operating points'
+                // seed spread widens the interval that decides.
+                if match.radius == 0.1 {
+                    let verdict = try #require(studyReport.verdicts.first { $0.method == match.method })
+                    #expect(match.seedSpread == verdict.differenceSpread && match.differenceOverSeeds != nil)
+                } else {
+                    #expect(match.seedSpread == nil && match.differenceOverSeeds == nil)
+                }
+                let decides = try #require(match.differenceOverSeeds ?? match.difference)
+                #expect(decides.estimate == interval.estimate)
+                #expect(match.outcome == (decides.lower > 0 ? .ahead : decides.upper < 0 ? .behind : .cannotTell))
+            }
+            let row = StudyFronts.matchRows([match], edlcm: "edlcm")[0]
             #expect(text.contains("| " + row.joined(separator: " | ") + " |"))
         }
+        // The headline: both comparisons per method and radius, in words.
+        #expect(text.contains("## Which method wins: EDLCM against each method"))
+        for line in studyReport.headlines {
+            #expect(text.contains("| " + line.method + " | " + SVGChart.label(line.radius) + " |"))
+            #expect(text.contains(" | " + line.words + " |"))
+        }
+        #expect(
+            studyReport.headlines.count == 4
+                && studyReport.headlines.allSatisfy { $0.match != nil && ($0.verdict != nil) == ($0.radius == 0.1) })
         // The verdict at the operating points reads the bootstrap over seeds and images.
         #expect(
             text.contains("| EDLCM against | ε | seeds | robust: EDLCM − method (points, 95 % bootstrap over seeds and images) |")

@@ -14,7 +14,7 @@ struct StudyVerdictTests {
             method: "plain", radius: 0.1, edlcmRobust: [0.36, 0.40, 0.38], otherRobust: [0.20, 0.22, 0.21],
             edlcmClean: [0.836, 0.840, 0.838], otherClean: [0.844, 0.846, 0.845])
         #expect(verdict.seeds == 3 && verdict.outcome == .ahead)
-        #expect(abs(verdict.robust - 0.17) < 1e-12)
+        #expect(abs(verdict.robust - 0.17) < 1e-12 && abs(verdict.differenceSpread! - 0.01) < 1e-12)
         let interval = try #require(verdict.robustInterval)
         #expect(abs(interval.lower - (0.17 - 0.0248434)) < 1e-6 && abs(interval.upper - (0.17 + 0.0248434)) < 1e-6)
         // EDLCM's robust sd over seeds is 0.02, the plain ensemble's 0.01: the larger is the spread.
@@ -116,6 +116,9 @@ struct StudyVerdictTests {
             point("m", 1, 6, 6), point("m", 2, 7, 3), point("m", 3, 10, 2), point("m", 4, 6, 4),
             point("far", 1, 9, 1), point("far", 2, 10, 0),  // every point more accurate than 0.8
             point("low", 1, 5, 5), point("low", 2, 6, 1),  // none reaches 0.8
+            // One point at 0.7: no front at 0.8, so EDLCM's front is read at 0.7 instead, between
+            // EDLCM's (0.6, 0.6) and (0.8, 0.5): 0.55.
+            point("mir", nil, 7, 4), point("edlcm", 2, 6, 6),
         ]
         let points = parts.map(\.0)
         let settings = StudySweepSettings(seed: 0, evaluation: EvaluationConfig(), reference: "edlcm", within: 100)
@@ -125,7 +128,7 @@ struct StudyVerdictTests {
             selection: selection, epsilons: [0.1], seed: 0,
             outcomes: Dictionary(uniqueKeysWithValues: parts.map { ($0.0.run, $0.1.mapValues { (clean: $0.0, robust: $0.1) }) }))
         let matches = fronts.matched(edlcm: "edlcm", resamples: 500, seed: 1)
-        #expect(matches.map(\.method) == ["m", "far", "low"])
+        #expect(matches.map(\.method) == ["m", "far", "low", "mir"])
         // m at 0.8: between (0.7, 0.3) and (1.0, 0.2): 0.3 − 0.1·(0.1/0.3) = 0.26667; EDLCM 0.5 − that.
         let m = matches[0]
         #expect(m.clean == 0.8 && m.edlcmRobust == 0.5 && abs(m.methodRobust! - (0.3 - 0.1 / 3)) < 1e-12)
@@ -133,15 +136,59 @@ struct StudyVerdictTests {
         #expect(abs(interval.estimate - (0.5 - (0.3 - 0.1 / 3))) < 1e-12 && interval.lower <= interval.estimate)
         #expect(interval.upper >= interval.estimate && m.range == 0.6...1.0)
         #expect(m.outcome == (interval.lower > 0 ? .ahead : .cannotTell))
+        #expect(m.reading == .methodFront && m.seedSpread == nil && m.differenceOverSeeds == nil)
         #expect(matches[1].outcome == .aboveFront && matches[1].methodRobust == nil && matches[1].difference == nil)
-        #expect(matches[2].outcome == .notReached && matches[2].methodRobust == nil)
+        #expect(matches[2].outcome == .notReached && matches[2].methodRobust == nil && matches[2].reading == nil)
         #expect(
-            StudyFronts.matchRows([matches[2]])[0] == [
-                "low", "0.1", "80.0%", "50.0%", "– (front's clean 50.0–60.0%)", "–",
-                "method does not reach EDLCM's clean accuracy",
+            StudyFronts.matchRows([matches[2]], edlcm: "edlcm")[0] == [
+                "low", "0.1", "80.0% (edlcm's operating point)", "50.0%", "– (front's clean 50.0–60.0%)", "–",
+                "– (fewer than 2 seeds)", "–", "no clean accuracy both fronts reach (the method's front is less accurate)",
             ])
+        // mir: EDLCM's operating point (0.8) is off mir's one-point front, so EDLCM's front is read at
+        // mir's 0.7: 0.55 against mir's 0.4.
+        let mir = matches[3]
+        #expect(mir.reading == .edlcmFront && mir.clean == 0.7 && abs(mir.edlcmRobust - 0.55) < 1e-12 && mir.methodRobust == 0.4)
+        #expect(abs(try #require(mir.difference).estimate - 0.15) < 1e-12)
+        #expect(StudyFronts.whereRead(mir, edlcm: "edlcm") == "70.0% (mir's operating point, on edlcm's front)")
+
+        // The seed term: a normal draw with the given sd added to every resample of the images. At
+        // an sd of 10 (1 000 points) the images' spread is lost in it: the interval is about ±19.6.
+        let widened = fronts.matched(edlcm: "edlcm", seedSpread: ["m": [0.1: 10]], resamples: 2000, seed: 1)
+        let wide = try #require(widened[0].differenceOverSeeds)
+        #expect(widened[0].seedSpread == 10 && wide.estimate == m.difference!.estimate)
+        #expect(wide.lower > -19.6 - 2.5 && wide.lower < -19.6 + 2.5 && wide.upper > 19.6 - 2.5 && wide.upper < 19.6 + 2.5)
+        #expect(widened[0].outcome == .cannotTell && widened[0].deciding == wide)
+        // The images' own interval is the one without the seed term, drawn from the same stream.
+        #expect(widened[0].difference == fronts.matched(edlcm: "edlcm", resamples: 2000, seed: 1)[0].difference)
+        #expect(widened[3].seedSpread == nil && widened[3].differenceOverSeeds == nil)
         // The chart: m's front is a line of three points, its beaten point a marker of its own.
         let chart = fronts.chart(radius: 0.1, colours: [:])
         #expect(chart.contains("<title>m (dominated)</title>") && chart.contains("class=\"marked\""))
+    }
+
+    @Test("the headline says in words how both comparisons came out")
+    func headlineWords() {
+        let perImage = [[1, 1, 1, 1, 0, 1, 1, 1], [1, 1, 1, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]]
+        let ahead = StudyVerdict(
+            method: "m", radius: 0.1, edlcmRobust: [0.5, 0.52, 0.51], otherRobust: [0.2, 0.21, 0.22], edlcmClean: [],
+            otherClean: [], perImage: perImage)
+        #expect(ahead.outcome == .ahead)
+        func match(_ outcome: StudyFronts.Match.Outcome) -> StudyFronts.Match {
+            let compared = outcome != .notReached && outcome != .aboveFront
+            return StudyFronts.Match(
+                method: "m", radius: 0.1, reading: compared ? .methodFront : nil, clean: 0.8, edlcmRobust: 0.5,
+                methodRobust: compared ? 0.3 : nil, range: 0.6...0.9, difference: nil, seedSpread: nil,
+                differenceOverSeeds: nil, outside: 0, outcome: outcome)
+        }
+        func words(_ verdict: StudyVerdict?, _ outcome: StudyFronts.Match.Outcome?) -> String {
+            StudyReport.Headline(method: "m", radius: 0.1, verdict: verdict, match: outcome.map(match)).words
+        }
+        #expect(words(ahead, .ahead) == "EDLCM wins at the operating points and at matched clean accuracy")
+        #expect(words(ahead, .cannotTell) == "EDLCM wins at the operating points; cannot be told apart at matched clean accuracy")
+        #expect(words(ahead, .behind) == "EDLCM wins at the operating points; EDLCM loses at matched clean accuracy")
+        #expect(words(ahead, .notReached) == "EDLCM wins at the operating points; no clean accuracy both fronts reach")
+        #expect(words(ahead, nil) == "EDLCM wins at the operating points")
+        #expect(words(nil, .behind) == "EDLCM loses at matched clean accuracy")
+        #expect(words(nil, .cannotTell) == "cannot be told apart at matched clean accuracy")
     }
 }
