@@ -106,6 +106,8 @@ public struct StudyReport {
         public let name: String
         public let higherIsBetter: Bool
         public let percent: Bool
+        /// Decimals of a value that is not a percentage.
+        public var digits = 3
         public let value: (RunSummary) -> Double?
     }
 
@@ -171,6 +173,34 @@ public struct StudyReport {
             ]
         }
     }
+
+    /// What each run cost, in seconds: training (the sum of its epochs), the attacks at each radius
+    /// (the sum of their units), and the evaluation from its start to its finish, left out for an
+    /// evaluation that was resumed (its span holds the time it was stopped).
+    public var costMeasures: [Measure] {
+        var result = [
+            Measure(name: "training s", higherIsBetter: false, percent: false, digits: 0) {
+                $0.metrics.isEmpty ? nil : $0.trainingSeconds
+            }
+        ]
+        result += radii.map { radius in
+            Measure(name: "attacks ε=\(SVGChart.label(radius)) s", higherIsBetter: false, percent: false, digits: 0) { run in
+                run.evaluation?.robustness.first { $0.epsilon == radius }.map { $0.units.reduce(0) { $0 + $1.seconds } }
+            }
+        }
+        result.append(
+            Measure(name: "evaluation s (start to finish)", higherIsBetter: false, percent: false, digits: 0) { run in
+                guard let provenance = run.evaluation?.provenance, provenance.commands.count == 1,
+                    let start = ISO8601DateFormatter().date(from: provenance.started),
+                    let finish = ISO8601DateFormatter().date(from: provenance.finished)
+                else { return nil }
+                return finish.timeIntervalSince(start)
+            })
+        return result
+    }
+
+    static let costNote =
+        "Seconds on the machine the runs ran on, at their thread count (each run's evaluation.json and metrics.jsonl). Training: the sum of its epochs. Attacks: the units of the suite at that radius. Evaluation: from its start to its finish as evaluation.json records them, so it holds the attacks, the transfer attacks, the matrix, the masking checks and the surrogate's training when the run was the first of its seed to need it; an evaluation that was resumed is left out (its span holds the stop)."
 
     static let familyNote =
         "White-box: after the gradient attacks of the suite on every objective. + score-based: after Square too, which runs on the images the white-box attacks left (AutoAttack's cascade, so Square alone is not measured). Transfer: under the examples crafted on the held-out surrogates alone, on every image. Worst case: over everything, the masking checks' own runs and the transferability matrix's examples included. An image broken at a smaller radius counts as broken."
@@ -264,11 +294,14 @@ public struct StudyReport {
     }
 
     /// "mean ± sd" over seeds (just the value for one seed, "–" for none).
-    static func summary(_ values: [Double], percent: Bool) -> String {
+    static func summary(_ values: [Double], percent: Bool, digits: Int = 3) -> String {
         guard let mean = Statistics.mean(values) else { return "–" }
-        guard let sd = Statistics.standardDeviation(values) else { return format(mean, percent: percent) }
+        guard let sd = Statistics.standardDeviation(values) else {
+            return percent ? format(mean, percent: true) : String(format: "%.\(digits)f", mean)
+        }
         return percent
-            ? String(format: "%.1f ± %.1f%%", mean * 100, sd * 100) : String(format: "%.3f ± %.3f", mean, sd)
+            ? String(format: "%.1f ± %.1f%%", mean * 100, sd * 100)
+            : String(format: "%.\(digits)f ± %.\(digits)f", mean, sd)
     }
 
     static func points(_ interval: Statistics.Interval?) -> String {
@@ -371,6 +404,12 @@ public struct StudyReport {
             lines.append(Self.familyNote)
             lines.append("")
         }
+        lines.append("## Cost per run: mean ± sd over seeds")
+        lines.append("")
+        lines += markdownTable(costMeasures, withSeeds: false)
+        lines.append("")
+        lines.append(Self.costNote)
+        lines.append("")
         let rows = differenceRows
         if !rows.isEmpty {
             lines.append("## Robust accuracy against the references")
@@ -475,7 +514,8 @@ public struct StudyReport {
                 let values = values(measure, of: method)
                 let data =
                     Statistics.mean(values).map { " data-mean=\"\($0)\" data-key=\"\(SVGChart.escape(measure.name))\"" } ?? ""
-                body += "<td class=\"number\"\(data)>\(SVGChart.escape(Self.summary(values, percent: measure.percent)))</td>"
+                body +=
+                    "<td class=\"number\"\(data)>\(SVGChart.escape(Self.summary(values, percent: measure.percent, digits: measure.digits)))</td>"
             }
             body += "</tr>"
         }
@@ -488,7 +528,7 @@ public struct StudyReport {
             header: ["method"] + (withSeeds ? ["seeds"] : []) + measures.map(\.name),
             rows: methods.map { method in
                 [method.name] + (withSeeds ? [String(method.runs.count)] : [])
-                    + measures.map { Self.summary(values($0, of: method), percent: $0.percent) }
+                    + measures.map { Self.summary(values($0, of: method), percent: $0.percent, digits: $0.digits) }
             })
     }
 
@@ -553,6 +593,8 @@ public struct StudyReport {
                 withSeeds: false)
             body += "<p>\(SVGChart.escape(Self.familyNote))</p>"
         }
+        body += htmlTable(id: "cost", title: "Cost per run: mean ± sd over seeds", measures: costMeasures, withSeeds: false)
+        body += "<p>\(SVGChart.escape(Self.costNote))</p>"
         let rows = differenceRows
         if !rows.isEmpty {
             body += "<h2 id=\"differences\">Robust accuracy against the references</h2><table><thead><tr>"

@@ -257,6 +257,24 @@ struct StudyCommandTests {
         let text = try String(contentsOf: markdown, encoding: .utf8)
         #expect(text.contains("## Robust accuracy by attack family"))
         #expect(text.contains("[evaluation.md](out/runs/dverge-seed3/evaluation.md)"))
+        // The cost table, by hand from DVERGE's files: its epochs' seconds, its attack units' seconds
+        // per radius, and its evaluation's start and finish (one command: not resumed).
+        let dvergeRun = runs.appendingPathComponent("dverge-seed3")
+        let epochs = try String(contentsOf: dvergeRun.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let evaluation =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: dvergeRun.appendingPathComponent("evaluation.json")))
+            as! [String: Any]
+        let radii = (evaluation["robustness"] as! [[String: Any]]).map { record in
+            (record["units"] as! [[String: Any]]).reduce(0.0) { $0 + ($1["seconds"] as! Double) }
+        }
+        let provenance = evaluation["provenance"] as! [String: Any]
+        #expect((provenance["commands"] as! [Any]).count == 1)
+        let span = ISO8601DateFormatter().date(from: provenance["finished"] as! String)!.timeIntervalSince(
+            ISO8601DateFormatter().date(from: provenance["started"] as! String)!)
+        let cost = [epochs.reduce(0.0) { $0 + ($1["seconds"] as! Double) }] + radii + [span]
+        #expect(text.contains("| method | training s | attacks ε=0.1 s | evaluation s (start to finish) |"))
+        #expect(text.contains("| dverge | " + cost.map { String(format: "%.0f", $0) }.joined(separator: " | ") + " |"))
     }
 
     @Test("the shipped CIFAR-10 study runs end to end with tiny overrides (--set) on a generated CIFAR-10 folder")
