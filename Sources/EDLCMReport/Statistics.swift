@@ -132,6 +132,15 @@ public enum Statistics {
         return a.y + (b.y - a.y) * (x - a.x) / (b.x - a.x)
     }
 
+    /// What a front reaches at clean accuracy `x` or more: ``frontValue(_:at:)`` on the front, the y
+    /// of its least accurate point below it (a point at least as accurate reaches that), nil above
+    /// it (nothing is that accurate).
+    public static func reachValue(_ points: [(x: Double, y: Double)], at x: Double) -> Double? {
+        if let value = frontValue(points, at: x) { return value }
+        guard let first = upperFront(points).first, x < first.x else { return nil }
+        return first.y
+    }
+
     /// The `p` quantile of sorted values, interpolating linearly between order statistics (the
     /// "type 7" rule of R and NumPy's default).
     public static func quantile(_ sorted: [Double], _ p: Double) -> Double {

@@ -83,15 +83,20 @@ public struct StudyFronts {
     /// EDLCM against one method's front at one radius, at a clean accuracy both reach.
     public struct Match: Sendable {
         public enum Outcome: Sendable {
-            /// Read on a front: the interval of the difference decides (over images and seeds where
-            /// the operating points give a seed spread, else over images), as in
-            /// ``StudyVerdict/Outcome/init(interval:)``.
+            /// The interval of the difference decides (over images and seeds where the operating
+            /// points give a seed spread, else over images), as in
+            /// ``StudyVerdict/Outcome/init(interval:)``; where one side's point is more accurate
+            /// (``Reading/methodAbove``, ``Reading/edlcmAbove``), only a difference in its favour
+            /// counts: the more accurate side also more robust.
             case ahead, behind, cannotTell
-            /// No comparison: EDLCM's clean accuracy is above the method's front, and the method's
-            /// operating point is off EDLCM's front.
+            /// The more robust side is the less accurate one (a point above the other's front): no
+            /// matched comparison says who wins.
+            case tradeOff
+            /// No comparison: EDLCM's clean accuracy is above the method's front, and the method has
+            /// no operating point to read EDLCM's front at.
             case notReached
-            /// No comparison: the method's front lies above EDLCM's clean accuracy, and the method's
-            /// operating point is off EDLCM's front.
+            /// No comparison: the method's front lies above EDLCM's clean accuracy, and the method
+            /// has no operating point to read EDLCM's front at.
             case aboveFront
 
             init(interval: Statistics.Interval) {
@@ -101,42 +106,39 @@ public struct StudyFronts {
                 default: self = .cannotTell
                 }
             }
-
-            /// The outcome in the report's words (StudyVerdict's for the three it shares).
-            public var text: String {
-                switch self {
-                case .ahead: StudyVerdict.Outcome.ahead.rawValue
-                case .behind: StudyVerdict.Outcome.behind.rawValue
-                case .cannotTell: StudyVerdict.Outcome.cannotTell.rawValue
-                case .notReached: "no clean accuracy both fronts reach (the method's front is less accurate)"
-                case .aboveFront: "no clean accuracy both fronts reach (the method's front is more accurate)"
-                }
-            }
         }
 
-        /// Which front was read, at which operating point's clean accuracy.
+        /// Which front was read, at which operating point's clean accuracy, in order of preference.
         public enum Reading: Sendable, Equatable {
-            /// The method's front at EDLCM's operating point's clean accuracy (preferred).
+            /// The method's front at EDLCM's operating point's clean accuracy.
             case methodFront
             /// EDLCM's front at the method's operating point's clean accuracy, where EDLCM's
             /// operating point lies off the method's front.
             case edlcmFront
+            /// Neither lies on the other's front, and EDLCM's clean accuracy is below the method's
+            /// front: the method's least accurate front point, more accurate than EDLCM's.
+            case methodAbove
+            /// As ``methodAbove`` the other way: the method's operating point is below EDLCM's
+            /// front, read at EDLCM's least accurate front point.
+            case edlcmAbove
         }
 
         public var method: String
         public var radius: Double
-        /// Which front was read; nil when neither operating point's clean accuracy lies on the
-        /// other's front.
+        /// Which front was read; nil when there is nothing to compare.
         public var reading: Reading?
-        /// The validation clean accuracy the two were compared at (EDLCM's operating point's when
-        /// there is no comparison).
+        /// The validation clean accuracy the two were compared at: the operating point's of the
+        /// side not read (EDLCM's when there is no comparison).
         public var clean: Double
-        /// EDLCM's robust accuracy there: its operating point's, or its front's value.
+        /// For ``Reading/methodAbove`` and ``Reading/edlcmAbove``: how much more accurate the
+        /// point read is than `clean`.
+        public var accuracyGap: Double?
+        /// EDLCM's robust accuracy: its operating point's, or its front's.
         public var edlcmRobust: Double
-        /// The method's robust accuracy there: its front's value, or its operating point's (nil
-        /// without a comparison).
+        /// The method's robust accuracy: its front's, or its operating point's (nil without a
+        /// comparison).
         public var methodRobust: Double?
-        /// The method's front's clean-accuracy range.
+        /// The method's clean-accuracy range over all its points.
         public var range: ClosedRange<Double>
         /// EDLCM's minus the method's robust accuracy with its 95 % bootstrap interval over the images.
         public var difference: Statistics.Interval?
@@ -146,12 +148,30 @@ public struct StudyFronts {
         /// The same difference with its 95 % interval over the images and the seeds: each resample
         /// of the images adds a normal draw with sd ``seedSpread`` (nil without one).
         public var differenceOverSeeds: Statistics.Interval?
-        /// Resamples in which the clean accuracy fell outside the front read (left out).
+        /// Resamples in which the clean accuracy fell above the front read (left out).
         public var outside: Int
         public var outcome: Outcome
 
         /// The interval that decides: over images and seeds where there is one, else over images.
         public var deciding: Statistics.Interval? { differenceOverSeeds ?? difference }
+
+        /// The outcome in the report's words.
+        public var text: String {
+            let gap = accuracyGap.map { String(format: "%.1f points", $0 * 100) } ?? ""
+            switch (outcome, reading) {
+            case (.notReached, _): return "no clean accuracy both fronts reach (the method's front is less accurate)"
+            case (.aboveFront, _): return "no clean accuracy both fronts reach (the method's front is more accurate)"
+            case (.ahead, .edlcmAbove): return "EDLCM ahead: more accurate (by \(gap)) and more robust"
+            case (.behind, .methodAbove): return "EDLCM behind: the method more accurate (by \(gap)) and more robust"
+            case (.cannotTell, .methodAbove): return "cannot be told apart; the method more accurate (by \(gap))"
+            case (.cannotTell, .edlcmAbove): return "cannot be told apart; EDLCM more accurate (by \(gap))"
+            case (.tradeOff, .methodAbove): return "not matched: EDLCM more robust, the method more accurate (by \(gap))"
+            case (.tradeOff, _): return "not matched: the method more robust, EDLCM more accurate (by \(gap))"
+            case (.ahead, _): return StudyVerdict.Outcome.ahead.rawValue
+            case (.behind, _): return StudyVerdict.Outcome.behind.rawValue
+            case (.cannotTell, _): return StudyVerdict.Outcome.cannotTell.rawValue
+            }
+        }
     }
 
     /// Every method's front against EDLCM's (method `edlcm`) at every radius: the method's front read
@@ -187,35 +207,45 @@ public struct StudyFronts {
         let edlcmFront = points(of: edlcm).map(columns)
         let fronts = methods.map { points(of: $0).map(columns) }
         let theirOperating = methods.map { operatingPoint(of: $0).map(columns) }
-        // Which front each comparison reads, decided on the images as drawn and kept in every resample.
+        // Which front each comparison reads, decided on the images as drawn and kept in every
+        // resample: a front read between its points on either side first, then a point above.
         let readings: [[Match.Reading?]] = methods.indices.map { m in
             epsilons.indices.map { e in
-                if Statistics.frontValue(front(fronts[m], e, nil), at: accuracy(mine.clean, nil)) != nil { return .methodFront }
-                if let theirs = theirOperating[m],
-                    Statistics.frontValue(front(edlcmFront, e, nil), at: accuracy(theirs.clean, nil)) != nil
-                {
-                    return .edlcmFront
-                }
+                let target = accuracy(mine.clean, nil)
+                let theirs = theirOperating[m].map { accuracy($0.clean, nil) }
+                if Statistics.frontValue(front(fronts[m], e, nil), at: target) != nil { return .methodFront }
+                if let theirs, Statistics.frontValue(front(edlcmFront, e, nil), at: theirs) != nil { return .edlcmFront }
+                if Statistics.reachValue(front(fronts[m], e, nil), at: target) != nil { return .methodAbove }
+                if let theirs, Statistics.reachValue(front(edlcmFront, e, nil), at: theirs) != nil { return .edlcmAbove }
                 return nil
             }
         }
-        // One evaluation of every comparison on a weighting of the images (nil: each once): EDLCM's
-        // robust accuracy, the method's, and where.
+        // One evaluation of every comparison on a weighting of the images (nil: each once): where,
+        // EDLCM's robust accuracy and the method's. In a resample the clean accuracy may cross the
+        // end of the front read; what the front reaches there or above is read, as it is continuous.
         func read(_ m: Int, _ e: Int, _ weights: [Int]?) -> (clean: Double, edlcm: Double, method: Double)? {
             switch readings[m][e] {
-            case .methodFront:
+            case .methodFront, .methodAbove:
                 let target = accuracy(mine.clean, weights)
-                return Statistics.frontValue(front(fronts[m], e, weights), at: target).map {
+                return Statistics.reachValue(front(fronts[m], e, weights), at: target).map {
                     (target, accuracy(mine.robust[e], weights), $0)
                 }
-            case .edlcmFront:
+            case .edlcmFront, .edlcmAbove:
                 let theirs = theirOperating[m]!
                 let target = accuracy(theirs.clean, weights)
-                return Statistics.frontValue(front(edlcmFront, e, weights), at: target).map {
+                return Statistics.reachValue(front(edlcmFront, e, weights), at: target).map {
                     (target, $0, accuracy(theirs.robust[e], weights))
                 }
             case nil:
                 return nil
+            }
+        }
+        // How much more accurate the point read is, for a reading above the other's front.
+        func gap(_ m: Int, _ e: Int) -> Double? {
+            switch readings[m][e] {
+            case .methodAbove: Statistics.upperFront(front(fronts[m], e, nil)).first!.x - accuracy(mine.clean, nil)
+            case .edlcmAbove: Statistics.upperFront(front(edlcmFront, e, nil)).first!.x - accuracy(theirOperating[m]!.clean, nil)
+            default: nil
             }
         }
         var draws = Array(repeating: Array(repeating: [Double](), count: epsilons.count), count: methods.count)
@@ -251,7 +281,7 @@ public struct StudyFronts {
                 guard let estimate = read(m, e, nil) else {
                     result.append(
                         Match(
-                            method: method, radius: radius, reading: nil, clean: operating.cleanAccuracy,
+                            method: method, radius: radius, reading: nil, clean: operating.cleanAccuracy, accuracyGap: nil,
                             edlcmRobust: operating.robustAccuracy[e], methodRobust: nil, range: range, difference: nil,
                             seedSpread: sd, differenceOverSeeds: nil, outside: 0,
                             outcome: operating.cleanAccuracy > range.upperBound ? .notReached : .aboveFront))
@@ -260,13 +290,18 @@ public struct StudyFronts {
                 let difference = estimate.edlcm - estimate.method
                 let overImages = interval(difference, draws[m][e])
                 let overSeeds = sd == nil ? nil : interval(difference, widened[m][e])
-                let deciding = overSeeds ?? overImages
+                var outcome = (overSeeds ?? overImages).map(Match.Outcome.init(interval:)) ?? .cannotTell
+                // Above the other's front, a difference for the less accurate side is a trade-off.
+                if (readings[m][e] == .methodAbove && outcome == .ahead) || (readings[m][e] == .edlcmAbove && outcome == .behind)
+                {
+                    outcome = .tradeOff
+                }
                 result.append(
                     Match(
-                        method: method, radius: radius, reading: readings[m][e], clean: estimate.clean,
+                        method: method, radius: radius, reading: readings[m][e], clean: estimate.clean, accuracyGap: gap(m, e),
                         edlcmRobust: estimate.edlcm, methodRobust: estimate.method, range: range, difference: overImages,
                         seedSpread: sd, differenceOverSeeds: overSeeds, outside: resamples - draws[m][e].count,
-                        outcome: deciding.map(Match.Outcome.init(interval:)) ?? .cannotTell))
+                        outcome: outcome))
             }
         }
         return result
@@ -330,9 +365,12 @@ public struct StudyFronts {
     /// Where a match was read, in words: "89.5% (edlcm's operating point, on adp's front)".
     static func whereRead(_ match: Match, edlcm: String) -> String {
         let clean = StudyReport.format(match.clean, percent: true)
+        let above = match.accuracyGap.map { StudyReport.format(match.clean + $0, percent: true) } ?? ""
         switch match.reading {
         case .methodFront: return "\(clean) (\(edlcm)'s operating point, on \(match.method)'s front)"
         case .edlcmFront: return "\(clean) (\(match.method)'s operating point, on \(edlcm)'s front)"
+        case .methodAbove: return "\(clean) (\(edlcm)'s operating point; \(match.method)'s front starts above, at \(above))"
+        case .edlcmAbove: return "\(clean) (\(match.method)'s operating point; \(edlcm)'s front starts above, at \(above))"
         case nil: return "\(clean) (\(edlcm)'s operating point)"
         }
     }
@@ -354,13 +392,13 @@ public struct StudyFronts {
                 StudyReport.points(match.difference)
                     + (match.outside > 0 && match.difference != nil ? " (\(match.outside) resamples off the front)" : ""),
                 match.seedSpread.map { String(format: "%.1f points", $0 * 100) } ?? "– (fewer than 2 seeds)",
-                StudyReport.points(match.differenceOverSeeds), match.outcome.text,
+                StudyReport.points(match.differenceOverSeeds), match.text,
             ]
         }
     }
 
     /// What the matched comparison means, in the report's words.
     func matchNote(edlcm: String) -> String {
-        "Read on the fronts of the sweep (seed \(seed.map(String.init) ?? "–"), \(images.count) validation images shared by every point): each method's robust accuracy at the clean accuracy of \(edlcm)'s operating point, linear between the two points of its upper front around it (a random choice between those two models reaches that pair in expectation), never extrapolated; where \(edlcm)'s operating point lies off the method's front, \(edlcm)'s front is read at the method's operating point instead. Over images: the validation images resampled 2 000 times (the same draw for every point, the operating point's clean accuracy recomputed in each). Over images and seeds: the sweep trains one seed per point, so each resample also adds a normal draw whose sd is the seed-to-seed sd of \(edlcm)'s minus the method's robust accuracy at the operating points (the comparison runs, on the test images at the same radius; their image sampling is in it too, so it errs wide); the verdict reads it where there is one. * marks an interval that excludes 0."
+        "Read on the fronts of the sweep (seed \(seed.map(String.init) ?? "–"), \(images.count) validation images shared by every point): each method's robust accuracy at the clean accuracy of \(edlcm)'s operating point, linear between the two points of its upper front around it (a random choice between those two models reaches that pair in expectation), never extrapolated; where \(edlcm)'s operating point lies off the method's front, \(edlcm)'s front is read at the method's operating point instead; where neither lies on the other's front, the front that starts above the other's operating point is read at its least accurate point (it reaches that robustness at a higher clean accuracy), and only a difference in favour of that more accurate side decides (the other way it is a trade-off, not a matched win). Over images: the validation images resampled 2 000 times (the same draw for every point, the operating point's clean accuracy recomputed in each). Over images and seeds: the sweep trains one seed per point, so each resample also adds a normal draw whose sd is the seed-to-seed sd of \(edlcm)'s minus the method's robust accuracy at the operating points (the comparison runs, on the test images at the same radius; their image sampling is in it too, so it errs wide); the verdict reads it where there is one. * marks an interval that excludes 0."
     }
 }

@@ -274,6 +274,7 @@ extension StudyReport {
                 if let matched { parts.append(Self.phrase(matched, "at matched clean accuracy")) }
             }
             if let match, match.reading == nil { parts.append("no clean accuracy both fronts reach") }
+            if let match, match.outcome == .tradeOff { parts.append(match.text) }
             return parts.isEmpty ? "–" : parts.joined(separator: "; ")
         }
     }

@@ -138,6 +138,13 @@ struct StudySweepTests {
             }
             return nil
         }
+        // What a front reaches at x or more: its value there, or below it its least accurate point's.
+        func reachValue(_ front: [(Double, Double)], at x: Double) -> Double? {
+            if let value = frontValue(front, at: x) { return value }
+            let kept = front.filter { p in !front.contains { $0.0 >= p.0 && $0.1 >= p.1 && ($0.0 > p.0 || $0.1 > p.1) } }
+            let first = kept.min { $0.0 < $1.0 }!
+            return x < first.0 ? first.1 : nil
+        }
         for match in matches {
             let e = match.radius == 0.05 ? 0 : 1
             let front = { (method: String) in
@@ -151,6 +158,13 @@ struct StudySweepTests {
             } else if let expected = frontValue(front("edlcm"), at: theirs.cleanAccuracy) {
                 #expect(match.reading == .edlcmFront && match.clean == theirs.cleanAccuracy)
                 #expect(abs(match.edlcmRobust - expected) < 1e-12 && match.methodRobust == theirs.robustAccuracy[e])
+            } else if let expected = reachValue(front(match.method), at: operating.cleanAccuracy) {
+                // Off both fronts: the front that starts above the other's operating point, at its start.
+                #expect(match.reading == .methodAbove && match.clean == operating.cleanAccuracy)
+                #expect(match.edlcmRobust == operating.robustAccuracy[e] && match.methodRobust == expected)
+            } else if let expected = reachValue(front("edlcm"), at: theirs.cleanAccuracy) {
+                #expect(match.reading == .edlcmAbove && match.clean == theirs.cleanAccuracy)
+                #expect(match.edlcmRobust == expected && match.methodRobust == theirs.robustAccuracy[e])
             } else {
                 #expect(match.reading == nil && match.methodRobust == nil && match.difference == nil)
                 #expect(match.outcome == (operating.cleanAccuracy > match.range.upperBound ? .notReached : .aboveFront))
@@ -169,7 +183,13 @@ struct StudySweepTests {
                 }
                 let decides = try #require(match.differenceOverSeeds ?? match.difference)
                 #expect(decides.estimate == interval.estimate)
-                #expect(match.outcome == (decides.lower > 0 ? .ahead : decides.upper < 0 ? .behind : .cannotTell))
+                let sign = decides.lower > 0 ? 1 : decides.upper < 0 ? -1 : 0
+                let expected: StudyFronts.Match.Outcome =
+                    sign == 0
+                    ? .cannotTell
+                    : (match.reading == .methodAbove && sign > 0) || (match.reading == .edlcmAbove && sign < 0)
+                        ? .tradeOff : sign > 0 ? .ahead : .behind
+                #expect(match.outcome == expected)
             }
             let row = StudyFronts.matchRows([match], edlcm: "edlcm")[0]
             #expect(text.contains("| " + row.joined(separator: " | ") + " |"))

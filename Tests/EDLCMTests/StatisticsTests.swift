@@ -97,5 +97,10 @@ struct StatisticsTests {
         #expect(Statistics.frontValue(points, at: 0.75) == nil && Statistics.frontValue(points, at: 0.95) == nil)
         // One point: read only at its own clean accuracy.
         #expect(Statistics.frontValue([(0.8, 0.3)], at: 0.8) == 0.3 && Statistics.frontValue([(0.8, 0.3)], at: 0.79) == nil)
+        // What a front reaches at a clean accuracy or more: below the front, its least accurate point
+        // (0.8, 0.3), not the beaten (0.7, 0.25); above it, nothing.
+        #expect(Statistics.reachValue(points, at: 0.75) == 0.3 && Statistics.reachValue(points, at: 0.5) == 0.3)
+        #expect(abs(Statistics.reachValue(points, at: 0.85)! - 0.2) < 1e-12 && Statistics.reachValue(points, at: 0.95) == nil)
+        #expect(Statistics.reachValue([(0.8, 0.3)], at: 0.79) == 0.3 && Statistics.reachValue([(0.8, 0.3)], at: 0.81) == nil)
     }
 }

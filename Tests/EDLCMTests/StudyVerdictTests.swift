@@ -119,16 +119,20 @@ struct StudyVerdictTests {
             // One point at 0.7: no front at 0.8, so EDLCM's front is read at 0.7 instead, between
             // EDLCM's (0.6, 0.6) and (0.8, 0.5): 0.55.
             point("mir", nil, 7, 4), point("edlcm", 2, 6, 6),
+            // One point at 0.5, below EDLCM's front (0.6–0.8): EDLCM's least accurate front point
+            // (0.6, 0.6) is read, more accurate by 0.1 and more robust.
+            point("under", nil, 5, 1),
         ]
         let points = parts.map(\.0)
         let settings = StudySweepSettings(seed: 0, evaluation: EvaluationConfig(), reference: "edlcm", within: 100)
         var selection = try StudySweepSelection(points: points, settings: settings)
         selection.chosen["edlcm"] = 1
+        selection.chosen["low"] = nil  // no operating point: nothing to read EDLCM's front at
         let fronts = StudyFronts(
             selection: selection, epsilons: [0.1], seed: 0,
             outcomes: Dictionary(uniqueKeysWithValues: parts.map { ($0.0.run, $0.1.mapValues { (clean: $0.0, robust: $0.1) }) }))
         let matches = fronts.matched(edlcm: "edlcm", resamples: 500, seed: 1)
-        #expect(matches.map(\.method) == ["m", "far", "low", "mir"])
+        #expect(matches.map(\.method) == ["m", "far", "low", "mir", "under"])
         // m at 0.8: between (0.7, 0.3) and (1.0, 0.2): 0.3 − 0.1·(0.1/0.3) = 0.26667; EDLCM 0.5 − that.
         let m = matches[0]
         #expect(m.clean == 0.8 && m.edlcmRobust == 0.5 && abs(m.methodRobust! - (0.3 - 0.1 / 3)) < 1e-12)
@@ -137,7 +141,15 @@ struct StudyVerdictTests {
         #expect(interval.upper >= interval.estimate && m.range == 0.6...1.0)
         #expect(m.outcome == (interval.lower > 0 ? .ahead : .cannotTell))
         #expect(m.reading == .methodFront && m.seedSpread == nil && m.differenceOverSeeds == nil)
-        #expect(matches[1].outcome == .aboveFront && matches[1].methodRobust == nil && matches[1].difference == nil)
+        // far: every point more accurate than 0.8, so its least accurate front point (0.9, 0.1) is read:
+        // EDLCM more robust by 0.4 but less accurate by 0.1, a trade-off rather than a win.
+        let far = matches[1]
+        #expect(far.reading == .methodAbove && far.clean == 0.8 && far.methodRobust == 0.1 && far.edlcmRobust == 0.5)
+        #expect(abs(far.accuracyGap! - 0.1) < 1e-12 && abs(far.difference!.estimate - 0.4) < 1e-12)
+        #expect(far.difference!.lower > 0 && far.outcome == .tradeOff)
+        #expect(far.text == "not matched: EDLCM more robust, the method more accurate (by 10.0 points)")
+        #expect(
+            StudyFronts.whereRead(far, edlcm: "edlcm") == "80.0% (edlcm's operating point; far's front starts above, at 90.0%)")
         #expect(matches[2].outcome == .notReached && matches[2].methodRobust == nil && matches[2].reading == nil)
         #expect(
             StudyFronts.matchRows([matches[2]], edlcm: "edlcm")[0] == [
@@ -150,6 +162,12 @@ struct StudyVerdictTests {
         #expect(mir.reading == .edlcmFront && mir.clean == 0.7 && abs(mir.edlcmRobust - 0.55) < 1e-12 && mir.methodRobust == 0.4)
         #expect(abs(try #require(mir.difference).estimate - 0.15) < 1e-12)
         #expect(StudyFronts.whereRead(mir, edlcm: "edlcm") == "70.0% (mir's operating point, on edlcm's front)")
+        // under: EDLCM's front starts at 0.6, above under's 0.5; read there, EDLCM is both more
+        // accurate and more robust (0.6 against 0.1): ahead.
+        let under = matches[4]
+        #expect(under.reading == .edlcmAbove && under.clean == 0.5 && under.edlcmRobust == 0.6 && under.methodRobust == 0.1)
+        #expect(abs(under.accuracyGap! - 0.1) < 1e-12 && under.difference!.lower > 0 && under.outcome == .ahead)
+        #expect(under.text == "EDLCM ahead: more accurate (by 10.0 points) and more robust")
 
         // The seed term: a normal draw with the given sd added to every resample of the images. At
         // an sd of 10 (1 000 points) the images' spread is lost in it: the interval is about ±19.6.
@@ -161,6 +179,10 @@ struct StudyVerdictTests {
         // The images' own interval is the one without the seed term, drawn from the same stream.
         #expect(widened[0].difference == fronts.matched(edlcm: "edlcm", resamples: 2000, seed: 1)[0].difference)
         #expect(widened[3].seedSpread == nil && widened[3].differenceOverSeeds == nil)
+        // A trade-off stays one in the headline's words.
+        #expect(
+            StudyReport.Headline(method: "far", radius: 0.1, verdict: nil, match: far).words
+                == "not matched: EDLCM more robust, the method more accurate (by 10.0 points)")
         // The chart: m's front is a line of three points, its beaten point a marker of its own.
         let chart = fronts.chart(radius: 0.1, colours: [:])
         #expect(chart.contains("<title>m (dominated)</title>") && chart.contains("class=\"marked\""))
