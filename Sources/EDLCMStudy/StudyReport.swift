@@ -344,6 +344,11 @@ public struct StudyReport {
         return seen.map { "Robust accuracies: \($0)." }
     }
 
+    /// A Markdown section of one table: its heading, the table and the note under it.
+    static func markdownSection(_ title: String, header: [String], rows: [[String]], note: String) -> [String] {
+        ["## \(title)", ""] + ReportBuilder.markdownTable(header: header, rows: rows) + ["", note, ""]
+    }
+
     /// The Markdown report; links to the runs' files are relative to `base`, the folder the report is
     /// written to; `frontsChart`, the path (relative to `base`) of the fronts' SVG (``frontsSVG``).
     public func markdown(command: [String], base: URL, frontsChart: String? = nil) -> String {
@@ -359,21 +364,15 @@ public struct StudyReport {
         lines += budgetSentences.flatMap { [$0, ""] }
         let headlineRows = self.headlineRows
         if !headlineRows.isEmpty {
-            lines.append("## Which method wins: EDLCM against each method")
-            lines.append("")
-            lines += ReportBuilder.markdownTable(header: Self.headlineHeader, rows: headlineRows)
-            lines.append("")
-            lines.append(Self.headlineNote)
-            lines.append("")
+            lines += Self.markdownSection(
+                "Which method wins: EDLCM against each method", header: Self.headlineHeader, rows: headlineRows,
+                note: Self.headlineNote)
         }
         let verdictRows = self.verdictRows
         if !verdictRows.isEmpty {
-            lines.append("## At the operating points: EDLCM against each method on the test images")
-            lines.append("")
-            lines += ReportBuilder.markdownTable(header: Self.verdictHeader, rows: verdictRows)
-            lines.append("")
-            lines.append(Self.verdictNote)
-            lines.append("")
+            lines += Self.markdownSection(
+                "At the operating points: EDLCM against each method on the test images", header: Self.verdictHeader,
+                rows: verdictRows, note: Self.verdictNote)
             for verdict in verdicts {
                 lines.append("- \(verdict.method), ε = \(SVGChart.label(verdict.radius)): \(verdict.sentence).")
             }
@@ -471,13 +470,9 @@ public struct StudyReport {
         if let edlcm = edlcmName {
             let matches = self.matches
             if !matches.isEmpty {
-                lines.append("## At matched clean accuracy: EDLCM against each method's front")
-                lines.append("")
-                lines += ReportBuilder.markdownTable(
-                    header: StudyFronts.matchHeader, rows: StudyFronts.matchRows(matches, edlcm: edlcm))
-                lines.append("")
-                lines.append(fronts.matchNote(edlcm: edlcm))
-                lines.append("")
+                lines += Self.markdownSection(
+                    "At matched clean accuracy: EDLCM against each method's front", header: StudyFronts.matchHeader,
+                    rows: StudyFronts.matchRows(matches, edlcm: edlcm), note: fronts.matchNote(edlcm: edlcm))
             }
         }
         lines.append("## Fronts: every sweep point on the validation images")
