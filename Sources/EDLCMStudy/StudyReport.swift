@@ -353,8 +353,9 @@ public struct StudyReport {
     /// written to; `frontsChart`, the path (relative to `base`) of the fronts' SVG (``frontsSVG``).
     public func markdown(command: [String], base: URL, frontsChart: String? = nil) -> String {
         var lines = ["# Study `\(name)`", ""]
+        let seedCount = methods.map(\.runs.count).max() ?? 0
         lines.append(
-            "\(methods.count) methods × up to \(methods.map(\.runs.count).max() ?? 0) seeds, from \(folders.map { "`\(Self.relativePath(to: $0, from: base))`" }.joined(separator: ", ")) (relative to this file). Made by `\(ReportBuilder.shellLine(command))`."
+            "\(methods.count) methods × up to \(seedCount) seed\(seedCount == 1 ? "" : "s"), from \(folders.map { "`\(Self.relativePath(to: $0, from: base))`" }.joined(separator: ", ")) (relative to this file). Made by `\(ReportBuilder.shellLine(command))`."
         )
         lines.append("")
         if !missing.isEmpty {

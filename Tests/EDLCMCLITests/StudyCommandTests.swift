@@ -256,6 +256,7 @@ struct StudyCommandTests {
         #expect(report.status == 0, "\(report.output)")
         let text = try String(contentsOf: markdown, encoding: .utf8)
         #expect(text.contains("## Robust accuracy by attack family"))
+        #expect(text.contains("2 methods × up to 1 seed, from `out`"), "\(text.prefix(300))")
         #expect(text.contains("[evaluation.md](out/runs/dverge-seed3/evaluation.md)"))
         // The cost table, by hand from DVERGE's files: its epochs' seconds, its attack units' seconds
         // per radius, and its evaluation's start and finish (one command: not resumed).
