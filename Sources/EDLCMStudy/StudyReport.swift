@@ -363,24 +363,25 @@ public struct StudyReport {
             lines.append("")
         }
         lines += budgetSentences.flatMap { [$0, ""] }
-        let headlineRows = self.headlineRows
+        let comparisons = self.comparisons
+        let headlineRows = headlineRows(comparisons.headlines)
         if !headlineRows.isEmpty {
             lines += Self.markdownSection(
                 "Which method wins: EDLCM against each method", header: Self.headlineHeader, rows: headlineRows,
                 note: Self.headlineNote)
         }
-        let verdictRows = self.verdictRows
+        let verdictRows = Self.verdictRows(comparisons.verdicts)
         if !verdictRows.isEmpty {
             lines += Self.markdownSection(
                 "At the operating points: EDLCM against each method on the test images", header: Self.verdictHeader,
                 rows: verdictRows, note: Self.verdictNote)
-            for verdict in verdicts {
+            for verdict in comparisons.verdicts {
                 lines.append("- \(verdict.method), ε = \(SVGChart.label(verdict.radius)): \(verdict.sentence).")
             }
             lines.append("")
         }
         if let fronts {
-            lines += frontsMarkdown(fronts, chart: frontsChart)
+            lines += frontsMarkdown(fronts, matches: comparisons.matches, chart: frontsChart)
         } else if !sweepProgress.isEmpty {
             lines.append("## The sweep so far (no operating points until every point is finished)")
             lines.append("")
@@ -466,10 +467,9 @@ public struct StudyReport {
     }
 
     /// The Markdown sections of the fronts: the comparison at matched clean accuracy, the chart, every point.
-    func frontsMarkdown(_ fronts: StudyFronts, chart: String?) -> [String] {
+    func frontsMarkdown(_ fronts: StudyFronts, matches: [StudyFronts.Match], chart: String?) -> [String] {
         var lines: [String] = []
         if let edlcm = edlcmName {
-            let matches = self.matches
             if !matches.isEmpty {
                 lines += Self.markdownSection(
                     "At matched clean accuracy: EDLCM against each method's front", header: StudyFronts.matchHeader,
@@ -536,19 +536,21 @@ public struct StudyReport {
             "<p class=\"meta\">\(methods.count) methods, from \(folders.map { "<code>\(SVGChart.escape(Self.relativePath(to: $0, from: base)))</code>" }.joined(separator: ", ")) (relative to this page) · made by <code>\(SVGChart.escape(ReportBuilder.shellLine(command)))</code></p>"
         if !missing.isEmpty { body += "<p>Not finished yet (left out): \(SVGChart.escape(missing.joined(separator: ", ")))</p>" }
         for sentence in budgetSentences { body += "<p class=\"budget\">\(SVGChart.escape(sentence))</p>" }
-        let headlines = self.headlines
+        let comparisons = self.comparisons
+        let headlines = comparisons.headlines
         if !headlines.isEmpty {
             body +=
                 "<h2 id=\"headline\">Which method wins: EDLCM against each method</h2><table data-table=\"headline\"><thead><tr>"
             body += Self.headlineHeader.map { "<th>\(SVGChart.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
-            for (row, line) in zip(headlineRows, headlines) {
+            for (row, line) in zip(headlineRows(headlines), headlines) {
                 body +=
                     "<tr data-words=\"\(SVGChart.escape(line.words))\">" + row.map { "<td>\(SVGChart.escape($0))</td>" }.joined()
                     + "</tr>"
             }
             body += "</tbody></table><p>\(SVGChart.escape(Self.headlineNote))</p>"
         }
-        let verdictRows = self.verdictRows
+        let verdicts = comparisons.verdicts
+        let verdictRows = Self.verdictRows(verdicts)
         if !verdictRows.isEmpty {
             body +=
                 "<h2 id=\"verdicts\">At the operating points: EDLCM against each method on the test images</h2><table data-table=\"verdicts\"><thead><tr>"
@@ -565,7 +567,7 @@ public struct StudyReport {
             body += "</ul>"
         }
         if let fronts, let edlcm = edlcmName {
-            let matches = self.matches
+            let matches = comparisons.matches
             if !matches.isEmpty {
                 body += "<h2 id=\"matched\">At matched clean accuracy: EDLCM against each method's front</h2>"
                 body += htmlRows(header: StudyFronts.matchHeader, rows: StudyFronts.matchRows(matches, edlcm: edlcm))

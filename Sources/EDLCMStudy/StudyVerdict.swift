@@ -199,7 +199,7 @@ extension StudyReport {
     static let verdictNote =
         "At the operating points. Robust: the per-image worst case over the whole evaluation, EDLCM's minus the method's. The verdict reads the two-level bootstrap: 2 000 resamples, each drawing the seeds with replacement and then, within each seed drawn, the images both runs attacked (paired by seed and image), so that its interval holds both the seed-to-seed spread and the sampling of images; ahead or behind when it excludes 0. Over seeds only: the mean of per-seed differences with its Student-t interval. Test set: clean accuracy on the whole test set after the last epoch, per seed, with its t interval."
 
-    var verdictRows: [[String]] {
+    static func verdictRows(_ verdicts: [StudyVerdict]) -> [[String]] {
         verdicts.map {
             [
                 $0.method, SVGChart.label($0.radius), String($0.seeds), $0.bootstrapText, $0.robustText, $0.cleanText,
@@ -214,7 +214,7 @@ extension StudyReport {
 extension StudyReport {
     /// The seed-to-seed sd of EDLCM's minus each method's robust accuracy at the operating points, by
     /// method and radius (methods with 2 or more seeds both finished).
-    var seedSpreads: [String: [Double: Double]] {
+    static func seedSpreads(_ verdicts: [StudyVerdict]) -> [String: [Double: Double]] {
         var result: [String: [Double: Double]] = [:]
         for verdict in verdicts {
             if let sd = verdict.differenceSpread { result[verdict.method, default: [:]][verdict.radius] = sd }
@@ -224,9 +224,26 @@ extension StudyReport {
 
     /// EDLCM against each method's front at matched clean accuracy, widened by the operating points'
     /// seed spread (empty without fronts or a finished EDLCM run).
-    public var matches: [StudyFronts.Match] {
+    public var matches: [StudyFronts.Match] { matches(verdicts) }
+
+    /// ``matches`` widened by the seed spread of `verdicts` (the report's ``verdicts``).
+    func matches(_ verdicts: [StudyVerdict]) -> [StudyFronts.Match] {
         guard let fronts, let edlcm = edlcmName else { return [] }
-        return fronts.matched(edlcm: edlcm, seedSpread: seedSpreads)
+        return fronts.matched(edlcm: edlcm, seedSpread: Self.seedSpreads(verdicts))
+    }
+
+    /// The three comparisons of one page, each computed once (the matched one and the verdicts each
+    /// run a bootstrap of 2 000 resamples): ``verdicts``, ``matches`` and ``headlines``.
+    struct Comparisons {
+        var verdicts: [StudyVerdict]
+        var matches: [StudyFronts.Match]
+        var headlines: [Headline]
+    }
+
+    var comparisons: Comparisons {
+        let verdicts = self.verdicts
+        let matches = self.matches(verdicts)
+        return Comparisons(verdicts: verdicts, matches: matches, headlines: Self.headlines(verdicts, matches))
     }
 
     /// EDLCM against one method at one radius, both ways the study asks: at the operating points
@@ -280,7 +297,9 @@ extension StudyReport {
     }
 
     /// Every method against EDLCM at every radius that has either comparison, in the study's order.
-    public var headlines: [Headline] {
+    public var headlines: [Headline] { comparisons.headlines }
+
+    static func headlines(_ verdicts: [StudyVerdict], _ matches: [StudyFronts.Match]) -> [Headline] {
         var result: [Headline] = verdicts.map { Headline(method: $0.method, radius: $0.radius, verdict: $0, match: nil) }
         for match in matches {
             if let index = result.firstIndex(where: { $0.method == match.method && $0.radius == match.radius }) {
@@ -302,7 +321,7 @@ extension StudyReport {
     static let headlineNote =
         "At the operating points: each method's chosen strength trained with every seed and attacked on the same test images (the worst case over the whole evaluation), the two-level bootstrap over seeds and images; the table below gives the per-seed t interval and each verdict's sentence. At matched clean accuracy: read on the sweep's fronts (one seed per point, the validation images), the method's front at EDLCM's operating point's clean accuracy, or EDLCM's front at the method's where EDLCM's lies off the method's front; its interval resamples the validation images and adds the seed-to-seed spread measured at the operating points (the section on the fronts says how). Wins or loses: the 95 % interval excludes 0."
 
-    var headlineRows: [[String]] {
+    func headlineRows(_ headlines: [Headline]) -> [[String]] {
         headlines.map { line in
             [
                 line.method, SVGChart.label(line.radius), line.verdict.map { String($0.seeds) } ?? "–",
