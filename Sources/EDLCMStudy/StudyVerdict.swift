@@ -92,6 +92,23 @@ public struct StudyVerdict: Equatable, Sendable {
         }
     }
 
+    /// Whether the verdict (the two-level bootstrap) is ahead or behind while the t interval over the
+    /// seeds alone includes 0. With few seeds the bootstrap's seed level draws from those few values
+    /// and understates their spread (with 3, its seed part is about 2.7 × narrower than the t
+    /// interval with 2 degrees of freedom: 1.96·√(2/3) against 4.30), so such a verdict rests on the
+    /// seeds' agreement; the report says so beside it.
+    public var seedsAloneIncludeZero: Bool {
+        guard bootstrapInterval != nil, outcome == .ahead || outcome == .behind, let robustInterval else { return false }
+        return !robustInterval.excludesZero
+    }
+
+    /// "; over the 3 seeds alone the 95 % t interval, [−4.9, +24.9], includes 0" where
+    /// ``seedsAloneIncludeZero``, else empty.
+    var seedsAloneText: String {
+        guard seedsAloneIncludeZero, let robustInterval else { return "" }
+        return "; over the \(seeds) seeds alone the 95 % t interval, \(Self.interval(robustInterval)), includes 0"
+    }
+
     static func points(_ value: Double) -> String { String(format: "%+.1f", value * 100) }
 
     static func interval(_ interval: Statistics.Interval) -> String {
@@ -124,7 +141,7 @@ public struct StudyVerdict: Equatable, Sendable {
         switch outcome {
         case _ where bootstrapInterval != nil && outcome != .cannotTell:
             text =
-                "EDLCM \(outcome == .ahead ? "ahead" : "behind") by \(size) points (the 95 % interval over \(scope), \(bootstrap), excludes 0)"
+                "EDLCM \(outcome == .ahead ? "ahead" : "behind") by \(size) points (the 95 % interval over \(scope), \(bootstrap), excludes 0)\(seedsAloneText)"
         case .cannotTell:
             text =
                 "cannot be told apart: \(Self.points(robust)) points, and the 95 % interval over \(scope), \(bootstrap), includes 0"
@@ -197,7 +214,7 @@ extension StudyReport {
     ]
 
     static let verdictNote =
-        "At the operating points. Robust: the per-image worst case over the whole evaluation, EDLCM's minus the method's. The verdict reads the two-level bootstrap: 2 000 resamples, each drawing the seeds with replacement and then, within each seed drawn, the images both runs attacked (paired by seed and image), so that its interval holds both the seed-to-seed spread and the sampling of images; ahead or behind when it excludes 0. Over seeds only: the mean of per-seed differences with its Student-t interval. Test set: clean accuracy on the whole test set after the last epoch, per seed, with its t interval."
+        "At the operating points. Robust: the per-image worst case over the whole evaluation, EDLCM's minus the method's. The verdict reads the two-level bootstrap: 2 000 resamples, each drawing the seeds with replacement and then, within each seed drawn, the images both runs attacked (paired by seed and image), so that its interval holds both the seed-to-seed spread and the sampling of images; ahead or behind when it excludes 0. Over seeds only: the mean of per-seed differences with its Student-t interval; with few seeds the bootstrap's seed level draws from those few values and understates their spread (with 3 seeds its seed part is about 2.7 × narrower than the t interval with 2 degrees of freedom), so where the verdict is ahead or behind and the t interval includes 0, the verdict's sentence and the headline say so. Test set: clean accuracy on the whole test set after the last epoch, per seed, with its t interval."
 
     static func verdictRows(_ verdicts: [StudyVerdict]) -> [[String]] {
         verdicts.map {
@@ -292,6 +309,9 @@ extension StudyReport {
             }
             if let match, match.reading == nil { parts.append("no clean accuracy both fronts reach") }
             if let match, match.outcome == .tradeOff { parts.append(match.text) }
+            if let verdict, verdict.seedsAloneIncludeZero {
+                parts.append("at the operating points the t interval over the \(verdict.seeds) seeds alone includes 0")
+            }
             return parts.isEmpty ? "–" : parts.joined(separator: "; ")
         }
     }

@@ -213,4 +213,41 @@ struct StudyVerdictTests {
         #expect(words(nil, .behind) == "EDLCM loses at matched clean accuracy")
         #expect(words(nil, .cannotTell) == "cannot be told apart at matched clean accuracy")
     }
+
+    @Test("a verdict of the bootstrap that the t interval over the seeds alone does not carry says so")
+    func seedsAlone() throws {
+        // 500 images per seed; EDLCM keeps 50, 20 and 80 more than the method: per-seed differences
+        // 0.10, 0.04, 0.16, mean 0.10, sd 0.06, t half-width 4.303·0.06/√3 = 0.149060, so the t
+        // interval [−0.049, +0.249] includes 0. The bootstrap's seed level draws from the three
+        // values: its lowest mean, all three draws seed 1 (0.04, probability 1/27 = 3.7 % > 2.5 %),
+        // keeps its lower end near 0.04 (each such draw's image noise has sd about 0.005), above 0.
+        let perImage = [50, 20, 80].map { Array(repeating: 1, count: $0) + Array(repeating: 0, count: 500 - $0) }
+        let verdict = StudyVerdict(
+            method: "dverge", radius: 0.1, edlcmRobust: [0.40, 0.34, 0.46], otherRobust: [0.30, 0.30, 0.30],
+            edlcmClean: [], otherClean: [], perImage: perImage)
+        let t = try #require(verdict.robustInterval)
+        #expect(abs(t.lower - (0.10 - 0.149060)) < 1e-6 && abs(t.upper - (0.10 + 0.149060)) < 1e-6)
+        let bootstrap = try #require(verdict.bootstrapInterval)
+        #expect(bootstrap.lower > 0.02 && bootstrap.lower < 0.045 && verdict.outcome == .ahead)
+        #expect(verdict.seedsAloneIncludeZero)
+        #expect(
+            verdict.sentence.hasSuffix(
+                "excludes 0); over the 3 seeds alone the 95 % t interval, [-4.9, +24.9], includes 0"))
+        let match = StudyFronts.Match(
+            method: "dverge", radius: 0.1, reading: .methodFront, clean: 0.8, edlcmRobust: 0.5, methodRobust: 0.3,
+            range: 0.6...0.9, difference: nil, seedSpread: nil, differenceOverSeeds: nil, outside: 0, outcome: .ahead)
+        #expect(
+            StudyReport.Headline(method: "dverge", radius: 0.1, verdict: verdict, match: match).words
+                == "EDLCM wins at the operating points and at matched clean accuracy; at the operating points the t interval over the 3 seeds alone includes 0"
+        )
+        // The same lead on one seed has no t interval, and a t interval that excludes 0 adds nothing.
+        let one = StudyVerdict(
+            method: "dverge", radius: 0.1, edlcmRobust: [0.40], otherRobust: [0.30], edlcmClean: [], otherClean: [],
+            perImage: [perImage[0]])
+        #expect(one.outcome == .ahead && !one.seedsAloneIncludeZero && !one.sentence.contains("seeds alone"))
+        let close = StudyVerdict(
+            method: "dverge", radius: 0.1, edlcmRobust: [0.40, 0.40, 0.40], otherRobust: [0.30, 0.30, 0.30],
+            edlcmClean: [], otherClean: [], perImage: Array(repeating: perImage[0], count: 3))
+        #expect(close.outcome == .ahead && !close.seedsAloneIncludeZero)
+    }
 }
