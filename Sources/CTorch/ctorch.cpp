@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/csrc/api/include/torch/version.h>
@@ -110,6 +111,12 @@ void ct_free(ct_tensor t) {
     live_tensors.fetch_sub(1, std::memory_order_relaxed);
 }
 int ct_version(const char **out) { CT_GUARD(*out = TORCH_VERSION) }
+int ct_build_config(const char **out) {
+    CT_GUARD({
+        static const std::string config = at::show_config();
+        *out = config.c_str();
+    })
+}
 int ct_set_num_threads(int n) { CT_GUARD(at::set_num_threads(n)) }
 int ct_retain_freed_memory(int64_t mmap_threshold, int64_t trim_threshold) {
     return mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, (int)trim_threshold) == 1 ? 0 : 1;

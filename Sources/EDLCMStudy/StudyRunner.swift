@@ -385,9 +385,13 @@ public struct StudyRunner {
     ) throws {
         let folder = runFolder(run)
         if let source = run.fromID, let sourceRun = (plan.sweepRuns + plan.runs).first(where: { $0.id == source }) {
-            // A run kept without its checkpoint (results committed without weights) is trained
-            // again, which gives the same weights: training is deterministic for a seed.
-            if !RunDirectory(url: runFolder(sourceRun)).hasCheckpoint {
+            // A run kept without its checkpoint (results committed without weights), or whose
+            // retraining was cut off, is trained again to its last epoch: on a machine that
+            // computes as the one that trained it this gives the same weights, and the trainer
+            // checks every epoch against the line the run records (refusing, on another machine,
+            // rather than starting from other weights than the recorded run's).
+            let source = RunDirectory(url: runFolder(sourceRun))
+            if try !source.hasCheckpoint || source.readCheckpoint().metadata.epoch < sourceRun.training.epochs {
                 try train(sourceRun, command: command, machine: machine, shouldStop: shouldStop, progress: { _, _ in })
             }
         }

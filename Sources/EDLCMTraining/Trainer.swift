@@ -82,7 +82,11 @@ public final class Trainer {
                 try saveCheckpoint()
                 throw TrainingStopped(epoch: completedEpochs + 1, step: partial?.step ?? 0, run: setup.run.url.path)
             }
-            if isWriter { try setup.run.appendMetrics(metrics) }
+            if let recorded = setup.recordedEpochs.first(where: { $0.epoch == metrics.epoch }) {
+                try check(metrics, against: recorded)
+            } else if isWriter {
+                try setup.run.appendMetrics(metrics)
+            }
             completedEpochs += 1
             partial = nil
             try saveCheckpoint()
@@ -90,6 +94,19 @@ public final class Trainer {
             progress(.epoch(metrics, epochs: setup.config.epochs))
         }
         return results
+    }
+
+    /// Checks that an epoch trained again gives the numbers its line records (all but the timing),
+    /// before its checkpoint replaces anything.
+    ///
+    /// - Throws: ``EDLCMError`` naming the epoch, the first number that differs, this machine and
+    ///   the one that trained the run; `metrics.jsonl` is left as it was.
+    private func check(_ metrics: EpochMetrics, against recorded: EpochMetrics) throws {
+        guard let difference = metrics.numbersDiffer(from: recorded) else { return }
+        let trainedOn = setup.recordedHost.map { " (\($0.summary))" } ?? ""
+        throw EDLCMError(
+            "\(setup.run.url.path): epoch \(metrics.epoch), recorded in metrics.jsonl but not in the checkpoint, came out different when trained again (\(difference)): this machine (\(HostRecord.current.summary)) does not compute as the one that trained it\(trainedOn) did, or --epochs or --threads changed; metrics.jsonl is kept as it was. Train it again where it was trained, or delete the folder to train it afresh"
+        )
     }
 
     /// Runs one epoch from where it stood; nil when a stop request interrupted it.

@@ -26,6 +26,13 @@ public struct TrainingSetup {
     /// Epochs already completed, and the progress of an interrupted epoch (from the checkpoint).
     public let completedEpochs: Int
     let partial: EpochProgress?
+    /// The epochs after `completedEpochs` that `metrics.jsonl` already records: their weights are
+    /// not in the checkpoint (results kept without weights, or a stop between an epoch's line and
+    /// its checkpoint). They are trained again and each must give its recorded numbers; the lines
+    /// stay as they were.
+    let recordedEpochs: [EpochMetrics]
+    /// The machine of the run's last command before this one, when the run records it.
+    let recordedHost: HostRecord?
 
     /// Sets up a new run, or resumes the one in `output` when `resume` is true.
     ///
@@ -64,6 +71,8 @@ public struct TrainingSetup {
         let run = RunDirectory(url: output)
         var completed = 0
         var partial: EpochProgress?
+        var recordedEpochs: [EpochMetrics] = []
+        var recordedHost: HostRecord?
 
         if resume {
             guard var record = try run.readRecordIfPresent() else {
@@ -84,14 +93,22 @@ public struct TrainingSetup {
             } else if let from = config.from {
                 _ = try loadInitialWeights(from: from, into: ensemble, config: config)
             }
+            recordedHost = record.hosts?.last
             if isWriter {
-                try run.truncateMetrics(toEpoch: completed)
+                let kept = max(completed, config.epochs)
+                recordedEpochs = try run.readMetrics().filter { $0.epoch > completed && $0.epoch <= kept }
+                try run.truncateMetrics(toEpoch: kept)
                 record.config = config
                 record.commands.append(command)
+                record.hosts?.append(.current)
                 try run.writeRecord(record)
             }
+            let check =
+                recordedEpochs.last.map {
+                    "; epochs \(completed + 1)–\($0.epoch) are recorded and will be checked against their lines"
+                } ?? ""
             Logger(label: "edlcm.train").info(
-                "resuming \(output.path) after epoch \(completed)\(partial.map { ", batch \($0.step)" } ?? "")")
+                "resuming \(output.path) after epoch \(completed)\(partial.map { ", batch \($0.step)" } ?? "")\(check)")
         } else if isWriter {
             let initialWeights = try config.from.map { try loadInitialWeights(from: $0, into: ensemble, config: config) }
             try RunDirectory.create(output).writeRecord(
@@ -101,7 +118,7 @@ public struct TrainingSetup {
                     dataset: try DatasetRecord(
                         name: config.dataset, directory: data.directory, trainCount: data.train.count, testCount: data.test.count,
                         validationCount: data.validation?.count),
-                    initialWeights: initialWeights))
+                    initialWeights: initialWeights, hosts: [.current]))
         }
         return TrainingSetup(
             config: config, run: run, ensemble: ensemble, optimizer: optimizer, objective: objective ?? makeObjective(config),
@@ -111,7 +128,7 @@ public struct TrainingSetup {
             testLoader: DataLoader(data.test, batchSize: 500, device: device),
             validationLoader: data.validation.map { DataLoader($0, batchSize: 500, device: device) },
             distributed: distributed, device: device, completedEpochs: completed,
-            partial: partial)
+            partial: partial, recordedEpochs: recordedEpochs, recordedHost: recordedHost)
     }
 
     /// Copies the weights of the checkpoint at `path` (a run folder or its checkpoint.safetensors)

@@ -10,6 +10,35 @@ public enum Runtime {
         return pointer.map { String(cString: $0) } ?? "unknown"
     }
 
+    /// How libtorch was built and what it runs on: `at::show_config()`, the text of PyTorch's
+    /// `torch.__config__.show()`.
+    public static var buildConfiguration: String {
+        var pointer: UnsafePointer<CChar>?
+        check(ct_build_config(&pointer), "build_config")
+        return pointer.map { String(cString: $0) } ?? ""
+    }
+
+    /// The CPU kernels libtorch chose for this machine ("AVX2", "AVX512", "DEFAULT"; the line
+    /// "CPU capability usage" of ``buildConfiguration``), nil when it does not say. Float results
+    /// on the CPU are reproducible bit for bit only between machines where it, the thread count and
+    /// oneDNN's instruction set (AVX-512 wherever this says AVX512) agree.
+    public static var cpuCapability: String? {
+        let prefix = "CPU capability usage:"
+        return buildConfiguration.split(separator: "\n")
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " -")) }
+            .first { $0.hasPrefix(prefix) }
+            .map { String($0.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// The processor's model name ("model name" of /proc/cpuinfo on Linux), nil where it cannot
+    /// be read.
+    public static var cpuModel: String? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .flatMap { $0.split(separator: ":", maxSplits: 1).last }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
     /// The number of threads libtorch uses inside one operation.
     public static var threadCount: Int {
         var value: Int32 = 0

@@ -169,7 +169,7 @@ struct StudyCommandTests {
     }
 
     @Test(
-        "from: METHOD starts DVERGE from the plain run of its seed; the study's surrogates serve every run; families add up; a run kept without weights is retrained to the same weights"
+        "from: METHOD starts DVERGE from the plain run of its seed; the study's surrogates serve every run; families add up; a run kept without weights is retrained to the same weights, or refused where it does not come out the same"
     )
     func dependenciesAndSurrogates() throws {
         let root = try temporaryDirectory()
@@ -237,6 +237,9 @@ struct StudyCommandTests {
         let before = try reportNumbers([out])
         // Results kept without weights (as a study folder committed to git): rerunning retrains
         // the plain run that DVERGE needs to the same weights, and redoes DVERGE to the same numbers.
+        // Its metrics.jsonl, checked line by line against the retraining, stays byte for byte.
+        let plainMetrics = runs.appendingPathComponent("plain-seed3/metrics.jsonl")
+        let plainLines = try Data(contentsOf: plainMetrics)
         try FileManager.default.removeItem(at: plainCheckpoint)
         try FileManager.default.removeItem(at: runs.appendingPathComponent("dverge-seed3"))
         let again = try runProcess(edlcmBinary, ["study", "run", file.path, "--out", out.path])
@@ -244,6 +247,27 @@ struct StudyCommandTests {
         #expect(again.output.contains("plain-seed3: finished before, kept"))
         #expect(try sha256Hex(of: plainCheckpoint) == plainSHA)
         #expect(try reportNumbers([out]) == before)
+        #expect(try Data(contentsOf: plainMetrics) == plainLines)
+        // A machine that computes otherwise (here: a recorded line that the retraining cannot give)
+        // stops the study at the plain run instead of starting DVERGE from other weights.
+        let copy = root.appendingPathComponent("tampered")
+        try FileManager.default.copyItem(at: out, to: copy)
+        let copiedPlain = copy.appendingPathComponent("runs/plain-seed3")
+        var tampered = try RunDirectory(url: copiedPlain).readMetrics()
+        let testAccuracy = tampered[0].testAccuracy
+        tampered[0].testAccuracy = 0.5
+        let tamperedLines = Data(try tampered.map { try RunDirectory.jsonLine($0) }.joined().utf8)
+        try tamperedLines.write(to: copiedPlain.appendingPathComponent("metrics.jsonl"))
+        try FileManager.default.removeItem(at: copiedPlain.appendingPathComponent("checkpoint.safetensors"))
+        try FileManager.default.removeItem(at: copy.appendingPathComponent("runs/dverge-seed3"))
+        let refused = try runProcess(edlcmBinary, ["study", "run", file.path, "--out", copy.path, "--only", "dverge-seed3"])
+        #expect(refused.status != 0)
+        #expect(
+            refused.output.contains(
+                "plain-seed3: epoch 1, recorded in metrics.jsonl but not in the checkpoint, came out different when trained again (test accuracy \(testAccuracy), recorded 0.5): this machine ("
+            ), "\(refused.output)")
+        #expect(try Data(contentsOf: copiedPlain.appendingPathComponent("metrics.jsonl")) == tamperedLines)
+        #expect(!FileManager.default.fileExists(atPath: copiedPlain.appendingPathComponent("checkpoint.safetensors").path))
         // Two runs at once (--jobs 2, each its own process on one thread): the same numbers; DVERGE
         // waits for the plain run it starts from.
         let parallel = root.appendingPathComponent("parallel")

@@ -108,6 +108,68 @@ struct TrainingTests {
         #expect(try RunDirectory.existing(resumed).readRecord().commands.count == 2)
     }
 
+    /// Results are committed without weights. Resuming such a run trains its recorded epochs again
+    /// and checks each against its line: equal numbers keep metrics.jsonl byte for byte (timings
+    /// included) and rebuild the uninterrupted run's checkpoint; other numbers (here a doctored
+    /// line, as another machine's kernels would give) stop at that epoch, with metrics.jsonl as it
+    /// was and the checkpoint of the last epoch that matched.
+    @Test func retrainingRecordedEpochsChecksEachAgainstItsLine() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = smallConfig(trainLimit: 320, epochs: 2)
+        try Trainer(config: config, output: directory, resume: false, command: ["first"]).train()
+        let checkpoint = directory.appendingPathComponent("checkpoint.safetensors")
+        let metricsURL = directory.appendingPathComponent("metrics.jsonl")
+        let weights = try Checkpoint.load(from: checkpoint).tensors
+        let lines = try Data(contentsOf: metricsURL)
+        try FileManager.default.removeItem(at: checkpoint)
+
+        let again = try Trainer(config: config, output: directory, resume: true, command: ["again"])
+        #expect(again.completedEpochs == 0)
+        #expect(try again.train().count == 2)
+        #expect(try Data(contentsOf: metricsURL) == lines)
+        let rebuilt = try Checkpoint.load(from: checkpoint).tensors
+        #expect(Set(rebuilt.keys) == Set(weights.keys))
+        for (name, tensor) in weights where !name.hasPrefix("rng.") {
+            #expect(tensor.scalars(as: Double.self) == rebuilt[name]!.scalars(as: Double.self), "\(name) differs")
+        }
+        let record = try RunDirectory.existing(directory).readRecord()
+        #expect(record.commands == [["first"], ["again"]])
+        #expect(record.hosts == [.current, .current])
+
+        var doctored = try RunDirectory.existing(directory).readMetrics()
+        let testAccuracy = doctored[1].testAccuracy
+        doctored[1].testAccuracy = 0.5
+        let doctoredLines = Data(try doctored.map { try RunDirectory.jsonLine($0) }.joined().utf8)
+        try doctoredLines.write(to: metricsURL)
+        try FileManager.default.removeItem(at: checkpoint)
+        let third = try Trainer(config: config, output: directory, resume: true, command: ["third"])
+        let host = HostRecord.current.summary
+        #expect(
+            throws: EDLCMError(
+                "\(directory.path): epoch 2, recorded in metrics.jsonl but not in the checkpoint, came out different when trained again (test accuracy \(testAccuracy), recorded 0.5): this machine (\(host)) does not compute as the one that trained it (\(host)) did, or --epochs or --threads changed; metrics.jsonl is kept as it was. Train it again where it was trained, or delete the folder to train it afresh"
+            )
+        ) { try third.train() }
+        #expect(try Data(contentsOf: metricsURL) == doctoredLines)
+        #expect(try RunDirectory.existing(directory).readCheckpoint().metadata.epoch == 1)
+    }
+
+    /// The CPU kernels libtorch reports are the ones this processor's flags allow (ATen's rule:
+    /// AVX512 needs avx512vl, avx512bw, avx512dq and fma; AVX2 needs avx2 and fma), unless
+    /// ATEN_CPU_CAPABILITY chooses them.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ATEN_CPU_CAPABILITY"] == nil))
+    func cpuCapabilityFollowsTheProcessorFlags() throws {
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flagsLine = try #require(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(flagsLine.split(separator: ":")[1].split(separator: " ").map(String.init))
+        let expected =
+            ["avx512vl", "avx512bw", "avx512dq", "fma"].allSatisfy(flags.contains)
+            ? "AVX512" : ["avx2", "fma"].allSatisfy(flags.contains) ? "AVX2" : "DEFAULT"
+        #expect(Runtime.cpuCapability == expected)
+        #expect(Runtime.cpuModel?.isEmpty == false)
+        #expect(HostRecord.current.summary.contains("CPU capability \(expected), \(Runtime.threadCount) thread"))
+    }
+
     @Test func existingRunsAreNeverOverwritten() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

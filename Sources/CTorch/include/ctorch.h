@@ -32,6 +32,8 @@ const char *ct_last_error(void);
 int64_t ct_live_tensors(void);
 void ct_free(ct_tensor t);
 int ct_version(const char **out);
+/* at::show_config(): how libtorch was built and which CPU kernels it uses (a process-wide string). */
+int ct_build_config(const char **out);
 int ct_set_num_threads(int n);
 /* glibc allocator: mallopt(M_MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD); 0 on success. */
 int ct_retain_freed_memory(int64_t mmap_threshold, int64_t trim_threshold);

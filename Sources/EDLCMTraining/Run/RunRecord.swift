@@ -3,6 +3,7 @@ import EDLCMData
 import EDLCMDefenses
 import EDLCMModels
 import Foundation
+import Torch
 
 /// What `config.json` records about a run: every resolved setting, the versions, the data and the
 /// exact command line, so that every number the run produces can be traced and reproduced.
@@ -18,10 +19,38 @@ public struct RunRecord: Codable, Equatable, Sendable {
     public var dataset: DatasetRecord
     /// The checkpoint whose weights started the run (`--from`), if any.
     public var initialWeights: InitialWeightsRecord?
+    /// The machine each command ran on, one per command (absent in runs recorded before 2026-12-07).
+    public var hosts: [HostRecord]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case config, model, threads, commands, created, dataset
+        case config, model, threads, commands, created, dataset, hosts
         case edlcmVersion = "edlcm_version", libtorchVersion = "libtorch_version", initialWeights = "initial_weights"
+    }
+}
+
+/// The machine a command ran on, as far as it decides whether float results reproduce bit for bit:
+/// libtorch's CPU kernels (AVX2 and AVX-512 sum in other orders) and its thread count.
+public struct HostRecord: Codable, Equatable, Sendable {
+    /// The processor's model name, when it can be read.
+    public var cpu: String?
+    /// ``Runtime/cpuCapability``: "AVX2", "AVX512", "DEFAULT".
+    public var cpuCapability: String?
+    public var threads: Int
+
+    /// This process's machine.
+    public static var current: HostRecord {
+        HostRecord(cpu: Runtime.cpuModel, cpuCapability: Runtime.cpuCapability, threads: Runtime.threadCount)
+    }
+
+    /// "AMD EPYC, CPU capability AVX2, 2 threads".
+    public var summary: String {
+        [cpu, "CPU capability \(cpuCapability ?? "unknown")", "\(threads) thread\(threads == 1 ? "" : "s")"]
+            .compactMap { $0 }.joined(separator: ", ")
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case cpu, threads
+        case cpuCapability = "cpu_capability"
     }
 }
 
@@ -76,6 +105,33 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     /// What the objective chose for this epoch (DVERGE's `dverge_layer`, TRS's `trs_delta`); nil
     /// when it chooses nothing.
     public var settings: [String: Double]?
+
+    /// The first number (all but `seconds` and `imagesPerSecond`) in which `self` and `other`
+    /// differ, as "loss ce 0.52, recorded 0.51"; nil when every one is equal bit for bit.
+    public func numbersDiffer(from other: EpochMetrics) -> String? {
+        func differ(_ name: String, _ value: Double?, _ recorded: Double?) -> String? {
+            value?.bitPattern == recorded?.bitPattern
+                ? nil : "\(name) \(value.map { "\($0)" } ?? "none"), recorded \(recorded.map { "\($0)" } ?? "none")"
+        }
+        func differ(_ name: String, _ value: [String: Double]?, _ recorded: [String: Double]?) -> String? {
+            let keys = Set((value ?? [:]).keys).union((recorded ?? [:]).keys).sorted()
+            return keys.lazy.compactMap { differ("\(name) \($0)", value?[$0], recorded?[$0]) }.first
+        }
+        let members = (0..<max(memberTestAccuracy.count, other.memberTestAccuracy.count)).map {
+            differ(
+                "member \($0) test accuracy", memberTestAccuracy.indices.contains($0) ? memberTestAccuracy[$0] : nil,
+                other.memberTestAccuracy.indices.contains($0) ? other.memberTestAccuracy[$0] : nil)
+        }
+        let differences =
+            [
+                differ("epoch", Double(epoch), Double(other.epoch)), differ("lr", learningRate, other.learningRate),
+                differ("loss", losses, other.losses), differ("weight", weights, other.weights),
+                differ("train accuracy", trainAccuracy, other.trainAccuracy),
+                differ("validation accuracy", validationAccuracy, other.validationAccuracy),
+                differ("test accuracy", testAccuracy, other.testAccuracy),
+            ] + members + [differ("setting", settings, other.settings)]
+        return differences.lazy.compactMap { $0 }.first
+    }
 
     enum CodingKeys: String, CodingKey {
         case epoch, losses, weights, seconds, settings
