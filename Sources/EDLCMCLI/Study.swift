@@ -114,6 +114,10 @@ struct StudyRun: ParsableCommand {
             return
         }
         let display = StudyProgress(runs: runner.shardRuns)
+        // Runs reproduce bit for bit only on machines whose CPU kernels agree (config.json's hosts).
+        let host = HostRecord.current
+        display.header =
+            "study \(plan.name) on \(host.cpu ?? "an unnamed CPU"), CPU capability \(host.cpuCapability ?? "unknown")"
         do {
             try runner.run(
                 command: CommandLine.arguments, machine: machine, shouldStop: isStopRequested,
@@ -139,6 +143,8 @@ final class StudyProgress {
     let parallel: Int
     /// The seconds of the runs finished by this process, by whether they were sweep points.
     var measured: [Bool: [Double]] = [:]
+    /// A line written once, before the first stage that does work (none when every run was kept).
+    var header: String?
 
     init(runs: [(id: String, isSweep: Bool)], parallel: Int = 1) {
         self.runs = runs
@@ -153,7 +159,9 @@ final class StudyProgress {
     func handle(_ event: StudyEvent) {
         var line: String
         switch event {
-        case let .stage(run, stage, done, total): line = "[\(done)/\(total)] \(run): \(stage)\(eta(done: done))"
+        case let .stage(run, stage, done, total):
+            line = (header.map { $0 + "\n" } ?? "") + "[\(done)/\(total)] \(run): \(stage)\(eta(done: done))"
+            header = nil
         case let .epoch(run, epoch, epochs): line = "        \(run): epoch \(epoch)/\(epochs)"
         case let .skipped(run, done, total): line = "[\(done)/\(total)] \(run): finished before, kept"
         case let .finished(run, seconds, done, total):
