@@ -215,9 +215,14 @@ extension ReportBuilder {
                 + record.dataset.files.map {
                     "<code>\(SVGChart.escape(URL(fileURLWithPath: $0.path).lastPathComponent))</code> sha256 <code>\($0.sha256.prefix(16))…</code>"
                 }.joined(separator: ", ") + "</li>"
+            // Each command with the machine it ran on, where the run records them (since 2026-12-07).
+            let hosts = record.hosts.flatMap { $0.count == record.commands.count ? $0 : nil }
             body +=
                 "<li>training: "
-                + record.commands.map { "<code>\(SVGChart.escape(shellLine($0)))</code>" }.joined(separator: "<br>") + "</li>"
+                + record.commands.enumerated().map { index, command in
+                    "<code>\(SVGChart.escape(shellLine(command)))</code>"
+                        + (hosts.map { " on \(SVGChart.escape($0[index].summary))" } ?? "")
+                }.joined(separator: "<br>") + "</li>"
             if let analysis = run.analysis {
                 body += "<li>analysis: <code>\(SVGChart.escape(shellLine(analysis.command)))</code></li>"
             }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import Torch
 
 @testable import EDLCMAttacks
 @testable import EDLCMBenchmark
@@ -90,6 +91,13 @@ struct ReportTests {
         }
         // The page names the commands that made the numbers, the attack budget in words, and both HVP matrices.
         #expect(html.contains("edlcm") && html.contains(" train ") && html.contains(" evaluate ") && html.contains(" analyze "))
+        // Each training command with its machine, as config.json records it.
+        for run in runs {
+            let record = try RunSummary(folder: run).record
+            let host = try #require(record.hosts?.last)
+            #expect(host.cpuCapability == Runtime.cpuCapability)
+            #expect(html.contains("</code> on \(host.summary)</li>"))
+        }
         #expect(html.contains("Robust accuracy of baseline, edlcm: the quick preset ("))
         #expect(html.contains("baseline: HVP cosine, Rademacher probe") && html.contains("edlcm: HVP cosine, Rademacher probe"))
         // A run keeps its colour in every chart: the curvature term exists only for the second
