@@ -115,9 +115,7 @@ struct StudyRun: ParsableCommand {
         }
         let display = StudyProgress(runs: runner.shardRuns)
         // Runs reproduce bit for bit only on machines whose CPU kernels agree (config.json's hosts).
-        let host = HostRecord.current
-        display.header =
-            "study \(plan.name) on \(host.cpu ?? "an unnamed CPU"), CPU capability \(host.cpuCapability ?? "unknown")"
+        display.header = "study \(plan.name) on \(HostRecord.current.processor)"
         do {
             try runner.run(
                 command: CommandLine.arguments, machine: machine, shouldStop: isStopRequested,

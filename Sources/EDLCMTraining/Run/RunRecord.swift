@@ -42,10 +42,14 @@ public struct HostRecord: Codable, Equatable, Sendable {
         HostRecord(cpu: Runtime.cpuModel, cpuCapability: Runtime.cpuCapability, threads: Runtime.threadCount)
     }
 
+    /// "AMD EPYC, CPU capability AVX2": the processor and the kernels libtorch chose for it.
+    public var processor: String {
+        "\(cpu ?? "an unnamed CPU"), CPU capability \(cpuCapability ?? "unknown")"
+    }
+
     /// "AMD EPYC, CPU capability AVX2, 2 threads".
     public var summary: String {
-        [cpu, "CPU capability \(cpuCapability ?? "unknown")", "\(threads) thread\(threads == 1 ? "" : "s")"]
-            .compactMap { $0 }.joined(separator: ", ")
+        "\(processor), \(threads) thread\(threads == 1 ? "" : "s")"
     }
 
     enum CodingKeys: String, CodingKey {
