@@ -13,8 +13,11 @@ for m in dverge trs edlcm lr-only lg-only pgd-at; do
 done
 out=results/fashion-mnist-seed2-avx512
 mkdir -p $out
-rsync -a --exclude '/runs/*-seed2' --exclude '/surrogates/plain-m3-seed2' --exclude '*.lock' --exclude '*.safetensors' \
-  --exclude '/study.json' --exclude '/.gitignore' results/fashion-mnist/ $out/
+tar -C results/fashion-mnist --exclude './runs/*-seed2' --exclude './surrogates/plain-m3-seed2' --exclude '*.lock' \
+  --exclude '*.safetensors' --exclude './study.json' --exclude './.gitignore' -cf - . | tar -C $out -xf -
+# the study's record, without the commands that made the original folder (each run here appends its own)
+[ -f $out/study.json ] || python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); s["commands"] = []; json.dump(s, open(sys.argv[2], "w"), indent=2)' \
+  results/fashion-mnist/study.json $out/study.json
 for m in plain adp gal dverge trs edlcm lr-only lg-only pgd-at; do
   "$binary" study run studies/fashion-mnist.yaml --out $out --threads 2 --only $m-seed2
 done
