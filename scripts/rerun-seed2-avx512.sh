@@ -8,7 +8,8 @@
 set -euo pipefail
 binary=${1:-/work/rerun-bin/edlcm}
 grep -q avx512vl /proc/cpuinfo || { echo "rerun-seed2-avx512: this machine has no AVX-512; seed 2 of results/fashion-mnist runs here instead" >&2; exit 1; }
-for m in dverge trs edlcm lr-only lg-only pgd-at; do
+methods="plain adp gal dverge trs edlcm lr-only lg-only pgd-at"
+for m in $methods; do
   [ -f results/fashion-mnist/runs/$m-seed1/evaluation.json ] || { echo "rerun-seed2-avx512: $m-seed1 is not finished; run seed 1 first" >&2; exit 1; }
 done
 out=results/fashion-mnist-seed2-avx512
@@ -18,6 +19,6 @@ tar -C results/fashion-mnist --exclude './runs/*-seed2' --exclude './surrogates/
 # the study's record, without the commands that made the original folder (each run here appends its own)
 [ -f $out/study.json ] || python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); s["commands"] = []; json.dump(s, open(sys.argv[2], "w"), indent=2)' \
   results/fashion-mnist/study.json $out/study.json
-for m in plain adp gal dverge trs edlcm lr-only lg-only pgd-at; do
+for m in $methods; do
   "$binary" study run studies/fashion-mnist.yaml --out $out --threads 2 --only $m-seed2
 done
