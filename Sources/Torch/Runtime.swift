@@ -18,16 +18,43 @@ public enum Runtime {
         return pointer.map { String(cString: $0) } ?? ""
     }
 
-    /// The CPU kernels libtorch chose for this machine ("AVX2", "AVX512", "DEFAULT"; the line
-    /// "CPU capability usage" of ``buildConfiguration``), nil when it does not say. Float results
-    /// on the CPU are reproducible bit for bit only between machines where it, the thread count and
-    /// oneDNN's instruction set (AVX-512 wherever this says AVX512) agree.
+    /// The CPU kernels of ATen's own vectorised operations ("AVX2", "AVX512", "DEFAULT"; the line
+    /// "CPU capability usage" of ``buildConfiguration``), nil when it does not say. libtorch 1.12
+    /// and 1.13 choose AVX2 even on AVX-512 processors unless `ATEN_CPU_CAPABILITY=avx512` opts in
+    /// (pytorch/pytorch#80253), so it does not tell those apart: ``vectorExtensions`` does. Float
+    /// results on the CPU are reproducible bit for bit only between machines where both, and the
+    /// thread count, agree.
     public static var cpuCapability: String? {
         let prefix = "CPU capability usage:"
         return buildConfiguration.split(separator: "\n")
             .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " -")) }
             .first { $0.hasPrefix(prefix) }
             .map { String($0.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// The widest vector instructions this processor offers ("AVX-512", "AVX2", "AVX", "SSE4.1" or
+    /// "older"; from the flags of /proc/cpuinfo on Linux, nil where it cannot be read): the
+    /// instruction set oneDNN compiles its convolution and matrix kernels for at run time (its own
+    /// log, `ONEDNN_VERBOSE=1`, names the same one), unless `ONEDNN_MAX_CPU_ISA` caps it, which
+    /// is then added ("AVX-512, ONEDNN_MAX_CPU_ISA=AVX2"). Those kernels sum in another order on
+    /// each, so a run trained on one does not come out bit for bit the same on the other.
+    /// AVX-512 here means the foundation, byte/word, double/quad-word and vector-length subsets
+    /// together, oneDNN's `avx512_core`.
+    public static var vectorExtensions: String? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+            let list = line.split(separator: ":", maxSplits: 1).last
+        else { return nil }
+        let flags = Set(list.split(separator: " ").map(String.init))
+        let name =
+            ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains)
+            ? "AVX-512"
+            : ["avx2", "fma"].allSatisfy(flags.contains)
+                ? "AVX2" : flags.contains("avx") ? "AVX" : flags.contains("sse4_1") ? "SSE4.1" : "older"
+        let cap =
+            ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"]
+            ?? ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"]
+        return cap.map { "\(name), ONEDNN_MAX_CPU_ISA=\($0)" } ?? name
     }
 
     /// The processor's model name ("model name" of /proc/cpuinfo on Linux), nil where it cannot

@@ -95,7 +95,7 @@ struct ReportTests {
         for run in runs {
             let record = try RunSummary(folder: run).record
             let host = try #require(record.hosts?.last)
-            #expect(host.cpuCapability == Runtime.cpuCapability)
+            #expect(host.cpuCapability == Runtime.cpuCapability && host.vectorExtensions == Runtime.vectorExtensions)
             #expect(html.contains("</code> on \(host.summary)</li>"))
         }
         #expect(html.contains("Robust accuracy of baseline, edlcm: the quick preset ("))

@@ -212,7 +212,8 @@ struct StudyCommandTests {
         let out = root.appendingPathComponent("out")
         let first = try runProcess(edlcmBinary, ["study", "run", file.path, "--out", out.path])
         try #require(first.status == 0, "\(first.output)")
-        #expect(first.output.contains("study deps on \(Runtime.cpuModel!), CPU capability \(Runtime.cpuCapability!)\n"))
+        let processor = "\(Runtime.cpuModel!), \(Runtime.vectorExtensions!), CPU capability \(Runtime.cpuCapability!)"
+        #expect(first.output.contains("study deps on \(processor)\n"))
         let runs = out.appendingPathComponent("runs")
         let plainCheckpoint = runs.appendingPathComponent("plain-seed3/checkpoint.safetensors")
         let plainSHA = try sha256Hex(of: plainCheckpoint)

@@ -154,6 +154,27 @@ struct RuntimeTests {
         #expect(throws: TorchError.self) { try Runtime.setRandomState(Tensor.zeros([3])) }
     }
 
+    /// The vector instructions read from the processor's flags are the ones oneDNN itself says it
+    /// compiles its kernels for: its log (`ONEDNN_VERBOSE=1`) in a PyTorch process that runs one
+    /// convolution large enough to take oneDNN's path, "isa:Intel AVX-512 with …" or "isa:Intel AVX2".
+    @Test(
+        .enabled(if: interopPython != nil, "needs Python with torch (make test creates .venv)"),
+        .enabled(if: ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"] == nil))
+    func vectorExtensionsAreOneDNNs() throws {
+        let python = try #require(interopPython)
+        let script = """
+            import torch
+            torch.set_num_threads(1)
+            torch.nn.functional.conv2d(torch.randn(8, 16, 32, 32), torch.randn(16, 16, 3, 3))
+            """
+        let result = try runProcess(python, ["-c", script], environment: ["ONEDNN_VERBOSE": "1", "DNNL_VERBOSE": "1"])
+        try #require(result.status == 0, "\(result.output)")
+        let line = try #require(result.output.split(separator: "\n").first { $0.contains(",isa:") }, "\(result.output)")
+        let isa = String(line.split(separator: ",isa:", maxSplits: 1)[1])
+        let extensions = try #require(Runtime.vectorExtensions)
+        #expect(isa == "Intel \(extensions)" || isa.hasPrefix("Intel \(extensions) "), "oneDNN: \(isa)")
+    }
+
     @Test func cudaIsAbsentInDebiansBuild() {
         #expect(Device.cudaDeviceCount == 0)
         #expect(throws: TorchError.self) { _ = try Tensor.zeros([1]).moved(to: .cuda(0)) }

@@ -29,32 +29,40 @@ public struct RunRecord: Codable, Equatable, Sendable {
 }
 
 /// The machine a command ran on, as far as it decides whether float results reproduce bit for bit:
-/// libtorch's CPU kernels (AVX2 and AVX-512 sum in other orders) and its thread count.
+/// the vector instructions of libtorch's CPU kernels (AVX2 and AVX-512 sum in other orders) and its
+/// thread count.
 public struct HostRecord: Codable, Equatable, Sendable {
     /// The processor's model name, when it can be read.
     public var cpu: String?
+    /// ``Runtime/vectorExtensions``: "AVX-512", "AVX2", … (absent in records made before
+    /// 2026-12-07 18:00, which recorded only ``cpuCapability``).
+    public var vectorExtensions: String? = nil
     /// ``Runtime/cpuCapability``: "AVX2", "AVX512", "DEFAULT".
     public var cpuCapability: String?
     public var threads: Int
 
     /// This process's machine.
     public static var current: HostRecord {
-        HostRecord(cpu: Runtime.cpuModel, cpuCapability: Runtime.cpuCapability, threads: Runtime.threadCount)
+        HostRecord(
+            cpu: Runtime.cpuModel, vectorExtensions: Runtime.vectorExtensions, cpuCapability: Runtime.cpuCapability,
+            threads: Runtime.threadCount)
     }
 
-    /// "AMD EPYC, CPU capability AVX2": the processor and the kernels libtorch chose for it.
+    /// "AMD EPYC, AVX-512, CPU capability AVX2": the processor, its vector instructions and the
+    /// kernels ATen chose for it.
     public var processor: String {
-        "\(cpu ?? "an unnamed CPU"), CPU capability \(cpuCapability ?? "unknown")"
+        let extensions = vectorExtensions.map { "\($0), " } ?? ""
+        return "\(cpu ?? "an unnamed CPU"), \(extensions)CPU capability \(cpuCapability ?? "unknown")"
     }
 
-    /// "AMD EPYC, CPU capability AVX2, 2 threads".
+    /// "AMD EPYC, AVX-512, CPU capability AVX2, 2 threads".
     public var summary: String {
         "\(processor), \(threads) thread\(threads == 1 ? "" : "s")"
     }
 
     enum CodingKeys: String, CodingKey {
         case cpu, threads
-        case cpuCapability = "cpu_capability"
+        case vectorExtensions = "vector_extensions", cpuCapability = "cpu_capability"
     }
 }
 
