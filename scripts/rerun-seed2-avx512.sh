@@ -5,6 +5,8 @@
 # (the copied seed 0 and 1 files and the sweep are not committed there: this script copies them again).
 # Usage, from the repository root: scripts/rerun-seed2-avx512.sh [BINARY] (default /work/rerun-bin/edlcm,
 # the pinned release build of 8075790).
+# Done: it finished all nine seed-2 runs on 2026-12-07 18:35, and they were moved into
+# results/fashion-mnist (docs/results.md, "The rerun"); kept as the record of how they were made.
 set -euo pipefail
 binary=${1:-/work/rerun-bin/edlcm}
 grep -q avx512vl /proc/cpuinfo || { echo "rerun-seed2-avx512: this machine has no AVX-512; seed 2 of results/fashion-mnist runs here instead" >&2; exit 1; }
