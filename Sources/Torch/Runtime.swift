@@ -41,10 +41,7 @@ public enum Runtime {
     /// AVX-512 here means the foundation, byte/word, double/quad-word and vector-length subsets
     /// together, oneDNN's `avx512_core`.
     public static var vectorExtensions: String? {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-            let list = line.split(separator: ":", maxSplits: 1).last
-        else { return nil }
+        guard let list = cpuinfoField("flags") else { return nil }
         let flags = Set(list.split(separator: " ").map(String.init))
         let name =
             ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains)
@@ -60,8 +57,14 @@ public enum Runtime {
     /// The processor's model name ("model name" of /proc/cpuinfo on Linux), nil where it cannot
     /// be read.
     public static var cpuModel: String? {
+        cpuinfoField("model name")
+    }
+
+    /// The value of the first /proc/cpuinfo line whose name starts with `name` (that of the first
+    /// processor), trimmed; nil where the file or the line is missing.
+    private static func cpuinfoField(_ name: String) -> String? {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
-        return text.split(separator: "\n").first { $0.hasPrefix("model name") }
+        return text.split(separator: "\n").first { $0.hasPrefix(name) }
             .flatMap { $0.split(separator: ":", maxSplits: 1).last }
             .map { $0.trimmingCharacters(in: .whitespaces) }
     }

@@ -159,7 +159,7 @@ struct RuntimeTests {
     /// convolution large enough to take oneDNN's path, "isa:Intel AVX-512 with …" or "isa:Intel AVX2".
     @Test(
         .enabled(if: interopPython != nil, "needs Python with torch (make test creates .venv)"),
-        .enabled(if: ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"] == nil))
+        .enabled(if: ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"].allSatisfy { ProcessInfo.processInfo.environment[$0] == nil }))
     func vectorExtensionsAreOneDNNs() throws {
         let python = try #require(interopPython)
         let script = """

@@ -35,7 +35,7 @@ public struct HostRecord: Codable, Equatable, Sendable {
     /// The processor's model name, when it can be read.
     public var cpu: String?
     /// ``Runtime/vectorExtensions``: "AVX-512", "AVX2", … (absent in records made before
-    /// 2026-12-07 18:00, which recorded only ``cpuCapability``).
+    /// commit 36e4d03 of 2026-12-07, which recorded only ``cpuCapability``).
     public var vectorExtensions: String? = nil
     /// ``Runtime/cpuCapability``: "AVX2", "AVX512", "DEFAULT".
     public var cpuCapability: String?
